@@ -1,0 +1,120 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { z } from 'zod';
+import { UnauthenticatedError } from '../graphql/errors.js';
+
+/** The claims Switchboard reads from a token (API.md, "JWT claims"). */
+export type TokenClaims = {
+  sub: string;
+  exp: number;
+  name: string;
+  org: string;
+  roles: string[];
+  kind: 'USER' | 'AGENT';
+};
+
+const claimsSchema = z.object({
+  sub: z.string().min(1).max(200),
+  exp: z.number(),
+  name: z.string().min(1).max(200).optional(),
+  org: z.string().min(1).max(200).optional(),
+  roles: z.array(z.string().max(50)).max(50).optional(),
+  kind: z.enum(['user', 'agent']).optional(),
+});
+
+export type JwtVerifierOptions = {
+  secret?: string;
+  issuer?: string;
+  audience?: string;
+  jwksUrl?: string;
+};
+
+export type JwtVerifier = (token: string) => Promise<TokenClaims>;
+
+/**
+ * Verifies tokens with an explicit algorithm allow-list: HS256 for the shared secret,
+ * RS256/ES256 for keys from JWKS. `alg: none` and anything else are refused by jose.
+ */
+export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
+  const secretKey = options.secret ? new TextEncoder().encode(options.secret) : undefined;
+  const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  const common = {
+    issuer: options.issuer,
+    audience: options.audience,
+    requiredClaims: ['exp', 'sub'],
+    clockTolerance: 5,
+  };
+
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      const alg = peekAlgorithm(token);
+      if (alg === 'HS256' && secretKey) {
+        ({ payload } = await jwtVerify(token, secretKey, { ...common, algorithms: ['HS256'] }));
+      } else if ((alg === 'RS256' || alg === 'ES256') && jwks) {
+        ({ payload } = await jwtVerify(token, jwks, { ...common, algorithms: ['RS256', 'ES256'] }));
+      } else {
+        throw new UnauthenticatedError(`Token algorithm ${JSON.stringify(alg)} is not accepted`);
+      }
+    } catch (err) {
+      if (err instanceof UnauthenticatedError) throw err;
+      if (err instanceof joseErrors.JWTExpired) throw new UnauthenticatedError('Token has expired');
+      if (err instanceof joseErrors.JWTClaimValidationFailed) {
+        throw new UnauthenticatedError(`Token claim "${err.claim}" is invalid: ${err.reason}`);
+      }
+      throw new UnauthenticatedError('Token is invalid');
+    }
+    const parsed = claimsSchema.safeParse(payload);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new UnauthenticatedError(`Token claim "${issue.path.join('.')}" is invalid: ${issue.message}`);
+    }
+    const c = parsed.data;
+    return {
+      sub: c.sub,
+      exp: c.exp,
+      name: c.name ?? c.sub,
+      org: c.org ?? 'default',
+      roles: [...new Set(c.roles ?? [])],
+      kind: c.kind === 'agent' ? 'AGENT' : 'USER',
+    };
+  };
+}
+
+function peekAlgorithm(token: string): unknown {
+  const header = token.split('.')[0];
+  if (!header) return undefined;
+  try {
+    return JSON.parse(Buffer.from(header, 'base64url').toString('utf8'))?.alg;
+  } catch {
+    return undefined;
+  }
+}
+
+export type MintOptions = {
+  sub: string;
+  name?: string;
+  org?: string;
+  roles?: string[];
+  kind?: 'user' | 'agent';
+  /** Lifetime, e.g. "1h", "7d" or seconds. */
+  expiresIn?: string | number;
+  issuer?: string;
+  audience?: string;
+};
+
+/** Signs an HS256 token: for development (npm run token) and tests. */
+export async function mintToken(secret: string, options: MintOptions): Promise<string> {
+  const claims: Record<string, unknown> = {};
+  if (options.name) claims.name = options.name;
+  if (options.org) claims.org = options.org;
+  if (options.roles) claims.roles = options.roles;
+  if (options.kind) claims.kind = options.kind;
+  let jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.sub)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '24h');
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

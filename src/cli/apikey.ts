@@ -1,0 +1,67 @@
+// Manages service API keys (stored only as SHA-256 hashes; the key is printed once):
+//   npm run apikey -- create --name notifier [--org default] [--user notifier-bot] [--display-name "Notifier"]
+//   npm run apikey -- list [--org default]
+//   npm run apikey -- revoke <id>
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { ApiKeys } from '../auth/api-keys.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { openDatabase } from '../db/client.js';
+import { migrate } from '../db/migrate.js';
+import { UserRepository } from '../modules/users/user.repository.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    name: { type: 'string' },
+    org: { type: 'string', default: 'default' },
+    user: { type: 'string' },
+    'display-name': { type: 'string' },
+  },
+});
+const [command, arg] = positionals;
+
+const usage = () => {
+  console.error('usage: npm run apikey -- create --name NAME [--org ORG] [--user USER_ID] [--display-name NAME] | list [--org ORG] | revoke ID');
+  process.exit(2);
+};
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(2);
+}
+const log = pino({ level: 'warn' });
+const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, log });
+try {
+  await migrate(database);
+  const keys = new ApiKeys(database.db);
+  if (command === 'create') {
+    if (!values.name) usage();
+    const userId = values.user ?? values.name!;
+    // The key's own identity: a service account of kind AGENT, used when no act-as is given.
+    await new UserRepository(database.db).upsert({
+      orgId: values.org!,
+      id: userId,
+      displayName: values['display-name'] ?? values.name!,
+      kind: 'AGENT',
+      roles: [],
+    });
+    const { key, row } = await keys.create({ orgId: values.org!, name: values.name!, userId });
+    console.error(`created API key ${row.id} (${row.prefix}…) for org "${row.orgId}", acting as "${userId}" by default.`);
+    console.error('Store it now: it is not shown again.');
+    console.log(key);
+  } else if (command === 'list') {
+    for (const k of await keys.list(values.org!)) {
+      console.log([k.id, k.prefix + '…', k.name, k.userId, k.revokedAt ? 'revoked' : 'active', k.createdAt.toISOString()].join('\t'));
+    }
+  } else if (command === 'revoke' && arg) {
+    console.log((await keys.revoke(arg)) ? 'revoked' : 'no active key with that id');
+  } else {
+    usage();
+  }
+} finally {
+  await database.close();
+}

@@ -1,0 +1,73 @@
+import DataLoader from 'dataloader';
+import type { Logger } from 'pino';
+import type { Viewer } from './auth/viewer.js';
+import type { MessageRow, ParticipantRow, UserRow } from './db/schema/index.js';
+import { UnauthenticatedError } from './graphql/errors.js';
+import type { Presence } from './modules/realtime/presence.service.js';
+import type { Services } from './services.js';
+
+/** What every resolver gets, for HTTP, SSE and WebSocket alike. */
+export type Context = {
+  viewer: Viewer | null;
+  services: Services;
+  loaders: Loaders;
+  log: Logger;
+  requestId: string;
+};
+
+/** Per-request batching: a page of N rows costs one statement per relation, not N. */
+export type Loaders = ReturnType<typeof createLoaders>;
+
+export function createLoaders(services: Services, viewer: Viewer | null) {
+  const orgId = viewer?.orgId ?? '';
+  const { conversations, messages, users, presence } = services;
+  const byKey = <T, K>(rows: T[], key: (row: T) => K) => new Map(rows.map((r) => [key(r), r]));
+  const groupBy = <T>(rows: T[], key: (row: T) => string) => {
+    const groups = new Map<string, T[]>();
+    for (const row of rows) {
+      const k = key(row);
+      const list = groups.get(k);
+      if (list) list.push(row);
+      else groups.set(k, [row]);
+    }
+    return groups;
+  };
+
+  return {
+    user: new DataLoader<string, UserRow | null>(async (ids) => {
+      const found = byKey(await users.byIds(orgId, ids), (u) => u.id);
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+    presence: new DataLoader<string, Presence>((ids) => presence.get(orgId, ids)),
+    participants: new DataLoader<string, ParticipantRow[]>(async (ids) => {
+      const groups = groupBy(await conversations.repo.participantsOf(ids), (p) => p.conversationId);
+      return ids.map((id) => groups.get(id) ?? []);
+    }),
+    lastMessage: new DataLoader<string, MessageRow | null>(async (ids) => {
+      const found = byKey(await conversations.repo.lastMessagesOf(ids), (m) => m.conversationId);
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+    unreadCount: new DataLoader<string, number>(async (ids) => {
+      const counts = viewer ? await conversations.repo.unreadCounts(viewer.userId, ids) : new Map();
+      return ids.map((id) => counts.get(id) ?? 0);
+    }),
+    message: new DataLoader<string, MessageRow | null>(async (ids) => {
+      const found = byKey(
+        (await messages.repo.byIds(ids)).filter((m) => m.orgId === orgId),
+        (m) => m.id,
+      );
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+  };
+}
+
+export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {
+  const log = services.log.child({ requestId, user: viewer?.userId });
+  return { viewer, services, loaders: createLoaders(services, viewer), log, requestId };
+}
+
+/** The viewer, or UNAUTHENTICATED. */
+export function requireViewer(ctx: Context): Viewer {
+  if (!ctx.viewer) throw new UnauthenticatedError();
+  return ctx.viewer;
+}

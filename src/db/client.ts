@@ -1,0 +1,76 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import * as schema from './schema/index.js';
+
+export type Schema = typeof schema;
+/** The drizzle database, whichever driver is under it. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/** A transaction handle has the same query API as the database. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export type Database = {
+  db: Db;
+  kind: 'pglite' | 'postgres';
+  /** Statements sent so far; tests read it to prove that a page costs a fixed number of queries. */
+  stats: { statements: number };
+  close(): Promise<void>;
+  pool?: pg.Pool;
+  pglite?: PGlite;
+};
+
+export type DatabaseOptions = {
+  /** postgres:// URL; without one the embedded PGlite is used. */
+  url?: string;
+  /** PGlite folder; `undefined` with no url means in memory (tests). */
+  dataDir?: string;
+  poolMax?: number;
+  connectTimeoutMs?: number;
+  log: Logger;
+};
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const stats = { statements: 0 };
+  const logger = { logQuery: () => void stats.statements++ };
+
+  if (options.url) {
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolMax ?? 20,
+      // Fail fast while Postgres is away instead of queueing requests forever.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+    });
+    // An idle client losing its connection (Postgres restart, pg_terminate_backend) emits 'error'
+    // on the pool; without a listener that would crash the process. The pool drops the client.
+    pool.on('error', (err) => options.log.warn({ err: err.message }, 'postgres idle client error'));
+    pool.on('connect', (client) => {
+      client.on('error', (err) => options.log.warn({ err: err.message }, 'postgres client error'));
+    });
+    const db = drizzlePg({ client: pool, schema, logger }) as unknown as Db;
+    return {
+      db,
+      kind: 'postgres',
+      stats,
+      pool,
+      close: () => pool.end(),
+    };
+  }
+
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const pglite = new PGlite(options.dataDir);
+  await pglite.waitReady;
+  const db = drizzlePglite({ client: pglite, schema, logger }) as unknown as Db;
+  return {
+    db,
+    kind: 'pglite',
+    stats,
+    pglite,
+    close: () => pglite.close(),
+  };
+}

@@ -1,0 +1,204 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+// Enum values are the GraphQL enum values, so rows map to the API without translation tables.
+export const conversationType = pgEnum('conversation_type', ['PRIVATE', 'GROUP']);
+export const participantRole = pgEnum('participant_role', ['OWNER', 'ADMIN', 'MEMBER']);
+export const actorKind = pgEnum('actor_kind', ['USER', 'AGENT']);
+export const messagePriority = pgEnum('message_priority', ['LOW', 'NORMAL', 'HIGH', 'CRITICAL']);
+export const messageKind = pgEnum('message_kind', ['CHAT', 'COMMAND', 'NOTIFICATION', 'SYSTEM']);
+export const controlEventType = pgEnum('control_event_type', [
+  'PAUSE',
+  'RESUME',
+  'PREEMPT',
+  'ROUTE',
+  'HANDOFF',
+  'CANCEL',
+  'PRIORITY',
+]);
+
+const timestamps = {
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+};
+
+/**
+ * Users are keyed by (org, id): `id` is the token's `sub`, so two tenants may both have an "alice".
+ * Every table that names a user carries org_id so the composite foreign key keeps tenants apart.
+ */
+export const users = pgTable(
+  'users',
+  {
+    orgId: text('org_id').notNull(),
+    id: text('id').notNull(),
+    displayName: text('display_name').notNull(),
+    kind: actorKind('kind').notNull().default('USER'),
+    roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    ...timestamps,
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.id] })],
+);
+
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: text('org_id').notNull(),
+    type: conversationType('type').notNull(),
+    name: text('name'),
+    description: text('description'),
+    metadata: jsonb('metadata'),
+    createdBy: text('created_by').notNull(),
+    /** The two user ids of a PRIVATE conversation, sorted and joined: makes it unique per pair. */
+    privateKey: text('private_key'),
+    /** Highest seq handed out; bumped under the row lock by every send, so seqs have no gap. */
+    lastSeq: integer('last_seq').notNull().default(0),
+    /**
+     * Newest activity (creation or last message): the order of `conversations`. Millisecond
+     * precision, so a cursor holding a JS Date compares exactly.
+     */
+    lastActivityAt: timestamp('last_activity_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    ...timestamps,
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('conversations_private_key_uq').on(t.orgId, t.privateKey),
+    foreignKey({ columns: [t.orgId, t.createdBy], foreignColumns: [users.orgId, users.id], name: 'conversations_created_by_fk' }),
+  ],
+);
+
+export const participants = pgTable(
+  'participants',
+  {
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    userId: text('user_id').notNull(),
+    role: participantRole('role').notNull().default('MEMBER'),
+    joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    lastReadSeq: integer('last_read_seq').notNull().default(0),
+    lastReadAt: timestamp('last_read_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.userId] }),
+    // "My conversations" starts from the user.
+    index('participants_user_idx').on(t.orgId, t.userId),
+    foreignKey({ columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id], name: 'participants_user_fk' }),
+  ],
+);
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    seq: integer('seq').notNull(),
+    senderId: text('sender_id').notNull(),
+    senderKind: actorKind('sender_kind').notNull(),
+    content: text('content').notNull(),
+    contentType: text('content_type').notNull().default('text/plain'),
+    kind: messageKind('kind').notNull().default('CHAT'),
+    replyToId: uuid('reply_to_id'),
+    priority: messagePriority('priority').notNull().default('NORMAL'),
+    interruptible: boolean('interruptible').notNull().default(false),
+    preemptedBy: uuid('preempted_by'),
+    runId: text('run_id'),
+    traceId: text('trace_id'),
+    metadata: jsonb('metadata'),
+    clientMessageId: text('client_message_id'),
+    ...timestamps,
+    editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
+    deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    unique('messages_conversation_seq_uq').on(t.conversationId, t.seq),
+    // NULLs are distinct, so messages without a clientMessageId never collide.
+    unique('messages_client_message_id_uq').on(t.conversationId, t.senderId, t.clientMessageId),
+    index('messages_sender_idx').on(t.conversationId, t.senderId, t.seq),
+    index('messages_created_idx').on(t.conversationId, t.createdAt),
+    foreignKey({ columns: [t.orgId, t.senderId], foreignColumns: [users.orgId, users.id], name: 'messages_sender_fk' }),
+    check('messages_seq_positive', sql`${t.seq} > 0`),
+  ],
+);
+
+export const controlEvents = pgTable(
+  'control_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** Insertion order, for stable cursors. */
+    position: bigint('position', { mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    event: controlEventType('event').notNull(),
+    target: text('target'),
+    reason: text('reason'),
+    runId: text('run_id'),
+    traceId: text('trace_id'),
+    issuedBy: text('issued_by').notNull(),
+    effectiveAt: timestamp('effective_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    ...timestamps,
+  },
+  (t) => [
+    index('control_events_conversation_idx').on(t.conversationId, t.position),
+    foreignKey({ columns: [t.orgId, t.issuedBy], foreignColumns: [users.orgId, users.id], name: 'control_events_issued_by_fk' }),
+  ],
+);
+
+/** Service API keys: only the SHA-256 of the key is kept (keys are 256-bit random, so no KDF is needed). */
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  orgId: text('org_id').notNull(),
+  name: text('name').notNull(),
+  /** The user the key acts as when no act-as header is given (a service account of kind AGENT). */
+  userId: text('user_id').notNull(),
+  keyHash: text('key_hash').notNull().unique(),
+  /** First characters of the key, so people can tell keys apart without the secret. */
+  prefix: text('prefix').notNull(),
+  ...timestamps,
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+});
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+    orgId: text('org_id').notNull(),
+    action: text('action').notNull(),
+    /** Who did it: `user:<id>` or `apikey:<id>`. */
+    actor: text('actor').notNull(),
+    subjectUserId: text('subject_user_id'),
+    conversationId: uuid('conversation_id'),
+    details: jsonb('details'),
+    ...timestamps,
+  },
+  (t) => [index('audit_log_org_idx').on(t.orgId, t.id)],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type ConversationRow = typeof conversations.$inferSelect;
+export type ParticipantRow = typeof participants.$inferSelect;
+export type MessageRow = typeof messages.$inferSelect;
+export type ControlEventRow = typeof controlEvents.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

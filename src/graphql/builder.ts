@@ -1,0 +1,30 @@
+import SchemaBuilder from '@pothos/core';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { Context } from '../context.js';
+
+/**
+ * The one SchemaBuilder. It only configures the builder: each module defines its types and
+ * root fields next to its service (src/modules/*) and src/graphql/schema.ts imports them all.
+ */
+type SchemaTypes = {
+  Context: Context;
+  // Fields are non-null unless marked `nullable: true`, as in the contract.
+  DefaultFieldNullability: false;
+  Scalars: {
+    // Output also takes strings: event snapshots carry dates as ISO strings.
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+};
+
+export const builder = new SchemaBuilder<SchemaTypes>({ defaultFieldNullability: false });
+
+/** The builder's resolved types, for helpers that take object refs. */
+export type BuilderTypes = PothosSchemaTypes.ExtendDefaultTypes<SchemaTypes>;
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSON', JSONResolver);
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

@@ -1,0 +1,128 @@
+import type { ObjectRef } from '@pothos/core';
+import { BadInputError } from './errors.js';
+import { builder, type BuilderTypes } from './builder.js';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+/** A page of nodes as a repository returns it; the connection type turns it into edges. */
+export type Page<T> = {
+  nodes: T[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  cursorOf(node: T): string;
+};
+
+export type PageArgs = {
+  first?: number | null;
+  after?: string | null;
+  last?: number | null;
+  before?: string | null;
+};
+
+/** A request for one page, in keyset form: rows strictly after `after` and/or before `before`. */
+export type PageRequest<K> = {
+  /** forward: the oldest rows past `after`; backward: the newest rows before `before`. */
+  direction: 'forward' | 'backward';
+  limit: number;
+  after?: K;
+  before?: K;
+};
+
+/**
+ * Validates Relay arguments: sizes 0..200 (default 50), not `first` and `last` together,
+ * cursors decoded by `decode` (which returns undefined for a cursor it does not recognise).
+ */
+export function parsePageArgs<K>(args: PageArgs, decode: (raw: string) => K | undefined): PageRequest<K> {
+  if (args.first != null && args.last != null) {
+    throw new BadInputError('Pass either `first` or `last`, not both', 'first');
+  }
+  for (const field of ['first', 'last'] as const) {
+    const n = args[field];
+    if (n != null && (n < 0 || n > MAX_PAGE_SIZE)) {
+      throw new BadInputError(`\`${field}\` must be between 0 and ${MAX_PAGE_SIZE}`, field);
+    }
+  }
+  const cursor = (field: 'after' | 'before'): K | undefined => {
+    const raw = args[field];
+    if (raw == null) return undefined;
+    const key = decode(raw);
+    if (key === undefined) throw new BadInputError(`\`${field}\` is not a valid cursor`, field);
+    return key;
+  };
+  const backward = args.last != null || (args.first == null && args.before != null);
+  return {
+    direction: backward ? 'backward' : 'forward',
+    limit: (backward ? args.last : args.first) ?? DEFAULT_PAGE_SIZE,
+    after: cursor('after'),
+    before: cursor('before'),
+  };
+}
+
+/** Cursors are opaque to clients: base64url of "<kind>:<value>". */
+export function encodeCursor(kind: string, value: string | number): string {
+  return Buffer.from(`${kind}:${value}`, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(kind: string, raw: string): string | undefined {
+  if (raw.length > 512) return undefined;
+  const text = Buffer.from(raw, 'base64url').toString('utf8');
+  return text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : undefined;
+}
+
+/** Decodes an integer cursor (seq, position), or undefined if it is not one. */
+export function decodeIntCursor(kind: string, raw: string): number | undefined {
+  const value = decodeCursor(kind, raw);
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/**
+ * Splits a page fetched with one extra row: `rows` are in fetch order (ascending for forward,
+ * descending for backward); the result is ascending, as every connection of the API is.
+ */
+export function trimPage<T>(rows: T[], request: PageRequest<unknown>): { nodes: T[]; hasMore: boolean } {
+  const hasMore = rows.length > request.limit;
+  const nodes = rows.slice(0, request.limit);
+  if (request.direction === 'backward') nodes.reverse();
+  return { nodes, hasMore };
+}
+
+export const PageInfo = builder
+  .objectRef<{ hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null }>('PageInfo')
+  .implement({
+    fields: (t) => ({
+      hasNextPage: t.exposeBoolean('hasNextPage'),
+      hasPreviousPage: t.exposeBoolean('hasPreviousPage'),
+      startCursor: t.exposeString('startCursor', { nullable: true }),
+      endCursor: t.exposeString('endCursor', { nullable: true }),
+    }),
+  });
+
+/** Defines `<Name>Connection` and `<Name>Edge` for a node type. */
+export function connectionType<T>(name: string, node: ObjectRef<BuilderTypes, T>) {
+  const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
+    fields: (t) => ({
+      cursor: t.exposeString('cursor'),
+      node: t.field({ type: node, resolve: (e) => e.node as never }),
+    }),
+  });
+  return builder.objectRef<Page<T>>(`${name}Connection`).implement({
+    fields: (t) => ({
+      edges: t.field({
+        type: [Edge],
+        resolve: (page) => page.nodes.map((n) => ({ cursor: page.cursorOf(n), node: n })),
+      }),
+      nodes: t.field({ type: [node], resolve: (page) => page.nodes }),
+      pageInfo: t.field({
+        type: PageInfo,
+        resolve: (page) => ({
+          hasNextPage: page.hasNextPage,
+          hasPreviousPage: page.hasPreviousPage,
+          startCursor: page.nodes.length ? page.cursorOf(page.nodes[0]!) : null,
+          endCursor: page.nodes.length ? page.cursorOf(page.nodes[page.nodes.length - 1]!) : null,
+        }),
+      }),
+    }),
+  });
+}

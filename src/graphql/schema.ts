@@ -1,0 +1,9 @@
+import { builder } from './builder.js';
+// Each module registers its types and root fields on import.
+import '../modules/users/user.graphql.js';
+import '../modules/conversations/conversation.graphql.js';
+import '../modules/messages/message.graphql.js';
+import '../modules/control/control.graphql.js';
+import '../modules/realtime/realtime.graphql.js';
+
+export const schema = builder.toSchema({ sortSchema: false });

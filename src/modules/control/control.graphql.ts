@@ -1,0 +1,54 @@
+import { requireViewer } from '../../context.js';
+import type { ControlEventRow } from '../../db/schema/index.js';
+import { builder } from '../../graphql/builder.js';
+import { ControlEventTypeEnum } from '../../graphql/enums.js';
+import { connectionType } from '../../graphql/pagination.js';
+import type { ControlEventSnapshot } from '../../pubsub/snapshots.js';
+import { UserRef } from '../users/user.graphql.js';
+
+export const ControlEventRef = builder.objectRef<ControlEventRow | ControlEventSnapshot>('ControlEvent').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    conversationId: t.exposeID('conversationId'),
+    event: t.field({ type: ControlEventTypeEnum, resolve: (e) => e.event }),
+    target: t.exposeString('target', { nullable: true }),
+    reason: t.exposeString('reason', { nullable: true }),
+    runId: t.exposeString('runId', { nullable: true }),
+    traceId: t.exposeString('traceId', { nullable: true }),
+    issuedBy: t.field({ type: UserRef, resolve: async (e, _args, ctx) => (await ctx.loaders.user.load(e.issuedBy))! }),
+    effectiveAt: t.field({ type: 'DateTime', resolve: (e) => e.effectiveAt }),
+    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+  }),
+});
+
+const ControlEventConnection = connectionType('ControlEvent', ControlEventRef);
+
+const ControlEventInput = builder.inputType('ControlEventInput', {
+  fields: (t) => ({
+    event: t.field({ type: ControlEventTypeEnum, required: true }),
+    target: t.string({ description: 'PRIORITY: the new priority; ROUTE/HANDOFF: who takes over.' }),
+    reason: t.string(),
+    runId: t.string({ description: 'The agent run the event steers.' }),
+    traceId: t.string(),
+    effectiveAt: t.field({ type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  controlEvents: t.field({
+    type: ControlEventConnection,
+    description: 'Control events of a conversation in the order they were issued.',
+    args: { conversationId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
+    resolve: (_root, args, ctx) =>
+      ctx.services.control.list(requireViewer(ctx), String(args.conversationId), args),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  sendControl: t.field({
+    type: ControlEventRef,
+    args: { conversationId: t.arg.id({ required: true }), input: t.arg({ type: ControlEventInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.control.send(requireViewer(ctx), String(args.conversationId), args.input),
+  }),
+}));

@@ -1,0 +1,144 @@
+import { requireViewer } from '../../context.js';
+import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
+import { builder } from '../../graphql/builder.js';
+import { ConversationTypeEnum, ParticipantRoleEnum } from '../../graphql/enums.js';
+import { connectionType } from '../../graphql/pagination.js';
+import { MessageConnection, MessageRef } from '../messages/message.graphql.js';
+import { UserRef } from '../users/user.graphql.js';
+
+export const ParticipantRef = builder.objectRef<ParticipantRow>('Participant').implement({
+  fields: (t) => ({
+    user: t.field({ type: UserRef, resolve: async (p, _args, ctx) => (await ctx.loaders.user.load(p.userId))! }),
+    role: t.field({ type: ParticipantRoleEnum, resolve: (p) => p.role }),
+    joinedAt: t.field({ type: 'DateTime', resolve: (p) => p.joinedAt }),
+    lastReadSeq: t.exposeInt('lastReadSeq'),
+    lastReadAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.lastReadAt }),
+  }),
+});
+
+export const ConversationRef = builder.objectRef<ConversationRow>('Conversation').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    type: t.field({ type: ConversationTypeEnum, resolve: (c) => c.type }),
+    name: t.exposeString('name', { nullable: true }),
+    description: t.exposeString('description', { nullable: true }),
+    metadata: t.field({ type: 'JSON', nullable: true, resolve: (c) => c.metadata }),
+    createdBy: t.field({ type: UserRef, resolve: async (c, _args, ctx) => (await ctx.loaders.user.load(c.createdBy))! }),
+    participants: t.field({
+      type: [ParticipantRef],
+      resolve: (c, _args, ctx) => ctx.loaders.participants.load(c.id),
+    }),
+    lastSeq: t.exposeInt('lastSeq'),
+    lastMessage: t.field({
+      type: MessageRef,
+      nullable: true,
+      resolve: (c, _args, ctx) => (c.lastSeq > 0 ? ctx.loaders.lastMessage.load(c.id) : null),
+    }),
+    unreadCount: t.int({
+      description: "Messages from others after the viewer's read marker, not counting deleted ones.",
+      resolve: (c, _args, ctx) => ctx.loaders.unreadCount.load(c.id),
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (c) => c.updatedAt }),
+    lastActivityAt: t.field({ type: 'DateTime', resolve: (c) => c.lastActivityAt }),
+    messages: t.field({
+      type: MessageConnection,
+      args: { first: t.arg.int(), after: t.arg.string(), last: t.arg.int(), before: t.arg.string() },
+      resolve: (c, args, ctx) => ctx.services.messages.list(requireViewer(ctx), c.id, args),
+    }),
+  }),
+});
+
+const ConversationConnection = connectionType('Conversation', ConversationRef);
+
+const CreateConversationInput = builder.inputType('CreateConversationInput', {
+  fields: (t) => ({
+    type: t.field({ type: ConversationTypeEnum, required: true }),
+    name: t.string(),
+    description: t.string(),
+    metadata: t.field({ type: 'JSON' }),
+    participantIds: t.idList({ description: 'Other participants; the creator joins as OWNER.' }),
+  }),
+});
+
+const UpdateConversationInput = builder.inputType('UpdateConversationInput', {
+  fields: (t) => ({
+    name: t.string(),
+    description: t.string(),
+    metadata: t.field({ type: 'JSON' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  conversation: t.field({
+    type: ConversationRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.conversations.get(requireViewer(ctx), String(args.id)),
+  }),
+  conversations: t.field({
+    type: ConversationConnection,
+    description: 'Your conversations, newest activity first.',
+    args: {
+      first: t.arg.int(),
+      after: t.arg.string(),
+      last: t.arg.int(),
+      before: t.arg.string(),
+      type: t.arg({ type: ConversationTypeEnum }),
+    },
+    resolve: (_root, args, ctx) => ctx.services.conversations.list(requireViewer(ctx), args),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createConversation: t.field({
+    type: ConversationRef,
+    description: 'A PRIVATE conversation with one other user is unique: creating it again returns it.',
+    args: { input: t.arg({ type: CreateConversationInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.conversations.create(requireViewer(ctx), {
+        ...input,
+        participantIds: input.participantIds?.map(String),
+      }),
+  }),
+  updateConversation: t.field({
+    type: ConversationRef,
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateConversationInput, required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.conversations.update(requireViewer(ctx), String(args.id), args.input),
+  }),
+  deleteConversation: t.boolean({
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.conversations.delete(requireViewer(ctx), String(args.id)),
+  }),
+  addParticipant: t.field({
+    type: ParticipantRef,
+    args: {
+      conversationId: t.arg.id({ required: true }),
+      userId: t.arg.id({ required: true }),
+      role: t.arg({ type: ParticipantRoleEnum }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.conversations.addParticipant(
+        requireViewer(ctx),
+        String(args.conversationId),
+        String(args.userId),
+        args.role ?? undefined,
+      ),
+  }),
+  removeParticipant: t.boolean({
+    args: { conversationId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.conversations.removeParticipant(requireViewer(ctx), String(args.conversationId), String(args.userId)),
+  }),
+  leaveConversation: t.boolean({
+    args: { conversationId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.conversations.leave(requireViewer(ctx), String(args.conversationId)),
+  }),
+  markRead: t.field({
+    type: ParticipantRef,
+    description: 'Moves your read marker forward to `seq` (it never moves back).',
+    args: { conversationId: t.arg.id({ required: true }), seq: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.conversations.markRead(requireViewer(ctx), String(args.conversationId), args.seq),
+  }),
+}));

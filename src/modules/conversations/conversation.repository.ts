@@ -1,0 +1,218 @@
+import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../../db/client.js';
+import {
+  conversations,
+  messages,
+  participants,
+  type ConversationRow,
+  type MessageRow,
+  type ParticipantRow,
+} from '../../db/schema/index.js';
+import type { PageRequest } from '../../graphql/pagination.js';
+
+export type Role = ParticipantRow['role'];
+
+/** A conversation as one viewer sees it: the row plus the viewer's own participant row, if any. */
+export type ConversationAccess = { conversation: ConversationRow; participant: ParticipantRow | null };
+
+/** Keyset position in "newest activity first" order. */
+export type ActivityKey = { at: Date; id: string };
+
+export class ConversationRepository {
+  constructor(private readonly db: Db) {}
+
+  /** The conversation in the org and the user's participant row, in one statement. */
+  async access(orgId: string, conversationId: string, userId: string, db: Db | Tx = this.db): Promise<ConversationAccess | null> {
+    const rows = await db
+      .select({ conversation: conversations, participant: participants })
+      .from(conversations)
+      .leftJoin(
+        participants,
+        and(eq(participants.conversationId, conversations.id), eq(participants.userId, userId)),
+      )
+      .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId)));
+    return rows[0] ?? null;
+  }
+
+  async byPrivateKey(orgId: string, privateKey: string, db: Db | Tx = this.db): Promise<ConversationRow | null> {
+    const rows = await db
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.orgId, orgId), eq(conversations.privateKey, privateKey)));
+    return rows[0] ?? null;
+  }
+
+  /** The user's conversations, newest activity first. */
+  async listForUser(
+    orgId: string,
+    userId: string,
+    request: PageRequest<ActivityKey>,
+    type?: ConversationRow['type'],
+  ): Promise<ConversationRow[]> {
+    const conditions = [eq(participants.orgId, orgId), eq(participants.userId, userId)];
+    if (type) conditions.push(eq(conversations.type, type));
+    // "after" in this order means older activity; "before" means newer.
+    if (request.after) conditions.push(olderThan(request.after));
+    if (request.before) conditions.push(newerThan(request.before));
+    const order =
+      request.direction === 'forward'
+        ? [desc(conversations.lastActivityAt), desc(conversations.id)]
+        : [asc(conversations.lastActivityAt), asc(conversations.id)];
+    const rows = await this.db
+      .select({ conversation: conversations })
+      .from(participants)
+      .innerJoin(conversations, eq(conversations.id, participants.conversationId))
+      .where(and(...conditions))
+      .orderBy(...order)
+      .limit(request.limit + 1);
+    return rows.map((r) => r.conversation);
+  }
+
+  /** Ids of every conversation the user takes part in. */
+  async conversationIdsOf(orgId: string, userId: string): Promise<string[]> {
+    const rows = await this.db
+      .select({ id: participants.conversationId })
+      .from(participants)
+      .where(and(eq(participants.orgId, orgId), eq(participants.userId, userId)));
+    return rows.map((r) => r.id);
+  }
+
+  async insert(tx: Tx, values: typeof conversations.$inferInsert): Promise<ConversationRow> {
+    const [row] = await tx.insert(conversations).values(values).returning();
+    return row!;
+  }
+
+  async update(
+    id: string,
+    set: Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata'>>,
+  ): Promise<ConversationRow> {
+    const [row] = await this.db
+      .update(conversations)
+      .set({ ...set, updatedAt: sql`now()` })
+      .where(eq(conversations.id, id))
+      .returning();
+    return row!;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const rows = await this.db.delete(conversations).where(eq(conversations.id, id)).returning({ id: conversations.id });
+    return rows.length > 0;
+  }
+
+  /** Adds participants; existing ones are left as they are. */
+  async addParticipants(
+    db: Db | Tx,
+    orgId: string,
+    conversationId: string,
+    members: { userId: string; role: Role }[],
+  ): Promise<void> {
+    if (members.length === 0) return;
+    await db
+      .insert(participants)
+      .values(members.map((m) => ({ conversationId, orgId, userId: m.userId, role: m.role })))
+      .onConflictDoNothing();
+  }
+
+  async participant(conversationId: string, userId: string, db: Db | Tx = this.db): Promise<ParticipantRow | null> {
+    const rows = await db
+      .select()
+      .from(participants)
+      .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)));
+    return rows[0] ?? null;
+  }
+
+  async removeParticipant(db: Db | Tx, conversationId: string, userId: string): Promise<boolean> {
+    const rows = await db
+      .delete(participants)
+      .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)))
+      .returning({ userId: participants.userId });
+    return rows.length > 0;
+  }
+
+  /** When the last owner leaves, the longest-standing admin (else member) becomes owner. */
+  async ensureOwner(tx: Tx, conversationId: string): Promise<void> {
+    await tx.execute(sql`
+      UPDATE ${participants} SET role = 'OWNER'
+      WHERE conversation_id = ${conversationId}
+        AND NOT EXISTS (SELECT 1 FROM ${participants} WHERE conversation_id = ${conversationId} AND role = 'OWNER')
+        AND user_id = (
+          SELECT user_id FROM ${participants} WHERE conversation_id = ${conversationId}
+          ORDER BY CASE role WHEN 'ADMIN' THEN 0 ELSE 1 END, joined_at, user_id LIMIT 1)`);
+  }
+
+  async participantCount(tx: Tx, conversationId: string): Promise<number> {
+    const [row] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(participants)
+      .where(eq(participants.conversationId, conversationId));
+    return row?.n ?? 0;
+  }
+
+  /** Moves the read marker forward only; never past the conversation's last seq. */
+  async markRead(conversationId: string, userId: string, seq: number): Promise<ParticipantRow | null> {
+    const [row] = await this.db
+      .update(participants)
+      .set({
+        lastReadSeq: sql`GREATEST(${participants.lastReadSeq}, ${seq})`,
+        lastReadAt: sql`CASE WHEN ${seq} > ${participants.lastReadSeq} THEN now() ELSE ${participants.lastReadAt} END`,
+      })
+      .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)))
+      .returning();
+    return row ?? null;
+  }
+
+  // Batch reads for the per-request loaders: one statement whatever the number of keys.
+
+  async participantsOf(conversationIds: readonly string[]): Promise<ParticipantRow[]> {
+    if (conversationIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(participants)
+      .where(inArray(participants.conversationId, [...conversationIds]))
+      .orderBy(asc(participants.joinedAt), asc(participants.userId));
+  }
+
+  async lastMessagesOf(conversationIds: readonly string[]): Promise<MessageRow[]> {
+    if (conversationIds.length === 0) return [];
+    const rows = await this.db
+      .select({ message: messages })
+      .from(conversations)
+      .innerJoin(messages, and(eq(messages.conversationId, conversations.id), eq(messages.seq, conversations.lastSeq)))
+      .where(inArray(conversations.id, [...conversationIds]));
+    return rows.map((r) => r.message);
+  }
+
+  /** Messages after the user's read marker, not their own and not deleted, per conversation. */
+  async unreadCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+    if (conversationIds.length === 0) return new Map();
+    const rows = await this.db
+      .select({ conversationId: participants.conversationId, n: sql<number>`count(${messages.id})::int` })
+      .from(participants)
+      .leftJoin(
+        messages,
+        and(
+          eq(messages.conversationId, participants.conversationId),
+          gt(messages.seq, participants.lastReadSeq),
+          sql`${messages.senderId} <> ${participants.userId}`,
+          sql`${messages.deletedAt} IS NULL`,
+        ),
+      )
+      .where(and(eq(participants.userId, userId), inArray(participants.conversationId, [...conversationIds])))
+      .groupBy(participants.conversationId);
+    return new Map(rows.map((r) => [r.conversationId, r.n]));
+  }
+}
+
+function olderThan(key: ActivityKey) {
+  return or(
+    lt(conversations.lastActivityAt, key.at),
+    and(eq(conversations.lastActivityAt, key.at), lt(conversations.id, key.id)),
+  )!;
+}
+
+function newerThan(key: ActivityKey) {
+  return or(
+    gt(conversations.lastActivityAt, key.at),
+    and(eq(conversations.lastActivityAt, key.at), gt(conversations.id, key.id)),
+  )!;
+}

@@ -1,0 +1,244 @@
+import type { Viewer } from '../../auth/viewer.js';
+import type { Database } from '../../db/client.js';
+import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
+import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
+import type { EventBus } from '../../pubsub/pubsub.js';
+import { topics } from '../../pubsub/topics.js';
+import type { UserService } from '../users/user.service.js';
+import { ConversationRepository, type ActivityKey, type ConversationAccess, type Role } from './conversation.repository.js';
+
+export type CreateConversationInput = {
+  type: ConversationRow['type'];
+  name?: string | null;
+  description?: string | null;
+  metadata?: unknown;
+  participantIds?: string[] | null;
+};
+
+export type UpdateConversationInput = {
+  name?: string | null;
+  description?: string | null;
+  metadata?: unknown;
+};
+
+const canManage = (role: Role | undefined) => role === 'OWNER' || role === 'ADMIN';
+
+export class ConversationService {
+  readonly repo: ConversationRepository;
+
+  constructor(
+    private readonly database: Database,
+    private readonly users: UserService,
+    private readonly bus: EventBus,
+  ) {
+    this.repo = new ConversationRepository(database.db);
+  }
+
+  /**
+   * The conversation if the viewer takes part in it. NOT_FOUND when it does not exist in the
+   * viewer's org; FORBIDDEN when it does but the viewer is not (or no longer) a participant.
+   */
+  async requireParticipant(viewer: Viewer, conversationId: string): Promise<ConversationAccess & { participant: ParticipantRow }> {
+    const access = await this.find(viewer, conversationId);
+    if (!access.participant) throw new ForbiddenError('You are not a participant of this conversation');
+    return access as ConversationAccess & { participant: ParticipantRow };
+  }
+
+  private async find(viewer: Viewer, conversationId: string): Promise<ConversationAccess> {
+    const access = isUuid(conversationId)
+      ? await this.repo.access(viewer.orgId, conversationId, viewer.userId)
+      : null;
+    if (!access) throw new NotFoundError('Conversation');
+    return access;
+  }
+
+  async get(viewer: Viewer, conversationId: string): Promise<ConversationRow> {
+    return (await this.requireParticipant(viewer, conversationId)).conversation;
+  }
+
+  async list(viewer: Viewer, args: PageArgs & { type?: ConversationRow['type'] | null }): Promise<Page<ConversationRow>> {
+    const request = parsePageArgs<ActivityKey>(args, decodeActivityCursor);
+    const rows = await this.repo.listForUser(viewer.orgId, viewer.userId, request, args.type ?? undefined);
+    const { nodes, hasMore } = trimPage(rows, request);
+    return {
+      nodes,
+      // Newest first: "next" is older activity.
+      hasNextPage: request.direction === 'forward' ? hasMore : request.before !== undefined,
+      hasPreviousPage: request.direction === 'forward' ? request.after !== undefined : hasMore,
+      cursorOf: (c) => encodeCursor('conv', `${c.lastActivityAt.getTime()}:${c.id}`),
+    };
+  }
+
+  /**
+   * Creates a conversation with the viewer as OWNER. A PRIVATE conversation is between the viewer
+   * and exactly one other user and is unique per pair: asking again returns the existing one.
+   */
+  async create(viewer: Viewer, input: CreateConversationInput): Promise<ConversationRow> {
+    checkText('name', input.name, { max: LIMITS.nameChars });
+    checkText('description', input.description, { max: LIMITS.descriptionChars, allowEmpty: true });
+    checkJson('metadata', input.metadata);
+    const others = [...new Set(input.participantIds ?? [])].filter((id) => id !== viewer.userId);
+    if (others.length > LIMITS.participantsPerCreate) {
+      throw new BadInputError(`At most ${LIMITS.participantsPerCreate} participants at creation`, 'participantIds');
+    }
+    for (const id of others) checkText('participantIds', id, { max: LIMITS.shortTextChars });
+
+    let privateKey: string | null = null;
+    if (input.type === 'PRIVATE') {
+      if (others.length !== 1) {
+        throw new BadInputError('A PRIVATE conversation has exactly one other participant', 'participantIds');
+      }
+      privateKey = JSON.stringify([viewer.userId, others[0]!].sort());
+    }
+
+    await this.users.ensureExist(viewer.orgId, others);
+    const { db } = this.database;
+    const created = await db.transaction(async (tx) => {
+      if (privateKey) {
+        const existing = await this.repo.byPrivateKey(viewer.orgId, privateKey, tx);
+        if (existing) {
+          // Someone who left the pair's conversation comes back to it rather than to a new one.
+          await this.repo.addParticipants(tx, viewer.orgId, existing.id, [
+            { userId: viewer.userId, role: 'OWNER' },
+            { userId: others[0]!, role: 'MEMBER' },
+          ]);
+          return { row: existing, isNew: false };
+        }
+      }
+      const row = await this.repo.insert(tx, {
+        orgId: viewer.orgId,
+        type: input.type,
+        name: input.name ?? null,
+        description: input.description ?? null,
+        metadata: input.metadata ?? null,
+        createdBy: viewer.userId,
+        privateKey,
+      });
+      await this.repo.addParticipants(tx, viewer.orgId, row.id, [
+        { userId: viewer.userId, role: 'OWNER' },
+        ...others.map((userId) => ({ userId, role: 'MEMBER' as const })),
+      ]);
+      return { row, isNew: true };
+    }).catch((err) => {
+      // Two people opening the same PRIVATE conversation at once: the loser gets the winner's.
+      if (privateKey && (err as { code?: string }).code === '23505') return { row: null, isNew: false };
+      throw err;
+    });
+    const row = created.row ?? (await this.repo.byPrivateKey(viewer.orgId, privateKey!))!;
+    if (created.isNew) {
+      await Promise.all(
+        [viewer.userId, ...others].map((userId) =>
+          this.bus.publish(topics.userMembership(viewer.orgId, userId), { conversationId: row.id, userId, change: 'ADDED' }),
+        ),
+      );
+    }
+    return row;
+  }
+
+  async update(viewer: Viewer, id: string, input: UpdateConversationInput): Promise<ConversationRow> {
+    checkText('name', input.name, { max: LIMITS.nameChars });
+    checkText('description', input.description, { max: LIMITS.descriptionChars, allowEmpty: true });
+    checkJson('metadata', input.metadata);
+    const { participant } = await this.requireParticipant(viewer, id);
+    if (!canManage(participant.role)) throw new ForbiddenError('Only owners and admins can update a conversation');
+    const set: UpdateConversationInput = {};
+    // Absent fields stay as they are; an explicit null clears the field.
+    if (input.name !== undefined) set.name = input.name;
+    if (input.description !== undefined) set.description = input.description;
+    if (input.metadata !== undefined) set.metadata = input.metadata;
+    return this.repo.update(id, set as Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata'>>);
+  }
+
+  /** Deletes the conversation with its messages: owners only. */
+  async delete(viewer: Viewer, id: string): Promise<boolean> {
+    const { participant } = await this.requireParticipant(viewer, id);
+    if (participant.role !== 'OWNER') throw new ForbiddenError('Only owners can delete a conversation');
+    const members = await this.repo.participantsOf([id]);
+    const deleted = await this.repo.delete(id);
+    await Promise.all(members.map((m) => this.announceRemoval(viewer.orgId, id, m.userId)));
+    return deleted;
+  }
+
+  /**
+   * Adds a user (MEMBER by default). Owners and admins manage participants; only owners make
+   * owners. Adding someone already there returns them unchanged, unless another role is asked.
+   */
+  async addParticipant(viewer: Viewer, conversationId: string, userId: string, role: Role = 'MEMBER'): Promise<ParticipantRow> {
+    checkText('userId', userId, { max: LIMITS.shortTextChars });
+    const { conversation, participant } = await this.requireParticipant(viewer, conversationId);
+    if (!canManage(participant.role)) throw new ForbiddenError('Only owners and admins can add participants');
+    if (role === 'OWNER' && participant.role !== 'OWNER') throw new ForbiddenError('Only owners can add owners');
+    if (conversation.type === 'PRIVATE') {
+      throw new BadInputError('A PRIVATE conversation cannot take more participants; create a GROUP', 'conversationId');
+    }
+    const existing = await this.repo.participant(conversationId, userId);
+    if (existing) {
+      if (existing.role !== role) {
+        throw new ConflictError(`${userId} is already a participant with role ${existing.role}`);
+      }
+      return existing;
+    }
+    await this.users.ensureExist(viewer.orgId, [userId]);
+    await this.repo.addParticipants(this.database.db, viewer.orgId, conversationId, [{ userId, role }]);
+    const added = (await this.repo.participant(conversationId, userId))!;
+    const event = { conversationId, userId, change: 'ADDED' as const };
+    await Promise.all([
+      this.bus.publish(topics.membership(conversationId), event),
+      this.bus.publish(topics.userMembership(viewer.orgId, userId), event),
+    ]);
+    return added;
+  }
+
+  /** Removes a participant: owners and admins; admins cannot remove owners. Use leave for yourself. */
+  async removeParticipant(viewer: Viewer, conversationId: string, userId: string): Promise<boolean> {
+    if (userId === viewer.userId) return this.leave(viewer, conversationId);
+    const { participant } = await this.requireParticipant(viewer, conversationId);
+    if (!canManage(participant.role)) throw new ForbiddenError('Only owners and admins can remove participants');
+    const target = await this.repo.participant(conversationId, userId);
+    if (!target) throw new NotFoundError('Participant');
+    if (target.role === 'OWNER' && participant.role !== 'OWNER') throw new ForbiddenError('Only owners can remove owners');
+    await this.repo.removeParticipant(this.database.db, conversationId, userId);
+    await this.announceRemoval(viewer.orgId, conversationId, userId);
+    return true;
+  }
+
+  /** The viewer leaves; if they were the last owner, the longest-standing admin or member takes over. */
+  async leave(viewer: Viewer, conversationId: string): Promise<boolean> {
+    await this.requireParticipant(viewer, conversationId);
+    await this.database.db.transaction(async (tx) => {
+      await this.repo.removeParticipant(tx, conversationId, viewer.userId);
+      await this.repo.ensureOwner(tx, conversationId);
+    });
+    await this.announceRemoval(viewer.orgId, conversationId, viewer.userId);
+    return true;
+  }
+
+  /** Marks messages up to `seq` read. The marker only moves forward. */
+  async markRead(viewer: Viewer, conversationId: string, seq: number): Promise<ParticipantRow> {
+    if (seq < 0) throw new BadInputError('`seq` must not be negative', 'seq');
+    const { conversation } = await this.requireParticipant(viewer, conversationId);
+    if (seq > conversation.lastSeq) {
+      throw new BadInputError(`\`seq\` ${seq} is past the conversation's last message (${conversation.lastSeq})`, 'seq');
+    }
+    const row = await this.repo.markRead(conversationId, viewer.userId, seq);
+    if (!row) throw new ForbiddenError('You are not a participant of this conversation');
+    return row;
+  }
+
+  private async announceRemoval(orgId: string, conversationId: string, userId: string) {
+    const event = { conversationId, userId, change: 'REMOVED' as const };
+    await Promise.all([
+      this.bus.publish(topics.membership(conversationId), event),
+      this.bus.publish(topics.userMembership(orgId, userId), event),
+    ]);
+  }
+}
+
+function decodeActivityCursor(raw: string): ActivityKey | undefined {
+  const value = decodeCursor('conv', raw);
+  const match = value?.match(/^(\d{1,15}):([0-9a-f-]{36})$/);
+  if (!match || !isUuid(match[2]!)) return undefined;
+  return { at: new Date(Number(match[1])), id: match[2]! };
+}

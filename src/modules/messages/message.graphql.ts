@@ -1,0 +1,108 @@
+import { requireViewer } from '../../context.js';
+import type { MessageRow } from '../../db/schema/index.js';
+import { builder } from '../../graphql/builder.js';
+import { ActorKindEnum, MessageKindEnum, MessagePriorityEnum } from '../../graphql/enums.js';
+import { connectionType } from '../../graphql/pagination.js';
+import type { MessageSnapshot } from '../../pubsub/snapshots.js';
+import { UserRef } from '../users/user.graphql.js';
+
+/** A stored row, or the snapshot of one delivered through pub/sub. */
+export type MessageLike = MessageRow | MessageSnapshot;
+
+export const MessageRef = builder.objectRef<MessageLike>('Message');
+
+MessageRef.implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    conversationId: t.exposeID('conversationId'),
+    seq: t.exposeInt('seq'),
+    sender: t.field({
+      type: UserRef,
+      // Snapshots carry their sender, so live delivery needs no read per subscriber.
+      resolve: async (m, _args, ctx) => ('sender' in m && m.sender) || (await ctx.loaders.user.load(m.senderId))!,
+    }),
+    senderKind: t.field({ type: ActorKindEnum, resolve: (m) => m.senderKind }),
+    content: t.exposeString('content'),
+    contentType: t.exposeString('contentType'),
+    kind: t.field({ type: MessageKindEnum, resolve: (m) => m.kind }),
+    replyTo: t.field({
+      type: MessageRef,
+      nullable: true,
+      resolve: (m, _args, ctx) => (m.replyToId ? ctx.loaders.message.load(m.replyToId) : null),
+    }),
+    priority: t.field({ type: MessagePriorityEnum, resolve: (m) => m.priority }),
+    interruptible: t.exposeBoolean('interruptible'),
+    preemptedBy: t.exposeID('preemptedBy', { nullable: true }),
+    runId: t.exposeString('runId', { nullable: true }),
+    traceId: t.exposeString('traceId', { nullable: true }),
+    metadata: t.field({ type: 'JSON', nullable: true, resolve: (m) => m.metadata }),
+    clientMessageId: t.exposeString('clientMessageId', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
+    editedAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.editedAt }),
+    deletedAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.deletedAt }),
+  }),
+});
+
+export const MessageConnection = connectionType('Message', MessageRef);
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  fields: (t) => ({
+    conversationId: t.id({ required: true }),
+    content: t.string({ required: true }),
+    contentType: t.string({ defaultValue: 'text/plain' }),
+    kind: t.field({ type: MessageKindEnum, defaultValue: 'CHAT' }),
+    replyToId: t.id(),
+    priority: t.field({ type: MessagePriorityEnum, defaultValue: 'NORMAL' }),
+    interruptible: t.boolean({ defaultValue: false }),
+    runId: t.string(),
+    traceId: t.string(),
+    metadata: t.field({ type: 'JSON' }),
+    clientMessageId: t.string({ description: 'Makes the send exactly-once: retries with the same id return the original.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  messages: t.field({
+    type: MessageConnection,
+    description: 'History of a conversation in seq order; `last: 50` gives the newest 50.',
+    args: {
+      conversationId: t.arg.id({ required: true }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+      last: t.arg.int(),
+      before: t.arg.string(),
+      since: t.arg({ type: 'DateTime' }),
+      senderId: t.arg.id(),
+      priority: t.arg({ type: MessagePriorityEnum }),
+      kind: t.arg({ type: MessageKindEnum }),
+    },
+    resolve: (_root, { conversationId, senderId, ...args }, ctx) =>
+      ctx.services.messages.list(requireViewer(ctx), String(conversationId), {
+        ...args,
+        senderId: senderId == null ? senderId : String(senderId),
+      }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  sendMessage: t.field({
+    type: MessageRef,
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.messages.send(requireViewer(ctx), {
+        ...input,
+        conversationId: String(input.conversationId),
+        replyToId: input.replyToId == null ? null : String(input.replyToId),
+      }),
+  }),
+  editMessage: t.field({
+    type: MessageRef,
+    args: { id: t.arg.id({ required: true }), content: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.messages.edit(requireViewer(ctx), String(args.id), args.content),
+  }),
+  deleteMessage: t.field({
+    type: MessageRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.messages.delete(requireViewer(ctx), String(args.id)),
+  }),
+}));

@@ -1,0 +1,309 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { EventBus } from '../../pubsub/pubsub.js';
+import { topics } from '../../pubsub/topics.js';
+
+export type PresenceStatus = 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE';
+export type Presence = { status: PresenceStatus; lastSeenAt: Date | null };
+
+/** A socket's lease is renewed every LEASE_RENEW_MS; one not renewed for LEASE_TTL_MS is dead. */
+const LEASE_TTL_MS = 30_000;
+const LEASE_RENEW_MS = 10_000;
+
+/**
+ * Where presence lives: in memory for one process, in Redis for several. A user is connected while
+ * any of their sockets holds a live lease; leases of a crashed instance simply expire.
+ */
+interface PresenceStore {
+  /** Adds a socket lease; true if the user had none before. */
+  addLease(key: string, lease: string, expiresAt: number): Promise<boolean>;
+  /** Removes a socket lease; true if it was the user's last. */
+  removeLease(key: string, lease: string, now: number): Promise<boolean>;
+  renewLeases(leases: { key: string; lease: string }[], expiresAt: number): Promise<void>;
+  connected(keys: string[], now: number): Promise<boolean[]>;
+  /** Users whose every lease expired; each is returned to exactly one caller across instances. */
+  takeExpired(now: number): Promise<string[]>;
+  connectedKeys(prefix: string, now: number): Promise<string[]>;
+  getManual(keys: string[]): Promise<(PresenceStatus | null)[]>;
+  manualEntries(prefix: string): Promise<[string, PresenceStatus][]>;
+  setManual(key: string, status: PresenceStatus | null): Promise<void>;
+  getLastSeen(keys: string[]): Promise<(number | null)[]>;
+  setLastSeen(key: string, at: number): Promise<void>;
+}
+
+class MemoryPresenceStore implements PresenceStore {
+  private readonly leases = new Map<string, Map<string, number>>();
+  private readonly manual = new Map<string, PresenceStatus>();
+  private readonly lastSeen = new Map<string, number>();
+
+  private live(key: string, now: number) {
+    const leases = this.leases.get(key);
+    if (!leases) return 0;
+    let n = 0;
+    for (const exp of leases.values()) if (exp > now) n++;
+    return n;
+  }
+
+  async addLease(key: string, lease: string, expiresAt: number) {
+    const before = this.live(key, Date.now());
+    const leases = this.leases.get(key) ?? new Map<string, number>();
+    leases.set(lease, expiresAt);
+    this.leases.set(key, leases);
+    return before === 0;
+  }
+  async removeLease(key: string, lease: string, now: number) {
+    const leases = this.leases.get(key);
+    if (!leases?.delete(lease)) return false;
+    if (this.live(key, now) > 0) return false;
+    this.leases.delete(key);
+    return true;
+  }
+  async renewLeases(list: { key: string; lease: string }[], expiresAt: number) {
+    for (const { key, lease } of list) this.leases.get(key)?.set(lease, expiresAt);
+  }
+  async connected(keys: string[], now: number) {
+    return keys.map((k) => this.live(k, now) > 0);
+  }
+  async takeExpired(now: number) {
+    const expired: string[] = [];
+    for (const key of this.leases.keys()) {
+      if (this.live(key, now) === 0) {
+        this.leases.delete(key);
+        expired.push(key);
+      }
+    }
+    return expired;
+  }
+  async connectedKeys(prefix: string, now: number) {
+    return [...this.leases.keys()].filter((k) => k.startsWith(prefix) && this.live(k, now) > 0);
+  }
+  async getManual(keys: string[]) {
+    return keys.map((k) => this.manual.get(k) ?? null);
+  }
+  async manualEntries(prefix: string) {
+    return [...this.manual.entries()].filter(([k]) => k.startsWith(prefix));
+  }
+  async setManual(key: string, status: PresenceStatus | null) {
+    if (status) this.manual.set(key, status);
+    else this.manual.delete(key);
+  }
+  async getLastSeen(keys: string[]) {
+    return keys.map((k) => this.lastSeen.get(k) ?? null);
+  }
+  async setLastSeen(key: string, at: number) {
+    this.lastSeen.set(key, at);
+  }
+}
+
+/**
+ * Redis layout: `sb:presence:leases:<key>` is a sorted set of socket leases scored by expiry;
+ * `sb:presence:online` a sorted set of users scored by their latest lease expiry (the sweep index);
+ * `sb:presence:manual` and `sb:presence:seen` are hashes. <key> is "<org>\0<user>".
+ */
+class RedisPresenceStore implements PresenceStore {
+  constructor(private readonly redis: Redis) {}
+
+  private leaseKey = (key: string) => `sb:presence:leases:${key}`;
+
+  async addLease(key: string, lease: string, expiresAt: number) {
+    const now = Date.now();
+    const [[, before]] = (await this.redis
+      .multi()
+      .zcount(this.leaseKey(key), now, '+inf')
+      .zadd(this.leaseKey(key), expiresAt, lease)
+      .pexpire(this.leaseKey(key), LEASE_TTL_MS * 2)
+      .zadd('sb:presence:online', 'GT', expiresAt, key)
+      .exec()) as [[null, number]];
+    return before === 0;
+  }
+  async removeLease(key: string, lease: string, now: number) {
+    const results = (await this.redis
+      .multi()
+      .zrem(this.leaseKey(key), lease)
+      .zremrangebyscore(this.leaseKey(key), '-inf', now)
+      .zcard(this.leaseKey(key))
+      .exec()) as [null, number][];
+    const removed = results[0]![1];
+    const left = results[2]![1];
+    if (!removed || left > 0) return false;
+    // Only the instance whose ZREM takes the user out of the index announces OFFLINE.
+    return (await this.redis.zrem('sb:presence:online', key)) === 1;
+  }
+  async renewLeases(list: { key: string; lease: string }[], expiresAt: number) {
+    if (list.length === 0) return;
+    const multi = this.redis.multi();
+    for (const { key, lease } of list) {
+      multi.zadd(this.leaseKey(key), 'XX', expiresAt, lease);
+      multi.pexpire(this.leaseKey(key), LEASE_TTL_MS * 2);
+      multi.zadd('sb:presence:online', 'GT', expiresAt, key);
+    }
+    await multi.exec();
+  }
+  async connected(keys: string[], now: number) {
+    if (keys.length === 0) return [];
+    const scores = await this.redis.zmscore('sb:presence:online', ...keys);
+    return scores.map((s) => s !== null && Number(s) > now);
+  }
+  async takeExpired(now: number) {
+    const candidates = await this.redis.zrangebyscore('sb:presence:online', '-inf', now, 'LIMIT', 0, 500);
+    const taken: string[] = [];
+    for (const key of candidates) {
+      // A lease renewed meanwhile pushes the score past now; ZREM only if still expired.
+      const removed = await this.redis.eval(
+        "if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0') <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0",
+        1,
+        'sb:presence:online',
+        key,
+        now,
+      );
+      if (removed === 1) taken.push(key);
+    }
+    return taken;
+  }
+  async connectedKeys(prefix: string, now: number) {
+    // The index holds every connected user of every org; fine for the sizes we serve per org.
+    const keys = await this.redis.zrangebyscore('sb:presence:online', `(${now}`, '+inf');
+    return keys.filter((k) => k.startsWith(prefix));
+  }
+  async getManual(keys: string[]) {
+    if (keys.length === 0) return [];
+    return (await this.redis.hmget('sb:presence:manual', ...keys)) as (PresenceStatus | null)[];
+  }
+  async manualEntries(prefix: string) {
+    const all = await this.redis.hgetall('sb:presence:manual');
+    return Object.entries(all).filter(([k]) => k.startsWith(prefix)) as [string, PresenceStatus][];
+  }
+  async setManual(key: string, status: PresenceStatus | null) {
+    if (status) await this.redis.hset('sb:presence:manual', key, status);
+    else await this.redis.hdel('sb:presence:manual', key);
+  }
+  async getLastSeen(keys: string[]) {
+    if (keys.length === 0) return [];
+    return (await this.redis.hmget('sb:presence:seen', ...keys)).map((v) => (v === null ? null : Number(v)));
+  }
+  async setLastSeen(key: string, at: number) {
+    await this.redis.hset('sb:presence:seen', key, at);
+  }
+}
+
+const keyOf = (orgId: string, userId: string) => `${orgId}\u0000${userId}`;
+const splitKey = (key: string) => {
+  const i = key.indexOf('\u0000');
+  return { orgId: key.slice(0, i), userId: key.slice(i + 1) };
+};
+
+/**
+ * Presence: ONLINE while a user has an open socket on any instance, OFFLINE after the last one
+ * closes or its instance dies (leases expire), unless set explicitly with `setStatus`.
+ * Changes are published per user.
+ */
+export class PresenceService {
+  private readonly store: PresenceStore;
+  /** This instance's open sockets, renewed on a timer. */
+  private readonly local = new Map<string, { key: string; lease: string }>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+    redis?: Redis,
+  ) {
+    this.store = redis ? new RedisPresenceStore(redis) : new MemoryPresenceStore();
+  }
+
+  /** Starts lease renewal and the sweep that turns users of dead instances OFFLINE. */
+  start(): void {
+    this.timer = setInterval(() => void this.tick().catch((err) => this.log.warn({ err: err.message }, 'presence tick failed')), LEASE_RENEW_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    const open = [...this.local.keys()];
+    await Promise.all(open.map((id) => this.disconnected(id).catch(() => {})));
+  }
+
+  private async tick() {
+    const now = Date.now();
+    await this.store.renewLeases([...this.local.values()], now + LEASE_TTL_MS);
+    for (const key of await this.store.takeExpired(now)) {
+      await this.store.setManual(key, null);
+      const { orgId, userId } = splitKey(key);
+      await this.announce(orgId, userId);
+    }
+  }
+
+  /** A socket of the user opened; returns its id for `disconnected`. */
+  async connected(orgId: string, userId: string): Promise<string> {
+    const key = keyOf(orgId, userId);
+    const lease = randomUUID();
+    this.local.set(lease, { key, lease });
+    const first = await this.store.addLease(key, lease, Date.now() + LEASE_TTL_MS);
+    await this.store.setLastSeen(key, Date.now());
+    if (first) await this.announce(orgId, userId);
+    return lease;
+  }
+
+  async disconnected(lease: string): Promise<void> {
+    const entry = this.local.get(lease);
+    if (!entry) return;
+    this.local.delete(lease);
+    const now = Date.now();
+    await this.store.setLastSeen(entry.key, now);
+    if (await this.store.removeLease(entry.key, lease, now)) {
+      await this.store.setManual(entry.key, null);
+      const { orgId, userId } = splitKey(entry.key);
+      await this.announce(orgId, userId);
+    }
+  }
+
+  async get(orgId: string, userIds: readonly string[]): Promise<Presence[]> {
+    const keys = userIds.map((id) => keyOf(orgId, id));
+    const [connected, manual, seen] = await Promise.all([
+      this.store.connected(keys, Date.now()),
+      this.store.getManual(keys),
+      this.store.getLastSeen(keys),
+    ]);
+    return keys.map((_, i) => ({
+      status: manual[i] ?? (connected[i] ? 'ONLINE' : 'OFFLINE'),
+      lastSeenAt: seen[i] ? new Date(seen[i]!) : null,
+    }));
+  }
+
+  /** Users of the org whose presence is not OFFLINE. */
+  async onlineUserIds(orgId: string): Promise<string[]> {
+    const prefix = keyOf(orgId, '');
+    const [connectedKeys, manual] = await Promise.all([
+      this.store.connectedKeys(prefix, Date.now()),
+      this.store.manualEntries(prefix),
+    ]);
+    const online = new Set(connectedKeys);
+    for (const [key, status] of manual) {
+      if (status === 'OFFLINE') online.delete(key);
+      else online.add(key);
+    }
+    return [...online].map((k) => splitKey(k).userId);
+  }
+
+  /**
+   * An explicit status (any of the four) that stands until changed or until the user's last
+   * socket closes; it lets a user without a socket (HTTP-only bots) show as ONLINE or BUSY.
+   */
+  async setStatus(orgId: string, userId: string, status: PresenceStatus): Promise<Presence> {
+    const key = keyOf(orgId, userId);
+    await this.store.setManual(key, status);
+    await this.store.setLastSeen(key, Date.now());
+    return this.announce(orgId, userId);
+  }
+
+  private async announce(orgId: string, userId: string): Promise<Presence> {
+    const [presence] = await this.get(orgId, [userId]);
+    const event = { userId, status: presence!.status, lastSeenAt: presence!.lastSeenAt?.toISOString() ?? null };
+    await Promise.all([
+      this.bus.publish(topics.presence(orgId, userId), event),
+      this.bus.publish(topics.orgPresence(orgId), event),
+    ]);
+    return presence!;
+  }
+}

@@ -1,0 +1,122 @@
+import { requireViewer } from '../../context.js';
+import { builder } from '../../graphql/builder.js';
+import { BadInputError } from '../../graphql/errors.js';
+import { PresenceStatusEnum } from '../../graphql/enums.js';
+import { AsyncQueue } from '../../lib/async-queue.js';
+import { checkText, LIMITS } from '../../lib/validate.js';
+import { topics, type PresenceEvent } from '../../pubsub/topics.js';
+import { ControlEventRef } from '../control/control.graphql.js';
+import { MessageRef } from '../messages/message.graphql.js';
+import { UserRef } from '../users/user.graphql.js';
+import { allMessagesStream, conversationTopicStream, messageStream, typingStream, type TypingState } from './streams.js';
+
+/** A presence subscription may name at most this many users. */
+const MAX_PRESENCE_USERS = 500;
+
+const userOf = async (ctx: Parameters<typeof requireViewer>[0], userId: string) =>
+  (await ctx.loaders.user.load(userId)) ?? {
+    orgId: ctx.viewer!.orgId,
+    id: userId,
+    displayName: userId,
+    kind: 'USER' as const,
+    roles: [],
+  };
+
+const TypingEventRef = builder.objectRef<TypingState>('TypingEvent').implement({
+  fields: (t) => ({
+    conversationId: t.exposeID('conversationId'),
+    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId) }),
+    isTyping: t.exposeBoolean('isTyping'),
+  }),
+});
+
+const PresenceEventRef = builder.objectRef<PresenceEvent>('PresenceEvent').implement({
+  fields: (t) => ({
+    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId) }),
+    status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
+    lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.lastSeenAt }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  setTyping: t.boolean({
+    description: 'Shows or hides your typing indicator; it lapses 8 s after the last `true`.',
+    args: { conversationId: t.arg.id({ required: true }), isTyping: t.arg.boolean({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      const conversationId = String(args.conversationId);
+      await ctx.services.conversations.requireParticipant(viewer, conversationId);
+      await ctx.services.typing.set(viewer.orgId, viewer.userId, conversationId, args.isTyping);
+      return true;
+    },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  messageAdded: t.field({
+    type: MessageRef,
+    description:
+      'New messages of one conversation (with `afterSeq`: stored ones after it first, then live, with no gap or duplicate), or of all your conversations (live only).',
+    args: { conversationId: t.arg.id(), afterSeq: t.arg.int() },
+    subscribe: (_root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      if (args.afterSeq != null && args.afterSeq < 0) throw new BadInputError('`afterSeq` must not be negative', 'afterSeq');
+      if (args.conversationId == null) {
+        if (args.afterSeq != null) throw new BadInputError('`afterSeq` needs a `conversationId`', 'afterSeq');
+        return allMessagesStream(ctx.services, viewer);
+      }
+      return messageStream(ctx.services, viewer, String(args.conversationId), args.afterSeq);
+    },
+    resolve: (m) => m,
+  }),
+  messageUpdated: t.field({
+    type: MessageRef,
+    args: { conversationId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) =>
+      conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.messageUpdated(String(args.conversationId))),
+    resolve: (m) => m,
+  }),
+  messageDeleted: t.field({
+    type: MessageRef,
+    args: { conversationId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) =>
+      conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.messageDeleted(String(args.conversationId))),
+    resolve: (m) => m,
+  }),
+  typing: t.field({
+    type: TypingEventRef,
+    args: { conversationId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => typingStream(ctx.services, requireViewer(ctx), String(args.conversationId)),
+    resolve: (e) => e,
+  }),
+  presence: t.field({
+    type: PresenceEventRef,
+    description: 'Presence changes of the named users, or of everyone in your org.',
+    args: { userIds: t.arg.idList() },
+    subscribe: async (_root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      const ids = [...new Set((args.userIds ?? []).map(String))];
+      if (ids.length > MAX_PRESENCE_USERS) {
+        throw new BadInputError(`At most ${MAX_PRESENCE_USERS} users per presence subscription`, 'userIds');
+      }
+      for (const id of ids) checkText('userIds', id, { max: LIMITS.shortTextChars });
+      const queue = new AsyncQueue<PresenceEvent>();
+      const onEvent = (e: PresenceEvent) => {
+        if (viewer.credential.type === 'jwt' && viewer.credential.expiresAt * 1000 <= Date.now()) queue.end();
+        else queue.push(e);
+      };
+      const topicList = args.userIds ? ids.map((id) => topics.presence(viewer.orgId, id)) : [topics.orgPresence(viewer.orgId)];
+      const unlisteners = await Promise.all(topicList.map((topic) => ctx.services.bus.listen(topic, onEvent)));
+      queue.onFinish(() => unlisteners.forEach((u) => u()));
+      return queue;
+    },
+    resolve: (e) => e,
+  }),
+  controlEvent: t.field({
+    type: ControlEventRef,
+    args: { conversationId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) =>
+      conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.controlEvent(String(args.conversationId))),
+    resolve: (e) => e,
+  }),
+}));

@@ -1,0 +1,76 @@
+import { requireViewer } from '../../context.js';
+import { ActorKindEnum, PresenceStatusEnum } from '../../graphql/enums.js';
+import { builder } from '../../graphql/builder.js';
+import { connectionType } from '../../graphql/pagination.js';
+import type { UserSnapshot } from '../../pubsub/snapshots.js';
+import type { Presence } from '../realtime/presence.service.js';
+
+export const PresenceRef = builder.objectRef<Presence>('Presence').implement({
+  fields: (t) => ({
+    status: t.field({ type: PresenceStatusEnum, resolve: (p) => p.status }),
+    lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.lastSeenAt }),
+  }),
+});
+
+/** A user row, or the copy of one carried inside an event snapshot. */
+export const UserRef = builder.objectRef<UserSnapshot>('User').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    displayName: t.exposeString('displayName'),
+    kind: t.field({ type: ActorKindEnum, resolve: (u) => u.kind }),
+    roles: t.exposeStringList('roles'),
+    presence: t.field({ type: PresenceRef, resolve: (u, _args, ctx) => ctx.loaders.presence.load(u.id) }),
+  }),
+});
+
+const UserConnection = connectionType('User', UserRef);
+
+builder.queryFields((t) => ({
+  viewer: t.field({
+    type: UserRef,
+    description: 'The signed-in user (or the user an API key acts as).',
+    resolve: async (_root, _args, ctx) => {
+      const viewer = requireViewer(ctx);
+      return (await ctx.loaders.user.load(viewer.userId)) ?? {
+        orgId: viewer.orgId,
+        id: viewer.userId,
+        displayName: viewer.displayName,
+        kind: viewer.kind,
+        roles: viewer.roles,
+      };
+    },
+  }),
+  user: t.field({
+    type: UserRef,
+    nullable: true,
+    description: 'A user of your org, or null.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => {
+      requireViewer(ctx);
+      return ctx.loaders.user.load(String(args.id));
+    },
+  }),
+  users: t.field({
+    type: UserConnection,
+    description: 'Users of your org by id; `search` matches id or display name.',
+    args: {
+      search: t.arg.string(),
+      onlineOnly: t.arg.boolean(),
+      first: t.arg.int(),
+      after: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) => ctx.services.users.list(requireViewer(ctx), args),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  updatePresence: t.field({
+    type: PresenceRef,
+    description: 'Sets AWAY, BUSY or OFFLINE (appear offline); ONLINE goes back to automatic presence.',
+    args: { status: t.arg({ type: PresenceStatusEnum, required: true }) },
+    resolve: (_root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      return ctx.services.presence.setStatus(viewer.orgId, viewer.userId, args.status);
+    },
+  }),
+}));

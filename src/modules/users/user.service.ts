@@ -1,0 +1,65 @@
+import type { UserRow } from '../../db/schema/index.js';
+import type { Viewer } from '../../auth/viewer.js';
+import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { checkText } from '../../lib/validate.js';
+import type { PresenceService } from '../realtime/presence.service.js';
+import { UserRepository, type UserProfile } from './user.repository.js';
+
+/** How long a provisioned profile is trusted before the next token refreshes the row. */
+const PROVISION_TTL_MS = 60_000;
+
+export class UserService {
+  private readonly provisioned = new Map<string, { fingerprint: string; at: number }>();
+
+  constructor(
+    private readonly repo: UserRepository,
+    private readonly presence: PresenceService,
+  ) {}
+
+  /**
+   * Just-in-time provisioning: creates or updates the user from token claims. Skips the write
+   * while the same claims were seen recently, so a busy client costs no write per request.
+   */
+  async provision(profile: UserProfile): Promise<void> {
+    const key = `${profile.orgId}\u0000${profile.id}`;
+    const fingerprint = JSON.stringify([profile.displayName, profile.kind, profile.roles]);
+    const seen = this.provisioned.get(key);
+    const now = Date.now();
+    if (seen && seen.fingerprint === fingerprint && now - seen.at < PROVISION_TTL_MS) return;
+    await this.repo.upsert(profile);
+    if (this.provisioned.size > 100_000) this.provisioned.clear();
+    this.provisioned.set(key, { fingerprint, at: now });
+  }
+
+  /** Creates placeholder users for ids not seen yet in the viewer's org (see UserRepository.ensureExist). */
+  ensureExist(orgId: string, ids: string[]): Promise<void> {
+    return this.repo.ensureExist(orgId, ids);
+  }
+
+  byIds(orgId: string, ids: readonly string[]): Promise<UserRow[]> {
+    return this.repo.byIds(orgId, ids);
+  }
+
+  /** The org's users, by id, for people pickers and discovery. */
+  async list(
+    viewer: Viewer,
+    args: PageArgs & { search?: string | null; onlineOnly?: boolean | null },
+  ): Promise<Page<UserRow>> {
+    checkText('search', args.search, { max: 200, allowEmpty: true });
+    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeCursor('user', raw));
+    const onlyIds = args.onlineOnly ? await this.presence.onlineUserIds(viewer.orgId) : undefined;
+    const rows = await this.repo.list(viewer.orgId, {
+      search: args.search || undefined,
+      onlyIds,
+      afterId: request.after,
+      limit: request.limit + 1,
+    });
+    const { nodes, hasMore } = trimPage(rows, request);
+    return {
+      nodes,
+      hasNextPage: hasMore,
+      hasPreviousPage: request.after !== undefined,
+      cursorOf: (u) => encodeCursor('user', u.id),
+    };
+  }
+}

@@ -1,0 +1,35 @@
+import type { ControlEventRow, MessageRow, UserRow } from '../db/schema/index.js';
+
+/**
+ * What travels through pub/sub: full JSON snapshots (dates as ISO strings), so delivering an
+ * event to a subscriber needs no database read. The sender is embedded for the same reason.
+ */
+export type UserSnapshot = Pick<UserRow, 'orgId' | 'id' | 'displayName' | 'kind' | 'roles'>;
+
+export type MessageSnapshot = Omit<MessageRow, 'createdAt' | 'editedAt' | 'deletedAt'> & {
+  createdAt: string;
+  editedAt: string | null;
+  deletedAt: string | null;
+  sender?: UserSnapshot;
+};
+
+export type ControlEventSnapshot = Omit<ControlEventRow, 'createdAt' | 'effectiveAt'> & {
+  createdAt: string;
+  effectiveAt: string;
+};
+
+const iso = (d: Date | string | null) => (d === null ? null : typeof d === 'string' ? d : d.toISOString());
+
+export function messageSnapshot(row: MessageRow | MessageSnapshot, sender?: UserSnapshot): MessageSnapshot {
+  return {
+    ...row,
+    createdAt: iso(row.createdAt)!,
+    editedAt: iso(row.editedAt),
+    deletedAt: iso(row.deletedAt),
+    sender: sender ?? (row as MessageSnapshot).sender,
+  };
+}
+
+export function controlEventSnapshot(row: ControlEventRow): ControlEventSnapshot {
+  return { ...row, createdAt: iso(row.createdAt)!, effectiveAt: iso(row.effectiveAt)! };
+}
