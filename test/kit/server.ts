@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print, type ExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { createApp, type App } from '../../src/app.js';
+import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
+import { loadConfig } from '../../src/config.js';
+import { createTestDatabase, type Backend } from './services.js';
+
+export type GqlResult<T> = ExecutionResult<T> & { errors?: { message: string; extensions?: Record<string, unknown> }[] };
+
+/** How a test client identifies itself: a token, or an API key with an optional act-as. */
+export type Auth = string | { apiKey: string; actAs?: string } | null;
+
+export type TestServer = {
+  app: App;
+  url: string;
+  wsUrl: string;
+  secret: string;
+  /** A valid HS256 token for `sub` (24 h unless `expiresIn` says otherwise). */
+  token(sub: string, options?: Omit<MintOptions, 'sub'>): Promise<string>;
+  /** A GraphQL request over HTTP, as a client sends it. */
+  gql<R, V>(auth: Auth, document: TypedDocumentNode<R, V>, variables?: V, headers?: Record<string, string>): Promise<GqlResult<R>>;
+  /** A graphql-ws client with no retries, closed with the server. */
+  ws(auth: Auth, options?: { connectionParams?: Record<string, unknown> }): Client;
+  stop(): Promise<void>;
+};
+
+export type ServerOptions = {
+  backend?: Backend;
+  /** Share a database between servers (two instances); otherwise each gets its own. */
+  databaseUrl?: string;
+  redisUrl?: string;
+  secret?: string;
+  env?: Record<string, string>;
+};
+
+/** Starts the real app on a free port: PGlite in memory, or a fresh Postgres database. */
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const secret = options.secret ?? randomBytes(32).toString('hex');
+  let drop: (() => Promise<void>) | undefined;
+  let databaseUrl = options.databaseUrl;
+  if (!databaseUrl && options.backend === 'postgres') {
+    const db = await createTestDatabase();
+    databaseUrl = db.url;
+    drop = db.drop;
+  }
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: 'memory://',
+    JWT_SECRET: secret,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    ...options.env,
+  });
+  const app = await createApp(config);
+  const { port } = await app.start(0);
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const wsUrl = `ws://127.0.0.1:${port}/graphql`;
+  const clients: Client[] = [];
+
+  const authHeaders = (auth: Auth): Record<string, string> => {
+    if (!auth) return {};
+    if (typeof auth === 'string') return { authorization: `Bearer ${auth}` };
+    return { 'x-api-key': auth.apiKey, ...(auth.actAs ? { 'x-act-as-user': auth.actAs } : {}) };
+  };
+
+  return {
+    app,
+    url,
+    wsUrl,
+    secret,
+    token: (sub, claims = {}) => mintToken(secret, { sub, ...claims }),
+    gql: async (auth, document, variables, headers = {}) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...authHeaders(auth), ...headers },
+        body: JSON.stringify({ query: print(document), variables }),
+      });
+      return (await res.json()) as GqlResult<never>;
+    },
+    ws: (auth, wsOptions = {}) => {
+      const client = createClient({
+        url: wsUrl,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        lazy: true,
+        connectionParams:
+          wsOptions.connectionParams ??
+          (auth === null
+            ? {}
+            : typeof auth === 'string'
+              ? { authorization: `Bearer ${auth}` }
+              : { apiKey: auth.apiKey, actAs: auth.actAs }),
+      });
+      clients.push(client);
+      return client;
+    },
+    stop: async () => {
+      await Promise.all(clients.map((c) => c.dispose()));
+      await app.stop();
+      await drop?.();
+    },
+  };
+}
+
+/** The data of a result, failing with the errors if there are any. */
+export function dataOf<T>(result: GqlResult<T>): T {
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data as T;
+}
+
+/** The extensions.code of the first error, or undefined. */
+export const codeOf = (result: GqlResult<unknown>) => result.errors?.[0]?.extensions?.code as string | undefined;
