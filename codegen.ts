@@ -6,6 +6,8 @@ const config: CodegenConfig = {
   schema: 'schema/schema.graphql',
   documents: ['src/client/operations/*.graphql'],
   ignoreNoDocuments: false,
+  // The project is ESM (NodeNext): generated relative imports need their .js extension.
+  emitLegacyCommonJSImports: false,
   generates: {
     'src/client/generated/': {
       preset: 'client',

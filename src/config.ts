@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './graphql/armor.js';
+import { DEFAULT_RATE_LIMITS, type RateLimits } from './ratelimit/rate-limiter.js';
 
 /**
  * The service's whole configuration, read from the environment once at start.
@@ -27,6 +29,9 @@ const urlWithScheme = (schemes: string[]) =>
     { message: `must be a URL starting with ${schemes.join(' or ')}//` },
   );
 
+const rate = (fallback: number) => z.coerce.number().positive().max(1_000_000).default(fallback);
+const limit = (fallback: number) => z.coerce.number().int().min(1).max(10_000_000).default(fallback);
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -44,6 +49,22 @@ const envSchema = z
     JWT_AUDIENCE: optionalString,
     JWT_JWKS_URL: urlWithScheme(['https:', 'http:']),
     GRAPHIQL: booleanString.optional(),
+    INTROSPECTION: booleanString.optional(),
+    RATE_LIMIT_USER_MESSAGES_PER_SEC: rate(DEFAULT_RATE_LIMITS.userMessages.perSecond),
+    RATE_LIMIT_USER_MESSAGES_BURST: rate(DEFAULT_RATE_LIMITS.userMessages.burst),
+    RATE_LIMIT_AGENT_MESSAGES_PER_SEC: rate(DEFAULT_RATE_LIMITS.agentMessages.perSecond),
+    RATE_LIMIT_AGENT_MESSAGES_BURST: rate(DEFAULT_RATE_LIMITS.agentMessages.burst),
+    RATE_LIMIT_USER_MUTATIONS_PER_SEC: rate(DEFAULT_RATE_LIMITS.userMutations.perSecond),
+    RATE_LIMIT_USER_MUTATIONS_BURST: rate(DEFAULT_RATE_LIMITS.userMutations.burst),
+    RATE_LIMIT_AGENT_MUTATIONS_PER_SEC: rate(DEFAULT_RATE_LIMITS.agentMutations.perSecond),
+    RATE_LIMIT_AGENT_MUTATIONS_BURST: rate(DEFAULT_RATE_LIMITS.agentMutations.burst),
+    MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(20),
+    QUERY_MAX_DEPTH: limit(DEFAULT_QUERY_LIMITS.maxDepth),
+    QUERY_MAX_ALIASES: limit(DEFAULT_QUERY_LIMITS.maxAliases),
+    QUERY_MAX_COST: limit(DEFAULT_QUERY_LIMITS.maxCost),
+    QUERY_MAX_TOKENS: limit(DEFAULT_QUERY_LIMITS.maxTokens),
+    QUERY_MAX_CHARACTERS: limit(DEFAULT_QUERY_LIMITS.maxCharacters),
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .strip();
@@ -67,6 +88,14 @@ export type Config = {
     jwksUrl?: string;
   };
   graphiql: boolean;
+  /** Schema introspection; on by default except in production. */
+  introspection: boolean;
+  rateLimits: RateLimits;
+  queryLimits: QueryLimits;
+  /** Open WebSockets one user may hold on one instance. */
+  maxSocketsPerUser: number;
+  /** How long SIGTERM waits for in-flight requests before closing what is left. */
+  shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 };
 
@@ -102,6 +131,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       jwksUrl: e.JWT_JWKS_URL,
     },
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
+    introspection: e.INTROSPECTION ?? e.GRAPHIQL ?? e.NODE_ENV !== 'production',
+    rateLimits: {
+      userMessages: { perSecond: e.RATE_LIMIT_USER_MESSAGES_PER_SEC, burst: e.RATE_LIMIT_USER_MESSAGES_BURST },
+      agentMessages: { perSecond: e.RATE_LIMIT_AGENT_MESSAGES_PER_SEC, burst: e.RATE_LIMIT_AGENT_MESSAGES_BURST },
+      userMutations: { perSecond: e.RATE_LIMIT_USER_MUTATIONS_PER_SEC, burst: e.RATE_LIMIT_USER_MUTATIONS_BURST },
+      agentMutations: { perSecond: e.RATE_LIMIT_AGENT_MUTATIONS_PER_SEC, burst: e.RATE_LIMIT_AGENT_MUTATIONS_BURST },
+    },
+    queryLimits: {
+      maxDepth: e.QUERY_MAX_DEPTH,
+      maxAliases: e.QUERY_MAX_ALIASES,
+      maxCost: e.QUERY_MAX_COST,
+      maxTokens: e.QUERY_MAX_TOKENS,
+      maxDirectives: DEFAULT_QUERY_LIMITS.maxDirectives,
+      maxCharacters: e.QUERY_MAX_CHARACTERS,
+    },
+    maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Viewer } from '../auth/viewer.js';
+import { AppError } from '../graphql/errors.js';
+
+/** A token bucket: `perSecond` sustained, `burst` at once. */
+export type Bucket = { perSecond: number; burst: number };
+
+export type RateLimits = {
+  /** Messages sent by people. */
+  userMessages: Bucket;
+  /** Messages sent by agents and services (kind AGENT, API keys). */
+  agentMessages: Bucket;
+  /** Every other mutation by people. */
+  userMutations: Bucket;
+  agentMutations: Bucket;
+};
+
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  userMessages: { perSecond: 5, burst: 10 },
+  agentMessages: { perSecond: 100, burst: 200 },
+  userMutations: { perSecond: 20, burst: 40 },
+  agentMutations: { perSecond: 200, burst: 400 },
+};
+
+export type LimitKind = 'message' | 'mutation';
+
+// Refills the bucket by elapsed time, takes `cost` tokens if there are enough, and answers
+// {allowed, ms to wait}. Redis's own clock, so instances with skewed clocks agree.
+const TOKEN_BUCKET_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[1]) / 1000
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+local wait = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  wait = math.ceil((cost - tokens) / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
+return {allowed, wait}
+`;
+
+/**
+ * Per-user (and per-API-key) rate limits for sends and other mutations, shared by all instances
+ * through Redis when it is configured. While Redis is unreachable each instance limits on its own.
+ */
+export class RateLimiter {
+  private readonly local = new Map<string, { tokens: number; ts: number }>();
+
+  constructor(
+    private readonly limits: RateLimits,
+    private readonly log: Logger,
+    private readonly redis?: Redis,
+  ) {}
+
+  /** Takes `cost` tokens or throws RATE_LIMITED with `retryAfter` (seconds) in extensions. */
+  async consume(viewer: Viewer, kind: LimitKind, cost = 1): Promise<void> {
+    const automated = viewer.kind === 'AGENT' || viewer.credential.type === 'apiKey';
+    const bucket =
+      kind === 'message'
+        ? automated ? this.limits.agentMessages : this.limits.userMessages
+        : automated ? this.limits.agentMutations : this.limits.userMutations;
+    // An API key is limited as a whole, whoever it acts as.
+    const who = viewer.credential.type === 'apiKey' ? `key:${viewer.credential.keyId}` : `user:${viewer.orgId}\u0000${viewer.userId}`;
+    const key = `sb:rl:${kind}:${who}`;
+    const waitMs = await this.take(key, bucket, cost);
+    if (waitMs > 0) {
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+      throw new AppError('RATE_LIMITED', `Too many ${kind === 'message' ? 'messages' : 'requests'}; retry in ${retryAfter} s`, {
+        retryAfter,
+        retryAfterMs: waitMs,
+      });
+    }
+  }
+
+  private async take(key: string, bucket: Bucket, cost: number): Promise<number> {
+    if (this.redis && this.redis.status === 'ready') {
+      try {
+        const [allowed, wait] = (await this.redis.eval(TOKEN_BUCKET_LUA, 1, key, bucket.perSecond, bucket.burst, cost)) as [number, number];
+        return allowed ? 0 : Math.max(1, wait);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'rate limit check fell back to this instance');
+      }
+    }
+    return this.takeLocal(key, bucket, cost);
+  }
+
+  private takeLocal(key: string, bucket: Bucket, cost: number): number {
+    const now = Date.now();
+    const state = this.local.get(key) ?? { tokens: bucket.burst, ts: now };
+    state.tokens = Math.min(bucket.burst, state.tokens + ((now - state.ts) * bucket.perSecond) / 1000);
+    state.ts = now;
+    if (this.local.size > 100_000) this.local.clear();
+    this.local.set(key, state);
+    if (state.tokens >= cost) {
+      state.tokens -= cost;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((cost - state.tokens) * 1000) / bucket.perSecond));
+  }
+}
