@@ -17,15 +17,29 @@ import { migrate } from './db/migrate.js';
 import { AppError } from './graphql/errors.js';
 import { createMaskError } from './graphql/mask.js';
 import { schema } from './graphql/schema.js';
+import type { PresenceTiming } from './modules/realtime/presence.service.js';
+import { atTokenExpiry, tokenValid } from './modules/realtime/token-expiry.js';
 import { EventBus } from './pubsub/pubsub.js';
 import { createServices, type Services } from './services.js';
+import { createWebHandler } from './web/serve.js';
 
 /** Largest WebSocket frame accepted; bigger ones close the socket (1009). */
 const WS_MAX_PAYLOAD = 256 * 1024;
 /** Subscriptions one socket may hold at once. */
-const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 /** Server pings this often; a peer that misses a pong is dropped (graphql-ws keep-alive). */
 const WS_KEEPALIVE_MS = 12_000;
+/** On stop, sockets get this long to finish their close handshake before they are cut. */
+const WS_CLOSE_GRACE_MS = 2_000;
+
+export type AppOptions = {
+  log?: Logger;
+  /**
+   * Timers that tests shorten to watch them run out (a crashed instance's leases, a dead peer);
+   * production runs with the defaults.
+   */
+  timing?: { presence?: Partial<PresenceTiming>; wsKeepAliveMs?: number };
+};
 
 export type App = {
   config: Config;
@@ -39,7 +53,14 @@ export type App = {
 };
 
 /** What the WebSocket layer keeps per socket, on graphql-ws's `extra`. */
-type SocketState = { viewer?: Viewer; lease?: string; expiryTimer?: NodeJS.Timeout };
+type SocketState = {
+  viewer?: Viewer;
+  /** The socket's presence lease, released when it closes. */
+  lease?: string;
+  cancelExpiry?: () => void;
+  /** Set when the socket closed; connection_init may still be running then. */
+  closed?: boolean;
+};
 
 type InitialContext = {
   request?: Request;
@@ -48,7 +69,7 @@ type InitialContext = {
   socketViewer?: Viewer;
 };
 
-export async function createApp(config: Config, options: { log?: Logger } = {}): Promise<App> {
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard' } });
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -64,8 +85,9 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     bus,
     log,
     jwt: { ...config.jwt, secret: resolveJwtSecret(config) },
+    accounts: { enabled: config.accountsEnabled },
   });
-  services.presence.start();
+  services.presence.start(options.timing?.presence);
 
   const header = (request: Request | undefined, name: string) => request?.headers.get(name) ?? null;
 
@@ -95,19 +117,26 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     },
   });
 
+  const web = createWebHandler(config, log);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
+    if (web(req, res)) return;
     void yoga.handle(req, res);
   });
 
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: WS_MAX_PAYLOAD });
-  const sockets = new Set<WebSocket>();
+  /**
+   * Every socket until its close cleanup (presence, typing) has finished: stop() waits for these
+   * before it closes Redis and the database under them.
+   */
+  const sockets = new Map<WebSocket, { cleanedUp: Promise<void>; done: () => void }>();
   wss.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    let done!: () => void;
+    const cleanedUp = new Promise<void>((resolve) => (done = resolve)).finally(() => sockets.delete(socket));
+    sockets.set(socket, { cleanedUp, done });
   });
 
   useServer<Record<string, unknown> | undefined, SocketState>(
@@ -116,6 +145,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
       onConnect: async (ctx) => {
+        const state = ctx.extra as SocketState;
         const params = ctx.connectionParams ?? {};
         const str = (v: unknown) => (typeof v === 'string' ? v : null);
         let viewer: Viewer | null;
@@ -131,25 +161,39 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
           if (!(err instanceof AppError)) log.error({ err }, 'websocket authentication failed');
           return false;
         }
-        if (!viewer) return false;
-        const state = ctx.extra as SocketState;
-        state.viewer = viewer;
-        if (viewer.credential.type === 'jwt') {
-          // Nothing is delivered past the token's expiry: the socket closes at that moment.
-          const ms = viewer.credential.expiresAt * 1000 - Date.now();
-          state.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, ms));
+        // The verifier allows a little clock skew; a socket, unlike a request, would outlive it.
+        if (!viewer || !tokenValid(viewer) || state.closed) return false;
+        const lease = await services.presence.connected({
+          orgId: viewer.orgId,
+          id: viewer.userId,
+          displayName: viewer.displayName,
+          kind: viewer.kind,
+          roles: viewer.roles,
+        });
+        if (state.closed) {
+          // The socket went away while we were registering it: onClose has run and saw no lease.
+          await services.presence.disconnected(lease);
+          return false;
         }
-        state.lease = await services.presence.connected(viewer.orgId, viewer.userId);
+        state.viewer = viewer;
+        state.lease = lease;
+        // Nothing is delivered past the token's expiry: the socket closes at that moment.
+        state.cancelExpiry = atTokenExpiry(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
         return true;
       },
-      onClose: async (ctx) => {
+      onClose: (ctx) => {
         const state = ctx.extra as SocketState;
-        clearTimeout(state.expiryTimer);
-        if (state.lease) await services.presence.disconnected(state.lease).catch(() => {});
-        if (state.viewer) await services.typing.stopAll(state.viewer.orgId, state.viewer.userId).catch(() => {});
+        state.closed = true;
+        state.cancelExpiry?.();
+        const { lease, viewer } = state;
+        return (async () => {
+          if (lease) await services.presence.disconnected(lease).catch((err) => log.warn({ err: err.message }, 'presence cleanup failed'));
+          if (viewer) await services.typing.stopAll(viewer.orgId, viewer.userId).catch((err) => log.warn({ err: err.message }, 'typing cleanup failed'));
+        })().finally(() => sockets.get(ctx.extra.socket)?.done());
       },
       onSubscribe: async (ctx, _id, payload) => {
-        if (Object.keys(ctx.subscriptions).length >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+        // graphql-ws has already entered this one in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [
             new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket`, {
               extensions: { code: 'RATE_LIMITED' },
@@ -184,7 +228,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
       },
     },
     wss,
-    WS_KEEPALIVE_MS,
+    options.timing?.wsKeepAliveMs ?? WS_KEEPALIVE_MS,
   );
 
   let stopping: Promise<void> | undefined;
@@ -205,10 +249,15 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     stop: () =>
       (stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const socket of sockets) socket.close(1001, 'Server shutting down');
+        const cleanedUp = () => Promise.all([...sockets.values()].map((s) => s.cleanedUp));
+        for (const socket of sockets.keys()) socket.close(1001, 'Server shutting down');
         wss.close();
         server.closeIdleConnections?.();
-        await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000))]);
+        // A peer that does not answer the close handshake is cut, so that its cleanup runs now.
+        await Promise.race([cleanedUp(), delay(WS_CLOSE_GRACE_MS)]);
+        for (const socket of sockets.keys()) socket.terminate();
+        await Promise.race([cleanedUp(), delay(5_000)]);
+        await Promise.race([closed, delay(5_000)]);
         server.closeAllConnections?.();
         await services.presence.stop();
         await bus.close();
@@ -216,6 +265,8 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
       })()),
   };
 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 type Enveloped = {
   execute: (args: ExecutionArgs) => never;

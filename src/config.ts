@@ -50,6 +50,8 @@ const envSchema = z
     JWT_JWKS_URL: urlWithScheme(['https:', 'http:']),
     GRAPHIQL: booleanString.optional(),
     INTROSPECTION: booleanString.optional(),
+    ACCOUNTS_ENABLED: booleanString.optional(),
+    WEB_CHAT: booleanString.optional(),
     RATE_LIMIT_USER_MESSAGES_PER_SEC: rate(DEFAULT_RATE_LIMITS.userMessages.perSecond),
     RATE_LIMIT_USER_MESSAGES_BURST: rate(DEFAULT_RATE_LIMITS.userMessages.burst),
     RATE_LIMIT_AGENT_MESSAGES_PER_SEC: rate(DEFAULT_RATE_LIMITS.agentMessages.perSecond),
@@ -88,6 +90,13 @@ export type Config = {
     jwksUrl?: string;
   };
   graphiql: boolean;
+  /**
+   * Built-in accounts (signUp / signIn with a password, answered with an HS256 token): on by
+   * default in embedded mode (no DATABASE_URL), where there is usually no identity provider.
+   */
+  accountsEnabled: boolean;
+  /** The web chat at `/`. */
+  webChat: boolean;
   /** Schema introspection; on by default except in production. */
   introspection: boolean;
   rateLimits: RateLimits;
@@ -115,6 +124,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  if (e.ACCOUNTS_ENABLED && e.JWT_JWKS_URL && !e.JWT_SECRET) {
+    throw new ConfigError(['ACCOUNTS_ENABLED: built-in accounts sign HS256 tokens and need JWT_SECRET when JWT_JWKS_URL is set']);
+  }
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -131,6 +143,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       jwksUrl: e.JWT_JWKS_URL,
     },
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
+    accountsEnabled: e.ACCOUNTS_ENABLED ?? (!e.DATABASE_URL && !(e.JWT_JWKS_URL && !e.JWT_SECRET)),
+    webChat: e.WEB_CHAT ?? true,
     introspection: e.INTROSPECTION ?? e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     rateLimits: {
       userMessages: { perSecond: e.RATE_LIMIT_USER_MESSAGES_PER_SEC, burst: e.RATE_LIMIT_USER_MESSAGES_BURST },

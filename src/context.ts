@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import type { Viewer } from './auth/viewer.js';
-import type { MessageRow, ParticipantRow, UserRow } from './db/schema/index.js';
+import type { AgentRunRow, MessageRow, ParticipantRow, UserRow } from './db/schema/index.js';
 import { UnauthenticatedError } from './graphql/errors.js';
 import type { Presence } from './modules/realtime/presence.service.js';
 import type { Services } from './services.js';
@@ -20,7 +20,7 @@ export type Loaders = ReturnType<typeof createLoaders>;
 
 export function createLoaders(services: Services, viewer: Viewer | null) {
   const orgId = viewer?.orgId ?? '';
-  const { conversations, messages, users, presence } = services;
+  const { conversations, messages, users, presence, runs } = services;
   const byKey = <T, K>(rows: T[], key: (row: T) => K) => new Map(rows.map((r) => [key(r), r]));
   const groupBy = <T>(rows: T[], key: (row: T) => string) => {
     const groups = new Map<string, T[]>();
@@ -50,6 +50,10 @@ export function createLoaders(services: Services, viewer: Viewer | null) {
     unreadCount: new DataLoader<string, number>(async (ids) => {
       const counts = viewer ? await conversations.repo.unreadCounts(viewer.userId, ids) : new Map();
       return ids.map((id) => counts.get(id) ?? 0);
+    }),
+    liveRuns: new DataLoader<string, AgentRunRow[]>(async (ids) => {
+      const groups = groupBy(await runs.repo.liveRunsOf(ids), (r) => r.conversationId);
+      return ids.map((id) => groups.get(id) ?? []);
     }),
     message: new DataLoader<string, MessageRow | null>(async (ids) => {
       const found = byKey(

@@ -5,13 +5,18 @@ import { createAuthenticator, type Authenticator } from './auth/authenticate.js'
 import { createJwtVerifier } from './auth/jwt.js';
 import type { Database } from './db/client.js';
 import type { EventBus } from './pubsub/pubsub.js';
+import { RunService } from './modules/agents/run.service.js';
+import { StreamService } from './modules/agents/stream.service.js';
 import { ControlService } from './modules/control/control.service.js';
 import { ConversationService } from './modules/conversations/conversation.service.js';
+import { ExpertService } from './modules/experts/expert.service.js';
 import { MessageService } from './modules/messages/message.service.js';
 import { PresenceService } from './modules/realtime/presence.service.js';
 import { TypingService } from './modules/realtime/typing.service.js';
 import { UserRepository } from './modules/users/user.repository.js';
 import { UserService } from './modules/users/user.service.js';
+import { AccountRepository } from './modules/accounts/account.repository.js';
+import { AccountService } from './modules/accounts/account.service.js';
 
 /** Everything resolvers call into; built once per process and shared by every request. */
 export type Services = {
@@ -27,6 +32,10 @@ export type Services = {
   conversations: ConversationService;
   messages: MessageService;
   control: ControlService;
+  runs: RunService;
+  streams: StreamService;
+  experts: ExpertService;
+  accounts: AccountService;
 };
 
 export type ServiceOptions = {
@@ -34,21 +43,73 @@ export type ServiceOptions = {
   bus: EventBus;
   log: Logger;
   jwt: { secret?: string; issuer?: string; audience?: string; jwksUrl?: string };
+  /** Built-in accounts (signUp / signIn); off unless set. */
+  accounts?: { enabled: boolean };
 };
 
-export function createServices({ database, bus, log, jwt }: ServiceOptions): Services {
+export function createServices({ database, bus, log, jwt, accounts: accountOptions }: ServiceOptions): Services {
   const presence = new PresenceService(bus, log, bus.commands);
   const typing = new TypingService(bus, bus.commands);
   const users = new UserService(new UserRepository(database.db), presence);
   const apiKeys = new ApiKeys(database.db);
   const audit = new AuditLog(database.db);
   const conversations = new ConversationService(database, users, bus);
-  const messages = new MessageService(database, conversations, bus, (viewer, message) => {
-    void typing.stopOnSend(viewer.orgId, viewer.userId, message.conversationId).catch((err) =>
-      log.warn({ err: err.message }, 'could not clear typing after send'),
-    );
-  });
   const control = new ControlService(database, conversations, bus);
+  const runs = new RunService(database, conversations.repo, users, bus);
+  control.runs = runs;
+  // Late-bound: the message hooks below reach the expert service, which needs the others.
+  let experts: ExpertService;
+  const bestEffort = (what: string) => (err: Error) => log.warn({ err: err.message }, `after send: ${what} failed`);
+
+  const messages = new MessageService(database, conversations, bus, {
+    beforeSend: async (viewer, message) => {
+      // An agent speaking in a run registers it, and may not while the run is paused or ended.
+      if (viewer.kind === 'AGENT' && message.runId) {
+        await runs.requireActive(viewer, message.conversationId, message.runId, message.traceId, message.priority);
+      }
+    },
+    afterSend: async (viewer, message, conversation) => {
+      // The send is committed: nothing here may turn it into an error.
+      await typing.stopOnSend(viewer.orgId, viewer.userId, message.conversationId).catch(bestEffort('typing'));
+      await experts.auditAccess(viewer, message.conversationId, 'expert.write').catch(bestEffort('audit'));
+      const urgent = message.priority === 'HIGH' || message.priority === 'CRITICAL';
+      if (urgent && viewer.kind === 'USER' && conversation.preemptOnPriority) {
+        for (const run of await runs.repo.interruptibleRuns(message.conversationId).catch(() => [])) {
+          await control
+            .send(viewer, message.conversationId, {
+              event: 'PREEMPT',
+              runId: run.runId,
+              reason: `${message.priority} message ${message.id}`,
+              traceId: message.traceId,
+            })
+            .catch(bestEffort('preempt'));
+        }
+      }
+    },
+    afterRead: (viewer, conversationId) => experts.auditAccess(viewer, conversationId, 'expert.read'),
+  });
+  const streams = new StreamService(database, conversations, messages, bus, users);
+  streams.runs = runs;
+  runs.streams = streams;
+  experts = new ExpertService(database, conversations, control, runs, audit, bus);
+  const accounts = new AccountService(new AccountRepository(database.db), { ...jwt, enabled: accountOptions?.enabled ?? false }, log);
   const authenticate = createAuthenticator({ verifyJwt: createJwtVerifier(jwt), apiKeys, users, audit });
-  return { database, bus, log, authenticate, apiKeys, audit, users, presence, typing, conversations, messages, control };
+  return {
+    database,
+    bus,
+    log,
+    authenticate,
+    apiKeys,
+    audit,
+    users,
+    presence,
+    typing,
+    conversations,
+    messages,
+    control,
+    runs,
+    streams,
+    experts,
+    accounts,
+  };
 }

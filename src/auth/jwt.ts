@@ -12,12 +12,16 @@ export type TokenClaims = {
   kind: 'USER' | 'AGENT';
 };
 
+/** A text claim: it is stored, and Postgres text cannot hold NUL. */
+const text = (min: number, max: number) =>
+  z.string().min(min).max(max).refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
+
 const claimsSchema = z.object({
-  sub: z.string().min(1).max(200),
+  sub: text(1, 200),
   exp: z.number(),
-  name: z.string().min(1).max(200).optional(),
-  org: z.string().min(1).max(200).optional(),
-  roles: z.array(z.string().max(50)).max(50).optional(),
+  name: text(1, 200).optional(),
+  org: text(1, 200).optional(),
+  roles: z.array(text(0, 50)).max(50).optional(),
   kind: z.enum(['user', 'agent']).optional(),
 });
 
@@ -113,7 +117,10 @@ export async function mintToken(secret: string, options: MintOptions): Promise<s
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(options.sub)
     .setIssuedAt()
-    .setExpirationTime(options.expiresIn ?? '24h');
+    // jose reads a number as an absolute timestamp; here a number is a lifetime in seconds.
+    .setExpirationTime(
+      typeof options.expiresIn === 'number' ? Math.floor(Date.now() / 1000) + options.expiresIn : (options.expiresIn ?? '24h'),
+    );
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience) jwt = jwt.setAudience(options.audience);
   return jwt.sign(new TextEncoder().encode(secret));

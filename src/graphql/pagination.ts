@@ -67,6 +67,8 @@ export function encodeCursor(kind: string, value: string | number): string {
 export function decodeCursor(kind: string, raw: string): string | undefined {
   if (raw.length > 512) return undefined;
   const text = Buffer.from(raw, 'base64url').toString('utf8');
+  // NUL cannot reach Postgres text; such a cursor was never issued.
+  if (text.includes('\u0000')) return undefined;
   return text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : undefined;
 }
 

@@ -5,5 +5,8 @@ import '../modules/conversations/conversation.graphql.js';
 import '../modules/messages/message.graphql.js';
 import '../modules/control/control.graphql.js';
 import '../modules/realtime/realtime.graphql.js';
+import '../modules/agents/agent.graphql.js';
+import '../modules/experts/expert.graphql.js';
+import '../modules/accounts/account.graphql.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

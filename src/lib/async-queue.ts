@@ -8,6 +8,8 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   private readonly waiting: ((result: IteratorResult<T>) => void)[] = [];
   private readonly rejecting: ((err: unknown) => void)[] = [];
   private readonly cleanups: (() => void)[] = [];
+  /** Producers waiting for the consumer to catch up (see whenBelow). */
+  private readonly roomWaiters: { below: number; resolve: () => void }[] = [];
   private finished = false;
   private failure: unknown;
 
@@ -21,6 +23,20 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   onFinish(cleanup: () => void): void {
     if (this.finished) cleanup();
     else this.cleanups.push(cleanup);
+  }
+
+  /** Events buffered and not yet taken by the consumer. */
+  get size() {
+    return this.buffer.length;
+  }
+
+  /**
+   * Resolves once fewer than `n` events are buffered, or the queue has finished. A producer that
+   * can wait (a catch-up read from the database) uses it so as not to outrun a slow consumer.
+   */
+  whenBelow(n: number): Promise<void> {
+    if (this.finished || this.buffer.length < n) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push({ below: n, resolve }));
   }
 
   push(value: T): void {
@@ -56,7 +72,11 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.buffer.length > 0) return Promise.resolve({ value: this.buffer.shift()!, done: false });
+    if (this.buffer.length > 0) {
+      const value = this.buffer.shift()!;
+      this.wakeProducers();
+      return Promise.resolve({ value, done: false });
+    }
     if (this.failure !== undefined) {
       const err = this.failure;
       this.failure = undefined;
@@ -84,8 +104,16 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
+  private wakeProducers() {
+    if (this.roomWaiters.length === 0) return;
+    const still = this.roomWaiters.filter((w) => this.buffer.length >= w.below);
+    for (const w of this.roomWaiters) if (this.buffer.length < w.below) w.resolve();
+    this.roomWaiters.splice(0, this.roomWaiters.length, ...still);
+  }
+
   private finish() {
     this.finished = true;
+    for (const w of this.roomWaiters.splice(0)) w.resolve();
     for (const cleanup of this.cleanups.splice(0)) {
       try {
         cleanup();

@@ -9,6 +9,8 @@ export const LIMITS = {
   shortTextChars: 200,
   reasonChars: 1_000,
   participantsPerCreate: 100,
+  /** Nesting of JSON values (metadata): deeper documents overflow the serializer's stack. */
+  jsonDepth: 100,
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -40,9 +42,26 @@ export function checkText(field: string, value: string | null | undefined, rule:
 /** Throws BAD_USER_INPUT unless `value` serializes to at most `maxBytes` of JSON without NUL. */
 export function checkJson(field: string, value: unknown, maxBytes: number = LIMITS.metadataBytes): void {
   if (value === undefined || value === null) return;
+  if (jsonDepth(value, LIMITS.jsonDepth) > LIMITS.jsonDepth) {
+    throw new BadInputError(`\`${field}\` is nested deeper than ${LIMITS.jsonDepth} levels`, field);
+  }
   const text = JSON.stringify(value);
   if (Buffer.byteLength(text, 'utf8') > maxBytes) {
     throw new BadInputError(`\`${field}\` is larger than ${maxBytes} bytes of JSON`, field);
   }
   if (text.includes('\\u0000')) throw new BadInputError(`\`${field}\` must not contain NUL characters`, field);
+}
+
+/** Nesting depth of a JSON value (a scalar is 0), counted without recursion; stops once past `limit`. */
+function jsonDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length) {
+    const [v, depth] = pending.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }

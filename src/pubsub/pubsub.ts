@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { PubSub as InProcessEngine, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
@@ -13,6 +14,7 @@ export type Unlisten = () => void;
 export class EventBus {
   /** Publish failures since start; a failed publish never fails the write that caused it. */
   publishFailures = 0;
+  private closed = false;
 
   private constructor(
     private readonly engine: PubSubEngine,
@@ -22,7 +24,10 @@ export class EventBus {
   ) {}
 
   static inProcess(log: Logger): EventBus {
-    return new EventBus(new InProcessEngine(), log, 'in-process');
+    // Every subscriber of a topic is one listener; Node's default cap of 10 would warn of a leak.
+    const eventEmitter = new EventEmitter();
+    eventEmitter.setMaxListeners(0);
+    return new EventBus(new InProcessEngine({ eventEmitter }), log, 'in-process');
   }
 
   static async redis(url: string, log: Logger): Promise<EventBus> {
@@ -51,13 +56,37 @@ export class EventBus {
 
   /** Calls `onEvent` for every event on `topic` until the returned function is called. */
   async listen<P>(topic: Topic<P>, onEvent: (payload: P) => void): Promise<Unlisten> {
-    const id = await this.engine.subscribe(topic, onEvent, {});
+    // Both engines call listeners in a loop inside the emitter (in-process: inside publish()); one
+    // throwing would starve the listeners after it and surface in the publisher or the Redis client.
+    const guarded = (payload: P) => {
+      try {
+        onEvent(payload);
+      } catch (err) {
+        this.log.error({ err, topic }, 'event listener failed');
+      }
+    };
+    const id = await this.engine.subscribe(topic, guarded, {});
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.engine.unsubscribe(id);
+      // After close the connection is gone, and its subscriptions with it; an UNSUBSCRIBE sent
+      // now would only fail (unhandled, inside graphql-redis-subscriptions).
+      if (!this.closed) this.engine.unsubscribe(id);
     };
+  }
+
+  /** Listens to several topics as one; if any of them cannot be listened to, none stays. */
+  async listenAll<P>(topicList: Topic<P>[], onEvent: (payload: P) => void): Promise<Unlisten> {
+    const results = await Promise.allSettled(topicList.map((topic) => this.listen(topic, onEvent)));
+    const unlisteners = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const unlistenAll = () => unlisteners.forEach((unlisten) => unlisten());
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      unlistenAll();
+      throw failure.reason;
+    }
+    return unlistenAll;
   }
 
   /** A Redis connection for plain commands (presence, typing, rate limits); none in-process. */
@@ -66,9 +95,15 @@ export class EventBus {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.redis) {
-      this.redis.publisher.disconnect();
-      this.redis.subscriber.disconnect();
+      const { publisher, subscriber } = this.redis;
+      // QUIT lets commands already sent finish (the UNSUBSCRIBE of a stream that just ended)
+      // rather than fail them; a Redis that does not answer is cut after a moment.
+      const quit = Promise.allSettled([publisher.quit(), subscriber.quit()]);
+      await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+      publisher.disconnect();
+      subscriber.disconnect();
     }
   }
 }

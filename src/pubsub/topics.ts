@@ -1,4 +1,4 @@
-import type { ControlEventSnapshot, MessageSnapshot } from './snapshots.js';
+import type { ControlEventSnapshot, MessageSnapshot, UserSnapshot } from './snapshots.js';
 
 /**
  * Every pub/sub topic, typed by its payload. Ids are part of the topic name, so each instance
@@ -8,8 +8,30 @@ export type Topic<Payload> = string & { readonly __payload?: Payload };
 
 const topic = <P>(name: string) => name as Topic<P>;
 
-export type TypingEvent = { conversationId: string; userId: string; isTyping: boolean; at: string };
-export type PresenceEvent = { userId: string; status: 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE'; lastSeenAt: string | null };
+/** `at` is when it was set: subscribers on every instance let it lapse 8 s later. */
+export type TypingEvent = { conversationId: string; userId: string; user?: UserSnapshot; isTyping: boolean; at: string };
+/** `user` is there when the publisher knew it (sockets opening and closing); else it is looked up. */
+export type PresenceEvent = {
+  userId: string;
+  user?: UserSnapshot;
+  status: 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE';
+  lastSeenAt: string | null;
+};
+/** A piece of a streamed answer; the last event of a stream has its final state (and message). */
+export type ChunkEvent = {
+  messageId: string;
+  conversationId: string;
+  senderId: string;
+  runId: string | null;
+  traceId: string | null;
+  /** Where `chunk` starts in the text, in characters. */
+  offset: number;
+  chunk: string;
+  state: 'STREAMING' | 'COMPLETED' | 'CANCELLED' | 'PREEMPTED';
+  message: MessageSnapshot | null;
+};
+export type ExpertRequestEvent = { id: string; status: string };
+
 /** A user joined or left a conversation; live subscriptions use it to start or stop delivering. */
 export type MembershipEvent = { conversationId: string; userId: string; change: 'ADDED' | 'REMOVED' };
 
@@ -19,6 +41,9 @@ export const topics = {
   messageDeleted: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${conversationId}:message-deleted`),
   typing: (conversationId: string) => topic<TypingEvent>(`sb:conv:${conversationId}:typing`),
   controlEvent: (conversationId: string) => topic<ControlEventSnapshot>(`sb:conv:${conversationId}:control`),
+  messageChunk: (conversationId: string) => topic<ChunkEvent>(`sb:conv:${conversationId}:chunk`),
+  /** Expert requests of an org opened, claimed or resolved (for the org's experts). */
+  expertRequests: (orgId: string) => topic<ExpertRequestEvent>(`sb:org:${orgId}:expert-requests`),
   membership: (conversationId: string) => topic<MembershipEvent>(`sb:conv:${conversationId}:membership`),
   /** Conversations a user was added to or removed from (for subscriptions across all of them). */
   userMembership: (orgId: string, userId: string) =>

@@ -3,7 +3,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, type Backend } from './services.js';
@@ -18,6 +18,8 @@ export type TestServer = {
   url: string;
   wsUrl: string;
   secret: string;
+  /** The Postgres database this server uses (undefined on PGlite); pass it to a second instance. */
+  databaseUrl?: string;
   /** A valid HS256 token for `sub` (24 h unless `expiresIn` says otherwise). */
   token(sub: string, options?: Omit<MintOptions, 'sub'>): Promise<string>;
   /** A GraphQL request over HTTP, as a client sends it. */
@@ -34,6 +36,8 @@ export type ServerOptions = {
   redisUrl?: string;
   secret?: string;
   env?: Record<string, string>;
+  /** Shorter timers for tests that wait for one to run out (presence leases, keep-alive). */
+  timing?: AppOptions['timing'];
 };
 
 /** Starts the real app on a free port: PGlite in memory, or a fresh Postgres database. */
@@ -57,7 +61,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   });
-  const app = await createApp(config);
+  const app = await createApp(config, { timing: options.timing });
   const { port } = await app.start(0);
   const url = `http://127.0.0.1:${port}/graphql`;
   const wsUrl = `ws://127.0.0.1:${port}/graphql`;
@@ -74,6 +78,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     url,
     wsUrl,
     secret,
+    databaseUrl,
     token: (sub, claims = {}) => mintToken(secret, { sub, ...claims }),
     gql: async (auth, document, variables, headers = {}) => {
       const res = await fetch(url, {

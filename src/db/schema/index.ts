@@ -33,6 +33,11 @@ export const controlEventType = pgEnum('control_event_type', [
   'PRIORITY',
 ]);
 
+export const conversationMode = pgEnum('conversation_mode', ['AGENT', 'EXPERT', 'DIRECT']);
+export const runState = pgEnum('run_state', ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED']);
+export const streamState = pgEnum('stream_state', ['STREAMING', 'COMPLETED', 'CANCELLED', 'PREEMPTED']);
+export const expertRequestStatus = pgEnum('expert_request_status', ['OPEN', 'CLAIMED', 'RESOLVED', 'CANCELLED']);
+
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 };
@@ -74,6 +79,12 @@ export const conversations = pgTable(
      * precision, so a cursor holding a JS Date compares exactly.
      */
     lastActivityAt: timestamp('last_activity_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    /** Who answers the user: an AI agent, a human expert, or the expert directly (agent observes). */
+    mode: conversationMode('mode').notNull().default('AGENT'),
+    /** The user (agent or expert) currently answering; null: whoever takes part. */
+    assigneeId: text('assignee_id'),
+    /** A HIGH or CRITICAL message from a person preempts the interruptible agent runs. */
+    preemptOnPriority: boolean('preempt_on_priority').notNull().default(false),
     ...timestamps,
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -166,6 +177,86 @@ export const controlEvents = pgTable(
   ],
 );
 
+/** An agent's run in a conversation (by the agent's runId): its state is steered by control events. */
+export const agentRuns = pgTable(
+  'agent_runs',
+  {
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    runId: text('run_id').notNull(),
+    orgId: text('org_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    state: runState('state').notNull().default('ACTIVE'),
+    priority: messagePriority('priority').notNull().default('NORMAL'),
+    traceId: text('trace_id'),
+    ...timestamps,
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.runId] }),
+    foreignKey({ columns: [t.orgId, t.agentId], foreignColumns: [users.orgId, users.id], name: 'agent_runs_agent_fk' }),
+  ],
+);
+
+/**
+ * An answer being streamed. It becomes an ordinary message (same id, next seq) when completed,
+ * so history holds finished answers only and in the order they were finished.
+ */
+export const messageStreams = pgTable(
+  'message_streams',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    senderId: text('sender_id').notNull(),
+    senderKind: actorKind('sender_kind').notNull(),
+    runId: text('run_id'),
+    traceId: text('trace_id'),
+    content: text('content').notNull().default(''),
+    contentType: text('content_type').notNull().default('text/plain'),
+    priority: messagePriority('priority').notNull().default('NORMAL'),
+    interruptible: boolean('interruptible').notNull().default(true),
+    metadata: jsonb('metadata'),
+    state: streamState('state').notNull().default('STREAMING'),
+    preemptedBy: uuid('preempted_by'),
+    ...timestamps,
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('message_streams_conversation_idx').on(t.conversationId, t.state),
+    foreignKey({ columns: [t.orgId, t.senderId], foreignColumns: [users.orgId, users.id], name: 'message_streams_sender_fk' }),
+  ],
+);
+
+/** A user asked for a human expert; an expert of the org claims it and takes over. */
+export const expertRequests = pgTable(
+  'expert_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    requestedBy: text('requested_by').notNull(),
+    reason: text('reason'),
+    status: expertRequestStatus('status').notNull().default('OPEN'),
+    claimedBy: text('claimed_by'),
+    /** Who answered before the expert took over, to hand back to. */
+    previousAssigneeId: text('previous_assignee_id'),
+    // Millisecond precision: the queue's cursor holds a JS Date.
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('expert_requests_org_status_idx').on(t.orgId, t.status, t.createdAt),
+    index('expert_requests_conversation_idx').on(t.conversationId, t.status),
+  ],
+);
+
 /** Service API keys: only the SHA-256 of the key is kept (keys are 256-bit random, so no KDF is needed). */
 export const apiKeys = pgTable('api_keys', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -196,9 +287,31 @@ export const auditLog = pgTable(
   (t) => [index('audit_log_org_idx').on(t.orgId, t.id)],
 );
 
+/**
+ * Built-in accounts: a password for a user, for standalone use without an identity provider.
+ * `password_hash` is self-describing (`scrypt$N$r$p$salt$hash`), so its cost can be raised later.
+ */
+export const accounts = pgTable(
+  'accounts',
+  {
+    orgId: text('org_id').notNull(),
+    userId: text('user_id').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    ...timestamps,
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.userId] }),
+    foreignKey({ columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id], name: 'accounts_user_fk' }).onDelete('cascade'),
+  ],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type ParticipantRow = typeof participants.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type ControlEventRow = typeof controlEvents.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type AgentRunRow = typeof agentRuns.$inferSelect;
+export type MessageStreamRow = typeof messageStreams.$inferSelect;
+export type ExpertRequestRow = typeof expertRequests.$inferSelect;
+export type AccountRow = typeof accounts.$inferSelect;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
 import type { ControlEventRow } from '../../db/schema/index.js';
@@ -8,6 +9,7 @@ import type { EventBus } from '../../pubsub/pubsub.js';
 import { controlEventSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
+import type { RunService } from '../agents/run.service.js';
 import { ControlRepository } from './control.repository.js';
 
 export type ControlEventInput = {
@@ -25,6 +27,8 @@ const RUN_EVENTS = new Set(['PAUSE', 'RESUME', 'PREEMPT', 'CANCEL', 'PRIORITY'])
 
 export class ControlService {
   readonly repo: ControlRepository;
+  /** Set once the run service exists (they need each other). */
+  runs!: RunService;
 
   constructor(
     database: Database,
@@ -34,7 +38,10 @@ export class ControlService {
     this.repo = new ControlRepository(database.db);
   }
 
-  /** Validates, stores and broadcasts a control event to the conversation's participants. */
+  /**
+   * Validates, applies, stores and broadcasts a control event to the conversation's participants
+   * (see RunService for who may send which event and what each does).
+   */
   async send(viewer: Viewer, conversationId: string, input: ControlEventInput): Promise<ControlEventRow> {
     checkText('target', input.target, { max: LIMITS.shortTextChars });
     checkText('reason', input.reason, { max: LIMITS.reasonChars, allowEmpty: true });
@@ -49,8 +56,14 @@ export class ControlService {
     if ((input.event === 'ROUTE' || input.event === 'HANDOFF') && !input.target) {
       throw new BadInputError(`${input.event} needs a \`target\`: who takes over`, 'target');
     }
-    await this.conversations.requireParticipant(viewer, conversationId);
+    const access = await this.conversations.requireParticipant(viewer, conversationId);
+    // Who may send it and whether it is possible now are checked before anything is written;
+    // its effect on the run or the conversation is applied before the event is stored.
+    const plan = await this.runs.plan(viewer, access, input);
+    const id = randomUUID();
+    await this.runs.apply(plan, { id, conversationId, event: input.event });
     const row = await this.repo.insert({
+      id,
       conversationId,
       orgId: viewer.orgId,
       event: input.event,

@@ -66,6 +66,9 @@ const UpdateConversationInput = builder.inputType('UpdateConversationInput', {
     name: t.string(),
     description: t.string(),
     metadata: t.field({ type: 'JSON' }),
+    preemptOnPriority: t.boolean({
+      description: 'When true, a HIGH or CRITICAL message from a person preempts the interruptible agent runs.',
+    }),
   }),
 });
 

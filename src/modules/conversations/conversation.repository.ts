@@ -4,11 +4,13 @@ import {
   conversations,
   messages,
   participants,
+  users,
   type ConversationRow,
   type MessageRow,
   type ParticipantRow,
 } from '../../db/schema/index.js';
 import type { PageRequest } from '../../graphql/pagination.js';
+import type { UserSnapshot } from '../../pubsub/snapshots.js';
 
 export type Role = ParticipantRow['role'];
 
@@ -84,7 +86,7 @@ export class ConversationRepository {
 
   async update(
     id: string,
-    set: Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata'>>,
+    set: Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority'>>,
   ): Promise<ConversationRow> {
     const [row] = await this.db
       .update(conversations)
@@ -172,14 +174,23 @@ export class ConversationRepository {
       .orderBy(asc(participants.joinedAt), asc(participants.userId));
   }
 
-  async lastMessagesOf(conversationIds: readonly string[]): Promise<MessageRow[]> {
+  /**
+   * The last message of each conversation with its sender embedded (as event snapshots carry it),
+   * so a page of conversations needs no separate read of the senders: its statement count is the
+   * same whatever the page size and however the other batched reads interleave.
+   */
+  async lastMessagesOf(conversationIds: readonly string[]): Promise<(MessageRow & { sender?: UserSnapshot })[]> {
     if (conversationIds.length === 0) return [];
     const rows = await this.db
-      .select({ message: messages })
+      .select({
+        message: messages,
+        sender: { orgId: users.orgId, id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles },
+      })
       .from(conversations)
       .innerJoin(messages, and(eq(messages.conversationId, conversations.id), eq(messages.seq, conversations.lastSeq)))
+      .leftJoin(users, and(eq(users.orgId, messages.orgId), eq(users.id, messages.senderId)))
       .where(inArray(conversations.id, [...conversationIds]));
-    return rows.map((r) => r.message);
+    return rows.map((r) => (r.sender ? { ...r.message, sender: r.sender } : r.message));
   }
 
   /** Messages after the user's read marker, not their own and not deleted, per conversation. */

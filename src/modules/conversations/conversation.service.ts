@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { pgErrorCode, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
@@ -21,6 +22,7 @@ export type UpdateConversationInput = {
   name?: string | null;
   description?: string | null;
   metadata?: unknown;
+  preemptOnPriority?: boolean | null;
 };
 
 const canManage = (role: Role | undefined) => role === 'OWNER' || role === 'ADMIN';
@@ -123,7 +125,7 @@ export class ConversationService {
       return { row, isNew: true };
     }).catch((err) => {
       // Two people opening the same PRIVATE conversation at once: the loser gets the winner's.
-      if (privateKey && (err as { code?: string }).code === '23505') return { row: null, isNew: false };
+      if (privateKey && pgErrorCode(err) === UNIQUE_VIOLATION) return { row: null, isNew: false };
       throw err;
     });
     const row = created.row ?? (await this.repo.byPrivateKey(viewer.orgId, privateKey!))!;
@@ -148,7 +150,8 @@ export class ConversationService {
     if (input.name !== undefined) set.name = input.name;
     if (input.description !== undefined) set.description = input.description;
     if (input.metadata !== undefined) set.metadata = input.metadata;
-    return this.repo.update(id, set as Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata'>>);
+    if (input.preemptOnPriority != null) set.preemptOnPriority = input.preemptOnPriority;
+    return this.repo.update(id, set as Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority'>>);
   }
 
   /** Deletes the conversation with its messages: owners only. */
@@ -191,8 +194,19 @@ export class ConversationService {
     return added;
   }
 
+  /** The viewer joins a conversation of their org by right of their role (an expert taking a request). */
+  async join(viewer: Viewer, conversationId: string, role: Role): Promise<void> {
+    await this.repo.addParticipants(this.database.db, viewer.orgId, conversationId, [{ userId: viewer.userId, role }]);
+    const event = { conversationId, userId: viewer.userId, change: 'ADDED' as const };
+    await Promise.all([
+      this.bus.publish(topics.membership(conversationId), event),
+      this.bus.publish(topics.userMembership(viewer.orgId, viewer.userId), event),
+    ]);
+  }
+
   /** Removes a participant: owners and admins; admins cannot remove owners. Use leave for yourself. */
   async removeParticipant(viewer: Viewer, conversationId: string, userId: string): Promise<boolean> {
+    checkText('userId', userId, { max: LIMITS.shortTextChars });
     if (userId === viewer.userId) return this.leave(viewer, conversationId);
     const { participant } = await this.requireParticipant(viewer, conversationId);
     if (!canManage(participant.role)) throw new ForbiddenError('Only owners and admins can remove participants');

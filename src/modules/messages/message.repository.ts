@@ -3,7 +3,8 @@ import type { Db } from '../../db/client.js';
 import { conversations, messages, type MessageRow } from '../../db/schema/index.js';
 import type { PageRequest } from '../../graphql/pagination.js';
 
-export type NewMessage = Omit<typeof messages.$inferInsert, 'id' | 'seq' | 'createdAt' | 'editedAt' | 'deletedAt'>;
+/** A message to store; `id` may be given (a completed stream keeps its id). */
+export type NewMessage = Omit<typeof messages.$inferInsert, 'seq' | 'createdAt' | 'editedAt' | 'deletedAt'>;
 
 export type MessageFilter = {
   since?: Date;

@@ -1,6 +1,6 @@
 import type { Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
-import type { MessageRow } from '../../db/schema/index.js';
+import type { ConversationRow, MessageRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
@@ -31,6 +31,16 @@ export type MessageListArgs = PageArgs & {
   kind?: MessageRow['kind'] | null;
 };
 
+/** What other modules do around messages (wired in src/services.ts). */
+export type MessageHooks = {
+  /** Before a new message is stored: may refuse it (an agent's paused run). */
+  beforeSend?: (viewer: Viewer, message: { conversationId: string; runId: string | null; traceId: string | null; priority: MessageRow['priority'] }) => Promise<void>;
+  /** After a message is committed and announced: typing ends, runs preempt, experts are audited. */
+  afterSend?: (viewer: Viewer, message: MessageRow, conversation: ConversationRow) => Promise<void>;
+  /** After a page of history is read (expert access is audited). */
+  afterRead?: (viewer: Viewer, conversationId: string) => Promise<void>;
+};
+
 export const messageCursor = (seq: number) => encodeCursor('seq', seq);
 
 export class MessageService {
@@ -40,8 +50,7 @@ export class MessageService {
     database: Database,
     private readonly conversations: ConversationService,
     private readonly bus: EventBus,
-    /** Called after a message is committed, e.g. to end the sender's typing indicator. */
-    private readonly afterSend: (viewer: Viewer, message: MessageRow) => void = () => {},
+    private readonly hooks: MessageHooks = {},
   ) {
     this.repo = new MessageRepository(database.db);
   }
@@ -61,7 +70,7 @@ export class MessageService {
     if (input.replyToId != null && !isUuid(input.replyToId)) {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
-    await this.conversations.requireParticipant(viewer, input.conversationId);
+    const { conversation } = await this.conversations.requireParticipant(viewer, input.conversationId);
 
     const message = {
       conversationId: input.conversationId,
@@ -88,15 +97,21 @@ export class MessageService {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
 
+    await this.hooks.beforeSend?.(viewer, message);
     const stored = await this.repo.insertNext(message);
     if (!stored) {
       // Lost a race with a concurrent send of the same clientMessageId: that one is the original.
       const original = await this.repo.byClientMessageId(message.conversationId, viewer.userId, message.clientMessageId!);
       return sameOrConflict(original!, message);
     }
-    this.afterSend(viewer, stored);
-    await this.bus.publish(topics.messageAdded(stored.conversationId), messageSnapshot(stored, senderOf(viewer)));
+    await this.announce(stored, senderOf(viewer));
+    await this.hooks.afterSend?.(viewer, stored, conversation);
     return stored;
+  }
+
+  /** Tells subscribers of a committed message (with its sender, so they need no read). */
+  async announce(message: MessageRow, sender?: UserSnapshot): Promise<void> {
+    await this.bus.publish(topics.messageAdded(message.conversationId), messageSnapshot(message, sender));
   }
 
   /** Changes the content of the viewer's own message and sets editedAt. */
@@ -137,6 +152,7 @@ export class MessageService {
       kind: args.kind ?? undefined,
     };
     const rows = await this.repo.page(conversationId, request, filter);
+    await this.hooks.afterRead?.(viewer, conversationId);
     const { nodes, hasMore } = trimPage(rows, request);
     const forward = request.direction === 'forward';
     // The far side of the cursor is known to hold messages only if one matching the filter exists.

@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { topics } from '../../pubsub/topics.js';
+import type { UserSnapshot } from '../../pubsub/snapshots.js';
+import { topics, type PresenceEvent } from '../../pubsub/topics.js';
 
 export type PresenceStatus = 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE';
 export type Presence = { status: PresenceStatus; lastSeenAt: Date | null };
 
-/** A socket's lease is renewed every LEASE_RENEW_MS; one not renewed for LEASE_TTL_MS is dead. */
-const LEASE_TTL_MS = 30_000;
-const LEASE_RENEW_MS = 10_000;
+/**
+ * A socket's lease is renewed every `renewEveryMs`; one not renewed for `leaseTtlMs` is dead, and
+ * the sweep (on the same timer, on every instance) turns its user OFFLINE. So a crashed instance's
+ * users go OFFLINE between `leaseTtlMs` and `leaseTtlMs + renewEveryMs` after its last renewal.
+ */
+export type PresenceTiming = { leaseTtlMs: number; renewEveryMs: number };
+export const DEFAULT_PRESENCE_TIMING: PresenceTiming = { leaseTtlMs: 30_000, renewEveryMs: 10_000 };
 
 /**
  * Where presence lives: in memory for one process, in Redis for several. A user is connected while
@@ -20,7 +25,11 @@ interface PresenceStore {
   addLease(key: string, lease: string, expiresAt: number): Promise<boolean>;
   /** Removes a socket lease; true if it was the user's last. */
   removeLease(key: string, lease: string, now: number): Promise<boolean>;
-  renewLeases(leases: { key: string; lease: string }[], expiresAt: number): Promise<void>;
+  /**
+   * Extends (or puts back) this instance's leases. Returns the users who had no live lease before:
+   * they were swept as OFFLINE while their socket was open (this instance stalled past the TTL).
+   */
+  renewLeases(leases: { key: string; lease: string }[], expiresAt: number): Promise<string[]>;
   connected(keys: string[], now: number): Promise<boolean[]>;
   /** Users whose every lease expired; each is returned to exactly one caller across instances. */
   takeExpired(now: number): Promise<string[]>;
@@ -60,7 +69,15 @@ class MemoryPresenceStore implements PresenceStore {
     return true;
   }
   async renewLeases(list: { key: string; lease: string }[], expiresAt: number) {
-    for (const { key, lease } of list) this.leases.get(key)?.set(lease, expiresAt);
+    const now = Date.now();
+    const back = new Set<string>();
+    for (const { key, lease } of list) {
+      if (this.live(key, now) === 0) back.add(key);
+      const leases = this.leases.get(key) ?? new Map<string, number>();
+      leases.set(lease, expiresAt);
+      this.leases.set(key, leases);
+    }
+    return [...back];
   }
   async connected(keys: string[], now: number) {
     return keys.map((k) => this.live(k, now) > 0);
@@ -102,7 +119,10 @@ class MemoryPresenceStore implements PresenceStore {
  * `sb:presence:manual` and `sb:presence:seen` are hashes. <key> is "<org>\0<user>".
  */
 class RedisPresenceStore implements PresenceStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly leaseTtlMs: number,
+  ) {}
 
   private leaseKey = (key: string) => `sb:presence:leases:${key}`;
 
@@ -112,33 +132,44 @@ class RedisPresenceStore implements PresenceStore {
       .multi()
       .zcount(this.leaseKey(key), now, '+inf')
       .zadd(this.leaseKey(key), expiresAt, lease)
-      .pexpire(this.leaseKey(key), LEASE_TTL_MS * 2)
+      .pexpire(this.leaseKey(key), this.leaseTtlMs * 2)
       .zadd('sb:presence:online', 'GT', expiresAt, key)
       .exec()) as [[null, number]];
     return before === 0;
   }
   async removeLease(key: string, lease: string, now: number) {
-    const results = (await this.redis
-      .multi()
-      .zrem(this.leaseKey(key), lease)
-      .zremrangebyscore(this.leaseKey(key), '-inf', now)
-      .zcard(this.leaseKey(key))
-      .exec()) as [null, number][];
-    const removed = results[0]![1];
-    const left = results[2]![1];
-    if (!removed || left > 0) return false;
-    // Only the instance whose ZREM takes the user out of the index announces OFFLINE.
-    return (await this.redis.zrem('sb:presence:online', key)) === 1;
+    // One script, so that a lease added on another instance between "none left" and taking the
+    // user out of the index cannot be missed; only the caller whose ZREM removes the user from the
+    // index announces OFFLINE.
+    const removed = await this.redis.eval(
+      `redis.call('ZREM', KEYS[1], ARGV[1])
+       redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+       if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+       return redis.call('ZREM', KEYS[2], ARGV[3])`,
+      2,
+      this.leaseKey(key),
+      'sb:presence:online',
+      lease,
+      now,
+      key,
+    );
+    return removed === 1;
   }
   async renewLeases(list: { key: string; lease: string }[], expiresAt: number) {
-    if (list.length === 0) return;
+    if (list.length === 0) return [];
     const multi = this.redis.multi();
     for (const { key, lease } of list) {
-      multi.zadd(this.leaseKey(key), 'XX', expiresAt, lease);
-      multi.pexpire(this.leaseKey(key), LEASE_TTL_MS * 2);
+      multi.zadd(this.leaseKey(key), expiresAt, lease);
+      multi.pexpire(this.leaseKey(key), this.leaseTtlMs * 2);
+      // ZADD answers 1 only when the user was not in the index: swept while still connected.
       multi.zadd('sb:presence:online', 'GT', expiresAt, key);
     }
-    await multi.exec();
+    const results = (await multi.exec()) as [Error | null, number][];
+    const back = new Set<string>();
+    list.forEach(({ key }, i) => {
+      if (results[i * 3 + 2]?.[1] === 1) back.add(key);
+    });
+    return [...back];
   }
   async connected(keys: string[], now: number) {
     if (keys.length === 0) return [];
@@ -199,22 +230,31 @@ const splitKey = (key: string) => {
  * Changes are published per user.
  */
 export class PresenceService {
-  private readonly store: PresenceStore;
+  private store: PresenceStore;
   /** This instance's open sockets, renewed on a timer. */
-  private readonly local = new Map<string, { key: string; lease: string }>();
+  private readonly local = new Map<string, { key: string; lease: string; user: UserSnapshot }>();
   private timer?: NodeJS.Timeout;
+  private timing = DEFAULT_PRESENCE_TIMING;
 
   constructor(
     private readonly bus: EventBus,
     private readonly log: Logger,
-    redis?: Redis,
+    private readonly redis?: Redis,
   ) {
-    this.store = redis ? new RedisPresenceStore(redis) : new MemoryPresenceStore();
+    this.store = redis ? new RedisPresenceStore(redis, this.timing.leaseTtlMs) : new MemoryPresenceStore();
   }
 
-  /** Starts lease renewal and the sweep that turns users of dead instances OFFLINE. */
-  start(): void {
-    this.timer = setInterval(() => void this.tick().catch((err) => this.log.warn({ err: err.message }, 'presence tick failed')), LEASE_RENEW_MS);
+  /**
+   * Starts lease renewal and the sweep that turns users of dead instances OFFLINE. `timing` is
+   * for tests that wait for a lease to lapse; call it before the first socket connects.
+   */
+  start(timing: Partial<PresenceTiming> = {}): void {
+    this.timing = { ...DEFAULT_PRESENCE_TIMING, ...timing };
+    if (this.redis) this.store = new RedisPresenceStore(this.redis, this.timing.leaseTtlMs);
+    this.timer = setInterval(
+      () => void this.tick().catch((err) => this.log.warn({ err: err.message }, 'presence tick failed')),
+      this.timing.renewEveryMs,
+    );
     this.timer.unref();
   }
 
@@ -226,7 +266,11 @@ export class PresenceService {
 
   private async tick() {
     const now = Date.now();
-    await this.store.renewLeases([...this.local.values()], now + LEASE_TTL_MS);
+    const open = [...this.local.values()];
+    for (const key of await this.store.renewLeases(open, now + this.timing.leaseTtlMs)) {
+      const { orgId, userId } = splitKey(key);
+      await this.announce(orgId, userId, open.find((l) => l.key === key)?.user);
+    }
     for (const key of await this.store.takeExpired(now)) {
       await this.store.setManual(key, null);
       const { orgId, userId } = splitKey(key);
@@ -235,13 +279,20 @@ export class PresenceService {
   }
 
   /** A socket of the user opened; returns its id for `disconnected`. */
-  async connected(orgId: string, userId: string): Promise<string> {
-    const key = keyOf(orgId, userId);
+  async connected(user: UserSnapshot): Promise<string> {
+    const key = keyOf(user.orgId, user.id);
     const lease = randomUUID();
-    this.local.set(lease, { key, lease });
-    const first = await this.store.addLease(key, lease, Date.now() + LEASE_TTL_MS);
+    this.local.set(lease, { key, lease, user });
+    let first: boolean;
+    try {
+      first = await this.store.addLease(key, lease, Date.now() + this.timing.leaseTtlMs);
+    } catch (err) {
+      // Not renewed by us, not left behind: the socket is refused, so is its lease.
+      this.local.delete(lease);
+      throw err;
+    }
     await this.store.setLastSeen(key, Date.now());
-    if (first) await this.announce(orgId, userId);
+    if (first) await this.announce(user.orgId, user.id, user);
     return lease;
   }
 
@@ -253,8 +304,7 @@ export class PresenceService {
     await this.store.setLastSeen(entry.key, now);
     if (await this.store.removeLease(entry.key, lease, now)) {
       await this.store.setManual(entry.key, null);
-      const { orgId, userId } = splitKey(entry.key);
-      await this.announce(orgId, userId);
+      await this.announce(entry.user.orgId, entry.user.id, entry.user);
     }
   }
 
@@ -297,9 +347,10 @@ export class PresenceService {
     return this.announce(orgId, userId);
   }
 
-  private async announce(orgId: string, userId: string): Promise<Presence> {
+  /** Publishes the user's presence as it stands now (read back, so concurrent changes converge). */
+  private async announce(orgId: string, userId: string, user?: UserSnapshot): Promise<Presence> {
     const [presence] = await this.get(orgId, [userId]);
-    const event = { userId, status: presence!.status, lastSeenAt: presence!.lastSeenAt?.toISOString() ?? null };
+    const event: PresenceEvent = { userId, user, status: presence!.status, lastSeenAt: presence!.lastSeenAt?.toISOString() ?? null };
     await Promise.all([
       this.bus.publish(topics.presence(orgId, userId), event),
       this.bus.publish(topics.orgPresence(orgId), event),

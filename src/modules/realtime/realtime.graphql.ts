@@ -1,19 +1,24 @@
-import { requireViewer } from '../../context.js';
+import { requireViewer, type Context } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
+import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type PresenceEvent } from '../../pubsub/topics.js';
 import { ControlEventRef } from '../control/control.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 import { allMessagesStream, conversationTopicStream, messageStream, typingStream, type TypingState } from './streams.js';
+import { eventLoaders } from './event-loaders.js';
+import { atTokenExpiry, tokenValid } from './token-expiry.js';
 
 /** A presence subscription may name at most this many users. */
 const MAX_PRESENCE_USERS = 500;
 
-const userOf = async (ctx: Parameters<typeof requireViewer>[0], userId: string) =>
+/** The user an event names: the snapshot it carries, else one (batched) read. */
+const userOf = async (ctx: Context, userId: string, snapshot?: UserSnapshot): Promise<UserSnapshot> =>
+  snapshot ??
   (await ctx.loaders.user.load(userId)) ?? {
     orgId: ctx.viewer!.orgId,
     id: userId,
@@ -25,14 +30,14 @@ const userOf = async (ctx: Parameters<typeof requireViewer>[0], userId: string) 
 const TypingEventRef = builder.objectRef<TypingState>('TypingEvent').implement({
   fields: (t) => ({
     conversationId: t.exposeID('conversationId'),
-    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId) }),
+    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
     isTyping: t.exposeBoolean('isTyping'),
   }),
 });
 
 const PresenceEventRef = builder.objectRef<PresenceEvent>('PresenceEvent').implement({
   fields: (t) => ({
-    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId) }),
+    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
     status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
     lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.lastSeenAt }),
   }),
@@ -46,11 +51,18 @@ builder.mutationFields((t) => ({
       const viewer = requireViewer(ctx);
       const conversationId = String(args.conversationId);
       await ctx.services.conversations.requireParticipant(viewer, conversationId);
-      await ctx.services.typing.set(viewer.orgId, viewer.userId, conversationId, args.isTyping);
+      const user = { orgId: viewer.orgId, id: viewer.userId, displayName: viewer.displayName, kind: viewer.kind, roles: viewer.roles };
+      await ctx.services.typing.set(user, conversationId, args.isTyping);
       return true;
     },
   }),
 }));
+
+/** The resolver of every subscription field: each event is resolved with loaders of its own. */
+function perEvent<E>(event: E, _args: unknown, ctx: Context): E {
+  ctx.loaders = eventLoaders(ctx);
+  return event;
+}
 
 builder.subscriptionFields((t) => ({
   messageAdded: t.field({
@@ -67,27 +79,27 @@ builder.subscriptionFields((t) => ({
       }
       return messageStream(ctx.services, viewer, String(args.conversationId), args.afterSeq);
     },
-    resolve: (m) => m,
+    resolve: perEvent,
   }),
   messageUpdated: t.field({
     type: MessageRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
       conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.messageUpdated(String(args.conversationId))),
-    resolve: (m) => m,
+    resolve: perEvent,
   }),
   messageDeleted: t.field({
     type: MessageRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
       conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.messageDeleted(String(args.conversationId))),
-    resolve: (m) => m,
+    resolve: perEvent,
   }),
   typing: t.field({
     type: TypingEventRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) => typingStream(ctx.services, requireViewer(ctx), String(args.conversationId)),
-    resolve: (e) => e,
+    resolve: perEvent,
   }),
   presence: t.field({
     type: PresenceEventRef,
@@ -101,22 +113,27 @@ builder.subscriptionFields((t) => ({
       }
       for (const id of ids) checkText('userIds', id, { max: LIMITS.shortTextChars });
       const queue = new AsyncQueue<PresenceEvent>();
-      const onEvent = (e: PresenceEvent) => {
-        if (viewer.credential.type === 'jwt' && viewer.credential.expiresAt * 1000 <= Date.now()) queue.end();
-        else queue.push(e);
-      };
+      queue.onFinish(atTokenExpiry(viewer, () => queue.end()));
       const topicList = args.userIds ? ids.map((id) => topics.presence(viewer.orgId, id)) : [topics.orgPresence(viewer.orgId)];
-      const unlisteners = await Promise.all(topicList.map((topic) => ctx.services.bus.listen(topic, onEvent)));
-      queue.onFinish(() => unlisteners.forEach((u) => u()));
+      try {
+        const unlisten = await ctx.services.bus.listenAll(topicList, (e) => {
+          if (tokenValid(viewer)) queue.push(e);
+          else queue.end();
+        });
+        queue.onFinish(unlisten);
+      } catch (err) {
+        queue.end();
+        throw err;
+      }
       return queue;
     },
-    resolve: (e) => e,
+    resolve: perEvent,
   }),
   controlEvent: t.field({
     type: ControlEventRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
       conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.controlEvent(String(args.conversationId))),
-    resolve: (e) => e,
+    resolve: perEvent,
   }),
 }));

@@ -1,34 +1,45 @@
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
-import { messageSnapshot, type MessageSnapshot } from '../../pubsub/snapshots.js';
+import { messageSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type Topic } from '../../pubsub/topics.js';
 import type { Services } from '../../services.js';
+import { atTokenExpiry, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
-/** How often a live subscription re-checks membership in the database, in case a removal event was lost. */
+/** How often a live subscription re-checks membership in the database, in case a membership event was lost. */
 const MEMBERSHIP_RECHECK_MS = 30_000;
-/** Catch-up reads this many stored messages at a time. */
+/** Catch-up reads this many stored messages at a time, and waits while this many are still unsent. */
 const BACKFILL_PAGE = 500;
+/**
+ * Live events held for a subscriber that is behind. Past this they are dropped: the database has
+ * them (publish after commit), so the stream reads them back when it gets there.
+ */
+const MAX_PENDING = 1_000;
 
 type Guard = { allows(): boolean };
+/** What a guard needs of a stream, whatever it carries. */
+type Endable = Pick<AsyncQueue<unknown>, 'end' | 'onFinish'>;
+
+/** Ends the stream when the viewer's token expires: nothing is delivered after `exp`, on SSE too. */
+function endAtTokenExpiry(viewer: Viewer, queue: Endable) {
+  queue.onFinish(atTokenExpiry(viewer, () => queue.end()));
+}
 
 /**
  * Keeps a subscription's right to hear from a conversation current: it ends the stream when the
  * viewer is removed (membership event, or a periodic re-check if that event was lost) and when
  * the viewer's token expires. Every event is checked with `allows()` before it is delivered.
+ * Call it before checking membership, so that a removal right after the check is not missed.
  */
-async function guardConversation<T>(
-  services: Services,
-  viewer: Viewer,
-  conversationId: string,
-  queue: AsyncQueue<T>,
-): Promise<Guard> {
+async function guardConversation(services: Services, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
   let member = true;
   const stop = () => {
     member = false;
+    // Whatever is still buffered was sent while the viewer took part; it may still go out.
     queue.end();
   };
+  endAtTokenExpiry(viewer, queue);
   const unlisten = await services.bus.listen(topics.membership(conversationId), (event) => {
     if (event.userId === viewer.userId && event.change === 'REMOVED') stop();
   });
@@ -44,16 +55,27 @@ async function guardConversation<T>(
   return { allows: () => member && tokenValid(viewer) };
 }
 
-const tokenValid = (viewer: Viewer) =>
-  viewer.credential.type !== 'jwt' || viewer.credential.expiresAt * 1000 > Date.now();
+/** Runs the setup of a stream; if it fails, whatever it registered is undone before rethrowing. */
+async function settingUp<T>(queue: AsyncQueue<T>, setup: () => Promise<void>): Promise<AsyncQueue<T>> {
+  try {
+    await setup();
+    return queue;
+  } catch (err) {
+    queue.end();
+    throw err;
+  }
+}
 
 /**
  * One conversation's new messages in seq order with no gap and no duplicate.
  *
- * With `afterSeq` it subscribes first, then replays stored messages after `afterSeq`, then goes
- * live, dropping by seq whatever the replay already delivered. Without it, it starts at the
- * conversation's last seq as read before subscribing. Whenever a live event skips seqs (Redis
- * pub/sub is at-most-once), the missing messages are read from the database before it.
+ * It listens first, then reads what is stored after `afterSeq` (without it: after the last seq
+ * as read before listening), then goes live, dropping by seq whatever it delivered already. Since
+ * a message is published only after it is committed, anything committed before the read is in
+ * the read and anything after it arrives live. Whenever a live event skips seqs (Redis pub/sub is
+ * at-most-once, and events from several instances may arrive out of order), the missing messages
+ * are read from the database before it. The catch-up runs after the subscription is returned and
+ * never reads ahead of the consumer by more than a page.
  */
 export async function messageStream(
   services: Services,
@@ -63,98 +85,128 @@ export async function messageStream(
   queue: AsyncQueue<MessageSnapshot> = new AsyncQueue(),
   guard?: Guard,
 ): Promise<AsyncQueue<MessageSnapshot>> {
-  const { conversation } = await services.conversations.requireParticipant(viewer, conversationId);
-  guard ??= await guardConversation(services, viewer, conversationId, queue);
-  let delivered = afterSeq ?? conversation.lastSeq;
-  const incoming: MessageSnapshot[] = [];
-  let live = false;
-  let draining: Promise<void> = Promise.resolve();
+  return settingUp(queue, async () => {
+    guard ??= await guardConversation(services, viewer, conversationId, queue);
+    const allowed = guard;
+    const { conversation } = await services.conversations.requireParticipant(viewer, conversationId);
 
-  const deliver = (m: MessageRow | MessageSnapshot) => {
-    if (m.seq <= delivered) return;
-    delivered = m.seq;
-    if (guard!.allows()) queue.push(messageSnapshot(m));
-    else queue.end();
-  };
-  const readStored = async (upTo?: number) => {
-    for (;;) {
-      const rows = await services.messages.repo.after(conversationId, delivered, BACKFILL_PAGE);
-      for (const row of rows) {
-        if (upTo !== undefined && row.seq >= upTo) return;
-        deliver(row);
+    let delivered = afterSeq ?? conversation.lastSeq;
+    /** The highest seq announced live; above `delivered` means there is more to fetch. */
+    let announced = delivered;
+    const pending: MessageSnapshot[] = [];
+    let wake: (() => void) | undefined;
+    queue.onFinish(() => wake?.());
+
+    const deliver = (m: MessageRow | MessageSnapshot) => {
+      if (m.seq <= delivered) return;
+      delivered = m.seq;
+      if (allowed.allows()) queue.push(messageSnapshot(m));
+      else queue.end();
+    };
+    /** Delivers stored messages after `delivered` and below `before`, a page at a time. */
+    const readStored = async (before = Number.POSITIVE_INFINITY) => {
+      for (;;) {
+        await queue.whenBelow(BACKFILL_PAGE);
+        if (queue.done) return;
+        const rows = await services.messages.repo.after(conversationId, delivered, BACKFILL_PAGE);
+        for (const row of rows) {
+          if (row.seq >= before) return;
+          deliver(row);
+        }
+        if (rows.length < BACKFILL_PAGE) return;
       }
-      if (rows.length < BACKFILL_PAGE || queue.done) return;
-    }
-  };
-  const drain = () => {
-    draining = draining.then(async () => {
-      while (incoming.length > 0 && !queue.done) {
-        const event = incoming.shift()!;
+    };
+    const run = async () => {
+      await readStored();
+      while (!queue.done) {
+        const event = pending.shift();
+        if (!event) {
+          if (announced > delivered) {
+            await readStored();
+            // Whatever was announced but is not stored cannot be delivered; do not look again.
+            announced = delivered;
+            continue;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
         if (event.seq <= delivered) continue;
         if (event.seq > delivered + 1) await readStored(event.seq);
+        await queue.whenBelow(BACKFILL_PAGE);
         deliver(event);
       }
-    }).catch((err) => queue.fail(err));
-  };
+    };
 
-  const unlisten = await services.bus.listen(topics.messageAdded(conversationId), (event) => {
-    incoming.push(event);
-    if (live) drain();
+    const unlisten = await services.bus.listen(topics.messageAdded(conversationId), (event) => {
+      if (event.seq > announced) announced = event.seq;
+      if (pending.length < MAX_PENDING) pending.push(event);
+      wake?.();
+    });
+    queue.onFinish(unlisten);
+    void run().catch((err) => queue.fail(err));
   });
-  queue.onFinish(unlisten);
-  if (afterSeq != null) {
-    draining = readStored().catch((err) => queue.fail(err));
-    await draining;
-  }
-  live = true;
-  drain();
-  return queue;
 }
 
 /**
  * New messages of every conversation the viewer takes part in (live only), following the viewer
- * into conversations they join and out of those they leave.
+ * into conversations they join and out of those they leave. Membership comes from events, and is
+ * re-read periodically in case one of those was lost.
  */
 export async function allMessagesStream(services: Services, viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
   const queue = new AsyncQueue<MessageSnapshot>();
   const perConversation = new Map<string, AsyncQueue<MessageSnapshot>>();
-  const guard = { allows: () => tokenValid(viewer) };
 
   const join = async (conversationId: string) => {
     if (perConversation.has(conversationId) || queue.done) return;
     // Each conversation gets its own ordered, gap-filled stream feeding the shared queue.
     const inner = new AsyncQueue<MessageSnapshot>();
     perConversation.set(conversationId, inner);
-    const pump = async () => {
-      for await (const m of inner) queue.push(m);
-    };
+    inner.onFinish(() => {
+      if (perConversation.get(conversationId) === inner) perConversation.delete(conversationId);
+    });
     try {
       await messageStream(services, viewer, conversationId, undefined, inner, {
-        allows: () => guard.allows() && perConversation.get(conversationId) === inner,
+        allows: () => tokenValid(viewer) && perConversation.get(conversationId) === inner,
       });
-      void pump();
     } catch {
-      perConversation.delete(conversationId);
-      inner.end();
+      return; // no longer a participant (or the conversation is gone): nothing to follow
     }
+    void (async () => {
+      for await (const m of inner) {
+        await queue.whenBelow(BACKFILL_PAGE);
+        queue.push(m);
+      }
+    })().catch((err) => queue.fail(err));
   };
   const leave = (conversationId: string) => {
-    perConversation.get(conversationId)?.end();
-    perConversation.delete(conversationId);
+    // return(), not end(): nothing buffered for this conversation goes out after the removal.
+    void perConversation.get(conversationId)?.return();
+  };
+  const resync = async () => {
+    const before = new Map(perConversation);
+    const ids = new Set(await services.conversations.repo.conversationIdsOf(viewer.orgId, viewer.userId));
+    // Only streams that existed before the read can be judged by it; newer ones came from events.
+    for (const [id, inner] of before) if (!ids.has(id) && perConversation.get(id) === inner) leave(id);
+    await Promise.all([...ids].map(join));
   };
 
-  const unlisten = await services.bus.listen(topics.userMembership(viewer.orgId, viewer.userId), (event) => {
-    if (event.change === 'ADDED') void join(event.conversationId);
-    else leave(event.conversationId);
+  return settingUp(queue, async () => {
+    endAtTokenExpiry(viewer, queue);
+    queue.onFinish(() => {
+      for (const inner of perConversation.values()) void inner.return();
+      perConversation.clear();
+    });
+    const unlisten = await services.bus.listen(topics.userMembership(viewer.orgId, viewer.userId), (event) => {
+      if (event.change === 'ADDED') void join(event.conversationId);
+      else leave(event.conversationId);
+    });
+    queue.onFinish(unlisten);
+    const timer = setInterval(() => void resync().catch(() => {}), MEMBERSHIP_RECHECK_MS);
+    timer.unref();
+    queue.onFinish(() => clearInterval(timer));
+    await resync();
   });
-  queue.onFinish(() => {
-    unlisten();
-    for (const inner of perConversation.values()) inner.end();
-    perConversation.clear();
-  });
-  const ids = await services.conversations.repo.conversationIdsOf(viewer.orgId, viewer.userId);
-  await Promise.all(ids.map(join));
-  return queue;
 }
 
 /** Events of one topic of a conversation the viewer takes part in, checked per event. */
@@ -164,47 +216,56 @@ export async function conversationTopicStream<T>(
   conversationId: string,
   topic: Topic<T>,
 ): Promise<AsyncQueue<T>> {
-  await services.conversations.requireParticipant(viewer, conversationId);
   const queue = new AsyncQueue<T>();
-  const guard = await guardConversation(services, viewer, conversationId, queue);
-  const unlisten = await services.bus.listen(topic, (event) => {
-    if (guard.allows()) queue.push(event);
-    else queue.end();
+  return settingUp(queue, async () => {
+    const guard = await guardConversation(services, viewer, conversationId, queue);
+    await services.conversations.requireParticipant(viewer, conversationId);
+    const unlisten = await services.bus.listen(topic, (event) => {
+      if (guard.allows()) queue.push(event);
+      else queue.end();
+    });
+    queue.onFinish(unlisten);
   });
-  queue.onFinish(unlisten);
-  return queue;
 }
 
-export type TypingState = { conversationId: string; userId: string; isTyping: boolean };
+export type TypingState = { conversationId: string; userId: string; isTyping: boolean; user?: UserSnapshot };
 
 /**
- * Typing indicators of a conversation. An indicator not refreshed within 8 s is turned off here,
- * where it is delivered, so it lapses on every instance even if the instance that set it is gone.
+ * Typing indicators of a conversation, as changes: a user starts typing, a user stops. An
+ * indicator not refreshed within 8 s is turned off here, where it is delivered, so it lapses on
+ * every instance even if the instance that set it is gone. Refreshes (setTyping(true) again) and
+ * repeated stops only move the deadline or are dropped.
  */
 export async function typingStream(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
   const events = await conversationTopicStream(services, viewer, conversationId, topics.typing(conversationId));
   const queue = new AsyncQueue<TypingState>();
-  const timers = new Map<string, NodeJS.Timeout>();
+  /** Who is typing, with the timer that turns them off. */
+  const typing = new Map<string, NodeJS.Timeout>();
+  const stopped = (userId: string) => {
+    clearTimeout(typing.get(userId));
+    return typing.delete(userId);
+  };
   queue.onFinish(() => {
     void events.return();
-    for (const t of timers.values()) clearTimeout(t);
+    for (const timer of typing.values()) clearTimeout(timer);
   });
   void (async () => {
     for await (const e of events) {
-      clearTimeout(timers.get(e.userId));
-      timers.delete(e.userId);
-      if (e.isTyping) {
-        const left = Date.parse(e.at) + TYPING_TTL_MS - Date.now();
-        if (left <= 0) continue;
-        timers.set(
+      const state = { conversationId, userId: e.userId, isTyping: e.isTyping, user: e.user };
+      const wasTyping = stopped(e.userId);
+      const left = Date.parse(e.at) + TYPING_TTL_MS - Date.now();
+      if (e.isTyping && left > 0) {
+        typing.set(
           e.userId,
           setTimeout(() => {
-            timers.delete(e.userId);
-            queue.push({ conversationId, userId: e.userId, isTyping: false });
+            typing.delete(e.userId);
+            queue.push({ ...state, isTyping: false });
           }, left),
         );
+        if (!wasTyping) queue.push(state);
+      } else if (wasTyping) {
+        queue.push({ ...state, isTyping: false });
       }
-      queue.push({ conversationId, userId: e.userId, isTyping: e.isTyping });
     }
     queue.end();
   })().catch((err) => queue.fail(err));

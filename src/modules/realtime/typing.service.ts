@@ -1,9 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { EventBus } from '../../pubsub/pubsub.js';
+import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 
 /** A typing indicator lapses this long after the last setTyping(true). */
 export const TYPING_TTL_MS = 8_000;
+
+/** An indicator that is on: until when, and who (so the "stopped" event can carry the user too). */
+type Mark = { until: number; user: UserSnapshot };
 
 /**
  * Who is typing where, so that a send or a disconnect can stop an indicator set through any
@@ -11,64 +15,74 @@ export const TYPING_TTL_MS = 8_000;
  * on every instance even if the one that set it dies.
  */
 interface TypingStore {
-  mark(orgId: string, userId: string, conversationId: string): Promise<void>;
-  /** Clears one indicator; true if it was on. */
-  clear(orgId: string, userId: string, conversationId: string): Promise<boolean>;
-  /** Clears all of a user's indicators; returns the conversations where one was on. */
-  clearAll(orgId: string, userId: string): Promise<string[]>;
+  mark(user: UserSnapshot, conversationId: string): Promise<void>;
+  /** Clears one indicator; returns its mark if it was on. */
+  clear(orgId: string, userId: string, conversationId: string): Promise<Mark | null>;
+  /** Clears all of a user's indicators; returns those that were on, by conversation. */
+  clearAll(orgId: string, userId: string): Promise<[string, Mark][]>;
 }
 
-class MemoryTypingStore implements TypingStore {
-  private readonly byUser = new Map<string, Map<string, number>>();
-  private key = (orgId: string, userId: string) => `${orgId}\u0000${userId}`;
+const keyOf = (orgId: string, userId: string) => `${orgId}\u0000${userId}`;
+const live = (mark: Mark | undefined | null, now = Date.now()) => (mark && mark.until > now ? mark : null);
 
-  async mark(orgId: string, userId: string, conversationId: string) {
-    const key = this.key(orgId, userId);
-    const map = this.byUser.get(key) ?? new Map<string, number>();
-    map.set(conversationId, Date.now() + TYPING_TTL_MS);
+class MemoryTypingStore implements TypingStore {
+  private readonly byUser = new Map<string, Map<string, Mark>>();
+
+  async mark(user: UserSnapshot, conversationId: string) {
+    const key = keyOf(user.orgId, user.id);
+    const map = this.byUser.get(key) ?? new Map<string, Mark>();
+    map.set(conversationId, { until: Date.now() + TYPING_TTL_MS, user });
     this.byUser.set(key, map);
   }
   async clear(orgId: string, userId: string, conversationId: string) {
-    const map = this.byUser.get(this.key(orgId, userId));
-    const until = map?.get(conversationId);
+    const map = this.byUser.get(keyOf(orgId, userId));
+    const mark = map?.get(conversationId);
     map?.delete(conversationId);
-    if (map?.size === 0) this.byUser.delete(this.key(orgId, userId));
-    return until !== undefined && until > Date.now();
+    if (map?.size === 0) this.byUser.delete(keyOf(orgId, userId));
+    return live(mark);
   }
   async clearAll(orgId: string, userId: string) {
-    const map = this.byUser.get(this.key(orgId, userId));
-    this.byUser.delete(this.key(orgId, userId));
-    const now = Date.now();
-    return map ? [...map.entries()].filter(([, until]) => until > now).map(([id]) => id) : [];
+    const map = this.byUser.get(keyOf(orgId, userId));
+    this.byUser.delete(keyOf(orgId, userId));
+    return [...(map ?? [])].filter(([, mark]) => live(mark));
   }
 }
 
-/** `sb:typing:<org>\0<user>`: a hash conversationId -> expiry (ms), expiring with its last entry. */
+/** `sb:typing:<org>\0<user>`: a hash conversationId -> Mark as JSON, expiring with its last entry. */
 class RedisTypingStore implements TypingStore {
   constructor(private readonly redis: Redis) {}
-  private key = (orgId: string, userId: string) => `sb:typing:${orgId}\u0000${userId}`;
+  private key = (orgId: string, userId: string) => `sb:typing:${keyOf(orgId, userId)}`;
 
-  async mark(orgId: string, userId: string, conversationId: string) {
-    const key = this.key(orgId, userId);
-    await this.redis.multi().hset(key, conversationId, Date.now() + TYPING_TTL_MS).pexpire(key, TYPING_TTL_MS).exec();
+  async mark(user: UserSnapshot, conversationId: string) {
+    const key = this.key(user.orgId, user.id);
+    const mark: Mark = { until: Date.now() + TYPING_TTL_MS, user };
+    await this.redis.multi().hset(key, conversationId, JSON.stringify(mark)).pexpire(key, TYPING_TTL_MS).exec();
   }
   async clear(orgId: string, userId: string, conversationId: string) {
     const key = this.key(orgId, userId);
-    const [[, until], [, removed]] = (await this.redis.multi().hget(key, conversationId).hdel(key, conversationId).exec()) as [
+    const [[, raw], [, removed]] = (await this.redis.multi().hget(key, conversationId).hdel(key, conversationId).exec()) as [
       [null, string | null],
       [null, number],
     ];
-    return removed === 1 && Number(until) > Date.now();
+    return removed === 1 ? live(parse(raw)) : null;
   }
   async clearAll(orgId: string, userId: string) {
     const key = this.key(orgId, userId);
     const [[, all]] = (await this.redis.multi().hgetall(key).del(key).exec()) as [[null, Record<string, string>]];
-    const now = Date.now();
-    return Object.entries(all ?? {})
-      .filter(([, until]) => Number(until) > now)
-      .map(([id]) => id);
+    return Object.entries(all ?? {}).flatMap(([id, raw]): [string, Mark][] => {
+      const mark = live(parse(raw));
+      return mark ? [[id, mark]] : [];
+    });
   }
 }
+
+const parse = (raw: string | null): Mark | null => {
+  try {
+    return raw ? (JSON.parse(raw) as Mark) : null;
+  } catch {
+    return null;
+  }
+};
 
 export class TypingService {
   private readonly store: TypingStore;
@@ -81,28 +95,31 @@ export class TypingService {
   }
 
   /** Caller has checked that the user takes part in the conversation. */
-  async set(orgId: string, userId: string, conversationId: string, isTyping: boolean): Promise<void> {
-    if (isTyping) await this.store.mark(orgId, userId, conversationId);
-    else await this.store.clear(orgId, userId, conversationId);
-    await this.publish(conversationId, userId, isTyping);
+  async set(user: UserSnapshot, conversationId: string, isTyping: boolean): Promise<void> {
+    if (isTyping) await this.store.mark(user, conversationId);
+    else await this.store.clear(user.orgId, user.id, conversationId);
+    await this.publish(conversationId, user, isTyping);
   }
 
   /** A message was sent: its sender is no longer typing there. */
   async stopOnSend(orgId: string, userId: string, conversationId: string): Promise<void> {
-    if (await this.store.clear(orgId, userId, conversationId)) await this.publish(conversationId, userId, false);
+    const mark = await this.store.clear(orgId, userId, conversationId);
+    if (mark) await this.publish(conversationId, mark.user, false);
   }
 
   /** The user's socket closed: every indicator they had on goes off. */
   async stopAll(orgId: string, userId: string): Promise<void> {
-    for (const conversationId of await this.store.clearAll(orgId, userId)) {
-      await this.publish(conversationId, userId, false);
+    for (const [conversationId, mark] of await this.store.clearAll(orgId, userId)) {
+      await this.publish(conversationId, mark.user, false);
     }
   }
 
-  private publish(conversationId: string, userId: string, isTyping: boolean) {
+  private publish(conversationId: string, user: UserSnapshot, isTyping: boolean) {
+    // The user travels with the event, so delivering it needs no read per subscriber.
     return this.bus.publish(topics.typing(conversationId), {
       conversationId,
-      userId,
+      userId: user.id,
+      user,
       isTyping,
       at: new Date().toISOString(),
     });

@@ -2,6 +2,7 @@ import { requireViewer } from '../../context.js';
 import { ActorKindEnum, PresenceStatusEnum } from '../../graphql/enums.js';
 import { builder } from '../../graphql/builder.js';
 import { connectionType } from '../../graphql/pagination.js';
+import { checkText, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import type { Presence } from '../realtime/presence.service.js';
 
@@ -47,7 +48,9 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       requireViewer(ctx);
-      return ctx.loaders.user.load(String(args.id));
+      const id = String(args.id);
+      checkText('id', id, { max: LIMITS.shortTextChars });
+      return ctx.loaders.user.load(id);
     },
   }),
   users: t.field({

@@ -1,0 +1,232 @@
+/**
+ * The typed Switchboard client, for applications, agents and services (Node or browser):
+ *
+ *   const sb = createSwitchboardClient({ url: 'http://localhost:4000/graphql', token: () => getToken() });
+ *   const off = sb.onMessage(conversationId, (m) => console.log(m.seq, m.content));
+ *   await sb.sendMessage({ conversationId, content: 'hello' });
+ *
+ * Requests go over HTTP, listeners over one graphql-ws socket that reconnects by itself; after a
+ * reconnect each message listener resumes with `afterSeq` = the last seq it saw, so no message
+ * is missed or repeated. Documents and types are generated from src/client/operations (codegen.ts).
+ */
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import * as ops from './generated/graphql.js';
+
+export * as operations from './generated/graphql.js';
+
+type TokenSource = string | (() => string | Promise<string>);
+
+export type SwitchboardClientOptions = {
+  /** The GraphQL endpoint, e.g. http://localhost:4000/graphql (the socket uses the same path). */
+  url: string;
+  /** A JWT, or a function returning a fresh one (called for every request and every reconnect). */
+  token?: TokenSource;
+  /** A service API key instead of a token. */
+  apiKey?: string;
+  /** With an API key: act as this user of the key's org. */
+  actAs?: string;
+  /** WebSocket implementation where there is no global one (Node: `import WebSocket from 'ws'`). */
+  webSocketImpl?: unknown;
+  fetch?: typeof fetch;
+  /** How often a failed send is retried (same clientMessageId, so never twice stored). */
+  sendRetries?: number;
+};
+
+/** A GraphQL error from the server, with its contract code (UNAUTHENTICATED, CONFLICT, …). */
+export class SwitchboardError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'SwitchboardError';
+  }
+}
+
+export type Message = ops.MessageFieldsFragment;
+export type Conversation = ops.ConversationFieldsFragment;
+type Vars<D> = D extends TypedDocumentNode<unknown, infer V> ? V : never;
+type Unsubscribe = () => void;
+
+const TYPING_REFRESH_MS = 3_000;
+
+export function createSwitchboardClient(options: SwitchboardClientOptions) {
+  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const wsUrl = options.url.replace(/^http/, 'ws');
+  const token = async () => (typeof options.token === 'function' ? await options.token() : options.token);
+
+  const headers = async (): Promise<Record<string, string>> => {
+    const h: Record<string, string> = { 'content-type': 'application/json' };
+    if (options.apiKey) {
+      h['x-api-key'] = options.apiKey;
+      if (options.actAs) h['x-act-as-user'] = options.actAs;
+    } else {
+      const t = await token();
+      if (t) h.authorization = `Bearer ${t}`;
+    }
+    return h;
+  };
+
+  /** One request over HTTP; GraphQL errors become a SwitchboardError. */
+  async function request<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<R> {
+    const res = await fetchImpl(options.url, {
+      method: 'POST',
+      headers: await headers(),
+      body: JSON.stringify({ query: print(document), variables }),
+    });
+    let body: { data?: R; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+    try {
+      body = await res.json();
+    } catch {
+      throw new SwitchboardError(`HTTP ${res.status}`, res.status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT');
+    }
+    const error = body.errors?.[0];
+    if (error) throw new SwitchboardError(error.message, String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), error.extensions);
+    return body.data as R;
+  }
+
+  let socket: Client | undefined;
+  const ws = () =>
+    (socket ??= createClient({
+      url: wsUrl,
+      webSocketImpl: options.webSocketImpl,
+      lazy: true,
+      // Reconnect forever (with graphql-ws's backoff): a token callback gets a fresh token each time.
+      retryAttempts: Number.POSITIVE_INFINITY,
+      shouldRetry: () => true,
+      connectionParams: async () =>
+        options.apiKey ? { apiKey: options.apiKey, actAs: options.actAs } : { authorization: `Bearer ${await token()}` },
+    }));
+
+  /** Listens to a subscription; `onData` gets each event. Returns the function that stops it. */
+  function listen<R, V>(document: TypedDocumentNode<R, V>, variables: V, onData: (data: R) => void, onError?: (err: unknown) => void): Unsubscribe {
+    // graphql-ws resends this same payload object when it resubscribes after a reconnect, so a
+    // listener can move its variables forward (afterSeq) as events arrive.
+    const payload = { query: print(document), variables: variables as Record<string, unknown> };
+    return ws().subscribe<R>(payload, {
+      next: (result) => {
+        if (result.data) onData(result.data as R);
+        else if (result.errors?.length) onError?.(result.errors);
+      },
+      error: (err) => onError?.(err),
+      complete: () => {},
+    });
+  }
+
+  const typingSentAt = new Map<string, number>();
+
+  return {
+    request,
+
+    viewer: async () => (await request(ops.ViewerDocument)).viewer,
+    user: async (id: string) => (await request(ops.UserDocument, { id })).user,
+    users: async (args: Vars<typeof ops.UsersDocument> = {}) => (await request(ops.UsersDocument, args)).users,
+
+    conversation: async (id: string) => (await request(ops.ConversationDocument, { id })).conversation,
+    conversations: async (args: Vars<typeof ops.ConversationsDocument> = {}) => (await request(ops.ConversationsDocument, args)).conversations,
+    createConversation: async (input: ops.CreateConversationInput) => (await request(ops.CreateConversationDocument, { input })).createConversation,
+    /** The PRIVATE conversation with `userId`, created on first use. */
+    directConversation: async (userId: string) =>
+      (await request(ops.CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [userId] } })).createConversation,
+    updateConversation: async (id: string, input: ops.UpdateConversationInput) =>
+      (await request(ops.UpdateConversationDocument, { id, input })).updateConversation,
+    addParticipant: async (conversationId: string, userId: string, role?: ops.ParticipantRole) =>
+      (await request(ops.AddParticipantDocument, { conversationId, userId, role })).addParticipant,
+    removeParticipant: async (conversationId: string, userId: string) =>
+      (await request(ops.RemoveParticipantDocument, { conversationId, userId })).removeParticipant,
+    leaveConversation: async (conversationId: string) => (await request(ops.LeaveConversationDocument, { conversationId })).leaveConversation,
+
+    /**
+     * Sends a message exactly once: a clientMessageId is added when missing, and a send that
+     * fails on the way (network, server error) is retried with the same id.
+     */
+    sendMessage: async (input: ops.SendMessageInput): Promise<Message> => {
+      const withId = { ...input, clientMessageId: input.clientMessageId ?? randomId() };
+      const attempts = (options.sendRetries ?? 3) + 1;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await request(ops.SendMessageDocument, { input: withId })).sendMessage;
+        } catch (err) {
+          const retryable = !(err instanceof SwitchboardError) || err.code === 'INTERNAL_SERVER_ERROR';
+          if (!retryable || attempt >= attempts) throw err;
+          await sleep(200 * 2 ** (attempt - 1));
+        }
+      }
+    },
+    editMessage: async (id: string, content: string) => (await request(ops.EditMessageDocument, { id, content })).editMessage,
+    deleteMessage: async (id: string) => (await request(ops.DeleteMessageDocument, { id })).deleteMessage,
+    /** A page of history (`last: 50` is the newest 50). */
+    history: async (conversationId: string, page: Omit<Vars<typeof ops.MessagesDocument>, 'conversationId'> = { last: 50 }) =>
+      (await request(ops.MessagesDocument, { conversationId, ...page })).messages,
+    markRead: async (conversationId: string, seq: number) => (await request(ops.MarkReadDocument, { conversationId, seq })).markRead,
+
+    sendControl: async (conversationId: string, input: ops.ControlEventInput) =>
+      (await request(ops.SendControlDocument, { conversationId, input })).sendControl,
+    controlEvents: async (conversationId: string, page: { first?: number; after?: string } = {}) =>
+      (await request(ops.ControlEventsDocument, { conversationId, ...page })).controlEvents,
+
+    /** Typing indicator, throttled: repeated `true` goes out at most every 3 s; `false` at once. */
+    setTyping: async (conversationId: string, isTyping: boolean) => {
+      const now = Date.now();
+      if (isTyping && now - (typingSentAt.get(conversationId) ?? 0) < TYPING_REFRESH_MS) return;
+      if (isTyping) typingSentAt.set(conversationId, now);
+      else typingSentAt.delete(conversationId);
+      await request(ops.SetTypingDocument, { conversationId, isTyping });
+    },
+    updatePresence: async (status: ops.PresenceStatus) => (await request(ops.UpdatePresenceDocument, { status })).updatePresence,
+
+    // Streamed answers (agents).
+    startMessage: async (input: ops.StartMessageInput) => (await request(ops.StartMessageDocument, { input })).startMessage,
+    appendChunk: async (id: string, chunk: string) => (await request(ops.AppendMessageChunkDocument, { id, chunk })).appendMessageChunk,
+    completeMessage: async (id: string) => (await request(ops.CompleteMessageDocument, { id })).completeMessage,
+
+    /**
+     * New messages of one conversation (or, with null, of all yours). With a conversation, the
+     * listener starts after `afterSeq` (default: now) and resumes after the last seq it saw
+     * whenever the socket reconnects, so it never misses or repeats a message.
+     */
+    onMessage: (conversationId: string | null, handler: (m: Message) => void, opts: { afterSeq?: number; onError?: (err: unknown) => void } = {}): Unsubscribe => {
+      const variables: Vars<typeof ops.MessageAddedDocument> = { conversationId, afterSeq: opts.afterSeq };
+      return listen(
+        ops.MessageAddedDocument,
+        variables,
+        (data) => {
+          const m = data.messageAdded;
+          if (conversationId) {
+            if (variables.afterSeq != null && m.seq <= variables.afterSeq) return;
+            variables.afterSeq = m.seq;
+          }
+          handler(m);
+        },
+        opts.onError,
+      );
+    },
+    onMessageUpdated: (conversationId: string, handler: (m: Message) => void): Unsubscribe =>
+      listen(ops.MessageUpdatedDocument, { conversationId }, (d) => handler(d.messageUpdated)),
+    onMessageDeleted: (conversationId: string, handler: (m: Message) => void): Unsubscribe =>
+      listen(ops.MessageDeletedDocument, { conversationId }, (d) => handler(d.messageDeleted)),
+    onTyping: (conversationId: string, handler: (e: ops.TypingSubscription['typing']) => void): Unsubscribe =>
+      listen(ops.TypingDocument, { conversationId }, (d) => handler(d.typing)),
+    onPresence: (userIds: string[] | null, handler: (e: ops.PresenceSubscription['presence']) => void): Unsubscribe =>
+      listen(ops.PresenceDocument, { userIds }, (d) => handler(d.presence)),
+    onControl: (conversationId: string, handler: (e: ops.ControlEventFieldsFragment) => void): Unsubscribe =>
+      listen(ops.ControlEventSubDocument, { conversationId }, (d) => handler(d.controlEvent)),
+    onStream: (conversationId: string, handler: (e: ops.MessageStreamSubscription['messageStream']) => void): Unsubscribe =>
+      listen(ops.MessageStreamDocument, { conversationId }, (d) => handler(d.messageStream)),
+
+    /** Closes the socket (listeners stop). */
+    close: async () => {
+      await socket?.dispose();
+      socket = undefined;
+    },
+  };
+}
+
+export type SwitchboardClient = ReturnType<typeof createSwitchboardClient>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const randomId = () =>
+  typeof globalThis.crypto?.randomUUID === 'function' ? globalThis.crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;

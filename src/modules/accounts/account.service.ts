@@ -1,0 +1,172 @@
+import { decodeJwt } from 'jose';
+import type { Logger } from 'pino';
+import type { Viewer } from '../../auth/viewer.js';
+import { mintToken } from '../../auth/jwt.js';
+import type { UserRow } from '../../db/schema/index.js';
+import { AppError, BadInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
+import { charLength, checkText, LIMITS } from '../../lib/validate.js';
+import type { AccountRepository } from './account.repository.js';
+import { burnVerification, hashPassword, verifyPassword } from './password.js';
+
+export const PASSWORD_MIN_CHARS = 8;
+export const PASSWORD_MAX_CHARS = 200;
+/** Ids people pick for themselves: plain enough to type, read aloud and put in a URL. */
+const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const DEFAULT_ORG = 'default';
+/** Lifetime of a token from signIn / signUp. */
+export const ACCOUNT_TOKEN_TTL_SECONDS = 24 * 60 * 60;
+/** Wrong passwords for one account before it is locked for the rest of the window. */
+const MAX_FAILURES = 10;
+const FAILURE_WINDOW_MS = 15 * 60_000;
+const WRONG_CREDENTIALS = 'Wrong user id or password';
+
+export type SignUpInput = { userId: string; password: string; displayName: string; org?: string | null };
+export type SignInInput = { userId: string; password: string; org?: string | null };
+export type AuthPayload = { token: string; user: UserRow; expiresAt: Date; viewer: Viewer };
+
+export type AccountOptions = {
+  enabled: boolean;
+  /** The server's HS256 secret; without one no token can be minted and accounts stay off. */
+  secret?: string;
+  issuer?: string;
+  audience?: string;
+  tokenTtlSeconds?: number;
+};
+
+/**
+ * Built-in accounts for standalone use: a user id with an scrypt-hashed password, traded for the
+ * same kind of HS256 token `npm run token` mints, so everything after sign-in is the ordinary
+ * token path (provisioning, sockets, expiry).
+ */
+export class AccountService {
+  /** Recent wrong passwords per account (this instance only): a brake on guessing. */
+  private readonly failures = new Map<string, { count: number; since: number }>();
+
+  constructor(
+    private readonly repo: AccountRepository,
+    private readonly options: AccountOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.enabled && Boolean(this.options.secret);
+  }
+
+  /** Creates a user with a password and signs it in. CONFLICT when the id is already known in the org. */
+  async signUp(input: SignUpInput): Promise<AuthPayload> {
+    this.requireEnabled();
+    const org = this.org(input.org);
+    const userId = input.userId.trim();
+    if (!USER_ID.test(userId)) {
+      throw new BadInputError(
+        '`userId` must be 1 to 64 letters, digits or . _ @ - and start with a letter or digit',
+        'userId',
+      );
+    }
+    const displayName = input.displayName.trim();
+    checkText('displayName', displayName, { max: LIMITS.nameChars });
+    checkPassword(input.password);
+    // Cheap check first: no hashing for an id that is obviously taken.
+    if (await this.repo.userExists(org, userId)) throw new ConflictError(`User id "${userId}" is taken`);
+    const user = await this.repo.create({ orgId: org, id: userId, displayName }, await hashPassword(input.password));
+    this.log.info({ org, userId }, 'account created');
+    return this.issue(user);
+  }
+
+  /** A fresh token for the right password; UNAUTHENTICATED with one message for any wrong pair. */
+  async signIn(input: SignInInput): Promise<AuthPayload> {
+    this.requireEnabled();
+    const org = this.org(input.org);
+    const userId = input.userId.trim();
+    checkText('userId', userId, { max: LIMITS.shortTextChars });
+    if (typeof input.password !== 'string' || input.password.length === 0) throw new BadInputError('`password` must not be empty', 'password');
+    // An over-long password cannot be right (sign-up refuses them); do not spend scrypt on it.
+    if (input.password.length > PASSWORD_MAX_CHARS * 2) throw new UnauthenticatedError(WRONG_CREDENTIALS);
+    const key = `${org}\u0000${userId}`;
+    this.checkThrottle(key);
+    const account = await this.repo.find(org, userId);
+    let ok = false;
+    if (account) ok = await verifyPassword(input.password, account.passwordHash);
+    else await burnVerification(input.password);
+    if (!account || !ok) {
+      this.recordFailure(key);
+      throw new UnauthenticatedError(WRONG_CREDENTIALS);
+    }
+    this.failures.delete(key);
+    return this.issue(account.user);
+  }
+
+  private async issue(user: UserRow): Promise<AuthPayload> {
+    const token = await mintToken(this.options.secret!, {
+      sub: user.id,
+      name: user.displayName,
+      org: user.orgId,
+      // The row's profile, so that provisioning from this token leaves it as it is.
+      roles: user.roles.length ? user.roles : undefined,
+      kind: user.kind === 'AGENT' ? 'agent' : 'user',
+      expiresIn: this.options.tokenTtlSeconds ?? ACCOUNT_TOKEN_TTL_SECONDS,
+      issuer: this.options.issuer,
+      audience: this.options.audience,
+    });
+    const exp = decodeJwt(token).exp!;
+    return {
+      token,
+      user,
+      expiresAt: new Date(exp * 1000),
+      viewer: {
+        orgId: user.orgId,
+        userId: user.id,
+        displayName: user.displayName,
+        kind: user.kind,
+        roles: user.roles,
+        credential: { type: 'jwt', expiresAt: exp },
+      },
+    };
+  }
+
+  private requireEnabled() {
+    if (!this.enabled) throw new ForbiddenError('Built-in accounts are turned off on this server (ACCOUNTS_ENABLED)');
+  }
+
+  private org(raw: string | null | undefined): string {
+    if (raw == null || raw.trim() === '') return DEFAULT_ORG;
+    const org = raw.trim();
+    checkText('org', org, { max: LIMITS.shortTextChars });
+    return org;
+  }
+
+  private checkThrottle(key: string) {
+    const entry = this.failures.get(key);
+    if (!entry) return;
+    const age = Date.now() - entry.since;
+    if (age > FAILURE_WINDOW_MS) {
+      this.failures.delete(key);
+      return;
+    }
+    if (entry.count >= MAX_FAILURES) {
+      const retryAfter = Math.max(1, Math.ceil((FAILURE_WINDOW_MS - age) / 1000));
+      throw new AppError('RATE_LIMITED', `Too many wrong passwords; retry in ${retryAfter} s`, { retryAfter });
+    }
+  }
+
+  private recordFailure(key: string) {
+    const now = Date.now();
+    const entry = this.failures.get(key);
+    if (entry && now - entry.since <= FAILURE_WINDOW_MS) entry.count++;
+    else {
+      if (this.failures.size > 100_000) this.failures.clear();
+      this.failures.set(key, { count: 1, since: now });
+    }
+  }
+}
+
+/** BAD_USER_INPUT unless the password is 8 to 200 characters. */
+function checkPassword(password: string) {
+  const length = password.length > PASSWORD_MAX_CHARS * 2 ? Infinity : charLength(password);
+  if (length < PASSWORD_MIN_CHARS) {
+    throw new BadInputError(`\`password\` must be at least ${PASSWORD_MIN_CHARS} characters`, 'password');
+  }
+  if (length > PASSWORD_MAX_CHARS) {
+    throw new BadInputError(`\`password\` must be at most ${PASSWORD_MAX_CHARS} characters`, 'password');
+  }
+}

@@ -1,0 +1,119 @@
+import { requireViewer } from '../../context.js';
+import type { AgentRunRow, MessageStreamRow } from '../../db/schema/index.js';
+import { builder } from '../../graphql/builder.js';
+import { MessagePriorityEnum } from '../../graphql/enums.js';
+import type { ChunkEvent } from '../../pubsub/topics.js';
+import { ConversationRef } from '../conversations/conversation.graphql.js';
+import { MessageRef } from '../messages/message.graphql.js';
+import { UserRef } from '../users/user.graphql.js';
+import { chunkStream } from './chunk-stream.js';
+
+export const ConversationModeEnum = builder.enumType('ConversationMode', {
+  description: 'Who answers: the AI agent, a human expert, or the expert directly while the agent observes.',
+  values: ['AGENT', 'EXPERT', 'DIRECT'] as const,
+});
+const RunStateEnum = builder.enumType('RunState', { values: ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED'] as const });
+const StreamStateEnum = builder.enumType('StreamState', { values: ['STREAMING', 'COMPLETED', 'CANCELLED', 'PREEMPTED'] as const });
+
+const RunRef = builder.objectRef<AgentRunRow>('Run').implement({
+  description: "An agent's run in a conversation, steered by control events.",
+  fields: (t) => ({
+    runId: t.exposeString('runId'),
+    state: t.field({ type: RunStateEnum, resolve: (r) => r.state }),
+    priority: t.field({ type: MessagePriorityEnum, resolve: (r) => r.priority }),
+    agent: t.field({ type: UserRef, resolve: async (r, _args, ctx) => (await ctx.loaders.user.load(r.agentId))! }),
+    traceId: t.exposeString('traceId', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
+  }),
+});
+
+builder.objectFields(ConversationRef, (t) => ({
+  mode: t.field({ type: ConversationModeEnum, resolve: (c) => c.mode }),
+  assignee: t.field({
+    type: UserRef,
+    nullable: true,
+    description: 'Who answers now (an agent or an expert), if anyone in particular.',
+    resolve: (c, _args, ctx) => (c.assigneeId ? ctx.loaders.user.load(c.assigneeId) : null),
+  }),
+  preemptOnPriority: t.exposeBoolean('preemptOnPriority', {
+    description: 'A HIGH or CRITICAL message from a person preempts the interruptible agent runs.',
+  }),
+  activeRuns: t.field({
+    type: [RunRef],
+    description: 'Runs that are ACTIVE or PAUSED.',
+    resolve: (c, _args, ctx) => ctx.loaders.liveRuns.load(c.id),
+  }),
+}));
+
+const MessageStreamRef = builder.objectRef<MessageStreamRow>('MessageStream').implement({
+  description: 'An answer being streamed; completing it makes it an ordinary message with the same id.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    conversationId: t.exposeID('conversationId'),
+    runId: t.exposeString('runId', { nullable: true }),
+    traceId: t.exposeString('traceId', { nullable: true }),
+    content: t.exposeString('content'),
+    state: t.field({ type: StreamStateEnum, resolve: (s) => s.state }),
+    sender: t.field({ type: UserRef, resolve: async (s, _args, ctx) => (await ctx.loaders.user.load(s.senderId))! }),
+    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+  }),
+});
+
+const MessageChunkRef = builder.objectRef<ChunkEvent>('MessageChunk').implement({
+  description: 'A piece of a streamed answer. The last event of a stream has its final state (and, if kept, the message).',
+  fields: (t) => ({
+    messageId: t.exposeID('messageId'),
+    conversationId: t.exposeID('conversationId'),
+    runId: t.exposeString('runId', { nullable: true }),
+    traceId: t.exposeString('traceId', { nullable: true }),
+    offset: t.exposeInt('offset', { description: 'Where `chunk` starts in the text, in characters (code points).' }),
+    chunk: t.exposeString('chunk'),
+    state: t.field({ type: StreamStateEnum, resolve: (e) => e.state }),
+    message: t.field({ type: MessageRef, nullable: true, resolve: (e) => e.message }),
+  }),
+});
+
+const StartMessageInput = builder.inputType('StartMessageInput', {
+  fields: (t) => ({
+    conversationId: t.id({ required: true }),
+    runId: t.string(),
+    traceId: t.string(),
+    contentType: t.string({ defaultValue: 'text/plain' }),
+    priority: t.field({ type: MessagePriorityEnum, defaultValue: 'NORMAL' }),
+    interruptible: t.boolean({ defaultValue: true }),
+    metadata: t.field({ type: 'JSON' }),
+    content: t.string({ description: 'Text to start with.' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  startMessage: t.field({
+    type: MessageStreamRef,
+    description: 'Starts a streamed answer (agents). With a runId, the run must be ACTIVE.',
+    args: { input: t.arg({ type: StartMessageInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.streams.start(requireViewer(ctx), { ...input, conversationId: String(input.conversationId) }),
+  }),
+  appendMessageChunk: t.field({
+    type: MessageChunkRef,
+    args: { id: t.arg.id({ required: true }), chunk: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.streams.append(requireViewer(ctx), String(args.id), args.chunk),
+  }),
+  completeMessage: t.field({
+    type: MessageRef,
+    description: 'Ends a streamed answer: it becomes an ordinary message with the next seq.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.streams.complete(requireViewer(ctx), String(args.id)),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  messageStream: t.field({
+    type: MessageChunkRef,
+    description: 'Streamed answers of a conversation: the text so far of running streams, then each chunk as it comes.',
+    args: { conversationId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => chunkStream(ctx.services, requireViewer(ctx), String(args.conversationId)),
+    resolve: (e) => e,
+  }),
+}));

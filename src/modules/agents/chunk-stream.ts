@@ -1,0 +1,82 @@
+import type { Viewer } from '../../auth/viewer.js';
+import { AsyncQueue } from '../../lib/async-queue.js';
+import { topics, type ChunkEvent } from '../../pubsub/topics.js';
+import type { Services } from '../../services.js';
+
+const chars = (text: string) => Array.from(text);
+
+/**
+ * Streamed answers of a conversation, chunk by chunk. A late or reconnecting subscriber first
+ * gets the text so far of every live stream (offset 0), then the rest; a chunk that skips ahead
+ * (a lost event) is filled from the stored text first, and one already covered is dropped.
+ */
+export async function chunkStream(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<ChunkEvent>> {
+  await services.conversations.requireParticipant(viewer, conversationId);
+  const queue = new AsyncQueue<ChunkEvent>();
+  /** Characters delivered so far per live stream. */
+  const delivered = new Map<string, number>();
+  const incoming: ChunkEvent[] = [];
+  let ready = false;
+  let draining: Promise<void> = Promise.resolve();
+
+  const emit = (event: ChunkEvent) => {
+    if (viewer.credential.type === 'jwt' && viewer.credential.expiresAt * 1000 <= Date.now()) return queue.end();
+    queue.push(event);
+  };
+  const handle = async (event: ChunkEvent) => {
+    if (event.state !== 'STREAMING') {
+      delivered.delete(event.messageId);
+      emit(event);
+      return;
+    }
+    const known = delivered.get(event.messageId) ?? 0;
+    const end = event.offset + chars(event.chunk).length;
+    if (end <= known && event.chunk !== '') return;
+    if (event.offset > known) {
+      const stored = await services.streams.get(event.messageId);
+      if (stored) {
+        const text = chars(stored.content);
+        emit({ ...event, offset: known, chunk: text.slice(known, event.offset).join('') });
+      }
+    }
+    const start = Math.max(known, event.offset);
+    emit({ ...event, offset: start, chunk: chars(event.chunk).slice(start - event.offset).join('') });
+    delivered.set(event.messageId, end);
+  };
+  const drain = () => {
+    draining = draining
+      .then(async () => {
+        while (incoming.length && !queue.done) await handle(incoming.shift()!);
+      })
+      .catch((err) => queue.fail(err));
+  };
+
+  const unlisten = await services.bus.listen(topics.messageChunk(conversationId), (event) => {
+    incoming.push(event);
+    if (ready) drain();
+  });
+  queue.onFinish(unlisten);
+  const unlistenMembership = await services.bus.listen(topics.membership(conversationId), (event) => {
+    if (event.userId === viewer.userId && event.change === 'REMOVED') queue.end();
+  });
+  queue.onFinish(unlistenMembership);
+
+  // Catch up: the text so far of every stream still running.
+  for (const stream of await services.streams.liveStreams(conversationId)) {
+    emit({
+      messageId: stream.id,
+      conversationId,
+      senderId: stream.senderId,
+      runId: stream.runId,
+      traceId: stream.traceId,
+      offset: 0,
+      chunk: stream.content,
+      state: 'STREAMING',
+      message: null,
+    });
+    delivered.set(stream.id, chars(stream.content).length);
+  }
+  ready = true;
+  drain();
+  return queue;
+}

@@ -1,0 +1,212 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Viewer } from '../../auth/viewer.js';
+import type { Database, Db } from '../../db/client.js';
+import { messageStreams, type MessageRow, type MessageStreamRow } from '../../db/schema/index.js';
+import { BadInputError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { charLength, checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
+import type { EventBus } from '../../pubsub/pubsub.js';
+import { messageSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import { topics, type ChunkEvent } from '../../pubsub/topics.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
+import { senderOf, type MessageService } from '../messages/message.service.js';
+import type { UserService } from '../users/user.service.js';
+import type { RunService } from './run.service.js';
+
+export type StartStreamInput = {
+  conversationId: string;
+  runId?: string | null;
+  traceId?: string | null;
+  contentType?: string | null;
+  priority?: MessageRow['priority'] | null;
+  interruptible?: boolean | null;
+  metadata?: unknown;
+  /** Text to start with (often empty). */
+  content?: string | null;
+};
+
+/** Stream ends other than completion, and what they leave behind. */
+export type StreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by: string };
+
+/**
+ * Streamed answers: an agent starts a message, appends chunks (each broadcast with its offset in
+ * characters) and completes it, at which point it becomes an ordinary message with the next seq.
+ * CANCEL discards a stream; PREEMPT keeps the text so far as a message marked `preemptedBy`.
+ */
+export class StreamService {
+  private readonly db: Db;
+  runs!: RunService;
+
+  constructor(
+    database: Database,
+    private readonly conversations: ConversationService,
+    private readonly messages: MessageService,
+    private readonly bus: EventBus,
+    private readonly users: UserService,
+  ) {
+    this.db = database.db;
+  }
+
+  async start(viewer: Viewer, input: StartStreamInput): Promise<MessageStreamRow> {
+    checkText('content', input.content, { max: LIMITS.contentChars, allowEmpty: true });
+    checkText('contentType', input.contentType, { max: 100 });
+    checkText('runId', input.runId, { max: LIMITS.shortTextChars });
+    checkText('traceId', input.traceId, { max: LIMITS.shortTextChars });
+    checkJson('metadata', input.metadata);
+    await this.conversations.requireParticipant(viewer, input.conversationId);
+    if (input.runId) await this.runs.requireActive(viewer, input.conversationId, input.runId, input.traceId, input.priority);
+    const [row] = await this.db
+      .insert(messageStreams)
+      .values({
+        conversationId: input.conversationId,
+        orgId: viewer.orgId,
+        senderId: viewer.userId,
+        senderKind: viewer.kind,
+        runId: input.runId ?? null,
+        traceId: input.traceId ?? null,
+        content: input.content ?? '',
+        contentType: input.contentType ?? 'text/plain',
+        priority: input.priority ?? 'NORMAL',
+        interruptible: input.interruptible ?? true,
+        metadata: input.metadata ?? null,
+      })
+      .returning();
+    await this.publish(row!, 0, row!.content);
+    return row!;
+  }
+
+  /** Appends a chunk; returns the event (its offset is where the chunk starts, in characters). */
+  async append(viewer: Viewer, id: string, chunk: string): Promise<ChunkEvent> {
+    checkText('chunk', chunk, { max: LIMITS.contentChars });
+    const stream = await this.requireOwnStream(viewer, id);
+    if (stream.runId) await this.runs.requireActive(viewer, stream.conversationId, stream.runId);
+    const [row] = await this.db
+      .update(messageStreams)
+      .set({ content: sql`${messageStreams.content} || ${chunk}`, updatedAt: sql`now()` })
+      .where(
+        and(
+          eq(messageStreams.id, id),
+          eq(messageStreams.state, 'STREAMING'),
+          sql`char_length(${messageStreams.content}) + ${charLength(chunk)} <= ${LIMITS.contentChars}`,
+        ),
+      )
+      .returning({ length: sql<number>`char_length(${messageStreams.content})` });
+    if (!row) {
+      const now = await this.get(id);
+      if (now?.state !== 'STREAMING') throw new BadInputError(`The stream has ended (${now?.state})`, 'id');
+      throw new BadInputError(`A message is at most ${LIMITS.contentChars} characters`, 'chunk');
+    }
+    const offset = row.length - charLength(chunk);
+    return this.publish(stream, offset, chunk);
+  }
+
+  /** Turns the stream into an ordinary message with the conversation's next seq. */
+  async complete(viewer: Viewer, id: string): Promise<MessageRow> {
+    const stream = await this.requireOwnStream(viewer, id);
+    if (stream.content.trim() === '') throw new BadInputError('Nothing was streamed: a message needs content', 'id');
+    return this.finalize(stream, null, senderOf(viewer));
+  }
+
+  /** Ends every live stream of a run (CANCEL or PREEMPT of that run). */
+  async endRunStreams(conversationId: string, runId: string, end: StreamEnd): Promise<void> {
+    const live = await this.db
+      .select()
+      .from(messageStreams)
+      .where(
+        and(
+          eq(messageStreams.conversationId, conversationId),
+          eq(messageStreams.runId, runId),
+          eq(messageStreams.state, 'STREAMING'),
+        ),
+      );
+    for (const stream of live) {
+      if (end.state === 'PREEMPTED' && stream.interruptible && stream.content.trim() !== '') {
+        const [sender] = await this.users.byIds(stream.orgId, [stream.senderId]);
+        await this.finalize(stream, end.by, sender);
+      } else {
+        const [ended] = await this.db
+          .update(messageStreams)
+          .set({ state: end.state === 'PREEMPTED' && stream.interruptible ? 'PREEMPTED' : 'CANCELLED', updatedAt: sql`now()` })
+          .where(and(eq(messageStreams.id, stream.id), eq(messageStreams.state, 'STREAMING')))
+          .returning();
+        if (ended) await this.publish(ended, charLength(ended.content), '');
+      }
+    }
+  }
+
+  /** Live streams of a conversation: what a late subscriber is caught up with. */
+  async liveStreams(conversationId: string): Promise<MessageStreamRow[]> {
+    return this.db
+      .select()
+      .from(messageStreams)
+      .where(and(eq(messageStreams.conversationId, conversationId), eq(messageStreams.state, 'STREAMING')))
+      .orderBy(messageStreams.createdAt);
+  }
+
+  async get(id: string): Promise<MessageStreamRow | null> {
+    if (!isUuid(id)) return null;
+    const rows = await this.db.select().from(messageStreams).where(eq(messageStreams.id, id));
+    return rows[0] ?? null;
+  }
+
+  private async finalize(stream: MessageStreamRow, preemptedBy: string | null, sender?: UserSnapshot): Promise<MessageRow> {
+    // Claim the stream first so that a concurrent complete, cancel or preempt cannot also end it.
+    const [claimed] = await this.db
+      .update(messageStreams)
+      .set({ state: preemptedBy ? 'PREEMPTED' : 'COMPLETED', preemptedBy, updatedAt: sql`now()` })
+      .where(and(eq(messageStreams.id, stream.id), eq(messageStreams.state, 'STREAMING')))
+      .returning();
+    if (!claimed) {
+      const existing = await this.messages.repo.byId(stream.orgId, stream.id);
+      if (existing) return existing;
+      throw new BadInputError(`The stream has ended (${(await this.get(stream.id))?.state})`, 'id');
+    }
+    const message = await this.messages.repo.insertNext({
+      id: stream.id,
+      conversationId: stream.conversationId,
+      orgId: stream.orgId,
+      senderId: stream.senderId,
+      senderKind: stream.senderKind,
+      content: claimed.content,
+      contentType: claimed.contentType,
+      kind: 'CHAT',
+      replyToId: null,
+      priority: claimed.priority,
+      interruptible: claimed.interruptible,
+      preemptedBy,
+      runId: claimed.runId,
+      traceId: claimed.traceId,
+      metadata: claimed.metadata,
+      clientMessageId: null,
+    });
+    await this.publish(claimed, charLength(claimed.content), '', messageSnapshot(message!, sender));
+    await this.messages.announce(message!, sender);
+    return message!;
+  }
+
+  private async requireOwnStream(viewer: Viewer, id: string): Promise<MessageStreamRow> {
+    const stream = await this.get(id);
+    if (!stream || stream.orgId !== viewer.orgId) throw new NotFoundError('Message stream');
+    await this.conversations.requireParticipant(viewer, stream.conversationId);
+    if (stream.senderId !== viewer.userId) throw new ForbiddenError('Only the sender streams into a message');
+    if (stream.state !== 'STREAMING') throw new BadInputError(`The stream has ended (${stream.state})`, 'id');
+    return stream;
+  }
+
+  private async publish(stream: MessageStreamRow, offset: number, chunk: string, message?: MessageSnapshot): Promise<ChunkEvent> {
+    const state = message ? (stream.state === 'PREEMPTED' ? 'PREEMPTED' : 'COMPLETED') : stream.state;
+    const event: ChunkEvent = {
+      messageId: stream.id,
+      conversationId: stream.conversationId,
+      senderId: stream.senderId,
+      runId: stream.runId,
+      traceId: stream.traceId,
+      offset,
+      chunk,
+      state,
+      message: message ?? null,
+    };
+    await this.bus.publish(topics.messageChunk(stream.conversationId), event);
+    return event;
+  }
+}
+

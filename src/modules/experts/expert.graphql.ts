@@ -1,0 +1,124 @@
+import { requireViewer } from '../../context.js';
+import type { ExpertRequestRow } from '../../db/schema/index.js';
+import { builder } from '../../graphql/builder.js';
+import { ForbiddenError } from '../../graphql/errors.js';
+import { connectionType, decodeIntCursor, encodeCursor, parsePageArgs, trimPage } from '../../graphql/pagination.js';
+import { isAdmin, isExpert } from '../../auth/viewer.js';
+import { AsyncQueue } from '../../lib/async-queue.js';
+import { topics } from '../../pubsub/topics.js';
+import { ConversationRef } from '../conversations/conversation.graphql.js';
+import { UserRef } from '../users/user.graphql.js';
+
+const ExpertRequestStatusEnum = builder.enumType('ExpertRequestStatus', {
+  values: ['OPEN', 'CLAIMED', 'RESOLVED', 'CANCELLED'] as const,
+});
+
+const ExpertRequestRef = builder.objectRef<ExpertRequestRow>('ExpertRequest').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    conversationId: t.exposeID('conversationId'),
+    conversation: t.field({
+      type: ConversationRef,
+      nullable: true,
+      description: 'The conversation, once you take part in it (after claiming).',
+      resolve: async (r, _args, ctx) => {
+        const access = await ctx.services.conversations.repo.access(r.orgId, r.conversationId, ctx.viewer!.userId);
+        return access?.participant ? access.conversation : null;
+      },
+    }),
+    requestedBy: t.field({ type: UserRef, resolve: async (r, _args, ctx) => (await ctx.loaders.user.load(r.requestedBy))! }),
+    reason: t.exposeString('reason', { nullable: true }),
+    status: t.field({ type: ExpertRequestStatusEnum, resolve: (r) => r.status }),
+    claimedBy: t.field({
+      type: UserRef,
+      nullable: true,
+      resolve: (r, _args, ctx) => (r.claimedBy ? ctx.loaders.user.load(r.claimedBy) : null),
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
+    claimedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.claimedAt }),
+    resolvedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.resolvedAt }),
+  }),
+});
+
+const ExpertRequestConnection = connectionType('ExpertRequest', ExpertRequestRef);
+
+type AuditRow = Awaited<ReturnType<import('../../auth/audit.js').AuditLog['list']>>[number];
+const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
+  description: 'Who acted for whom, and every expert access.',
+  fields: (t) => ({
+    id: t.id({ resolve: (e) => String(e.id) }),
+    action: t.exposeString('action', { description: 'act_as, expert.claim, expert.read, expert.write, expert.handback' }),
+    actor: t.exposeString('actor', { description: '`user:<id>` or `apikey:<id>`' }),
+    subjectUserId: t.exposeID('subjectUserId', { nullable: true }),
+    conversationId: t.exposeID('conversationId', { nullable: true }),
+    details: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.details }),
+    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+  }),
+});
+const AuditEntryConnection = connectionType('AuditEntry', AuditEntryRef);
+
+builder.queryFields((t) => ({
+  expertRequests: t.field({
+    type: ExpertRequestConnection,
+    description: "Your org's expert requests in a status, oldest first (experts and admins).",
+    args: {
+      status: t.arg({ type: ExpertRequestStatusEnum, defaultValue: 'OPEN' }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) => ctx.services.experts.list(requireViewer(ctx), args.status ?? 'OPEN', args),
+  }),
+  auditLog: t.field({
+    type: AuditEntryConnection,
+    description: "Your org's audit log, newest first (admins).",
+    args: { first: t.arg.int(), after: t.arg.string(), action: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      if (!isAdmin(viewer)) throw new ForbiddenError('Only admins read the audit log');
+      const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('audit', raw));
+      const rows = await ctx.services.audit.list(viewer.orgId, {
+        beforeId: request.after,
+        limit: request.limit + 1,
+        action: args.action ?? undefined,
+      });
+      const { nodes, hasMore } = trimPage(rows, request);
+      return { nodes, hasNextPage: hasMore, hasPreviousPage: request.after !== undefined, cursorOf: (e) => encodeCursor('audit', e.id) };
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  requestExpert: t.field({
+    type: ExpertRequestRef,
+    description: 'Asks for a human expert; the open request is returned if there is one already.',
+    args: { conversationId: t.arg.id({ required: true }), reason: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.services.experts.request(requireViewer(ctx), String(args.conversationId), args.reason),
+  }),
+  claimExpertRequest: t.field({
+    type: ExpertRequestRef,
+    description: 'An expert takes the request: joins the conversation and answers from now on (the agent is paused).',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.experts.claim(requireViewer(ctx), String(args.id)),
+  }),
+  handBackToAgent: t.field({
+    type: ExpertRequestRef,
+    description: 'The expert hands the conversation back to the agent, whose paused runs resume.',
+    args: { conversationId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.experts.handBack(requireViewer(ctx), String(args.conversationId)),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  expertRequestUpdated: t.field({
+    type: ExpertRequestRef,
+    description: "Your org's expert requests as they are opened, claimed and resolved (experts and admins).",
+    subscribe: async (_root, _args, ctx) => {
+      const viewer = requireViewer(ctx);
+      if (!isExpert(viewer) && !isAdmin(viewer)) throw new ForbiddenError('Only experts and admins see expert requests');
+      const queue = new AsyncQueue<{ id: string }>();
+      queue.onFinish(await ctx.services.bus.listen(topics.expertRequests(viewer.orgId), (e) => queue.push(e)));
+      return queue;
+    },
+    resolve: (e, _args, ctx) => ctx.services.experts.get(requireViewer(ctx), e.id),
+  }),
+}));

@@ -1,0 +1,190 @@
+import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
+import type { AuditLog } from '../../auth/audit.js';
+import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
+import type { Database, Db } from '../../db/client.js';
+import { expertRequests, type ExpertRequestRow } from '../../db/schema/index.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
+import type { EventBus } from '../../pubsub/pubsub.js';
+import { topics } from '../../pubsub/topics.js';
+import type { RunService } from '../agents/run.service.js';
+import type { ControlService } from '../control/control.service.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
+
+type Status = ExpertRequestRow['status'];
+
+/**
+ * Moving a conversation from its AI agent to a human expert and back: a participant asks for an
+ * expert; the org's experts see open requests; one claims it, joins the conversation and takes
+ * over (the agent's runs are paused and a HANDOFF is announced); the expert hands back and the
+ * agent resumes. Every claim, read and write of an expert is audited.
+ */
+export class ExpertService {
+  private readonly db: Db;
+
+  constructor(
+    database: Database,
+    private readonly conversations: ConversationService,
+    private readonly control: ControlService,
+    private readonly runs: RunService,
+    private readonly audit: AuditLog,
+    private readonly bus: EventBus,
+  ) {
+    this.db = database.db;
+  }
+
+  /** Opens a request (or returns the one already open or claimed for the conversation). */
+  async request(viewer: Viewer, conversationId: string, reason?: string | null): Promise<ExpertRequestRow> {
+    checkText('reason', reason, { max: LIMITS.reasonChars, allowEmpty: true });
+    await this.conversations.requireParticipant(viewer, conversationId);
+    const open = await this.db
+      .select()
+      .from(expertRequests)
+      .where(and(eq(expertRequests.conversationId, conversationId), inArray(expertRequests.status, ['OPEN', 'CLAIMED'])));
+    if (open[0]) return open[0];
+    const [row] = await this.db
+      .insert(expertRequests)
+      .values({ conversationId, orgId: viewer.orgId, requestedBy: viewer.userId, reason: reason ?? null })
+      .returning();
+    await this.bus.publish(topics.expertRequests(viewer.orgId), { id: row!.id, status: row!.status });
+    return row!;
+  }
+
+  /** The org's requests in a status (OPEN by default), oldest first: the experts' queue. */
+  async list(viewer: Viewer, status: Status, args: PageArgs): Promise<Page<ExpertRequestRow>> {
+    this.requireExpert(viewer);
+    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeKey(decodeCursor('xr', raw)));
+    const after = request.after;
+    const rows = await this.db
+      .select()
+      .from(expertRequests)
+      .where(
+        and(
+          eq(expertRequests.orgId, viewer.orgId),
+          eq(expertRequests.status, status),
+          after
+            ? or(
+                gt(expertRequests.createdAt, after.at),
+                and(eq(expertRequests.createdAt, after.at), gt(expertRequests.id, after.id)),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(asc(expertRequests.createdAt), asc(expertRequests.id))
+      .limit(request.limit + 1);
+    const { nodes, hasMore } = trimPage(rows, request);
+    return {
+      nodes,
+      hasNextPage: hasMore,
+      hasPreviousPage: request.after !== undefined,
+      cursorOf: (r) => encodeCursor('xr', `${r.createdAt.toISOString()}|${r.id}`),
+    };
+  }
+
+  async get(viewer: Viewer, id: string): Promise<ExpertRequestRow> {
+    const row = isUuid(id)
+      ? (await this.db.select().from(expertRequests).where(and(eq(expertRequests.id, id), eq(expertRequests.orgId, viewer.orgId))))[0]
+      : undefined;
+    if (!row) throw new NotFoundError('Expert request');
+    return row;
+  }
+
+  /**
+   * An expert takes the request: joins the conversation, becomes who answers (mode EXPERT), the
+   * agent's running work is paused and a HANDOFF to the expert is announced to the agent.
+   */
+  async claim(viewer: Viewer, id: string): Promise<ExpertRequestRow> {
+    this.requireExpert(viewer);
+    const request = await this.get(viewer, id);
+    const access = await this.conversations.repo.access(viewer.orgId, request.conversationId, viewer.userId);
+    if (!access) throw new NotFoundError('Conversation');
+    const [claimed] = await this.db
+      .update(expertRequests)
+      .set({
+        status: 'CLAIMED',
+        claimedBy: viewer.userId,
+        claimedAt: sql`now()`,
+        previousAssigneeId: access.conversation.assigneeId,
+      })
+      .where(and(eq(expertRequests.id, id), eq(expertRequests.status, 'OPEN')))
+      .returning();
+    if (!claimed) throw new ConflictError(`The request is ${request.status}${request.claimedBy ? ` by ${request.claimedBy}` : ''}`);
+    await this.audit.record({
+      orgId: viewer.orgId,
+      action: 'expert.claim',
+      actor: `user:${viewer.userId}`,
+      subjectUserId: request.requestedBy,
+      conversationId: request.conversationId,
+      details: { requestId: id },
+    });
+    if (!access.participant) await this.conversations.join(viewer, request.conversationId, 'ADMIN');
+    for (const run of await this.runs.repo.liveRunsOf([request.conversationId])) {
+      if (run.state === 'ACTIVE') {
+        await this.control.send(viewer, request.conversationId, { event: 'PAUSE', runId: run.runId, reason: 'expert took over' });
+      }
+    }
+    await this.control.send(viewer, request.conversationId, { event: 'HANDOFF', target: viewer.userId, reason: 'expert claimed request' });
+    await this.bus.publish(topics.expertRequests(viewer.orgId), { id, status: 'CLAIMED' });
+    return claimed;
+  }
+
+  /** The expert hands the conversation back to the agent that answered before; its runs resume. */
+  async handBack(viewer: Viewer, conversationId: string): Promise<ExpertRequestRow> {
+    const { conversation } = await this.conversations.requireParticipant(viewer, conversationId);
+    const [request] = await this.db
+      .select()
+      .from(expertRequests)
+      .where(and(eq(expertRequests.conversationId, conversationId), eq(expertRequests.status, 'CLAIMED')));
+    if (!request) throw new ConflictError('No expert has this conversation');
+    if (request.claimedBy !== viewer.userId && conversation.assigneeId !== viewer.userId && !isAdmin(viewer)) {
+      throw new ForbiddenError('Only the expert who has the conversation hands it back');
+    }
+    const agent = request.previousAssigneeId;
+    await this.control.send(viewer, conversationId, {
+      event: agent ? 'HANDOFF' : 'ROUTE',
+      target: agent ?? 'AGENT',
+      reason: 'expert handed back',
+    });
+    for (const run of await this.runs.repo.liveRunsOf([conversationId])) {
+      if (run.state === 'PAUSED') {
+        await this.control.send(viewer, conversationId, { event: 'RESUME', runId: run.runId, reason: 'expert handed back' });
+      }
+    }
+    const [resolved] = await this.db
+      .update(expertRequests)
+      .set({ status: 'RESOLVED', resolvedAt: sql`now()` })
+      .where(eq(expertRequests.id, request.id))
+      .returning();
+    await this.audit.record({
+      orgId: viewer.orgId,
+      action: 'expert.handback',
+      actor: `user:${viewer.userId}`,
+      conversationId,
+      details: { requestId: request.id, to: agent },
+    });
+    await this.bus.publish(topics.expertRequests(viewer.orgId), { id: request.id, status: 'RESOLVED' });
+    return resolved!;
+  }
+
+  /** Records an expert reading or writing a conversation (called by the message service). */
+  async auditAccess(viewer: Viewer, conversationId: string, action: 'expert.read' | 'expert.write'): Promise<void> {
+    if (!isExpert(viewer)) return;
+    await this.audit.record({
+      orgId: viewer.orgId,
+      action,
+      actor: `user:${viewer.userId}`,
+      conversationId,
+    });
+  }
+
+  private requireExpert(viewer: Viewer) {
+    if (!isExpert(viewer) && !isAdmin(viewer)) throw new ForbiddenError('Only experts and admins see expert requests');
+  }
+}
+
+function decodeKey(raw: string | undefined): { at: Date; id: string } | undefined {
+  const [at, id] = (raw ?? '').split('|');
+  const date = new Date(at ?? '');
+  return id && isUuid(id) && !Number.isNaN(date.getTime()) ? { at: date, id } : undefined;
+}

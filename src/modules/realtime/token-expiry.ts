@@ -1,0 +1,24 @@
+import type { Viewer } from '../../auth/viewer.js';
+
+/** setTimeout fires at once for delays beyond 2^31-1 ms (24.8 days); longer waits are re-armed. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Whether the viewer's credential is still good now (API keys do not expire). */
+export const tokenValid = (viewer: Viewer): boolean =>
+  viewer.credential.type !== 'jwt' || viewer.credential.expiresAt * 1000 > Date.now();
+
+/**
+ * Calls `onExpiry` when the viewer's token expires (never for API keys). Returns the cancel
+ * function. Works for tokens of any lifetime, including ones that expire years from now.
+ */
+export function atTokenExpiry(viewer: Viewer, onExpiry: () => void): () => void {
+  if (viewer.credential.type !== 'jwt') return () => {};
+  const at = viewer.credential.expiresAt * 1000;
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = at - Date.now();
+    timer = left > MAX_TIMEOUT_MS ? setTimeout(arm, MAX_TIMEOUT_MS) : setTimeout(onExpiry, Math.max(0, left));
+  };
+  arm();
+  return () => clearTimeout(timer);
+}

@@ -1,0 +1,941 @@
+/**
+ * `npm run bench [-- --quick] [-- --only=Q1,M1,S1,X1,C1] [-- --profile] [-- --keep-db]`
+ *
+ * Load test of the real service against Postgres and Redis. Everything runs as separate
+ * processes: the server(s) (`node --import tsx src/main.ts`), the load workers (fork) and the
+ * ceilings (a pg-only worker, a bare ws broadcast server). This process only orchestrates,
+ * seeds, reads /proc, and prints. Results: test/bench/results/latest.json.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { mintToken } from '../../src/auth/jwt.js';
+import { heapByConstructor, heapGrowth } from './lib/heap.js';
+import { HttpClient, pool } from './lib/http.js';
+import {
+  cpuMeter,
+  machineInfo,
+  raiseFdLimit,
+  RESULTS_DIR,
+  rssKiB,
+  startServerProcess,
+  type ServerProcess,
+  type ServerStats,
+} from './lib/proc.js';
+import { ADD_PARTICIPANT, CREATE_CONVERSATION, SEND_MESSAGE } from './lib/queries.js';
+import { callAll, Worker } from './lib/rpc.js';
+import { fmt, fmtInt, sleep, slope, summarize, type Summary } from './lib/stats.js';
+import type { ClosedResult, Loop, RateResult } from './workers/http-load.js';
+
+// ---------------------------------------------------------------------------------------------
+// Options and parameters
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const PROFILE = argv.includes('--profile');
+/** C1: heap snapshots of the server at the first and last step, and what grew per socket (skews RSS). */
+const HEAP = argv.includes('--heap');
+/** Waits (up to 10 min) until other processes use less than 25% of a core before starting. */
+const WAIT_QUIET = argv.includes('--wait-quiet');
+const KEEP_DB = argv.includes('--keep-db');
+const ONLY = new Set(
+  (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'Q1,M1,S1,X1,C1')
+    .split(',')
+    .map((s) => s.trim().toUpperCase()),
+);
+
+const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const P = QUICK
+  ? {
+      warmupMs: 1_000,
+      durationMs: 4_000,
+      ceilingWarmupMs: 1_000,
+      ceilingDurationMs: 3_000,
+      s1DurationMs: 3_000,
+      s1CeilingDurationMs: 2_000,
+      x1DurationMs: 3_000,
+      c1Steps: [500, 1_000, 2_000],
+      history: 60,
+    }
+  : {
+      warmupMs: 3_000,
+      durationMs: 15_000,
+      ceilingWarmupMs: 2_000,
+      ceilingDurationMs: 10_000,
+      s1DurationMs: 10_000,
+      s1CeilingDurationMs: 6_000,
+      x1DurationMs: 10_000,
+      c1Steps: [1_000, 5_000, 10_000],
+      history: 60,
+    };
+
+/** Concurrency of Q1 and M1 (and of their ceilings): 32 keep-alive connections over 2 workers. */
+const CONCURRENCY = 32;
+const LOAD_WORKERS = 2;
+/** M1: this many of the 32 loops send to one hot conversation, the rest over 64 conversations. */
+const M1_HOT_LOOPS = 8;
+const M1_SPREAD_CONVERSATIONS = 64;
+const Q1_CONVERSATIONS = 64;
+/** The server's pg pool (DATABASE_POOL_MAX default), used for the pg ceilings too. */
+const POOL_MAX = 20;
+/** S1 matrix: subscribers per conversation, and publish rates (msg/s) for each. */
+const S1_MATRIX: { subs: number; rates: number[] }[] = [
+  { subs: 1, rates: [10, 100] },
+  { subs: 100, rates: [10, 100] },
+  { subs: 1000, rates: [10, 20] },
+];
+const X1 = { subs: 100, rate: 100 };
+/** Sockets held by one subscriber worker process at most. */
+const SOCKETS_PER_WORKER = 2_000;
+
+const TARGETS = {
+  m1MsgPerSec: 2_000,
+  q1ReqPerSec: 2_000,
+  s1p99At100x100: 50,
+  s1p99At1000x20: 100,
+  c1KBPerSocket: 20,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Process bookkeeping: everything started here is stopped here, also on errors and Ctrl-C.
+
+const servers: ServerProcess[] = [];
+const workers = new Set<Worker>();
+const cleanups: (() => Promise<void>)[] = [];
+
+const workerPids = () => [...workers].map((w) => w.pid);
+function worker(name: string, script: string): Worker {
+  const w = new Worker(name, script);
+  workers.add(w);
+  return w;
+}
+async function stopWorkers(list: Iterable<Worker>) {
+  await Promise.all([...list].map(async (w) => {
+    await w.stop();
+    workers.delete(w);
+  }));
+}
+async function stopServer(s: ServerProcess) {
+  await s.stop();
+  servers.splice(servers.indexOf(s), 1);
+}
+let cleaningUp: Promise<void> | undefined;
+const cleanup = () =>
+  (cleaningUp ??= (async () => {
+    await stopWorkers([...workers]).catch(() => {});
+    await Promise.all(servers.map((s) => s.stop().catch(() => {})));
+    for (const c of cleanups.reverse()) await c().catch((err) => console.error('cleanup:', err.message));
+  })());
+process.on('SIGINT', () => {
+  console.error('\ninterrupted: cleaning up');
+  void cleanup().finally(() => process.exit(130));
+});
+
+const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
+
+const phaseStats: Record<string, Record<string, ServerStats | undefined>> = {};
+/** CPU used by processes outside the bench during each measurement (percent of one core). */
+const otherLoad: Record<string, number> = {};
+
+/**
+ * Runs one phase: counts the Postgres statements and Redis calls each server sends during it
+ * (phaseStats[phase]) and, with --profile, CPU-profiles the servers (one file per phase and server).
+ */
+async function profiled<T>(phase: string, list: ServerProcess[], fn: () => Promise<T>): Promise<T> {
+  await Promise.all(list.map((s) => s.stats()));
+  if (PROFILE) await Promise.all(list.map((s) => s.profileStart()));
+  try {
+    return await fn();
+  } finally {
+    if (PROFILE) await Promise.all(list.map((s) => s.profileStop(join(PROFILE_DIR, `${phase}-${s.name}.cpuprofile`))));
+    const stats = await Promise.all(list.map((s) => s.stats()));
+    phaseStats[phase] = Object.fromEntries(list.map((s, i) => [s.name, stats[i]]));
+  }
+}
+
+/** "pg 4.0/op, redis 3.0/op" for a phase, from phaseStats. */
+function roundTrips(phase: string, ops: number): string {
+  const st = Object.values(phaseStats[phase] ?? {}).filter((x): x is ServerStats => !!x);
+  const pgN = st.reduce((n, x) => n + x.pg.total, 0);
+  const redisN = st.reduce((n, x) => n + x.redis.total, 0);
+  return `pg ${fmt(pgN / Math.max(1, ops), 2)}/op, redis ${fmt(redisN / Math.max(1, ops), 2)}/op (server side, ${ops} ops)`;
+}
+
+const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+type Row = { id: string; metric: string; value: string; ceiling: string; ratio: string; target: string; status: string };
+const rows: Row[] = [];
+const targetResults: { target: string; pass: boolean; detail: string }[] = [];
+const json: Record<string, unknown> = {};
+
+function target(name: string, pass: boolean, detail: string) {
+  targetResults.push({ target: name, pass, detail });
+  return pass ? 'PASS' : 'FAIL';
+}
+
+const ms = (v: number) => `${fmt(v, v < 10 ? 2 : 1)} ms`;
+const lat = (s: Summary) => `p50 ${ms(s.p50)} / p99 ${ms(s.p99)}`;
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const t0 = Date.now();
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const logDir = join(RESULTS_DIR, 'logs');
+  if (PROFILE) {
+    rmSync(PROFILE_DIR, { recursive: true, force: true });
+    mkdirSync(PROFILE_DIR, { recursive: true });
+  }
+
+  const fd = raiseFdLimit(65_536);
+  const machine = machineInfo();
+  json.machine = machine;
+  json.fdLimit = fd;
+  json.mode = QUICK ? 'quick' : 'full';
+  json.params = P;
+  console.log(
+    `Switchboard bench (${QUICK ? 'quick' : 'full'}) | ${machine.cores} cores ${machine.cpuModel} | ${machine.ramGiB} GiB RAM | ` +
+      `node ${machine.node} | Postgres ${machine.postgres} | Redis ${machine.redis} | open files ${fd.after.soft}/${fd.after.hard} (${fd.note})`,
+  );
+  // Other processes on the machine (test runs, builds) share the cores: measure them first.
+  const background = async () => {
+    const m = cpuMeter({});
+    await sleep(3_000);
+    return m().other!;
+  };
+  let busy = await background();
+  if (WAIT_QUIET) {
+    const until = Date.now() + 10 * 60_000;
+    while (busy > 25 && Date.now() < until) {
+      log(`waiting for a quiet machine: background load ${busy}% of a core`);
+      await sleep(10_000);
+      busy = await background();
+    }
+  }
+  json.backgroundLoadPercentOfCore = busy;
+  console.log(`background load before start: ${busy}% of one core (other processes)${busy > 25 ? ' -- figures will be noisy' : ''}`);
+  if (machine.cores < 4) {
+    console.log(`note: ${machine.cores} cores are shared by the server, Postgres, Redis and the load workers; absolute figures are machine-bound.`);
+  }
+
+  // -- database and server --------------------------------------------------------------------
+  const dbName = `sb_bench_${runId}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const dbUrl = new URL(PG_ADMIN_URL);
+  dbUrl.pathname = `/${dbName}`;
+  const DATABASE_URL = dbUrl.toString();
+  log(`database ${dbName}`);
+  const org = `bench_${runId}`;
+  cleanups.push(async () => {
+    if (KEEP_DB) return log(`kept database ${dbName}`);
+    const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await c.end();
+    log(`dropped database ${dbName}`);
+  });
+  cleanups.push(() => cleanRedis(org));
+
+  const secret = randomBytes(32).toString('hex');
+  const serverEnv: Record<string, string> = {
+    NODE_ENV: 'production',
+    DATABASE_URL,
+    REDIS_URL,
+    JWT_SECRET: secret,
+    LOG_LEVEL: 'warn',
+    DATABASE_POOL_MAX: String(POOL_MAX),
+    // Limits that are (or will be) enforced: far above anything the bench does.
+    RATE_LIMIT_USER_MESSAGES_PER_SEC: '1000000',
+    RATE_LIMIT_USER_MESSAGES_BURST: '1000000',
+    RATE_LIMIT_AGENT_MESSAGES_PER_SEC: '1000000',
+    RATE_LIMIT_AGENT_MESSAGES_BURST: '1000000',
+    RATE_LIMIT_USER_MUTATIONS_PER_SEC: '1000000',
+    RATE_LIMIT_USER_MUTATIONS_BURST: '1000000',
+    RATE_LIMIT_AGENT_MUTATIONS_PER_SEC: '1000000',
+    RATE_LIMIT_AGENT_MUTATIONS_BURST: '1000000',
+    // config.ts caps this at 10,000; the bench also uses one socket per user.
+    MAX_SOCKETS_PER_USER: '10000',
+  };
+  json.serverEnv = { ...serverEnv, JWT_SECRET: '(random)' };
+  const start = async (name: string) => {
+    const s = await startServerProcess({ name, env: serverEnv, logDir });
+    servers.push(s);
+    log(`${name} pid ${s.pid} on ${s.url}`);
+    return s;
+  };
+  const A = await start('server-a');
+
+  // -- tokens and seed ---------------------------------------------------------------------------
+  const tokens = new Map<string, string>();
+  const token = async (sub: string) => {
+    let t = tokens.get(sub);
+    if (!t) tokens.set(sub, (t = await mintToken(secret, { sub, name: `Bench ${sub}`, org, kind: 'user', expiresIn: '6h' })));
+    return t;
+  };
+  const http = new HttpClient(A.url, 32);
+  cleanups.push(async () => http.close());
+  const createGroup = async (owner: string, members: string[]) => {
+    const first = members.slice(0, 99);
+    const { createConversation } = await http.gql(await token(owner), CREATE_CONVERSATION, {
+      input: { type: 'GROUP', name: `bench ${owner}`, participantIds: first },
+    });
+    const id = createConversation.id as string;
+    await pool(members.slice(99), 16, async (u) => http.gql(await token(owner), ADD_PARTICIPANT, { c: id, u }));
+    return id;
+  };
+  const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+  const seedStart = Date.now();
+  const qUsers = range('q', CONCURRENCY);
+  const mUsers = range('m', CONCURRENCY);
+  const sUsers = range('s', Math.max(...S1_MATRIX.map((c) => c.subs)));
+  const cUsers = range('c', Math.max(...P.c1Steps));
+  const seed: {
+    q: string[];
+    mSpread: string[];
+    mHot: string;
+    fan: Map<number, string>;
+    c: string[];
+  } = { q: [], mSpread: [], mHot: '', fan: new Map(), c: [] };
+
+  if (ONLY.has('Q1')) {
+    seed.q = await pool(range('', Q1_CONVERSATIONS), 8, (_x, i) => createGroup(qUsers[i % qUsers.length]!, qUsers.filter((_, j) => j !== i % qUsers.length)));
+    // History: P.history messages per conversation from varied senders, so the page has many senders.
+    const sends = seed.q.flatMap((c) => Array.from({ length: P.history }, (_, i) => ({ c, u: qUsers[(i * 7) % qUsers.length]! })));
+    await pool(sends, 32, async ({ c, u }, i) =>
+      http.gql(await token(u), SEND_MESSAGE, { input: { conversationId: c, content: `history message ${i} `.repeat(4) } }),
+    );
+  }
+  if (ONLY.has('M1')) {
+    seed.mSpread = await pool(range('', M1_SPREAD_CONVERSATIONS), 8, () => createGroup(mUsers[0]!, mUsers.slice(1)));
+    seed.mHot = await createGroup(mUsers[0]!, mUsers.slice(1));
+  }
+  if (ONLY.has('S1') || ONLY.has('X1')) {
+    for (const { subs } of S1_MATRIX) seed.fan.set(subs, await createGroup('pub', sUsers.slice(0, subs)));
+    if (!seed.fan.has(X1.subs)) seed.fan.set(X1.subs, await createGroup('pub', sUsers.slice(0, X1.subs)));
+  }
+  if (ONLY.has('C1')) {
+    const groups = Math.ceil(cUsers.length / 100);
+    seed.c = await pool(range('', groups), 8, (_x, k) => createGroup(cUsers[k * 100]!, cUsers.slice(k * 100 + 1, k * 100 + 100)));
+  }
+  // Tokens for every socket up front (minting is not part of any measurement).
+  await pool([...qUsers, ...mUsers, ...sUsers, ...(ONLY.has('C1') ? cUsers : []), 'pub'], 64, token);
+  log(`seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+
+  const db = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+  cleanups.push(() => db.end());
+
+  // -- Q1 ----------------------------------------------------------------------------------------
+  if (ONLY.has('Q1')) {
+    log('Q1: messages(last: 50) with sender fields, 32 connections');
+    const loops: Loop[] = qUsers.map((u, i) => ({
+      cls: 'q1',
+      token: tokens.get(u)!,
+      kind: 'query',
+      // Each reader reads the conversations it takes part in (all of them here).
+      conversations: seed.q.filter((_, j) => j % 2 === i % 2),
+    }));
+    const q1 = await profiled('Q1', [A], () => closedRun('q1', A.url, loops, P.warmupMs, P.durationMs, { server: A.pid }));
+    log(`  round trips: ${roundTrips('Q1', q1.okTotal)}`);
+    log(`Q1 ceiling: the same statements straight through pg`);
+    const q1c = await pgRun('q1-pg', DATABASE_URL, 'query', org, qUsers.map((u, i) => ({ cls: 'q1', userId: u, conversations: loops[i]!.conversations })));
+    const rps = q1.rate.q1!;
+    const ceil = q1c.rate.q1!;
+    json.Q1 = { ...q1.summary, ceiling: q1c.summary };
+    rows.push({
+      id: 'Q1',
+      metric: `messages(last:50)+sender, ${CONCURRENCY} conns`,
+      value: `${fmtInt(rps)} req/s, ${lat(q1.lat.q1!)}`,
+      ceiling: `${fmtInt(ceil)} req/s, ${lat(q1c.lat.q1!)} (pg)`,
+      ratio: `${fmt((rps / ceil) * 100)}%`,
+      target: `>= ${fmtInt(TARGETS.q1ReqPerSec)} req/s`,
+      status: target('Q1 >= 2,000 req/s', rps >= TARGETS.q1ReqPerSec && q1.errors === 0, `${fmtInt(rps)} req/s, ${q1.errors} errors`),
+    });
+  }
+
+  // -- M1 ----------------------------------------------------------------------------------------
+  if (ONLY.has('M1')) {
+    log(`M1: sendMessage, ${CONCURRENCY} loops (${M1_HOT_LOOPS} on one hot conversation, the rest over ${M1_SPREAD_CONVERSATIONS})`);
+    const convs = [...seed.mSpread, seed.mHot];
+    const countMessages = async () =>
+      Number((await db.query('SELECT count(*)::int AS n FROM messages WHERE conversation_id = ANY($1::uuid[])', [convs])).rows[0].n);
+    const loopsFor = (i: number) => (i < M1_HOT_LOOPS ? { cls: 'hot', conversations: [seed.mHot] } : { cls: 'spread', conversations: seed.mSpread });
+    const before = await countMessages();
+    const m1 = await profiled('M1', [A], () =>
+      closedRun(
+        'm1',
+        A.url,
+        mUsers.map((u, i) => ({ ...loopsFor(i), token: tokens.get(u)!, kind: 'send' as const })),
+        P.warmupMs,
+        P.durationMs,
+        { server: A.pid },
+      ),
+    );
+    log(`  round trips: ${roundTrips('M1', m1.okTotal)}`);
+    await sleep(200);
+    const persisted = (await countMessages()) - before;
+    const integrity = await seqIntegrity(db, convs);
+    log(`M1 ceiling: the same transaction straight through pg`);
+    const beforeCeil = await countMessages();
+    const m1c = await pgRun('m1-pg', DATABASE_URL, 'insert', org, mUsers.map((u, i) => ({ ...loopsFor(i), userId: u })));
+    const persistedCeil = (await countMessages()) - beforeCeil;
+    const msgs = m1.totalRate;
+    const ceil = m1c.totalRate;
+    const verified = persisted === m1.okTotal && integrity.bad === 0;
+    json.M1 = {
+      ...m1.summary,
+      persisted,
+      acknowledged: m1.okTotal,
+      seqIntegrity: integrity,
+      ceiling: { ...m1c.summary, persisted: persistedCeil, acknowledged: m1c.okTotal },
+    };
+    rows.push({
+      id: 'M1',
+      metric: `sendMessage, ${CONCURRENCY} conns (${M1_HOT_LOOPS} hot)`,
+      value: `${fmtInt(msgs)} msg/s, ${lat(m1.latAll)}`,
+      ceiling: `${fmtInt(ceil)} msg/s, ${lat(m1c.latAll)} (pg)`,
+      ratio: `${fmt((msgs / ceil) * 100)}%`,
+      target: `>= ${fmtInt(TARGETS.m1MsgPerSec)} msg/s`,
+      status: target(
+        'M1 >= 2,000 msg/s',
+        msgs >= TARGETS.m1MsgPerSec && verified && m1.errors === 0,
+        `${fmtInt(msgs)} msg/s; DB holds ${persisted} of ${m1.okTotal} acknowledged; seq gaps/dups in ${integrity.bad} conversations`,
+      ),
+    });
+    rows.push({
+      id: '',
+      metric: '  hot conversation / spread',
+      value: `hot ${fmtInt(m1.rate.hot!)} msg/s ${lat(m1.lat.hot!)}; spread ${fmtInt(m1.rate.spread!)} msg/s ${lat(m1.lat.spread!)}`,
+      ceiling: `hot ${fmtInt(m1c.rate.hot!)} / spread ${fmtInt(m1c.rate.spread!)} msg/s`,
+      ratio: '',
+      target: 'DB count = acks',
+      status: verified ? `ok (${persisted}/${m1.okTotal})` : `MISMATCH ${persisted}/${m1.okTotal}`,
+    });
+  }
+
+  // -- S1 ----------------------------------------------------------------------------------------
+  const publisher = ONLY.has('S1') || ONLY.has('X1') ? worker('publisher', 'http-load.ts') : undefined;
+  const s1Results: Record<string, unknown>[] = [];
+  let sameInstance100: FanResult | undefined;
+  if (ONLY.has('S1')) {
+    const ceilingServer = await startServerProcess({ name: 'ws-ceiling', env: {}, logDir, script: 'test/bench/workers/ws-ceiling-server.ts' });
+    servers.push(ceilingServer);
+    for (const { subs, rates } of S1_MATRIX) {
+      const conv = seed.fan.get(subs)!;
+      const targets = await Promise.all(sUsers.slice(0, subs).map(async (u) => ({ token: await token(u), conversationId: conv })));
+      const real: FanResult[] = [];
+      {
+        const fan = await openSubscribers(`s1-${subs}`, 'graphql', A.wsUrl, targets, Math.min(4, Math.ceil(subs / 250)));
+        await waitLive(fan, publisher!, A.url, [{ conversationId: conv, token: await token('pub') }]);
+        for (const rate of rates) {
+          log(`S1: ${subs} subscriber(s) at ${rate} msg/s`);
+          const pubToken = await token('pub');
+          const r = await profiled(`S1-${subs}x${rate}`, [A], () =>
+            fanRun(fan, publisher!, { url: A.url, token: pubToken, conversationId: conv, rate, durationMs: P.s1DurationMs }, subs, { server: A.pid }),
+          );
+          log(`  round trips per published message: ${roundTrips(`S1-${subs}x${rate}`, r.published)}`);
+          real.push(r);
+          if (subs === 100 && rate === 100) sameInstance100 = r;
+        }
+        await callAll(fan, 'closeAll');
+        await stopWorkers(fan);
+      }
+      {
+        const room = `room-${subs}`;
+        const rawTargets = targets.map(() => ({ token: '', conversationId: room }));
+        const fan = await openSubscribers(`s1c-${subs}`, 'raw', `ws://127.0.0.1:${ceilingServer.port}/`, rawTargets, Math.min(4, Math.ceil(subs / 250)));
+        const ceilUrl = `http://127.0.0.1:${ceilingServer.port}/publish`;
+        await waitLive(fan, publisher!, ceilUrl, [{ conversationId: room, token: '' }], true);
+        for (const [i, rate] of rates.entries()) {
+          log(`S1 ceiling (bare ws): ${subs} socket(s) at ${rate} msg/s`);
+          const c = await fanRun(fan, publisher!, { url: ceilUrl, token: '', conversationId: room, rate, durationMs: P.s1CeilingDurationMs, raw: true }, subs, { server: ceilingServer.pid });
+          const r = real[i]!;
+          s1Results.push({ subs, rate, ...r.summary, ceiling: c.summary });
+          const isTarget100 = subs === 100 && rate === 100;
+          const isTarget1000 = subs === 1000 && rate === 20;
+          const limit = isTarget100 ? TARGETS.s1p99At100x100 : isTarget1000 ? TARGETS.s1p99At1000x20 : undefined;
+          const complete = r.ratio === 1 && r.dups === 0;
+          rows.push({
+            id: 'S1',
+            metric: `${subs} sub${subs > 1 ? 's' : ''} x ${rate} msg/s`,
+            value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmtInt(r.deliveriesPerSec)} deliv/s; ${fmt(r.ratio * 100, 2)}% delivered`,
+            ceiling: `${lat(c.lat)}; ${fmtInt(c.deliveriesPerSec)} deliv/s (ws)`,
+            ratio: `p99 x${fmt(r.lat.p99 / c.lat.p99)}`,
+            target: limit ? `p99 <= ${limit} ms, 100%` : '100% delivered',
+            status: limit
+              ? target(`S1 ${subs} subs @ ${rate} msg/s p99 <= ${limit} ms`, r.lat.p99 <= limit && complete, `p99 ${ms(r.lat.p99)}, ${fmt(r.ratio * 100, 3)}% delivered`)
+              : complete
+                ? 'ok'
+                : 'FAIL',
+          });
+          target(`S1 ${subs} subs @ ${rate} msg/s: 100% delivered`, complete, `${r.delivered}/${r.expected} delivered, ${r.gaps} gaps, ${r.dups} dups`);
+        }
+        await callAll(fan, 'closeAll');
+        await stopWorkers(fan);
+      }
+    }
+    json.S1 = s1Results;
+    await stopServer(ceilingServer);
+  }
+
+  // -- X1 ----------------------------------------------------------------------------------------
+  if (ONLY.has('X1')) {
+    const B = await start('server-b');
+    const conv = seed.fan.get(X1.subs)!;
+    const targets = await Promise.all(sUsers.slice(0, X1.subs).map(async (u) => ({ token: await token(u), conversationId: conv })));
+    const fan = await openSubscribers('x1', 'graphql', B.wsUrl, targets, 1);
+    await waitLive(fan, publisher!, A.url, [{ conversationId: conv, token: await token('pub') }]);
+    log(`X1: send on A, ${X1.subs} subscribers on B, ${X1.rate} msg/s`);
+    const pubToken = await token('pub');
+    const r = await profiled('X1', [A, B], () =>
+      fanRun(fan, publisher!, { url: A.url, token: pubToken, conversationId: conv, rate: X1.rate, durationMs: P.x1DurationMs }, X1.subs, { a: A.pid, b: B.pid }),
+    );
+    log(`  round trips per published message: ${roundTrips('X1', r.published)}`);
+    await callAll(fan, 'closeAll');
+    await stopWorkers(fan);
+    json.X1 = { subs: X1.subs, rate: X1.rate, ...r.summary, sameInstance: sameInstance100?.summary };
+    const complete = r.ratio === 1 && r.dups === 0;
+    rows.push({
+      id: 'X1',
+      metric: `A -> B, ${X1.subs} subs x ${X1.rate} msg/s`,
+      value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmt(r.ratio * 100, 2)}% delivered`,
+      ceiling: sameInstance100 ? `same instance: ${lat(sameInstance100.lat)}` : '-',
+      ratio: sameInstance100 ? `p99 x${fmt(r.lat.p99 / sameInstance100.lat.p99)}` : '',
+      target: '100% delivered',
+      status: target('X1 cross-instance: 100% delivered', complete, `${r.delivered}/${r.expected}, ${r.gaps} gaps, ${r.dups} dups`),
+    });
+    await stopServer(B);
+  }
+  if (publisher) await stopWorkers([publisher]);
+
+  // -- C1 ----------------------------------------------------------------------------------------
+  if (ONLY.has('C1')) {
+    // A fresh server, so nothing from the other phases sits in its heap.
+    await stopServer(A);
+    const C = await start('server-c1');
+    const prober = worker('c1-prober', 'http-load.ts');
+    const probes = await Promise.all(seed.c.map(async (conversationId, k) => ({ conversationId, token: await token(cUsers[k * 100]!) })));
+    const targets = await Promise.all(cUsers.map(async (u, i) => ({ token: await token(u), conversationId: seed.c[Math.floor(i / 100)]! })));
+    log('C1: memory per idle WebSocket with one messageAdded subscription');
+    const real = await memorySteps('graphql', C, targets, prober, C.url, probes);
+    await stopWorkers([prober]);
+    await stopServer(C);
+    log('C1 ceiling: bare ws server, same sockets');
+    const ceilingServer = await startServerProcess({ name: 'ws-ceiling-c1', env: {}, logDir, script: 'test/bench/workers/ws-ceiling-server.ts' });
+    servers.push(ceilingServer);
+    const rawTargets = targets.map((t) => ({ token: '', conversationId: t.conversationId }));
+    const ceil = await memorySteps('raw', ceilingServer, rawTargets, undefined, '', []);
+    await stopServer(ceilingServer);
+    json.C1 = { graphql: real, ceiling: ceil };
+    const top = real.points[real.points.length - 1]!;
+    rows.push({
+      id: 'C1',
+      metric: `RSS per idle socket+subscription`,
+      value: `${fmt(real.slopeKiB)} KB/socket (slope ${real.points.map((p) => fmtInt(p.sockets)).join('/')}); RSS ${real.points.map((p) => `${fmt(p.rssKiB / 1024, 0)}`).join('/')} MB (base ${fmt(real.baseKiB / 1024, 0)})`,
+      ceiling: `${fmt(ceil.slopeKiB)} KB/socket (ws)`,
+      ratio: `x${fmt(real.slopeKiB / ceil.slopeKiB)}`,
+      target: `<= ${TARGETS.c1KBPerSocket} KB at ${fmtInt(top.sockets)}`,
+      status: target(
+        `C1 ${fmtInt(top.sockets)} sockets at <= 20 KB each`,
+        real.slopeKiB <= TARGETS.c1KBPerSocket && top.sockets >= 10_000 && top.live === top.sockets,
+        `slope ${fmt(real.slopeKiB)} KB/socket, ${fmt((top.rssKiB - real.baseKiB) / top.sockets)} KB/socket over baseline at ${top.sockets}; ${top.live}/${top.sockets} live` +
+          (top.sockets < 10_000 ? ' (quick run: fewer than 10,000 sockets)' : ''),
+      ),
+    });
+    rows.push({
+      id: '',
+      metric: '  server idle CPU at top step',
+      value: `${real.idleCpu}% of a core (keep-alive pings, lease renewals, membership re-checks)`,
+      ceiling: `${ceil.idleCpu}% (ws)`,
+      ratio: '',
+      target: '',
+      status: '',
+    });
+  }
+
+  // -- report ------------------------------------------------------------------------------------
+  const elapsed = (Date.now() - t0) / 1000;
+  json.elapsedSeconds = elapsed;
+  json.rows = rows;
+  json.roundTrips = phaseStats;
+  json.targets = targetResults;
+  printTable();
+  const failed = targetResults.filter((t) => !t.pass);
+  console.log('\nTargets:');
+  for (const t of targetResults) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.detail}`);
+  console.log(`\n${targetResults.length - failed.length}/${targetResults.length} targets pass; ${elapsed.toFixed(0)} s`);
+  json.otherLoadPercentOfCore = otherLoad;
+  console.log(`CPU of other processes during measurements (% of one core): ${Object.entries(otherLoad).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const out = join(RESULTS_DIR, 'latest.json');
+  writeFileSync(out, JSON.stringify(json, null, 2));
+  console.log(`results: ${out}${PROFILE ? `; CPU profiles in ${PROFILE_DIR} (npx tsx test/bench/profile-summary.ts <file>)` : ''}; server logs in ${logDir}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed-loop runs (Q1, M1) and the pg ceilings
+
+type ClosedSummary = {
+  rate: Record<string, number>;
+  lat: Record<string, Summary>;
+  latAll: Summary;
+  totalRate: number;
+  okTotal: number;
+  errors: number;
+  summary: Record<string, unknown>;
+};
+
+function summarizeClosed(results: ClosedResult[], cpu: Record<string, number>): ClosedSummary {
+  const classes = [...new Set(results.flatMap((r) => Object.keys(r.ok)))];
+  const windowS = results[0]!.windowMs / 1000;
+  const rate: Record<string, number> = {};
+  const latency: Record<string, Summary> = {};
+  for (const c of classes) {
+    rate[c] = results.reduce((n, r) => n + (r.ok[c] ?? 0), 0) / windowS;
+    latency[c] = summarize(results.map((r) => r.latencies[c] ?? new Float64Array()));
+  }
+  const latAll = summarize(results.flatMap((r) => Object.values(r.latencies)));
+  const totalRate = Object.values(rate).reduce((a, b) => a + b, 0);
+  const errors = results.reduce((n, r) => n + r.errors, 0);
+  const errorSamples = results.flatMap((r) => r.errorSamples).slice(0, 5);
+  if (errors) console.log(`  ${errors} errors, e.g. ${errorSamples[0]}`);
+  const okTotal = results.reduce((n, r) => n + r.okTotal, 0);
+  return {
+    rate,
+    lat: latency,
+    latAll,
+    totalRate,
+    okTotal,
+    errors,
+    summary: { perSecond: totalRate, byClass: Object.fromEntries(classes.map((c) => [c, { perSecond: rate[c], latencyMs: latency[c] }])), latencyMs: latAll, errors, errorSamples, cpuPercentOfCore: cpu },
+  };
+}
+
+async function closedRun(name: string, url: string, loops: Loop[], warmupMs: number, durationMs: number, pids: Record<string, number>) {
+  const ws = Array.from({ length: LOAD_WORKERS }, (_, i) => worker(`${name}-${i}`, 'http-load.ts'));
+  const parts = ws.map((_, i) => loops.filter((_, j) => j % LOAD_WORKERS === i));
+  const meterAt = setTimeout(() => (meter = cpuMeter(pids, workerPids)), warmupMs);
+  let meter: (() => Record<string, number>) | undefined;
+  const results = await callAll<ClosedResult>(ws, 'closed', (_w, i) => ({ url, loops: parts[i], warmupMs, durationMs }));
+  clearTimeout(meterAt);
+  const cpu = meter?.() ?? {};
+  otherLoad[name] = cpu.other ?? NaN;
+  await stopWorkers(ws);
+  const s = summarizeClosed(results, cpu);
+  log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, cpu ${JSON.stringify(cpu)}`);
+  return s;
+}
+
+async function pgRun(name: string, databaseUrl: string, kind: 'insert' | 'query', orgId: string, loops: { cls: string; userId: string; conversations: string[] }[]) {
+  const ws = Array.from({ length: LOAD_WORKERS }, (_, i) => worker(`${name}-${i}`, 'pg-load.ts'));
+  const parts = ws.map((_, i) => loops.filter((_, j) => j % LOAD_WORKERS === i));
+  let meter: (() => Record<string, number>) | undefined;
+  const meterAt = setTimeout(() => (meter = cpuMeter({}, workerPids)), P.ceilingWarmupMs);
+  const results = await callAll<ClosedResult>(ws, 'run', (_w, i) => ({
+    databaseUrl,
+    poolMax: Math.ceil(POOL_MAX / LOAD_WORKERS),
+    kind,
+    orgId,
+    loops: parts[i],
+    warmupMs: P.ceilingWarmupMs,
+    durationMs: P.ceilingDurationMs,
+  }));
+  clearTimeout(meterAt);
+  const cpu = meter?.() ?? {};
+  otherLoad[name] = cpu.other ?? NaN;
+  await stopWorkers(ws);
+  const s = summarizeClosed(results, cpu);
+  log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, cpu ${JSON.stringify(cpu)}`);
+  return s;
+}
+
+/** Per conversation: seqs are exactly 1..last_seq (no gap, no repeat). */
+async function seqIntegrity(db: pg.Pool, convs: string[]) {
+  const { rows: r } = await db.query(
+    `SELECT c.id, c.last_seq, count(m.*)::int AS n, coalesce(max(m.seq), 0) AS max, count(DISTINCT m.seq)::int AS distinct
+       FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
+      WHERE c.id = ANY($1::uuid[]) GROUP BY c.id`,
+    [convs],
+  );
+  const bad = r.filter((x) => !(x.n === x.last_seq && Number(x.max) === x.last_seq && x.distinct === x.n)).length;
+  return { conversations: r.length, bad };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out (S1, X1)
+
+type Target = { token: string; conversationId: string };
+
+async function openSubscribers(name: string, mode: 'graphql' | 'raw', url: string, targets: Target[], nWorkers: number) {
+  const ws = Array.from({ length: Math.max(1, nWorkers) }, (_, i) => worker(`${name}-${i}`, 'subscriber.ts'));
+  const parts = ws.map((_, i) => targets.filter((_, j) => j % ws.length === i));
+  const opened = await callAll<{ opened: number; closed: number; ms: number; errorSamples: string[] }>(ws, 'connect', (_w, i) => ({ mode, url, targets: parts[i], concurrency: 50 }));
+  const closed = opened.reduce((n, o) => n + o.closed, 0);
+  if (closed) throw new Error(`${name}: ${closed} sockets closed while connecting: ${opened.flatMap((o) => o.errorSamples).join('; ')}`);
+  return ws;
+}
+
+/** Sends probe messages until every socket has received one: then every subscription is live. */
+async function waitLive(fan: Worker[], prober: Worker, url: string, probes: Target[], raw = false, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let pending = probes;
+  for (;;) {
+    await prober.call('probe', { url, probes: pending, raw });
+    await sleep(250);
+    const st = await callAll<{ sockets: number; live: number; closed: number; notLiveConversations: string[]; errorSamples: string[] }>(fan, 'status');
+    const notLive = new Set(st.flatMap((s) => s.notLiveConversations));
+    const closed = st.reduce((n, s) => n + s.closed, 0);
+    if (closed) throw new Error(`${closed} subscriber sockets closed: ${st.flatMap((s) => s.errorSamples).join('; ')}`);
+    if (notLive.size === 0) return st.reduce((n, s) => n + s.live, 0);
+    if (Date.now() > deadline) throw new Error(`subscriptions not live after ${timeoutMs} ms: ${st.map((s) => `${s.live}/${s.sockets}`).join(', ')}`);
+    pending = probes.filter((p) => notLive.has(p.conversationId));
+  }
+}
+
+type FanResult = {
+  published: number;
+  lat: Summary;
+  mutation: Summary;
+  delivered: number;
+  expected: number;
+  ratio: number;
+  deliveriesPerSec: number;
+  gaps: number;
+  dups: number;
+  summary: Record<string, unknown>;
+};
+
+async function fanRun(
+  fan: Worker[],
+  publisher: Worker,
+  pub: { url: string; token: string; conversationId: string; rate: number; durationMs: number; raw?: boolean },
+  subs: number,
+  pids: Record<string, number>,
+): Promise<FanResult> {
+  const runId = `run-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  await callAll(fan, 'reset', () => ({ runId }));
+  const meter = cpuMeter(pids, workerPids);
+  const sent = await publisher.call<RateResult>('rate', { ...pub, runId });
+  const cpu = meter();
+  otherLoad[`${pub.raw ? 'ws-' : ''}${subs}x${pub.rate}${Object.keys(pids).length > 1 ? '-x1' : ''}`] = cpu.other ?? NaN;
+  const expected = sent.ok * subs;
+  // Wait for the stragglers: until everything arrived, or 5 s without progress.
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const got = (await callAll<number>(fan, 'progress')).reduce((a, b) => a + b, 0);
+    if (got >= expected) break;
+    if (got !== last) {
+      last = got;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > 5_000) break;
+    await sleep(100);
+  }
+  const parts = await callAll<{
+    sockets: number;
+    closed: number;
+    received: number;
+    minPerSocket: number;
+    dups: number;
+    gaps: number;
+    latencies: Float64Array;
+    firstRecvAt: number;
+    lastRecvAt: number;
+    errorSamples: string[];
+  }>(fan, 'result');
+  const delivered = parts.reduce((n, p) => n + p.received, 0);
+  const latency = summarize(parts.map((p) => p.latencies));
+  const mutation = summarize([sent.latencies]);
+  const lastRecv = Math.max(...parts.map((p) => p.lastRecvAt));
+  const spanS = Math.max(0.001, (lastRecv - sent.firstSendAt) / 1000);
+  const deliveriesPerSec = delivered / spanS;
+  const gaps = parts.reduce((n, p) => n + p.gaps, 0);
+  const dups = parts.reduce((n, p) => n + p.dups, 0);
+  const minPerSocket = Math.min(...parts.map((p) => p.minPerSocket));
+  const ratio = expected === 0 ? 0 : delivered / expected;
+  if (sent.failed) console.log(`  publisher: ${sent.failed} failed sends, e.g. ${sent.errorSamples[0]}`);
+  const errs = parts.flatMap((p) => p.errorSamples);
+  if (errs.length) console.log(`  subscriber errors: ${errs.slice(0, 3).join('; ')}`);
+  log(
+    `  e2e ${lat(latency)} max ${ms(latency.max)}; ${delivered}/${expected} delivered (min ${minPerSocket}/socket), ${fmtInt(deliveriesPerSec)} deliv/s; ` +
+      `send ${lat(mutation)}; gaps ${gaps} dups ${dups}; cpu ${JSON.stringify(cpu)}`,
+  );
+  return {
+    published: sent.ok,
+    lat: latency,
+    mutation,
+    delivered,
+    expected,
+    ratio,
+    deliveriesPerSec,
+    gaps,
+    dups,
+    summary: {
+      latencyMs: latency,
+      sendLatencyMs: mutation,
+      published: sent.ok,
+      publishFailures: sent.failed,
+      delivered,
+      expected,
+      deliveryRatio: ratio,
+      minPerSocket,
+      deliveriesPerSec,
+      gaps,
+      dups,
+      cpuPercentOfCore: cpu,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory (C1)
+
+type MemPoint = { sockets: number; live: number; rssKiB: number; heapUsedKiB?: number; connectMs: number };
+
+async function memorySteps(
+  mode: 'graphql' | 'raw',
+  server: ServerProcess,
+  targets: Target[],
+  prober: Worker | undefined,
+  probeUrl: string,
+  probes: Target[],
+) {
+  const readMem = async () => {
+    const mem = await server.settle(3_000);
+    return { rssKiB: rssKiB(server.pid), heapUsedKiB: mem ? Math.round(mem.heapUsed / 1024) : undefined };
+  };
+  const base = await readMem();
+  await server.stats();
+  log(`  ${mode}: baseline RSS ${fmt(base.rssKiB / 1024)} MB`);
+  const total = targets.length;
+  const nWorkers = Math.max(1, Math.ceil(total / SOCKETS_PER_WORKER));
+  const ws = Array.from({ length: nWorkers }, (_, i) => worker(`c1-${mode}-${i}`, 'subscriber.ts'));
+  const points: MemPoint[] = [];
+  const snapshots: { sockets: number; byConstructor: ReturnType<typeof heapByConstructor> }[] = [];
+  let opened = 0;
+  let idleCpu = NaN;
+  for (const step of P.c1Steps) {
+    const batch = targets.slice(opened, step);
+    const t = Date.now();
+    const parts = ws.map((_, i) => batch.filter((_, j) => j % ws.length === i));
+    const res = await callAll<{ opened: number; closed: number; errorSamples: string[] }>(ws, 'connect', (_w, i) => ({
+      mode,
+      url: mode === 'raw' ? `ws://127.0.0.1:${server.port}/` : server.wsUrl,
+      targets: parts[i],
+      concurrency: 50,
+    }));
+    const closed = res.reduce((n, r) => n + r.closed, 0);
+    if (closed) console.log(`  ${closed} sockets closed while connecting: ${res.flatMap((r) => r.errorSamples).slice(0, 3).join('; ')}`);
+    opened = step;
+    const connectMs = Date.now() - t;
+    let live = step - closed;
+    if (prober) {
+      // Every subscription proves it is live by receiving a probe in its conversation.
+      const convs = new Set(targets.slice(0, step).map((x) => x.conversationId));
+      live = await waitLive(ws, prober, probeUrl, probes.filter((p) => convs.has(p.conversationId)), false, 120_000);
+    }
+    const m = await readMem();
+    points.push({ sockets: step, live, rssKiB: m.rssKiB, heapUsedKiB: m.heapUsedKiB, connectMs });
+    if (HEAP && (step === P.c1Steps[0] || step === P.c1Steps[P.c1Steps.length - 1])) {
+      const file = join(RESULTS_DIR, `heap-${mode}-${step}.heapsnapshot`);
+      await server.heapSnapshot(file);
+      snapshots.push({ sockets: step, byConstructor: heapByConstructor(file) });
+      rmSync(file, { force: true });
+    }
+    log(`  ${mode}: ${step} sockets (${live} live, connected in ${(connectMs / 1000).toFixed(1)} s): RSS ${fmt(m.rssKiB / 1024)} MB, heap ${fmt((m.heapUsedKiB ?? NaN) / 1024)} MB`);
+  }
+  const connectStats = await server.stats();
+  let idleStats: ServerStats | undefined;
+  const idleMs = QUICK ? 10_000 : 30_000;
+  {
+    const meter = cpuMeter({ server: server.pid });
+    await sleep(idleMs);
+    idleCpu = meter().server!;
+    idleStats = await server.stats();
+    log(
+      `  ${mode}: idle ${idleMs / 1000} s with ${opened} sockets: server CPU ${idleCpu}% of a core` +
+        (idleStats ? `, ${idleStats.pg.total} pg statements, ${idleStats.redis.total} redis calls` : ''),
+    );
+    if (connectStats) log(`  ${mode}: connecting ${opened} sockets cost ${fmt(connectStats.pg.total / opened, 2)} pg statements and ${fmt(connectStats.redis.total / opened, 2)} redis calls per socket`);
+  }
+  await callAll(ws, 'closeAll');
+  await stopWorkers(ws);
+  let heapGrowthPerSocket: ReturnType<typeof heapGrowth> | undefined;
+  if (snapshots.length === 2) {
+    const [a, b] = snapshots as [(typeof snapshots)[0], (typeof snapshots)[0]];
+    heapGrowthPerSocket = heapGrowth(a.byConstructor, b.byConstructor, b.sockets - a.sockets, 25);
+    log(`  ${mode}: heap growth per socket by constructor (${a.sockets} -> ${b.sockets} sockets):`);
+    for (const r of heapGrowthPerSocket) log(`    ${fmtInt(r.perSocketBytes).padStart(6)} B  x${fmt(r.perSocketCount, 1).padStart(5)}  ${r.key}`);
+  }
+  const slopeKiB = slope(points.map((p) => ({ x: p.sockets, y: p.rssKiB })));
+  const heapSlopeKiB = slope(points.map((p) => ({ x: p.sockets, y: p.heapUsedKiB ?? NaN })));
+  log(`  ${mode}: ${fmt(slopeKiB)} KB RSS per socket, ${fmt(heapSlopeKiB)} KB heap per socket`);
+  return { baseKiB: base.rssKiB, baseHeapKiB: base.heapUsedKiB, points, slopeKiB, heapSlopeKiB, idleCpu, idleMs, connectStats, idleStats, heapGrowthPerSocket };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Removes what the bench's org left in the shared Redis (presence and typing keys). */
+async function cleanRedis(org: string) {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const prefix = `${org}\u0000`;
+    for (const pattern of [`sb:presence:leases:${org}*`, `sb:typing:${org}*`, `sb:ratelimit:*${org}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+    for (const hash of ['sb:presence:seen', 'sb:presence:manual']) {
+      let cursor = '0';
+      do {
+        const [next, kv] = await redis.hscan(hash, cursor, 'MATCH', `${org}*`, 'COUNT', 1000);
+        cursor = next;
+        const fields = kv.filter((_, i) => i % 2 === 0).filter((f) => f.startsWith(prefix));
+        if (fields.length) await redis.hdel(hash, ...fields);
+      } while (cursor !== '0');
+    }
+    let cursor = '0';
+    do {
+      const [next, kv] = await redis.zscan('sb:presence:online', cursor, 'MATCH', `${org}*`, 'COUNT', 1000);
+      cursor = next;
+      const members = kv.filter((_, i) => i % 2 === 0).filter((f) => f.startsWith(prefix));
+      if (members.length) await redis.zrem('sb:presence:online', ...members);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function printTable() {
+  const headers: Row = { id: '', metric: 'Metric', value: 'Switchboard', ceiling: 'Ceiling', ratio: 'vs ceiling', target: 'Target', status: 'Result' };
+  const cols = Object.keys(headers) as (keyof Row)[];
+  const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[headers, ...rows].map((r) => r[c].length))])) as Record<keyof Row, number>;
+  const line = (r: Row) => cols.map((c) => r[c].padEnd(width[c])).join(' | ');
+  console.log('\n' + line(headers));
+  console.log(cols.map((c) => '-'.repeat(width[c])).join('-|-'));
+  for (const r of rows) console.log(line(r));
+}
+
+main()
+  .catch(async (err) => {
+    console.error('bench failed:', err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanup();
+    process.exit(process.exitCode ?? 0);
+  });

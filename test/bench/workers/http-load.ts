@@ -1,0 +1,219 @@
+/**
+ * HTTP load worker (Q1, M1, and the publishers of S1/X1). Keep-alive node:http Agent, one
+ * socket per concurrent loop. Latencies are measured around each request, in milliseconds.
+ */
+import { HttpClient } from '../lib/http.js';
+import { Q1_MESSAGES, SEND_MESSAGE } from '../lib/queries.js';
+import { serveRpc } from '../lib/rpc.js';
+import { nowMs, Samples, sleep } from '../lib/stats.js';
+
+const WORKER = process.env.BENCH_WORKER ?? 'http';
+
+export type Loop = { cls: string; token: string; kind: 'query' | 'send'; conversations: string[] };
+
+type ClosedParams = { url: string; loops: Loop[]; warmupMs: number; durationMs: number };
+
+export type ClosedResult = {
+  /** Successful requests inside the measuring window, per class. */
+  ok: Record<string, number>;
+  latencies: Record<string, Float64Array>;
+  /** Successful requests over warmup + window (what the database must hold for sends). */
+  okTotal: number;
+  errors: number;
+  errorSamples: string[];
+  windowMs: number;
+};
+
+/** True when a GraphQL response carries data and no errors (cheap check before parsing). */
+function good(status: number, text: string): boolean {
+  return status === 200 && !text.includes('"errors"') && text.startsWith('{"data"');
+}
+
+async function closed(p: ClosedParams): Promise<ClosedResult> {
+  const client = new HttpClient(p.url, p.loops.length);
+  const samples = new Map<string, Samples>();
+  const ok: Record<string, number> = {};
+  for (const l of p.loops) {
+    samples.set(l.cls, samples.get(l.cls) ?? new Samples());
+    ok[l.cls] = 0;
+  }
+  let okTotal = 0;
+  let errors = 0;
+  const errorSamples: string[] = [];
+  const t0 = performance.now();
+  const measureFrom = t0 + p.warmupMs;
+  const until = measureFrom + p.durationMs;
+  let counter = 0;
+
+  await Promise.all(
+    p.loops.map(async (loop, li) => {
+      const headers = { authorization: `Bearer ${loop.token}` };
+      const s = samples.get(loop.cls)!;
+      for (;;) {
+        const start = performance.now();
+        if (start >= until) return;
+        const c = loop.conversations[(Math.random() * loop.conversations.length) | 0]!;
+        const n = counter++;
+        const body =
+          loop.kind === 'query'
+            ? JSON.stringify({ query: Q1_MESSAGES, variables: { c } })
+            : JSON.stringify({
+                query: SEND_MESSAGE,
+                variables: {
+                  input: {
+                    conversationId: c,
+                    content: `bench message ${n} from ${WORKER} loop ${li}`,
+                    clientMessageId: `${WORKER}-${li}-${n}-${Date.now()}`,
+                  },
+                },
+              });
+        let res: { status: number; text: string };
+        try {
+          res = await client.post(body, headers);
+        } catch (err) {
+          res = { status: 0, text: String(err) };
+        }
+        const end = performance.now();
+        if (good(res.status, res.text)) {
+          okTotal++;
+          if (start >= measureFrom && end <= until) {
+            s.push(end - start);
+            ok[loop.cls]!++;
+          }
+        } else {
+          errors++;
+          if (errorSamples.length < 5) errorSamples.push(`${res.status} ${res.text.slice(0, 300)}`);
+          await sleep(5);
+        }
+      }
+    }),
+  );
+  client.close();
+  const latencies: Record<string, Float64Array> = {};
+  for (const [k, s] of samples) latencies[k] = s.take();
+  return { ok, latencies, okTotal, errors, errorSamples, windowMs: p.durationMs };
+}
+
+type RateParams = {
+  url: string;
+  token: string;
+  conversationId: string;
+  rate: number;
+  durationMs: number;
+  runId: string;
+  /** POST to a bare ws server's /publish instead of the GraphQL endpoint (the ceiling). */
+  raw?: boolean;
+  maxInFlight?: number;
+};
+
+export type RateResult = {
+  attempted: number;
+  ok: number;
+  failed: number;
+  latencies: Float64Array;
+  firstSendAt: number;
+  lastSendAt: number;
+  errorSamples: string[];
+};
+
+const rateClients = new Map<string, HttpClient>();
+const clientFor = (url: string) => {
+  let c = rateClients.get(url);
+  if (!c) rateClients.set(url, (c = new HttpClient(url, 64)));
+  return c;
+};
+
+/** The message a publisher sends: the send time and run id ride in metadata. */
+function publishBody(p: Pick<RateParams, 'raw' | 'conversationId'>, metadata: Record<string, unknown>, i: number): string {
+  const content = `fan-out message ${i} sent by the bench publisher`;
+  if (p.raw) {
+    return JSON.stringify({
+      room: p.conversationId,
+      message: {
+        conversationId: p.conversationId,
+        sender: { id: 'bench-publisher', displayName: 'Bench Publisher', kind: 'USER', roles: [] },
+        senderKind: 'USER',
+        content,
+        contentType: 'text/plain',
+        kind: 'CHAT',
+        replyTo: null,
+        priority: 'NORMAL',
+        interruptible: false,
+        preemptedBy: null,
+        runId: null,
+        traceId: null,
+        metadata,
+        clientMessageId: null,
+        editedAt: null,
+        deletedAt: null,
+      },
+    });
+  }
+  return JSON.stringify({ query: SEND_MESSAGE, variables: { input: { conversationId: p.conversationId, content, metadata } } });
+}
+
+async function sendOne(p: RateParams, metadata: Record<string, unknown>, i: number) {
+  const client = clientFor(p.url);
+  const body = publishBody(p, metadata, i);
+  if (p.raw) return client.post(body, {}, '/publish');
+  return client.post(body, { authorization: `Bearer ${p.token}` });
+}
+
+/** Open loop: message i leaves at t0 + i/rate, whatever the previous ones are doing. */
+async function rate(p: RateParams): Promise<RateResult> {
+  const total = Math.max(1, Math.round((p.rate * p.durationMs) / 1000));
+  const interval = 1000 / p.rate;
+  const maxInFlight = p.maxInFlight ?? 64;
+  const lat = new Samples();
+  const errorSamples: string[] = [];
+  let ok = 0;
+  let failed = 0;
+  let inFlight = 0;
+  let firstSendAt = 0;
+  let lastSendAt = 0;
+  const running: Promise<void>[] = [];
+  const t0 = performance.now() + 5;
+  for (let i = 0; i < total; i++) {
+    const due = t0 + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    while (inFlight >= maxInFlight) await sleep(1);
+    inFlight++;
+    const sentAt = nowMs();
+    if (i === 0) firstSendAt = sentAt;
+    lastSendAt = sentAt;
+    const start = performance.now();
+    running.push(
+      sendOne(p, { t: sentAt, run: p.runId, i }, i)
+        .then((res) => {
+          if (res.status === 200 && !res.text.includes('"errors"')) {
+            ok++;
+            lat.push(performance.now() - start);
+          } else {
+            failed++;
+            if (errorSamples.length < 5) errorSamples.push(`${res.status} ${res.text.slice(0, 300)}`);
+          }
+        })
+        .catch((err) => {
+          failed++;
+          if (errorSamples.length < 5) errorSamples.push(String(err));
+        })
+        .finally(() => inFlight--),
+    );
+  }
+  await Promise.all(running);
+  return { attempted: total, ok, failed, latencies: lat.take(), firstSendAt, lastSendAt, errorSamples };
+}
+
+/** Probes: one message per conversation that subscribers use to show they are live; not counted. */
+async function probe(p: { url: string; probes: { conversationId: string; token: string }[]; raw?: boolean }) {
+  await Promise.all(
+    p.probes.map(async ({ conversationId, token }) => {
+      const res = await sendOne({ url: p.url, raw: p.raw, token, conversationId, rate: 1, durationMs: 0, runId: 'probe' }, { probe: true, t: nowMs() }, -1);
+      if (res.status !== 200 || res.text.includes('"errors"')) throw new Error(`probe failed: ${res.status} ${res.text.slice(0, 300)}`);
+    }),
+  );
+  return true;
+}
+
+serveRpc({ closed, rate, probe });

@@ -1,0 +1,233 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AppendMessageChunkDocument,
+  AuditLogDocument,
+  ClaimExpertRequestDocument,
+  CompleteMessageDocument,
+  ControlEventSubDocument,
+  ControlEventsDocument,
+  ConversationRunsDocument,
+  CreateConversationDocument,
+  ExpertRequestsDocument,
+  ExpertRequestUpdatedDocument,
+  HandBackToAgentDocument,
+  MessagesDocument,
+  MessagesFilteredDocument,
+  MessageStreamDocument,
+  RequestExpertDocument,
+  SendControlDocument,
+  SendMessageDocument,
+  StartMessageDocument,
+  UpdateConversationDocument,
+  ViewerDocument,
+} from '../../src/client/generated/graphql.js';
+import { codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
+import { backends } from '../kit/services.js';
+import { collect } from '../kit/subscriptions.js';
+
+describe.each(backends)('agents and experts on %s', (backend) => {
+  let server: TestServer;
+  let user: string; // the person talking to the assistant (conversation owner)
+  let member: string; // another person in the conversation
+  let agent: string; // the assistant
+  let otherAgent: string;
+  let expert: string;
+  let admin: string;
+
+  beforeAll(async () => {
+    server = await startServer({ backend });
+    user = await server.token('uma', { name: 'Uma' });
+    member = await server.token('max');
+    agent = await server.token('assistant', { kind: 'agent', name: 'Assistant' });
+    otherAgent = await server.token('other-bot', { kind: 'agent' });
+    expert = await server.token('erin', { roles: ['expert'], name: 'Erin' });
+    admin = await server.token('ada', { roles: ['admin'] });
+    // Provision everyone once so they can be added by id.
+    for (const t of [user, member, agent, otherAgent, expert, admin]) dataOf(await server.gql(t, ViewerDocument));
+  });
+  afterAll(() => server?.stop());
+
+  const newConversation = async () =>
+    dataOf(
+      await server.gql(user, CreateConversationDocument, {
+        input: { type: 'GROUP', name: 'support', participantIds: ['max', 'assistant', 'other-bot'] },
+      }),
+    ).createConversation.id;
+  const runs = async (id: string, as = user) => dataOf(await server.gql(as, ConversationRunsDocument, { id })).conversation!;
+  const control = (as: string, conversationId: string, input: Record<string, unknown>) =>
+    server.gql(as, SendControlDocument, { conversationId, input: input as never });
+  const agentSays = (conversationId: string, runId: string, content: string, interruptible = true) =>
+    server.gql(agent, SendMessageDocument, { input: { conversationId, content, runId, interruptible } });
+
+  it('moves runs through PAUSE, RESUME, PRIORITY and CANCEL, and refuses impossible transitions', async () => {
+    const c = await newConversation();
+    dataOf(await agentSays(c, 'r1', 'thinking…'));
+    expect((await runs(c)).activeRuns).toEqual([{ runId: 'r1', state: 'ACTIVE', priority: 'NORMAL', agent: { id: 'assistant' } }]);
+
+    dataOf(await control(user, c, { event: 'PAUSE', runId: 'r1' }));
+    expect((await runs(c)).activeRuns[0]!.state).toBe('PAUSED');
+    // A paused run takes no output.
+    expect(codeOf(await agentSays(c, 'r1', 'more'))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await control(user, c, { event: 'PAUSE', runId: 'r1' }))).toBe('BAD_USER_INPUT');
+
+    dataOf(await control(user, c, { event: 'RESUME', runId: 'r1' }));
+    dataOf(await control(user, c, { event: 'PRIORITY', runId: 'r1', target: 'HIGH' }));
+    expect((await runs(c)).activeRuns[0]).toMatchObject({ state: 'ACTIVE', priority: 'HIGH' });
+
+    dataOf(await control(user, c, { event: 'CANCEL', runId: 'r1' }));
+    expect((await runs(c)).activeRuns).toEqual([]);
+    const before = dataOf(await server.gql(user, ControlEventsDocument, { conversationId: c })).controlEvents.nodes.length;
+    const resume = await control(user, c, { event: 'RESUME', runId: 'r1' });
+    expect(codeOf(resume)).toBe('BAD_USER_INPUT');
+    const after = dataOf(await server.gql(user, ControlEventsDocument, { conversationId: c })).controlEvents.nodes.length;
+    expect(after).toBe(before);
+  });
+
+  it('enforces who may send which event', async () => {
+    const c = await newConversation();
+    dataOf(await agentSays(c, 'r1', 'hello'));
+    // Another agent may not steer this agent's run; the run's own agent may.
+    expect(codeOf(await control(otherAgent, c, { event: 'PAUSE', runId: 'r1' }))).toBe('FORBIDDEN');
+    dataOf(await control(agent, c, { event: 'PAUSE', runId: 'r1' }));
+    // Routing is for owners, admins, experts and whoever answers now, not plain members.
+    expect(codeOf(await control(member, c, { event: 'ROUTE', target: 'DIRECT' }))).toBe('FORBIDDEN');
+    expect(codeOf(await control(user, c, { event: 'ROUTE', target: 'nobody-here' }))).toBe('BAD_USER_INPUT');
+    dataOf(await control(user, c, { event: 'ROUTE', target: 'assistant' }));
+    expect(await runs(c)).toMatchObject({ mode: 'AGENT', assignee: { id: 'assistant' } });
+    dataOf(await control(user, c, { event: 'ROUTE', target: 'DIRECT' }));
+    expect(await runs(c)).toMatchObject({ mode: 'DIRECT', assignee: { id: 'assistant' } });
+  });
+
+  it('PREEMPT marks the run’s interruptible messages and ends its stream, keeping the text so far', async () => {
+    const c = await newConversation();
+    const m1 = dataOf(await agentSays(c, 'r2', 'part one')).sendMessage;
+    const m2 = dataOf(await agentSays(c, 'r2', 'must stay', false)).sendMessage;
+    const stream = dataOf(await server.gql(agent, StartMessageDocument, { input: { conversationId: c, runId: 'r2' } })).startMessage;
+    dataOf(await server.gql(agent, AppendMessageChunkDocument, { id: stream.id, chunk: 'half an ans' }));
+    const watcher = collect(server.ws(user), MessageStreamDocument, { conversationId: c });
+    await watcher.waitFor(1); // catch-up with the text so far
+
+    const event = dataOf(await control(user, c, { event: 'PREEMPT', runId: 'r2', reason: 'stop' })).sendControl;
+    const [end] = (await watcher.waitFor(2)).slice(1);
+    expect(end!.messageStream).toMatchObject({ messageId: stream.id, state: 'PREEMPTED', message: { content: 'half an ans', preemptedBy: event.id } });
+
+    const history = dataOf(await server.gql(user, MessagesDocument, { conversationId: c })).messages.edges.map((e) => e.node);
+    const byId = new Map(history.map((m) => [m.id, m]));
+    expect(byId.get(m1.id)!.preemptedBy).toBe(event.id);
+    expect(byId.get(m2.id)!.preemptedBy).toBeNull();
+    expect(byId.get(stream.id)).toMatchObject({ content: 'half an ans', preemptedBy: event.id, seq: 3 });
+    expect(codeOf(await server.gql(agent, AppendMessageChunkDocument, { id: stream.id, chunk: 'swer' }))).toBe('BAD_USER_INPUT');
+    watcher.stop();
+  });
+
+  it('streams an answer chunk by chunk; a late subscriber gets the text so far, then the rest; completion makes one message', async () => {
+    const c = await newConversation();
+    const early = collect(server.ws(user), MessageStreamDocument, { conversationId: c });
+    await new Promise((r) => setTimeout(r, 200));
+    const stream = dataOf(await server.gql(agent, StartMessageDocument, { input: { conversationId: c, runId: 'r3' } })).startMessage;
+    const a = dataOf(await server.gql(agent, AppendMessageChunkDocument, { id: stream.id, chunk: 'Hel' })).appendMessageChunk;
+    const b = dataOf(await server.gql(agent, AppendMessageChunkDocument, { id: stream.id, chunk: 'lo' })).appendMessageChunk;
+    expect([a.offset, b.offset]).toEqual([0, 3]);
+
+    const late = collect(server.ws(member), MessageStreamDocument, { conversationId: c });
+    const [catchUp] = await late.waitFor(1);
+    expect(catchUp!.messageStream).toMatchObject({ messageId: stream.id, offset: 0, chunk: 'Hello', state: 'STREAMING' });
+
+    dataOf(await server.gql(agent, AppendMessageChunkDocument, { id: stream.id, chunk: ' wörld 👋' }));
+    const done = dataOf(await server.gql(agent, CompleteMessageDocument, { id: stream.id })).completeMessage;
+    expect(done).toMatchObject({ id: stream.id, seq: 1, content: 'Hello wörld 👋', runId: 'r3' });
+
+    // The early subscriber saw every chunk in order; both rebuild the same text.
+    const rebuild = (events: { messageStream: { offset: number; chunk: string } }[]) => {
+      let text: string[] = [];
+      for (const e of events) text = [...text.slice(0, e.messageStream.offset), ...Array.from(e.messageStream.chunk)];
+      return text.join('');
+    };
+    const earlyEvents = await early.waitFor(5); // start, Hel, lo, rest, completion
+    const lateEvents = await late.waitFor(3); // catch-up, rest, completion
+    expect(rebuild(earlyEvents)).toBe('Hello wörld 👋');
+    expect(rebuild(lateEvents)).toBe('Hello wörld 👋');
+    expect(earlyEvents.at(-1)!.messageStream).toMatchObject({ state: 'COMPLETED', message: { seq: 1 } });
+    const history = dataOf(await server.gql(user, MessagesDocument, { conversationId: c })).messages.nodes;
+    expect(history).toEqual([{ id: stream.id, seq: 1 }]);
+    early.stop();
+    late.stop();
+  });
+
+  it('CANCEL discards a stream', async () => {
+    const c = await newConversation();
+    const watcher = collect(server.ws(user), MessageStreamDocument, { conversationId: c });
+    await new Promise((r) => setTimeout(r, 200));
+    const stream = dataOf(await server.gql(agent, StartMessageDocument, { input: { conversationId: c, runId: 'r5', content: 'draft' } })).startMessage;
+    dataOf(await control(user, c, { event: 'CANCEL', runId: 'r5' }));
+    const events = await watcher.waitFor(2);
+    expect(events[1]!.messageStream).toMatchObject({ messageId: stream.id, state: 'CANCELLED', message: null });
+    expect(dataOf(await server.gql(user, MessagesDocument, { conversationId: c })).messages.nodes).toEqual([]);
+    watcher.stop();
+  });
+
+  it('hands a conversation from the agent to an expert and back, all of it audited', async () => {
+    const c = await newConversation();
+    dataOf(await control(user, c, { event: 'ROUTE', target: 'assistant' }));
+    dataOf(await agentSays(c, 'r7', 'I can help with that'));
+    const agentControl = collect(server.ws(agent), ControlEventSubDocument, { conversationId: c });
+    const queue = collect(server.ws(expert), ExpertRequestUpdatedDocument);
+    await new Promise((r) => setTimeout(r, 300));
+
+    expect(codeOf(await server.gql(member, ExpertRequestsDocument, {}))).toBe('FORBIDDEN');
+    const request = dataOf(await server.gql(user, RequestExpertDocument, { conversationId: c, reason: 'billing' })).requestExpert;
+    expect(request).toMatchObject({ status: 'OPEN', reason: 'billing', requestedBy: { id: 'uma' } });
+    const [live] = await queue.waitFor(1);
+    expect(live!.expertRequestUpdated).toMatchObject({ id: request.id, status: 'OPEN' });
+    const open = dataOf(await server.gql(expert, ExpertRequestsDocument, {})).expertRequests.nodes;
+    expect(open.map((r) => r.id)).toContain(request.id);
+
+    const claimed = dataOf(await server.gql(expert, ClaimExpertRequestDocument, { id: request.id })).claimExpertRequest;
+    expect(claimed).toMatchObject({ status: 'CLAIMED', claimedBy: { id: 'erin' } });
+    expect(codeOf(await server.gql(expert, ClaimExpertRequestDocument, { id: request.id }))).toBe('CONFLICT');
+    expect(await runs(c, expert)).toMatchObject({ mode: 'EXPERT', assignee: { id: 'erin' }, activeRuns: [{ runId: 'r7', state: 'PAUSED' }] });
+    const told = await agentControl.waitFor(2);
+    expect(told.map((e) => [e.controlEvent.event, e.controlEvent.target ?? e.controlEvent.runId])).toEqual([
+      ['PAUSE', 'r7'],
+      ['HANDOFF', 'erin'],
+    ]);
+
+    dataOf(await server.gql(expert, SendMessageDocument, { input: { conversationId: c, content: 'Hi, Erin from billing here' } }));
+    dataOf(await server.gql(expert, MessagesDocument, { conversationId: c, last: 10 }));
+    const back = dataOf(await server.gql(expert, HandBackToAgentDocument, { conversationId: c })).handBackToAgent;
+    expect(back.status).toBe('RESOLVED');
+    expect(await runs(c)).toMatchObject({ mode: 'AGENT', assignee: { id: 'assistant' }, activeRuns: [{ runId: 'r7', state: 'ACTIVE' }] });
+
+    expect(codeOf(await server.gql(user, AuditLogDocument, {}))).toBe('FORBIDDEN');
+    const audit = dataOf(await server.gql(admin, AuditLogDocument, { first: 50 })).auditLog.nodes.filter((e) => e.conversationId === c);
+    expect(new Set(audit.map((e) => e.action))).toEqual(new Set(['expert.claim', 'expert.write', 'expert.read', 'expert.handback']));
+    expect(audit.every((e) => e.actor === 'user:erin')).toBe(true);
+    agentControl.stop();
+    queue.stop();
+  });
+
+  it('a HIGH message from a person preempts interruptible runs when the conversation says so; messages filter by priority and kind', async () => {
+    const c = await newConversation();
+    dataOf(await agentSays(c, 'r8', 'long answer…'));
+    dataOf(await server.gql(user, SendMessageDocument, { input: { conversationId: c, content: 'not urgent', priority: 'HIGH' } }));
+    expect((await runs(c)).activeRuns.map((r) => r.state)).toEqual(['ACTIVE']);
+
+    dataOf(await server.gql(user, UpdateConversationDocument, { id: c, input: { preemptOnPriority: true } }));
+    const urgent = dataOf(
+      await server.gql(user, SendMessageDocument, { input: { conversationId: c, content: 'STOP, wrong account', priority: 'CRITICAL' } }),
+    ).sendMessage;
+    expect((await runs(c)).activeRuns).toEqual([]);
+    const events = dataOf(await server.gql(user, ControlEventsDocument, { conversationId: c })).controlEvents.nodes;
+    const preempt = events.find((e) => e.event === 'PREEMPT')!;
+    expect(preempt).toMatchObject({ runId: 'r8', issuedBy: { id: 'uma' } });
+    expect(preempt.reason).toContain(urgent.id);
+
+    const critical = dataOf(await server.gql(user, MessagesFilteredDocument, { conversationId: c, priority: 'CRITICAL' })).messages.nodes;
+    expect(critical.map((m) => m.content)).toEqual(['STOP, wrong account']);
+    const preempted = dataOf(await server.gql(user, MessagesFilteredDocument, { conversationId: c, priority: 'NORMAL' })).messages.nodes;
+    expect(preempted).toMatchObject([{ content: 'long answer…', preemptedBy: preempt.id }]);
+    dataOf(await server.gql(agent, SendMessageDocument, { input: { conversationId: c, content: 'temp 21C', kind: 'NOTIFICATION' } }));
+    const notes = dataOf(await server.gql(user, MessagesFilteredDocument, { conversationId: c, kind: 'NOTIFICATION' })).messages.nodes;
+    expect(notes.map((m) => m.content)).toEqual(['temp 21C']);
+  });
+});

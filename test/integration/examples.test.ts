@@ -1,0 +1,98 @@
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSwitchboardClient, type SwitchboardClient } from '../../src/client/index.js';
+import { startAssistant } from '../../src/examples/assistant.js';
+import { startSensor } from '../../src/examples/sensor.js';
+import { startServer, type TestServer } from '../kit/server.js';
+import { eventually } from '../kit/subscriptions.js';
+
+/** The example services, driven end to end through the typed client as their users would. */
+describe('example services', () => {
+  let server: TestServer;
+  const clients: SwitchboardClient[] = [];
+  const clientFor = async (sub: string, kind?: 'agent') => {
+    const token = await server.token(sub, { kind, name: sub });
+    const client = createSwitchboardClient({ url: server.url, token, webSocketImpl: WebSocket });
+    clients.push(client);
+    await client.viewer();
+    return client;
+  };
+
+  beforeAll(async () => {
+    server = await startServer({ backend: 'pglite' });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server?.stop();
+  });
+
+  it('the assistant streams an answer and obeys PAUSE, RESUME and PREEMPT', async () => {
+    const assistantClient = await clientFor('assistant', 'agent');
+    const stop = startAssistant({ client: assistantClient, selfId: 'assistant', chunkDelayMs: 40 });
+    const alice = await clientFor('alice');
+    const conversation = await alice.directConversation('assistant');
+    const chunks: { messageId: string; state: string; runId?: string | null; chunk: string }[] = [];
+    const offStream = alice.onStream(conversation.id, (e) => chunks.push(e));
+    await new Promise((r) => setTimeout(r, 300));
+
+    await alice.sendMessage({ conversationId: conversation.id, content: 'What is Switchboard?' });
+    await eventually(() => chunks.length >= 3);
+    const runId = chunks[0]!.runId!;
+    await alice.sendControl(conversation.id, { event: 'PAUSE', runId });
+    await new Promise((r) => setTimeout(r, 200));
+    const heldAt = chunks.length;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(chunks.length).toBe(heldAt); // nothing streams while paused
+    await alice.sendControl(conversation.id, { event: 'RESUME', runId });
+    await eventually(() => chunks.some((c) => c.state === 'COMPLETED'), 15_000);
+    const history = await alice.history(conversation.id);
+    const answer = history.edges.at(-1)!.node;
+    expect(answer.sender.id).toBe('assistant');
+    expect(answer.content).toContain('What is Switchboard?');
+    expect(answer.runId).toBe(runId);
+
+    // A second question, preempted half way: the stream ends and nothing more is sent.
+    await alice.sendMessage({ conversationId: conversation.id, content: 'Tell me more' });
+    await eventually(() => chunks.filter((c) => c.runId && c.runId !== runId).length >= 3);
+    const second = chunks.find((c) => c.runId && c.runId !== runId)!.runId!;
+    await alice.sendControl(conversation.id, { event: 'PREEMPT', runId: second });
+    await eventually(() => chunks.some((c) => c.runId === second && c.state === 'PREEMPTED'));
+    const after = chunks.length;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(chunks.length).toBe(after);
+    offStream();
+    stop();
+  });
+
+  it('the sensor takes commands and broadcasts readings as notifications to its subscribers', async () => {
+    const sensorClient = await clientFor('thermometer', 'agent');
+    let value = 20;
+    const sensor = startSensor({ client: sensorClient, selfId: 'thermometer', read: () => (value += 0.5), intervalMs: 3_600_000 });
+    const bob = await clientFor('bob');
+    const conversation = await bob.directConversation('thermometer');
+    const received: { kind: string; content: string; sender: string }[] = [];
+    const off = bob.onMessage(conversation.id, (m) => received.push({ kind: m.kind, content: m.content, sender: m.sender.id }), { afterSeq: 0 });
+    const fromSensor = () => received.filter((m) => m.sender === 'thermometer');
+
+    await bob.sendMessage({ conversationId: conversation.id, content: 'subscribe', kind: 'COMMAND' });
+    await eventually(() => fromSensor().length === 1);
+    expect(fromSensor()[0]!.content).toMatch(/^Subscribed/);
+    await sensor.broadcast();
+    await sensor.broadcast();
+    await eventually(() => fromSensor().length === 3);
+    expect(fromSensor().slice(1)).toEqual([
+      { kind: 'NOTIFICATION', content: '20.5°C', sender: 'thermometer' },
+      { kind: 'NOTIFICATION', content: '21.0°C', sender: 'thermometer' },
+    ]);
+    await bob.sendMessage({ conversationId: conversation.id, content: 'range', kind: 'COMMAND' });
+    await eventually(() => fromSensor().length === 4);
+    expect(fromSensor()[3]!.content).toBe('Range over the last 2 readings: 20.5°C to 21.0°C.');
+    await bob.sendMessage({ conversationId: conversation.id, content: 'unsubscribe', kind: 'COMMAND' });
+    await eventually(() => fromSensor().length === 5);
+    await sensor.broadcast();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fromSensor().length).toBe(5);
+    off();
+    sensor.stop();
+  });
+});

@@ -1,0 +1,151 @@
+// Typing indicators and presence on one instance: the 8 s lapse, stopping on send and on
+// disconnect, ONLINE/AWAY/BUSY/OFFLINE, and queries that agree with the events.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  PresenceDocument,
+  SetTypingDocument,
+  TypingDocument,
+  UpdatePresenceDocument,
+  UserDocument,
+  UsersDocument,
+  ViewerDocument,
+} from '../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../kit/server.js';
+import { backends } from '../kit/services.js';
+import { collect, eventually, type Collector } from '../kit/subscriptions.js';
+import { createGroup, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../kit/realtime.js';
+import type { PresenceSubscription, TypingSubscription } from '../../src/client/generated/graphql.js';
+
+describe.each(backends)('typing and presence on %s', (backend) => {
+  let server: TestServer;
+  let alice: string;
+  let bob: string;
+
+  beforeAll(async () => {
+    server = await startServer({ backend, env: UNLIMITED_ENV });
+    alice = await server.token('alice', { name: 'Alice' });
+    bob = await server.token('bob', { name: 'Bob' });
+  });
+  afterAll(() => server?.stop());
+
+  /** Bob watches typing in a new conversation; resolves once the subscription is known to be live. */
+  async function watchTyping() {
+    const conversationId = await createGroup(server, alice, ['bob', 'probe']);
+    const probe = await server.token('probe');
+    const sub = collect(server.ws(bob), TypingDocument, { conversationId });
+    await eventually(async () => {
+      await server.gql(probe, SetTypingDocument, { conversationId, isTyping: true });
+      return sub.events.length > 0;
+    });
+    await server.gql(probe, SetTypingDocument, { conversationId, isTyping: false });
+    return { conversationId, sub };
+  }
+  const aliceTyping = (sub: Collector<TypingSubscription>) =>
+    sub.events.filter((e) => e.typing.user.id === 'alice').map((e) => e.typing.isTyping);
+
+  it('lets a typing indicator lapse 8 s after the last setTyping(true)', async () => {
+    const { conversationId, sub } = await watchTyping();
+    dataOf(await server.gql(alice, SetTypingDocument, { conversationId, isTyping: true }));
+    await eventually(() => aliceTyping(sub).length === 1);
+    // A refresh moves the deadline and is not announced again.
+    await sleep(4_000);
+    dataOf(await server.gql(alice, SetTypingDocument, { conversationId, isTyping: true }));
+    await sleep(5_000);
+    expect(aliceTyping(sub)).toEqual([true]);
+    // Nothing else happens: the server turns it off by itself.
+    await eventually(() => aliceTyping(sub).length === 2, 6_000);
+    expect(aliceTyping(sub)).toEqual([true, false]);
+    expect(sub.events.at(-1)!.typing).toEqual({ conversationId, user: { id: 'alice' }, isTyping: false });
+  });
+
+  it('turns typing off at once when the typist sends a message', async () => {
+    const { conversationId, sub } = await watchTyping();
+    dataOf(await server.gql(alice, SetTypingDocument, { conversationId, isTyping: true }));
+    await eventually(() => aliceTyping(sub).length === 1);
+    await sendText(server, alice, conversationId, 'done typing');
+    // Half the lapse time: only the send can have turned it off.
+    await eventually(() => aliceTyping(sub).length === 2, 4_000);
+    expect(aliceTyping(sub)).toEqual([true, false]);
+  });
+
+  it('turns typing off at once when the typist’s socket closes', async () => {
+    const { conversationId, sub } = await watchTyping();
+    const socket = await rawSocket(server.wsUrl, alice);
+    dataOf(await server.gql(alice, SetTypingDocument, { conversationId, isTyping: true }));
+    await eventually(() => aliceTyping(sub).length === 1);
+    socket.terminate();
+    // Half the lapse time: only the disconnect can have turned it off.
+    await eventually(() => aliceTyping(sub).length === 2, 4_000);
+    expect(aliceTyping(sub)).toEqual([true, false]);
+  });
+
+  /**
+   * Until a presence subscription is live, a socket opening may go unheard: a probe user connects
+   * and disconnects until the subscription hears of it. Tests then look only at other users.
+   */
+  async function untilListening(sub: Collector<PresenceSubscription>, probe: string, probeId: string) {
+    await eventually(async () => {
+      const s = await rawSocket(server.wsUrl, probe);
+      s.terminate();
+      await s.closed;
+      return sub.events.some((e) => e.presence.user.id === probeId);
+    });
+  }
+
+  /** Presence as bob reads it by query: User.presence, and whether users(onlineOnly) lists the user. */
+  async function presenceOf(id: string) {
+    const { user } = dataOf(await server.gql(bob, UserDocument, { id }));
+    const online = dataOf(await server.gql(bob, UsersDocument, { onlineOnly: true, first: 200 }));
+    return { status: user!.presence.status, listed: online.users.nodes.some((u) => u.id === id) };
+  }
+
+  it('is ONLINE while a socket is open, follows updatePresence, and is OFFLINE after the last closes', async () => {
+    const dave = await server.token('dave', { name: 'Dave' });
+    dataOf(await server.gql(dave, ViewerDocument)); // provisioned, never connected
+    const probe = await server.token('probe-1');
+    const all = collect(server.ws(bob), PresenceDocument, { userIds: ['dave', 'probe-1'] });
+    await untilListening(all, probe, 'probe-1');
+    const daves = () => all.events.filter((e) => e.presence.user.id === 'dave').map((e) => e.presence);
+    const statuses = () => daves().map((p) => p.status);
+    expect(await presenceOf('dave')).toEqual({ status: 'OFFLINE', listed: false });
+
+    const first = await rawSocket(server.wsUrl, dave);
+    await eventually(() => daves().length === 1);
+    expect(daves()[0]).toMatchObject({ status: 'ONLINE' });
+    expect(daves()[0]!.lastSeenAt).not.toBeNull();
+    expect(await presenceOf('dave')).toEqual({ status: 'ONLINE', listed: true });
+
+    // A second socket changes nothing; closing one of two changes nothing.
+    const second = await rawSocket(server.wsUrl, dave);
+    first.terminate();
+    await first.closed;
+
+    dataOf(await server.gql(dave, UpdatePresenceDocument, { status: 'AWAY' }));
+    await eventually(() => daves().length === 2);
+    expect(await presenceOf('dave')).toEqual({ status: 'AWAY', listed: true });
+    dataOf(await server.gql(dave, UpdatePresenceDocument, { status: 'BUSY' }));
+    await eventually(() => daves().length === 3);
+    expect(await presenceOf('dave')).toEqual({ status: 'BUSY', listed: true });
+
+    second.socket.close(1000);
+    await eventually(() => daves().length === 4);
+    expect(statuses()).toEqual(['ONLINE', 'AWAY', 'BUSY', 'OFFLINE']);
+    expect(await presenceOf('dave')).toEqual({ status: 'OFFLINE', listed: false });
+  });
+
+  it('streams the presence of the whole org when no users are named, and of no other org', async () => {
+    const orgWide: Collector<PresenceSubscription> = collect(server.ws(bob), PresenceDocument, {});
+    const outsider = await server.token('erin', { org: 'elsewhere' });
+    const insider = await server.token('frank');
+    await untilListening(orgWide, await server.token('probe-2'), 'probe-2');
+    const frankEvents = () => orgWide.events.filter((e) => e.presence.user.id === 'frank').length;
+    const before = frankEvents();
+    const other = await rawSocket(server.wsUrl, outsider);
+    // Frank's event comes after erin's would have: it is the barrier for the negative check.
+    const mine = await rawSocket(server.wsUrl, insider);
+    await eventually(() => frankEvents() === before + 1);
+    expect(orgWide.events.some((e) => e.presence.user.id === 'erin')).toBe(false);
+    other.terminate();
+    mine.terminate();
+  });
+});

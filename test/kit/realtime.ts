@@ -1,0 +1,217 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import type { Client } from 'graphql-ws';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import type { AppOptions } from '../../src/app.js';
+import { CreateConversationDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
+import { dataOf, type TestServer } from './server.js';
+import { TEST_REDIS_URL } from './services.js';
+
+/**
+ * Helpers for the real-time suites: raw protocol sockets (for what a well-behaved graphql-ws
+ * client never does, such as vanishing mid-subscribe), close codes, and Redis channel counts.
+ */
+
+export type Closed = { code: number; reason: string };
+
+/** Resolves with the close code the next time the client's socket closes. */
+export function nextClose(client: Client): Promise<Closed> {
+  return new Promise((resolve) => {
+    const off = client.on('closed', (event) => {
+      off();
+      const e = event as { code: number; reason: string };
+      resolve({ code: e.code, reason: String(e.reason ?? '') });
+    });
+  });
+}
+
+/** A message of the graphql-transport-ws protocol as the server sends it. */
+export type ServerMessage = { type: string; id?: string; payload?: unknown };
+
+/** A bare graphql-transport-ws socket: speaks the protocol by hand and can die at any moment. */
+export type RawSocket = {
+  socket: WebSocket;
+  messages: ServerMessage[];
+  closed: Promise<Closed>;
+  /** Sends `subscribe` for `document` with id `id` (no waiting for anything). */
+  subscribe<R, V>(id: string, document: TypedDocumentNode<R, V>, variables?: V): void;
+  /** Resolves when a message matching `match` has arrived. */
+  waitFor(match: (m: ServerMessage) => boolean, timeoutMs?: number): Promise<ServerMessage>;
+  /** Cuts the TCP connection without a close frame, as a crashed client or a pulled cable would. */
+  terminate(): void;
+};
+
+/**
+ * Opens a raw socket and, unless `init` is false, sends connection_init with the token and waits
+ * for the ack. `autoPong: false` makes it a dead peer that never answers the server's pings.
+ */
+export async function rawSocket(
+  wsUrl: string,
+  token: string | null,
+  options: { init?: boolean; autoPong?: boolean } = {},
+): Promise<RawSocket> {
+  const socket = new WebSocket(wsUrl, 'graphql-transport-ws', { autoPong: options.autoPong ?? true });
+  const messages: ServerMessage[] = [];
+  const waiters: (() => void)[] = [];
+  socket.on('message', (data) => {
+    messages.push(JSON.parse(String(data)) as ServerMessage);
+    waiters.splice(0).forEach((w) => w());
+  });
+  socket.on('error', () => {});
+  const closed = new Promise<Closed>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  closed.then(() => waiters.splice(0).forEach((w) => w()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  let isClosed = false;
+  void closed.then(() => (isClosed = true));
+
+  const raw: RawSocket = {
+    socket,
+    messages,
+    closed,
+    subscribe: (id, document, variables) =>
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: print(document), variables } })),
+    waitFor: (match, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(messages)}`)), timeoutMs);
+        const check = () => {
+          const found = messages.find(match);
+          if (found) {
+            clearTimeout(timer);
+            resolve(found);
+          } else if (isClosed) {
+            clearTimeout(timer);
+            reject(new Error(`socket closed; got ${JSON.stringify(messages)}`));
+          } else waiters.push(check);
+        };
+        check();
+      }),
+    terminate: () => socket.terminate(),
+  };
+  if (options.init !== false) {
+    socket.send(JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} }));
+    await raw.waitFor((m) => m.type === 'connection_ack');
+  }
+  return raw;
+}
+
+/** A plain Redis connection to the test server, for looking at what the instances leave there. */
+export function testRedis(): Redis {
+  if (!TEST_REDIS_URL) throw new Error('TEST_REDIS_URL is not set');
+  return new Redis(TEST_REDIS_URL);
+}
+
+/** How many connections are subscribed to each channel (PUBSUB NUMSUB). */
+export async function numsub(redis: Redis, channels: string[]): Promise<Record<string, number>> {
+  const flat = (await redis.call('PUBSUB', 'NUMSUB', ...channels)) as (string | number)[];
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < flat.length; i += 2) counts[String(flat[i])] = Number(flat[i + 1]);
+  return counts;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rate limits out of the way, for suites that send hundreds of messages on purpose. */
+export const UNLIMITED_ENV: Record<string, string> = {
+  RATE_LIMIT_USER_MESSAGES_PER_SEC: '100000',
+  RATE_LIMIT_USER_MESSAGES_BURST: '100000',
+  RATE_LIMIT_AGENT_MESSAGES_PER_SEC: '100000',
+  RATE_LIMIT_AGENT_MESSAGES_BURST: '100000',
+  RATE_LIMIT_USER_MUTATIONS_PER_SEC: '100000',
+  RATE_LIMIT_USER_MUTATIONS_BURST: '100000',
+  RATE_LIMIT_AGENT_MUTATIONS_PER_SEC: '100000',
+  RATE_LIMIT_AGENT_MUTATIONS_BURST: '100000',
+  MAX_SOCKETS_PER_USER: '10000',
+};
+
+/** A fresh org name, so suites sharing one Redis never see each other's presence. */
+export const freshOrg = () => `org-${Math.random().toString(36).slice(2, 10)}`;
+
+/** A GROUP conversation of `owner` with `others`; returns its id. */
+export async function createGroup(server: TestServer, owner: string, others: string[]): Promise<string> {
+  const { createConversation } = dataOf(
+    await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name: 'realtime', participantIds: others } }),
+  );
+  return createConversation.id;
+}
+
+/** Sends a text message and returns it. */
+export async function sendText(server: TestServer, auth: string, conversationId: string, content: string) {
+  return dataOf(await server.gql(auth, SendMessageDocument, { input: { conversationId, content } })).sendMessage;
+}
+
+/** Sends `n` messages one after the other; returns their seqs. */
+export async function sendMany(server: TestServer, auth: string, conversationId: string, n: number, prefix = 'm'): Promise<number[]> {
+  const seqs: number[] = [];
+  for (let i = 0; i < n; i++) seqs.push((await sendText(server, auth, conversationId, `${prefix}${i}`)).seq);
+  return seqs;
+}
+
+/** Sends `n` messages, `concurrency` at a time (their order is whatever the server makes of it). */
+export async function sendBulk(server: TestServer, auth: string, conversationId: string, n: number, concurrency = 8): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await sendText(server, auth, conversationId, `bulk${next++}`);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Whether the seqs run first, first+1, … with no gap and no repeat. */
+export const consecutive = (seqs: number[], first: number) => seqs.every((s, i) => s === first + i);
+
+export type ChildInstance = { url: string; wsUrl: string; process: ChildProcess; kill(): Promise<void> };
+
+/**
+ * Starts an instance in a child process on the given database and Redis, with `secret` so that
+ * tokens minted by an in-process server work there too. `kill()` is SIGKILL: a crash.
+ */
+export async function spawnInstance(options: {
+  databaseUrl: string;
+  redisUrl: string;
+  secret: string;
+  timing?: AppOptions['timing'];
+  env?: Record<string, string>;
+}): Promise<ChildInstance> {
+  const main = fileURLToPath(new URL('./instance-main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATABASE_URL: options.databaseUrl,
+      REDIS_URL: options.redisUrl,
+      JWT_SECRET: options.secret,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      SB_TEST_TIMING: JSON.stringify(options.timing ?? {}),
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += String(d)));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += String(d);
+      const match = /\{"port":(\d+)\}/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`instance exited with ${code} before listening: ${stderr}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    process: child,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
