@@ -18,7 +18,7 @@ import { AppError } from './graphql/errors.js';
 import { createMaskError } from './graphql/mask.js';
 import { schema } from './graphql/schema.js';
 import type { PresenceTiming } from './modules/realtime/presence.service.js';
-import { atTokenExpiry, tokenValid } from './modules/realtime/token-expiry.js';
+import { atTokenExpiry, closesAtTokenExpiry, tokenValid } from './modules/realtime/token-expiry.js';
 import { EventBus } from './pubsub/pubsub.js';
 import { createServices, type Services } from './services.js';
 import { createWebHandler } from './web/serve.js';
@@ -177,8 +177,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         }
         state.viewer = viewer;
         state.lease = lease;
-        // Nothing is delivered past the token's expiry: the socket closes at that moment.
+        // Nothing is delivered past the token's expiry: the socket closes at that moment (and
+        // its subscriptions drop any event that slips in before), so the client reconnects with
+        // a fresh token and resubscribes.
         state.cancelExpiry = atTokenExpiry(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
+        closesAtTokenExpiry(viewer);
         return true;
       },
       onClose: (ctx) => {
@@ -230,6 +233,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     wss,
     options.timing?.wsKeepAliveMs ?? WS_KEEPALIVE_MS,
   );
+  // graphql-ws reports every socket error with console.error as an "internal error", including
+  // a client's oversized frame (ws closes those with 1009 by itself). Log them as what they are;
+  // this listener replaces graphql-ws's, which was added by its own 'connection' handler above.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err: Error & { code?: string }) => log.warn({ err: err.message, code: err.code }, 'websocket error'));
+  });
 
   let stopping: Promise<void> | undefined;
   return {

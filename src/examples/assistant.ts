@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { createSwitchboardClient, type Message, type SwitchboardClient } from '../client/index.js';
+import { createSwitchboardClient, SwitchboardError, type Message, type SwitchboardClient } from '../client/index.js';
 
 export type AssistantOptions = {
   client: SwitchboardClient;
@@ -21,7 +21,7 @@ export type AssistantOptions = {
   log?: (line: string) => void;
 };
 
-type RunControl = { paused: boolean; stopped: boolean; wake?: () => void };
+type RunControl = { paused: boolean; stopped: boolean; /** control events seen */ events: number; wake?: () => void };
 
 /** Starts answering; returns a function that stops the assistant. */
 export function startAssistant(options: AssistantOptions): () => void {
@@ -39,9 +39,10 @@ export function startAssistant(options: AssistantOptions): () => void {
 
   const runAnswer = async (question: Message, produce: (q: string) => AsyncIterable<string>) => {
     const runId = `run-${randomUUID()}`;
-    const state: RunControl = { paused: false, stopped: false };
+    const state: RunControl = { paused: false, stopped: false, events: 0 };
     const stopListening = client.onControl(question.conversationId, (event) => {
       if ((event.runId ?? event.target) !== runId) return;
+      state.events++;
       if (event.event === 'PAUSE') state.paused = true;
       if (event.event === 'RESUME') state.paused = false;
       if (event.event === 'CANCEL' || event.event === 'PREEMPT') state.stopped = true;
@@ -56,9 +57,23 @@ export function startAssistant(options: AssistantOptions): () => void {
       });
       log(`answering seq ${question.seq} in ${question.conversationId} as ${runId}`);
       for await (const chunk of produce(question.content)) {
-        while (state.paused && !state.stopped) await new Promise<void>((resolve) => (state.wake = resolve));
-        if (state.stopped) return log(`${runId} stopped`);
-        await client.appendChunk(stream.id, chunk);
+        for (;;) {
+          while (state.paused && !state.stopped) await new Promise<void>((resolve) => (state.wake = resolve));
+          if (state.stopped) return log(`${runId} stopped`);
+          const before = state.events;
+          try {
+            await client.appendChunk(stream.id, chunk);
+            break;
+          } catch (err) {
+            if (!(err instanceof SwitchboardError) || !/is PAUSED/.test(err.message)) throw err;
+            // The server applied a PAUSE whose event may not have reached us yet. If a control
+            // event for this run came in meanwhile, the loop acts on it; otherwise wait briefly
+            // for one and, if none comes, hold the chunk until RESUME.
+            if (state.events !== before) continue;
+            await new Promise((r) => setTimeout(r, 50));
+            if (state.events === before) state.paused = true;
+          }
+        }
       }
       if (!state.stopped) await client.completeMessage(stream.id);
     } catch (err) {

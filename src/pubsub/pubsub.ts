@@ -15,6 +15,8 @@ export class EventBus {
   /** Publish failures since start; a failed publish never fails the write that caused it. */
   publishFailures = 0;
   private closed = false;
+  /** Local listeners per topic: what hygiene checks and metrics look at. */
+  private readonly listeners = new Map<string, number>();
 
   private constructor(
     private readonly engine: PubSubEngine,
@@ -66,10 +68,14 @@ export class EventBus {
       }
     };
     const id = await this.engine.subscribe(topic, guarded, {});
+    this.listeners.set(topic, (this.listeners.get(topic) ?? 0) + 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
+      const left = this.listeners.get(topic)! - 1;
+      if (left > 0) this.listeners.set(topic, left);
+      else this.listeners.delete(topic);
       // After close the connection is gone, and its subscriptions with it; an UNSUBSCRIBE sent
       // now would only fail (unhandled, inside graphql-redis-subscriptions).
       if (!this.closed) this.engine.unsubscribe(id);
@@ -87,6 +93,14 @@ export class EventBus {
       throw failure.reason;
     }
     return unlistenAll;
+  }
+
+  /** Listeners on this instance: of one topic, or of all topics together. */
+  listenerCount(topic?: string): number {
+    if (topic !== undefined) return this.listeners.get(topic) ?? 0;
+    let total = 0;
+    for (const n of this.listeners.values()) total += n;
+    return total;
   }
 
   /** A Redis connection for plain commands (presence, typing, rate limits); none in-process. */

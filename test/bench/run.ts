@@ -356,7 +356,7 @@ async function main() {
     rows.push({
       id: 'Q1',
       metric: `messages(last:50)+sender, ${CONCURRENCY} conns`,
-      value: `${fmtInt(rps)} req/s, ${lat(q1.lat.q1!)}`,
+      value: `${fmtInt(rps)} req/s, ${lat(q1.lat.q1!)}; server ${fmt(q1.serverCpuMsPerOp, 2)} ms CPU/req`,
       ceiling: `${fmtInt(ceil)} req/s, ${lat(q1c.lat.q1!)} (pg)`,
       ratio: `${fmt((rps / ceil) * 100)}%`,
       target: `>= ${fmtInt(TARGETS.q1ReqPerSec)} req/s`,
@@ -390,6 +390,9 @@ async function main() {
     const beforeCeil = await countMessages();
     const m1c = await pgRun('m1-pg', DATABASE_URL, 'insert', org, mUsers.map((u, i) => ({ ...loopsFor(i), userId: u })));
     const persistedCeil = (await countMessages()) - beforeCeil;
+    log(`M1 diagnostic: the whole send (participant check, seq bump, insert) as one statement through pg`);
+    const m1d = await pgRun('m1-pg-1rt', DATABASE_URL, 'insert-1rt', org, mUsers.map((u, i) => ({ ...loopsFor(i), userId: u })));
+    const integrityAfter = await seqIntegrity(db, convs);
     const msgs = m1.totalRate;
     const ceil = m1c.totalRate;
     const verified = persisted === m1.okTotal && integrity.bad === 0;
@@ -399,11 +402,13 @@ async function main() {
       acknowledged: m1.okTotal,
       seqIntegrity: integrity,
       ceiling: { ...m1c.summary, persisted: persistedCeil, acknowledged: m1c.okTotal },
+      oneStatementSend: m1d.summary,
+      seqIntegrityAfterCeilings: integrityAfter,
     };
     rows.push({
       id: 'M1',
       metric: `sendMessage, ${CONCURRENCY} conns (${M1_HOT_LOOPS} hot)`,
-      value: `${fmtInt(msgs)} msg/s, ${lat(m1.latAll)}`,
+      value: `${fmtInt(msgs)} msg/s, ${lat(m1.latAll)}; server ${fmt(m1.serverCpuMsPerOp, 2)} ms CPU/msg`,
       ceiling: `${fmtInt(ceil)} msg/s, ${lat(m1c.latAll)} (pg)`,
       ratio: `${fmt((msgs / ceil) * 100)}%`,
       target: `>= ${fmtInt(TARGETS.m1MsgPerSec)} msg/s`,
@@ -422,12 +427,22 @@ async function main() {
       target: 'DB count = acks',
       status: verified ? `ok (${persisted}/${m1.okTotal})` : `MISMATCH ${persisted}/${m1.okTotal}`,
     });
+    rows.push({
+      id: '',
+      metric: '  diag: send as 1 statement (pg)',
+      value: `${fmtInt(m1d.totalRate)} msg/s, ${lat(m1d.latAll)}; hot ${fmtInt(m1d.rate.hot!)} / spread ${fmtInt(m1d.rate.spread!)} msg/s`,
+      ceiling: `vs ${fmtInt(ceil)} msg/s (4 round trips)`,
+      ratio: `x${fmt(m1d.totalRate / ceil)}`,
+      target: '',
+      status: integrityAfter.bad === 0 ? 'seqs ok' : `seq gaps in ${integrityAfter.bad}`,
+    });
   }
 
   // -- S1 ----------------------------------------------------------------------------------------
   const publisher = ONLY.has('S1') || ONLY.has('X1') ? worker('publisher', 'http-load.ts') : undefined;
   const s1Results: Record<string, unknown>[] = [];
   let sameInstance100: FanResult | undefined;
+  let minimalCell: FanResult | undefined;
   if (ONLY.has('S1')) {
     const ceilingServer = await startServerProcess({ name: 'ws-ceiling', env: {}, logDir, script: 'test/bench/workers/ws-ceiling-server.ts' });
     servers.push(ceilingServer);
@@ -451,6 +466,20 @@ async function main() {
         await callAll(fan, 'closeAll');
         await stopWorkers(fan);
       }
+      if (subs === 100) {
+        // Diagnostic: the same fan-out with a 2-field selection. If CPU per delivery hardly moves,
+        // the cost is per subscriber and event, not per field.
+        const fan = await openSubscribers(`s1m-${subs}`, 'graphql', A.wsUrl, targets, 1, true);
+        await waitLive(fan, publisher!, A.url, [{ conversationId: conv, token: await token('pub') }]);
+        const rate = 100;
+        log(`S1 diagnostic: ${subs} subscribers at ${rate} msg/s selecting only { seq metadata }`);
+        const pubToken = await token('pub');
+        minimalCell = await profiled(`S1-${subs}x${rate}-minimal`, [A], () =>
+          fanRun(fan, publisher!, { url: A.url, token: pubToken, conversationId: conv, rate, durationMs: P.s1DurationMs }, subs, { server: A.pid }),
+        );
+        await callAll(fan, 'closeAll');
+        await stopWorkers(fan);
+      }
       {
         const room = `room-${subs}`;
         const rawTargets = targets.map(() => ({ token: '', conversationId: room }));
@@ -469,9 +498,10 @@ async function main() {
           rows.push({
             id: 'S1',
             metric: `${subs} sub${subs > 1 ? 's' : ''} x ${rate} msg/s`,
-            value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmtInt(r.deliveriesPerSec)} deliv/s; ${fmt(r.ratio * 100, 2)}% delivered`,
-            ceiling: `${lat(c.lat)}; ${fmtInt(c.deliveriesPerSec)} deliv/s (ws)`,
-            ratio: `p99 x${fmt(r.lat.p99 / c.lat.p99)}`,
+            // CPU per delivery only means something with many deliveries per send (1 subscriber: the send dominates).
+            value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmtInt(r.deliveriesPerSec)} deliv/s; ${fmt(r.ratio * 100, 2)}% delivered` + (subs >= 100 ? `; ${fmtInt(r.cpuUsPerDelivery)} us CPU/deliv` : ''),
+            ceiling: `${lat(c.lat)}; ${fmtInt(c.deliveriesPerSec)} deliv/s` + (subs >= 100 ? `; ${fmtInt(c.cpuUsPerDelivery)} us CPU/deliv` : '') + ' (ws)',
+            ratio: `p99 x${fmt(r.lat.p99 / c.lat.p99)}` + (subs >= 100 ? `, CPU x${fmt(r.cpuUsPerDelivery / c.cpuUsPerDelivery)}` : ''),
             target: limit ? `p99 <= ${limit} ms, 100%` : '100% delivered',
             status: limit
               ? target(`S1 ${subs} subs @ ${rate} msg/s p99 <= ${limit} ms`, r.lat.p99 <= limit && complete, `p99 ${ms(r.lat.p99)}, ${fmt(r.ratio * 100, 3)}% delivered`)
@@ -484,6 +514,19 @@ async function main() {
         await callAll(fan, 'closeAll');
         await stopWorkers(fan);
       }
+    }
+    if (minimalCell) {
+      const full = sameInstance100;
+      rows.push({
+        id: '',
+        metric: '  diag: 100 x 100, { seq metadata }',
+        value: `${lat(minimalCell.lat)}; ${fmtInt(minimalCell.deliveriesPerSec)} deliv/s; ${fmt(minimalCell.ratio * 100, 2)}% delivered; ${fmtInt(minimalCell.cpuUsPerDelivery)} us CPU/deliv`,
+        ceiling: full ? `full selection: ${fmtInt(full.cpuUsPerDelivery)} us CPU/deliv` : '',
+        ratio: full ? `CPU x${fmt(minimalCell.cpuUsPerDelivery / full.cpuUsPerDelivery, 2)}` : '',
+        target: '',
+        status: minimalCell.ratio === 1 && minimalCell.dups === 0 ? 'ok' : 'incomplete',
+      });
+      s1Results.push({ diagnostic: 'minimal selection { seq metadata }', subs: 100, rate: 100, ...minimalCell.summary });
     }
     json.S1 = s1Results;
     await stopServer(ceilingServer);
@@ -586,6 +629,7 @@ async function main() {
 // Closed-loop runs (Q1, M1) and the pg ceilings
 
 type ClosedSummary = {
+  serverCpuMsPerOp: number;
   rate: Record<string, number>;
   lat: Record<string, Summary>;
   latAll: Summary;
@@ -610,14 +654,16 @@ function summarizeClosed(results: ClosedResult[], cpu: Record<string, number>): 
   const errorSamples = results.flatMap((r) => r.errorSamples).slice(0, 5);
   if (errors) console.log(`  ${errors} errors, e.g. ${errorSamples[0]}`);
   const okTotal = results.reduce((n, r) => n + r.okTotal, 0);
+  const serverCpuMsPerOp = cpu.server !== undefined ? (cpu.server / 100) * 1000 / totalRate : NaN;
   return {
+    serverCpuMsPerOp,
     rate,
     lat: latency,
     latAll,
     totalRate,
     okTotal,
     errors,
-    summary: { perSecond: totalRate, byClass: Object.fromEntries(classes.map((c) => [c, { perSecond: rate[c], latencyMs: latency[c] }])), latencyMs: latAll, errors, errorSamples, cpuPercentOfCore: cpu },
+    summary: { perSecond: totalRate, serverCpuMsPerOp, byClass: Object.fromEntries(classes.map((c) => [c, { perSecond: rate[c], latencyMs: latency[c] }])), latencyMs: latAll, errors, errorSamples, cpuPercentOfCore: cpu },
   };
 }
 
@@ -632,11 +678,11 @@ async function closedRun(name: string, url: string, loops: Loop[], warmupMs: num
   otherLoad[name] = cpu.other ?? NaN;
   await stopWorkers(ws);
   const s = summarizeClosed(results, cpu);
-  log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, cpu ${JSON.stringify(cpu)}`);
+  log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, server CPU ${fmt(s.serverCpuMsPerOp, 2)} ms/op, cpu ${JSON.stringify(cpu)}`);
   return s;
 }
 
-async function pgRun(name: string, databaseUrl: string, kind: 'insert' | 'query', orgId: string, loops: { cls: string; userId: string; conversations: string[] }[]) {
+async function pgRun(name: string, databaseUrl: string, kind: 'insert' | 'insert-1rt' | 'query', orgId: string, loops: { cls: string; userId: string; conversations: string[] }[]) {
   const ws = Array.from({ length: LOAD_WORKERS }, (_, i) => worker(`${name}-${i}`, 'pg-load.ts'));
   const parts = ws.map((_, i) => loops.filter((_, j) => j % LOAD_WORKERS === i));
   let meter: (() => Record<string, number>) | undefined;
@@ -676,10 +722,10 @@ async function seqIntegrity(db: pg.Pool, convs: string[]) {
 
 type Target = { token: string; conversationId: string };
 
-async function openSubscribers(name: string, mode: 'graphql' | 'raw', url: string, targets: Target[], nWorkers: number) {
+async function openSubscribers(name: string, mode: 'graphql' | 'raw', url: string, targets: Target[], nWorkers: number, minimal = false) {
   const ws = Array.from({ length: Math.max(1, nWorkers) }, (_, i) => worker(`${name}-${i}`, 'subscriber.ts'));
   const parts = ws.map((_, i) => targets.filter((_, j) => j % ws.length === i));
-  const opened = await callAll<{ opened: number; closed: number; ms: number; errorSamples: string[] }>(ws, 'connect', (_w, i) => ({ mode, url, targets: parts[i], concurrency: 50 }));
+  const opened = await callAll<{ opened: number; closed: number; ms: number; errorSamples: string[] }>(ws, 'connect', (_w, i) => ({ mode, url, targets: parts[i], concurrency: 50, minimal }));
   const closed = opened.reduce((n, o) => n + o.closed, 0);
   if (closed) throw new Error(`${name}: ${closed} sockets closed while connecting: ${opened.flatMap((o) => o.errorSamples).join('; ')}`);
   return ws;
@@ -704,6 +750,7 @@ async function waitLive(fan: Worker[], prober: Worker, url: string, probes: Targ
 
 type FanResult = {
   published: number;
+  cpuUsPerDelivery: number;
   lat: Summary;
   mutation: Summary;
   delivered: number;
@@ -726,8 +773,8 @@ async function fanRun(
   await callAll(fan, 'reset', () => ({ runId }));
   const meter = cpuMeter(pids, workerPids);
   const sent = await publisher.call<RateResult>('rate', { ...pub, runId });
-  const cpu = meter();
-  otherLoad[`${pub.raw ? 'ws-' : ''}${subs}x${pub.rate}${Object.keys(pids).length > 1 ? '-x1' : ''}`] = cpu.other ?? NaN;
+  const cpuPublish = meter();
+  otherLoad[`${pub.raw ? 'ws-' : ''}${subs}x${pub.rate}${Object.keys(pids).length > 1 ? '-x1' : ''}`] = cpuPublish.other ?? NaN;
   const expected = sent.ok * subs;
   // Wait for the stragglers: until everything arrived, or 5 s without progress.
   let last = -1;
@@ -741,6 +788,11 @@ async function fanRun(
     } else if (Date.now() - lastChange > 5_000) break;
     await sleep(100);
   }
+  // Server CPU over publish + delivery, per delivered message (less sensitive to contention than latency).
+  const cpu = cpuPublish;
+  const cpuAll = meter();
+  const serverKeys = Object.keys(pids);
+  const serverCpuMs = serverKeys.reduce((n, k) => n + ((cpuAll[k] ?? 0) / 100) * cpuAll.wallMs!, 0);
   const parts = await callAll<{
     sockets: number;
     closed: number;
@@ -766,9 +818,10 @@ async function fanRun(
   if (sent.failed) console.log(`  publisher: ${sent.failed} failed sends, e.g. ${sent.errorSamples[0]}`);
   const errs = parts.flatMap((p) => p.errorSamples);
   if (errs.length) console.log(`  subscriber errors: ${errs.slice(0, 3).join('; ')}`);
+  const cpuUsPerDelivery = delivered ? (serverCpuMs * 1000) / delivered : NaN;
   log(
     `  e2e ${lat(latency)} max ${ms(latency.max)}; ${delivered}/${expected} delivered (min ${minPerSocket}/socket), ${fmtInt(deliveriesPerSec)} deliv/s; ` +
-      `send ${lat(mutation)}; gaps ${gaps} dups ${dups}; cpu ${JSON.stringify(cpu)}`,
+      `send ${lat(mutation)}; gaps ${gaps} dups ${dups}; server CPU ${fmt(cpuUsPerDelivery, 0)} us/delivery; cpu ${JSON.stringify(cpu)}`,
   );
   return {
     published: sent.ok,
@@ -792,8 +845,11 @@ async function fanRun(
       deliveriesPerSec,
       gaps,
       dups,
+      serverCpuUsPerDelivery: cpuUsPerDelivery,
       cpuPercentOfCore: cpu,
+      cpuPercentOfCoreWithDrain: cpuAll,
     },
+    cpuUsPerDelivery,
   };
 }
 

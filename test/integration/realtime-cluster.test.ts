@@ -227,6 +227,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('two instances on one Pos
     await keeper.waitFor(1);
     const baseline = await numsub(redis, channels);
     expect(baseline[topics.messageAdded(conversationId)]).toBe(1);
+    const listeners = () => [a.app.services.bus.listenerCount(), b.app.services.bus.listenerCount()];
+    const listenersBefore = listeners();
 
     const replay = { conversationId, afterSeq: 0 };
     const firstNext = (s: RawSocket) => s.waitFor((m) => m.type === 'next');
@@ -278,6 +280,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('two instances on one Pos
     }
 
     await eventually(async () => JSON.stringify(await numsub(redis, channels)) === JSON.stringify(baseline), 20_000, 200);
+    await eventually(() => JSON.stringify(listeners()) === JSON.stringify(listenersBefore));
     // Nobody was left ONLINE by a socket that died during connection_init.
     for (const u of users) await eventually(async () => (await statusOn(a, u)) === 'OFFLINE');
     // And the long-lived subscriber still hears new messages.

@@ -14,6 +14,8 @@ import {
   SetTypingDocument,
   TypingDocument,
 } from '../../src/client/generated/graphql.js';
+import type { Viewer } from '../../src/auth/viewer.js';
+import { messageStream } from '../../src/modules/realtime/streams.js';
 import { messageSnapshot } from '../../src/pubsub/snapshots.js';
 import { topics } from '../../src/pubsub/topics.js';
 import { dataOf, startServer, type TestServer } from '../kit/server.js';
@@ -201,5 +203,30 @@ describe.each(backends)('message subscriptions on %s', (backend) => {
     await again.waitForEnd();
     expect(again.events).toEqual([]);
     expect(JSON.stringify(again.errors)).toContain('FORBIDDEN');
+  });
+});
+
+describe(`a subscriber that falls far behind (${backends.at(-1)})`, () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ backend: backends.at(-1), env: UNLIMITED_ENV });
+  });
+  afterAll(() => server?.stop());
+
+  it('gets every message in order once it reads again, though live events beyond its buffer were dropped', async () => {
+    const alice = await server.token('alice');
+    await server.token('bob');
+    const conversationId = await createGroup(server, alice, ['bob']);
+    const bob: Viewer = { orgId: 'default', userId: 'bob', displayName: 'bob', kind: 'USER', roles: [], credential: { type: 'apiKey', keyId: 'test', actingAs: false } };
+    // The stream as a resolver returns it, with a consumer that does not read for a while.
+    const stream = await messageStream(server.app.services, bob, conversationId, 0);
+    // Far more than the page held for the consumer plus the live events kept while it is behind.
+    await sendBulk(server, alice, conversationId, 2_000, 16);
+    const seqs: number[] = [];
+    for await (const m of stream) {
+      seqs.push(m.seq);
+      if (seqs.length === 2_000) break;
+    }
+    expect(consecutive(seqs, 1)).toBe(true);
   });
 });

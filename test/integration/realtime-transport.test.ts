@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   MessageAddedDocument,
   MessagesDocument,
+  PresenceDocument,
   SetTypingDocument,
   TypingDocument,
   UserDocument,
@@ -14,7 +15,7 @@ import { MAX_SUBSCRIPTIONS_PER_SOCKET } from '../../src/app.js';
 import { dataOf, startServer, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
-import { createGroup, nextClose, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../kit/realtime.js';
+import { createGroup, nextClose, rawSocket, sendText, sleep, UNLIMITED_ENV, type RawSocket } from '../kit/realtime.js';
 
 /** Reads an SSE response body and yields each `data:` payload of `next` events as JSON. */
 async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: unknown }> {
@@ -167,6 +168,9 @@ describe.each(backends)('real-time transports on %s', (backend) => {
     sending = false;
     await sender;
     expect(code).toBe(4403);
+    // Ended by the close, not completed: a client that reconnects with a fresh token resubscribes.
+    await sub.waitForEnd();
+    expect(sub.errors).toEqual([expect.objectContaining({ code: 4403 })]);
     expect(sub.events.length).toBeGreaterThan(0);
     for (const { messageAdded } of sub.events) expect(Date.parse(messageAdded.createdAt)).toBeLessThanOrEqual(exp * 1000);
   });
@@ -211,6 +215,36 @@ describe.each(backends)('real-time transports on %s', (backend) => {
     raw.socket.send(JSON.stringify({ id: 'big', type: 'subscribe', payload: { query: `# ${'x'.repeat(300 * 1024)}\n{ __typename }` } }));
     const { code } = await raw.closed;
     expect(code).toBe(1009);
+  });
+
+  it('leaves no listener behind when sockets close normally, abruptly or mid-subscribe', async () => {
+    const bus = server.app.services.bus;
+    await sendText(server, alice, conversationId, 'something to replay');
+    const baseline = bus.listenerCount();
+    const subscribeAll = (s: RawSocket) => {
+      s.subscribe('1', MessageAddedDocument, { conversationId, afterSeq: 0 });
+      s.subscribe('2', MessageAddedDocument, {});
+      s.subscribe('3', TypingDocument, { conversationId });
+      s.subscribe('4', PresenceDocument, { userIds: ['alice'] });
+    };
+    for (let i = 0; i < 60; i++) {
+      const s = await rawSocket(server.wsUrl, i % 2 ? alice : bob);
+      subscribeAll(s);
+      if (i % 3 === 0) {
+        s.terminate(); // right after sending subscribe
+      } else {
+        await s.waitFor((m) => m.type === 'next'); // the replay has started: subscriptions are live
+        if (i % 3 === 1) s.terminate();
+        else s.socket.close(1000);
+      }
+    }
+    // Completing subscriptions one by one on an open socket releases them too.
+    const open = await rawSocket(server.wsUrl, bob);
+    subscribeAll(open);
+    await open.waitFor((m) => m.type === 'next');
+    for (const id of ['1', '2', '3', '4']) open.socket.send(JSON.stringify({ id, type: 'complete' }));
+    await eventually(() => bus.listenerCount() === baseline);
+    open.socket.close(1000);
   });
 
   it('drops a peer that stops answering pings, and its user goes OFFLINE', async () => {

@@ -11,7 +11,7 @@ import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 import { allMessagesStream, conversationTopicStream, messageStream, typingStream, type TypingState } from './streams.js';
 import { eventLoaders } from './event-loaders.js';
-import { atTokenExpiry, tokenValid } from './token-expiry.js';
+import { endAtTokenExpiry, tokenValid } from './token-expiry.js';
 
 /** A presence subscription may name at most this many users. */
 const MAX_PRESENCE_USERS = 500;
@@ -113,12 +113,11 @@ builder.subscriptionFields((t) => ({
       }
       for (const id of ids) checkText('userIds', id, { max: LIMITS.shortTextChars });
       const queue = new AsyncQueue<PresenceEvent>();
-      queue.onFinish(atTokenExpiry(viewer, () => queue.end()));
+      endAtTokenExpiry(viewer, queue);
       const topicList = args.userIds ? ids.map((id) => topics.presence(viewer.orgId, id)) : [topics.orgPresence(viewer.orgId)];
       try {
         const unlisten = await ctx.services.bus.listenAll(topicList, (e) => {
           if (tokenValid(viewer)) queue.push(e);
-          else queue.end();
         });
         queue.onFinish(unlisten);
       } catch (err) {

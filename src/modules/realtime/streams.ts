@@ -4,7 +4,7 @@ import { AsyncQueue } from '../../lib/async-queue.js';
 import { messageSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type Topic } from '../../pubsub/topics.js';
 import type { Services } from '../../services.js';
-import { atTokenExpiry, tokenValid } from './token-expiry.js';
+import { endAtTokenExpiry, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
 /** How often a live subscription re-checks membership in the database, in case a membership event was lost. */
@@ -21,15 +21,11 @@ type Guard = { allows(): boolean };
 /** What a guard needs of a stream, whatever it carries. */
 type Endable = Pick<AsyncQueue<unknown>, 'end' | 'onFinish'>;
 
-/** Ends the stream when the viewer's token expires: nothing is delivered after `exp`, on SSE too. */
-function endAtTokenExpiry(viewer: Viewer, queue: Endable) {
-  queue.onFinish(atTokenExpiry(viewer, () => queue.end()));
-}
-
 /**
  * Keeps a subscription's right to hear from a conversation current: it ends the stream when the
  * viewer is removed (membership event, or a periodic re-check if that event was lost) and when
- * the viewer's token expires. Every event is checked with `allows()` before it is delivered.
+ * the viewer's token expires (see endAtTokenExpiry). Every event is checked with `allows()`
+ * before it is delivered, and dropped if it fails: whatever ends the stream does so on its own.
  * Call it before checking membership, so that a removal right after the check is not missed.
  */
 async function guardConversation(services: Services, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
@@ -101,7 +97,6 @@ export async function messageStream(
       if (m.seq <= delivered) return;
       delivered = m.seq;
       if (allowed.allows()) queue.push(messageSnapshot(m));
-      else queue.end();
     };
     /** Delivers stored messages after `delivered` and below `before`, a page at a time. */
     const readStored = async (before = Number.POSITIVE_INFINITY) => {
@@ -122,9 +117,12 @@ export async function messageStream(
         const event = pending.shift();
         if (!event) {
           if (announced > delivered) {
+            // Events were dropped while the subscriber was behind: read them back.
+            const looking = announced;
             await readStored();
-            // Whatever was announced but is not stored cannot be delivered; do not look again.
-            announced = delivered;
+            // Announced but not stored cannot be delivered (only a forged event can be that, as
+            // publishing follows the commit): do not look again, unless newer ones came meanwhile.
+            if (announced === looking) announced = delivered;
             continue;
           }
           await new Promise<void>((resolve) => (wake = resolve));
@@ -222,7 +220,6 @@ export async function conversationTopicStream<T>(
     await services.conversations.requireParticipant(viewer, conversationId);
     const unlisten = await services.bus.listen(topic, (event) => {
       if (guard.allows()) queue.push(event);
-      else queue.end();
     });
     queue.onFinish(unlisten);
   });

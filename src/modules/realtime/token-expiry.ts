@@ -22,3 +22,24 @@ export function atTokenExpiry(viewer: Viewer, onExpiry: () => void): () => void 
   arm();
   return () => clearTimeout(timer);
 }
+
+/**
+ * Viewers of WebSocket connections. Their socket closes with 4403 when the token expires, and a
+ * client then reconnects with a fresh token and resubscribes. Their streams must not complete at
+ * expiry by themselves: graphql-ws clients take `complete` as final and would not resubscribe.
+ */
+const socketViewers = new WeakSet<Viewer>();
+
+/** Marks the viewer of a socket that closes at its token's expiry (see above). */
+export function closesAtTokenExpiry(viewer: Viewer): void {
+  socketViewers.add(viewer);
+}
+
+/**
+ * Ends `stream` when the viewer's token expires, where no socket does it (SSE, HTTP): nothing is
+ * delivered after `exp`, and the stream does not linger delivering nothing.
+ */
+export function endAtTokenExpiry(viewer: Viewer, stream: { end(): void; onFinish(cleanup: () => void): void }): void {
+  if (socketViewers.has(viewer)) return;
+  stream.onFinish(atTokenExpiry(viewer, () => stream.end()));
+}

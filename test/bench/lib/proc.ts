@@ -152,6 +152,7 @@ export function cpuMeter(pids: Record<string, number>, workerPids: () => number[
     out.machine = Math.round(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 100 * os.cpus().length);
     // What no process of the bench accounts for: other work on the machine (noise in the figures).
     out.other = Math.max(0, out.machine - Object.entries(out).reduce((n, [k, v]) => (k === 'machine' || !Number.isFinite(v) ? n : n + v), 0));
+    out.wallMs = Math.round(wall);
     return out;
   };
 }

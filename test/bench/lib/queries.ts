@@ -36,3 +36,8 @@ export const CREATE_CONVERSATION = `mutation Create($input: CreateConversationIn
 export const ADD_PARTICIPANT = `mutation Add($c: ID!, $u: ID!) {
   addParticipant(conversationId: $c, userId: $u) { role }
 }`;
+
+/** S1 diagnostic: the smallest useful selection, to tell per-field cost from per-subscriber cost. */
+export const MESSAGE_ADDED_MINIMAL = `subscription S1min($c: ID) {
+  messageAdded(conversationId: $c) { seq metadata }
+}`;

@@ -6,7 +6,7 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { MESSAGE_ADDED } from '../lib/queries.js';
+import { MESSAGE_ADDED, MESSAGE_ADDED_MINIMAL } from '../lib/queries.js';
 import { serveRpc } from '../lib/rpc.js';
 import { nowMs, Samples, sleep } from '../lib/stats.js';
 
@@ -58,6 +58,8 @@ const noteError = (e: unknown) => {
   if (errorSamples.length < 5) errorSamples.push(typeof e === 'string' ? e : JSON.stringify(e) ?? String(e));
 };
 
+let selection = MESSAGE_ADDED;
+
 function openGraphql(url: string, t: Target): Promise<Sock> {
   return new Promise((resolve) => {
     let settled = false;
@@ -85,7 +87,7 @@ function openGraphql(url: string, t: Target): Promise<Sock> {
     });
     s.close = () => void client.dispose();
     client.subscribe<{ messageAdded: Msg }>(
-      { query: MESSAGE_ADDED, variables: { c: t.conversationId } },
+      { query: selection, variables: { c: t.conversationId } },
       {
         next: (r) => {
           if (r.errors?.length) noteError(r.errors);
@@ -120,8 +122,9 @@ function openRaw(url: string, t: Target): Promise<Sock> {
   });
 }
 
-async function connect(p: { mode: 'graphql' | 'raw'; url: string; targets: Target[]; concurrency?: number }) {
+async function connect(p: { mode: 'graphql' | 'raw'; url: string; targets: Target[]; concurrency?: number; minimal?: boolean }) {
   const t0 = performance.now();
+  selection = p.minimal ? MESSAGE_ADDED_MINIMAL : MESSAGE_ADDED;
   let next = 0;
   const opened: Sock[] = [];
   await Promise.all(

@@ -1,0 +1,257 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../kit/server.js';
+
+/**
+ * The web chat in a real browser: Debian's headless Chromium driven by playwright-core, against
+ * a real server on PGlite with built-in accounts. Two people, each in a tab of their own (the
+ * session is per tab), chat live. `.ci/run` installs Chromium; under CI=true a missing
+ * Chromium fails this file instead of skipping it.
+ *
+ * SB_E2E_SCREENSHOTS=<dir> saves a screenshot of each page at the end, to look at.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const CI = process.env.CI === 'true';
+const WAIT_MS = 15_000;
+
+if (!HAVE_CHROMIUM) {
+  const why = `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`;
+  if (CI) {
+    describe('web chat in a browser', () => {
+      it('needs Chromium', () => {
+        throw new Error(`${why}. .ci/run installs it.`);
+      });
+    });
+  } else {
+    console.warn(`[e2e] skipped: ${why}`);
+  }
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
+  let server: TestServer;
+  let base: string;
+  let profile: string;
+  let browser: BrowserContext;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    server = await startServer({
+      // The second test sends a page and a half of history at once.
+      env: { ACCOUNTS_ENABLED: 'true', RATE_LIMIT_USER_MESSAGES_PER_SEC: '1000', RATE_LIMIT_USER_MESSAGES_BURST: '1000' },
+    });
+    base = server.url.replace(/\/graphql$/, '');
+    profile = mkdtempSync(join(tmpdir(), 'sb-e2e-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1100, height: 760 },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await server?.stop();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  async function openPage(name: string): Promise<Page> {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(`${name} console: ${m.text()}`);
+    });
+    await page.goto(`${base}/`);
+    return page;
+  }
+
+  async function signUp(page: Page, userId: string, displayName: string, password: string) {
+    await page.click('#tab-signup');
+    await page.fill('#signup-user', userId);
+    await page.fill('#signup-name', displayName);
+    await page.fill('#signup-password', password);
+    await page.click('#signup-submit');
+    await page.locator('#me-name', { hasText: displayName }).waitFor();
+  }
+
+  const messageTexts = (page: Page) => page.locator('[data-testid=message] [data-testid=message-content]').allTextContents();
+  const attr = (page: Page, selector: string, name: string) => page.locator(selector).first().getAttribute(name, { timeout: WAIT_MS });
+  const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: WAIT_MS, interval: 100 });
+
+  async function send(page: Page, text: string) {
+    await page.fill('#composer-input', text);
+    await page.press('#composer-input', 'Enter');
+    await page.locator('[data-testid=message-content]', { hasText: text }).first().waitFor();
+  }
+
+  async function screenshot(page: Page, name: string) {
+    const dir = process.env.SB_E2E_SCREENSHOTS;
+    if (!dir || page.isClosed()) return;
+    mkdirSync(dir, { recursive: true });
+    await page.screenshot({ path: join(dir, `${name}.png`) });
+  }
+
+  it('two people sign up, start a conversation and chat live: unread, typing, presence, replies, history', async () => {
+    const alice = await openPage('alice');
+    const bob = await openPage('bob');
+
+    // A wrong sign-in shows an error; then both create accounts.
+    await alice.fill('#signin-user', 'alice');
+    await alice.fill('#signin-password', 'not a password');
+    await alice.click('#signin-submit');
+    await alice.locator('#auth-error', { hasText: 'Wrong user id or password' }).waitFor();
+    await screenshot(alice, 'sign-in');
+    await signUp(alice, 'alice', 'Alice', 'alice-secret-1');
+    await signUp(bob, 'bob', 'Bob', 'bob-secret-12');
+
+    // Alice starts a private conversation with Bob by his user id.
+    await alice.click('#new-conv-button');
+    await alice.fill('#new-conv-user', 'nobody');
+    await alice.click('#new-conv-submit');
+    await alice.locator('#new-conv-error', { hasText: 'No user' }).waitFor();
+    await alice.fill('#new-conv-user', 'bob');
+    await alice.click('#new-conv-submit');
+    await alice.locator('#conv-title', { hasText: 'Bob' }).waitFor();
+    await poll(() => attr(alice, '[data-testid=conv-presence]', 'data-status')).toBe('ONLINE');
+
+    // Her first messages reach Bob's list live, with an unread count.
+    await send(alice, 'Hi Bob!');
+    await send(alice, 'Are you there?');
+    const bobItem = bob.locator('[data-testid=conv-item]');
+    await bobItem.first().waitFor();
+    await poll(() => bobItem.first().locator('[data-testid=unread-count]').textContent()).toBe('2');
+    await poll(() => attr(bob, '[data-testid=conv-item] [data-testid=presence-dot]', 'data-status')).toBe('ONLINE');
+    expect(await bobItem.first().locator('.conv-name').textContent()).toBe('Alice');
+    await screenshot(bob, 'bob-unread');
+
+    // Bob opens it: the history is there, and reading clears the count.
+    await bobItem.first().click();
+    await bob.locator('#conv-title', { hasText: 'Alice' }).waitFor();
+    await poll(() => messageTexts(bob)).toEqual(['Hi Bob!', 'Are you there?']);
+    await poll(() => bobItem.first().locator('[data-testid=unread-count]').count()).toBe(0);
+    expect(await attr(bob, '[data-testid=conv-presence]', 'data-status')).toBe('ONLINE');
+
+    // Alice types: Bob sees it, and it goes away when she sends.
+    await alice.locator('#composer-input').pressSequentially('One more th', { delay: 20 });
+    await bob.locator('#typing-indicator', { hasText: 'Alice is typing…' }).waitFor();
+    await alice.locator('#composer-input').pressSequentially('ing');
+    await alice.press('#composer-input', 'Enter');
+    await poll(() => messageTexts(bob)).toEqual(['Hi Bob!', 'Are you there?', 'One more thing']);
+    await poll(() => bob.locator('#typing-indicator').textContent()).toBe('');
+
+    // Bob replies to her first message: both see the quote.
+    await bob.locator('[data-testid=message][data-seq="1"] [data-testid=reply-button]').click();
+    await bob.locator('#reply-preview', { hasText: 'Hi Bob!' }).waitFor();
+    await send(bob, 'Hello Alice, yes!');
+    const quoteOn = (page: Page) => page.locator('[data-testid=message]', { hasText: 'Hello Alice, yes!' }).locator('[data-testid=reply-quote]');
+    await poll(() => quoteOn(bob).textContent()).toContain('Hi Bob!');
+    await poll(() => quoteOn(alice).textContent()).toContain('Hi Bob!');
+    expect(await quoteOn(alice).textContent()).toContain('Alice');
+    await poll(() => messageTexts(alice)).toEqual(['Hi Bob!', 'Are you there?', 'One more thing', 'Hello Alice, yes!']);
+    // Alice was looking at the conversation: nothing unread for her.
+    expect(await alice.locator('[data-testid=unread-count]').count()).toBe(0);
+
+    await screenshot(alice, 'alice');
+    await screenshot(bob, 'bob');
+
+    // Alice leaves: Bob sees her go offline.
+    await alice.close();
+    await poll(() => attr(bob, '[data-testid=conv-presence]', 'data-status')).toBe('OFFLINE');
+    await poll(() => attr(bob, '[data-testid=conv-item] [data-testid=presence-dot]', 'data-status')).toBe('OFFLINE');
+
+    // Bob reloads: still signed in, the same conversation open, its history and quote there.
+    await bob.reload();
+    await bob.locator('#conv-title', { hasText: 'Alice' }).waitFor();
+    await poll(() => messageTexts(bob)).toEqual(['Hi Bob!', 'Are you there?', 'One more thing', 'Hello Alice, yes!']);
+    await poll(() => quoteOn(bob).textContent()).toContain('Hi Bob!');
+    expect(await attr(bob, '[data-testid=conv-presence]', 'data-status')).toBe('OFFLINE');
+    expect(await bob.locator('[data-testid=message]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.seq)))).toEqual([1, 2, 3, 4]);
+
+    // Messages sent while Bob's page is away arrive once it is back, live.
+    const aliceToken = await server.token('alice', { name: 'Alice' });
+    const conversationId = (await bob.locator('[data-testid=conv-item]').first().getAttribute('data-conversation-id'))!;
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${aliceToken}` },
+      body: JSON.stringify({
+        query: 'mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "Sent from elsewhere" }) { seq } }',
+        variables: { c: conversationId },
+      }),
+    });
+    expect((await res.json()).data.sendMessage.seq).toBe(5);
+    await poll(() => messageTexts(bob)).toContain('Sent from elsewhere');
+    await screenshot(bob, 'bob-after-reload');
+
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
+
+  it('accepts a pasted token, starts a group, pages back through history, and signs out', async () => {
+    const page = await openPage('carol');
+    const carol = await server.token('carol', { name: 'Carol' });
+    await page.click('#tab-token');
+    await page.fill('#token-input', 'not-a-token');
+    await page.click('#token-submit');
+    await page.locator('#auth-error', { hasText: 'JWT' }).waitFor();
+    await page.fill('#token-input', carol);
+    await page.click('#token-submit');
+    await page.locator('#me-name', { hasText: 'Carol' }).waitFor();
+    await page.locator('#conv-empty').waitFor();
+
+    // A group conversation with the two from before.
+    await page.click('#new-conv-button');
+    await page.check('#new-conv-group');
+    await page.fill('#new-conv-name', 'Planning');
+    await page.fill('#new-conv-members', 'alice, bob');
+    await page.click('#new-conv-submit');
+    await page.locator('#conv-title', { hasText: 'Planning' }).waitFor();
+    await send(page, 'Welcome to planning');
+    expect(await page.locator('#conv-members').textContent()).toContain('Bob');
+
+    // More history than one page: the newest 50 first, older ones on request.
+    const conversationId = decodeURIComponent(new URL(page.url()).hash.replace('#/c/', ''));
+    for (let i = 1; i <= 55; i++) {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${carol}` },
+        body: JSON.stringify({
+          query: 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { seq } }',
+          variables: { c: conversationId, t: `note ${i}` },
+        }),
+      });
+      expect((await res.json()).errors).toBeUndefined();
+    }
+    await poll(() => page.locator('[data-testid=message]').count()).toBe(56);
+    await page.reload();
+    await page.locator('#conv-title', { hasText: 'Planning' }).waitFor();
+    await poll(() => page.locator('[data-testid=message]').count()).toBe(50);
+    expect(await page.locator('[data-testid=message]').first().getAttribute('data-seq')).toBe('7');
+    await page.click('#load-older');
+    await poll(() => page.locator('[data-testid=message]').count()).toBe(56);
+    expect(await messageTexts(page).then((t) => t[0])).toBe('Welcome to planning');
+    expect(await page.locator('#load-older').isHidden()).toBe(true);
+
+    await page.click('#signout');
+    await page.locator('#auth-view').waitFor();
+    // Signed out for good: a reload does not bring the session back.
+    await page.reload();
+    await page.locator('#signin-form').waitFor();
+    expect(await page.locator('#chat-view').isHidden()).toBe(true);
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,174 @@
+import { decodeJwt } from 'jose';
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignInDocument, SignUpDocument, ViewerDocument, CreateConversationDocument } from '../../src/client/generated/graphql.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { accounts, users } from '../../src/db/schema/index.js';
+import { hashPassword, verifyPassword } from '../../src/modules/accounts/password.js';
+import { codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
+import { backends } from '../kit/services.js';
+
+const PASSWORD = 'correct horse battery';
+
+describe('ACCOUNTS_ENABLED', () => {
+  it('is on by default in embedded mode and off with DATABASE_URL', () => {
+    expect(loadConfig({}).accountsEnabled).toBe(true);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/x' }).accountsEnabled).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/x', ACCOUNTS_ENABLED: 'true' }).accountsEnabled).toBe(true);
+    expect(loadConfig({ ACCOUNTS_ENABLED: 'false' }).accountsEnabled).toBe(false);
+  });
+
+  it('refuses bad values, and accounts without an HS256 secret', () => {
+    expect(() => loadConfig({ ACCOUNTS_ENABLED: 'maybe' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ACCOUNTS_ENABLED: 'true', JWT_JWKS_URL: 'https://idp.example/jwks' })).toThrow(/ACCOUNTS_ENABLED/);
+    // Default with only JWKS: off, since there is no secret to sign with.
+    expect(loadConfig({ JWT_JWKS_URL: 'https://idp.example/jwks' }).accountsEnabled).toBe(false);
+  });
+});
+
+describe('password hashes', () => {
+  it('are salted scrypt with their parameters, and verify only the right password', async () => {
+    const a = await hashPassword(PASSWORD);
+    const b = await hashPassword(PASSWORD);
+    expect(a).toMatch(/^scrypt\$32768\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
+    expect(a).not.toBe(b);
+    expect(a).not.toContain(PASSWORD);
+    expect(await verifyPassword(PASSWORD, a)).toBe(true);
+    expect(await verifyPassword(PASSWORD, b)).toBe(true);
+    expect(await verifyPassword('correct horse battery!', a)).toBe(false);
+    // Other parameters stored with the hash are honoured.
+    expect(await verifyPassword('pw-cheap-1', await hashPassword('pw-cheap-1', { N: 1024, r: 8, p: 1 }))).toBe(true);
+    for (const bad of ['', 'plain', 'scrypt$1$8$1$AA$AA', 'scrypt$3$8$1$c2FsdHNhbHRzYWx0$' + 'A'.repeat(43), 'bcrypt$x$y$z$a$b']) {
+      expect(await verifyPassword(PASSWORD, bad)).toBe(false);
+    }
+  });
+});
+
+describe.each(backends)('built-in accounts on %s', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ backend, env: { ACCOUNTS_ENABLED: 'true' } });
+  });
+  afterAll(() => server?.stop());
+
+  const signUp = (input: { userId: string; password: string; displayName: string; org?: string }) =>
+    server.gql(null, SignUpDocument, { input });
+  const signIn = (input: { userId: string; password: string; org?: string }) => server.gql(null, SignInDocument, { input });
+
+  it('signs up: a user, a stored hash and a token that works for HTTP', async () => {
+    const before = Date.now();
+    const { signUp: payload } = dataOf(await signUp({ userId: 'ann', password: PASSWORD, displayName: ' Ann Example ' }));
+    expect(payload.user).toMatchObject({ id: 'ann', displayName: 'Ann Example', kind: 'USER', roles: [] });
+    const claims = decodeJwt(payload.token);
+    expect(claims).toMatchObject({ sub: 'ann', name: 'Ann Example', org: 'default' });
+    expect(new Date(payload.expiresAt).getTime()).toBe(claims.exp! * 1000);
+    expect(claims.exp! * 1000).toBeGreaterThan(before + 23 * 3600_000);
+
+    expect(dataOf(await server.gql(payload.token, ViewerDocument)).viewer).toMatchObject({ id: 'ann', displayName: 'Ann Example' });
+
+    const [row] = await server.app.services.database.db
+      .select()
+      .from(accounts)
+      .where(and(eq(accounts.orgId, 'default'), eq(accounts.userId, 'ann')));
+    expect(row!.passwordHash).toMatch(/^scrypt\$/);
+    expect(row!.passwordHash).not.toContain(PASSWORD);
+  });
+
+  it('signs in with the right password only, with one message for any wrong pair', async () => {
+    dataOf(await signUp({ userId: 'ben', password: PASSWORD, displayName: 'Ben' }));
+    const { signIn: payload } = dataOf(await signIn({ userId: 'ben', password: PASSWORD }));
+    expect(payload.user.id).toBe('ben');
+    expect(dataOf(await server.gql(payload.token, ViewerDocument)).viewer.id).toBe('ben');
+
+    const wrong = await signIn({ userId: 'ben', password: 'not the password' });
+    const unknown = await signIn({ userId: 'nobody-here', password: PASSWORD });
+    expect(codeOf(wrong)).toBe('UNAUTHENTICATED');
+    expect(codeOf(unknown)).toBe('UNAUTHENTICATED');
+    expect(wrong.errors![0]!.message).toBe(unknown.errors![0]!.message);
+    expect(wrong.data).toBeNull();
+  });
+
+  it('refuses a taken user id with CONFLICT, also one known from a token, and writes nothing', async () => {
+    dataOf(await signUp({ userId: 'cat', password: PASSWORD, displayName: 'Cat' }));
+    const again = await signUp({ userId: 'cat', password: 'another password', displayName: 'Impostor' });
+    expect(codeOf(again)).toBe('CONFLICT');
+    // The original password still works, the profile is unchanged.
+    expect(dataOf(await signIn({ userId: 'cat', password: PASSWORD })).signIn.user.displayName).toBe('Cat');
+
+    // A user that exists through a token (or was added to a conversation) cannot be claimed.
+    dataOf(await server.gql(await server.token('dan', { name: 'Dan' }), ViewerDocument));
+    expect(codeOf(await signUp({ userId: 'dan', password: PASSWORD, displayName: 'Not Dan' }))).toBe('CONFLICT');
+    const alice = await server.token('alice');
+    dataOf(await server.gql(alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['placeholder-eve'] } }));
+    expect(codeOf(await signUp({ userId: 'placeholder-eve', password: PASSWORD, displayName: 'Eve' }))).toBe('CONFLICT');
+    expect(codeOf(await signIn({ userId: 'dan', password: PASSWORD }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('keeps concurrent sign-ups of one id to a single account', async () => {
+    const results = await Promise.all(
+      [1, 2, 3].map((n) => signUp({ userId: 'racer', password: `${PASSWORD} ${n}`, displayName: `Racer ${n}` })),
+    );
+    expect(results.filter((r) => !r.errors).length).toBe(1);
+    expect(results.filter((r) => codeOf(r) === 'CONFLICT').length).toBe(2);
+  });
+
+  it('checks its input with BAD_USER_INPUT and writes nothing', async () => {
+    const cases: [Parameters<typeof signUp>[0], string][] = [
+      [{ userId: 'short', password: '1234567', displayName: 'Short' }, 'password'],
+      [{ userId: 'long', password: 'x'.repeat(201), displayName: 'Long' }, 'password'],
+      [{ userId: 'has space', password: PASSWORD, displayName: 'Space' }, 'userId'],
+      [{ userId: '-dash', password: PASSWORD, displayName: 'Dash' }, 'userId'],
+      [{ userId: 'u'.repeat(65), password: PASSWORD, displayName: 'Long id' }, 'userId'],
+      [{ userId: 'noname', password: PASSWORD, displayName: '   ' }, 'displayName'],
+      [{ userId: 'bigname', password: PASSWORD, displayName: 'n'.repeat(201) }, 'displayName'],
+    ];
+    for (const [input, field] of cases) {
+      const result = await signUp(input);
+      expect(codeOf(result), `${field}: ${JSON.stringify(input).slice(0, 80)}`).toBe('BAD_USER_INPUT');
+      expect(result.errors![0]!.extensions!.field).toBe(field);
+    }
+    const rows = await server.app.services.database.db.select().from(users).where(eq(users.id, 'short'));
+    expect(rows).toEqual([]);
+    // The limits are inclusive: 8 and 200 characters (counted as people count them) are fine.
+    dataOf(await signUp({ userId: 'eight', password: '12345678', displayName: 'Eight' }));
+    dataOf(await signUp({ userId: 'twohundred', password: '🔑'.repeat(200), displayName: 'Emoji' }));
+    dataOf(await signIn({ userId: 'twohundred', password: '🔑'.repeat(200) }));
+    expect(codeOf(await signIn({ userId: 'eight', password: '' }))).toBe('BAD_USER_INPUT');
+  });
+
+  it('keeps orgs apart', async () => {
+    const { signUp: acme } = dataOf(await signUp({ userId: 'fay', password: PASSWORD, displayName: 'Fay of Acme', org: 'acme' }));
+    expect(decodeJwt(acme.token).org).toBe('acme');
+    // The same id in another org is another person.
+    dataOf(await signUp({ userId: 'fay', password: 'default org password', displayName: 'Fay' }));
+    expect(codeOf(await signIn({ userId: 'fay', password: PASSWORD }))).toBe('UNAUTHENTICATED');
+    const { signIn: back } = dataOf(await signIn({ userId: 'fay', password: PASSWORD, org: 'acme' }));
+    expect(back.user.displayName).toBe('Fay of Acme');
+    expect(decodeJwt(back.token).org).toBe('acme');
+  });
+
+  it('slows down guessing: too many wrong passwords lock the account for a while', async () => {
+    dataOf(await signUp({ userId: 'gil', password: PASSWORD, displayName: 'Gil' }));
+    for (let i = 0; i < 10; i++) expect(codeOf(await signIn({ userId: 'gil', password: `guess ${i}!!` }))).toBe('UNAUTHENTICATED');
+    const locked = await signIn({ userId: 'gil', password: PASSWORD });
+    expect(codeOf(locked)).toBe('RATE_LIMITED');
+    expect(locked.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
+    // Other accounts are not affected.
+    dataOf(await signIn({ userId: 'ben', password: PASSWORD }));
+  });
+});
+
+describe('accounts turned off', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ env: { ACCOUNTS_ENABLED: 'false' } });
+  });
+  afterAll(() => server?.stop());
+
+  it('answers FORBIDDEN to signUp and signIn and writes nothing', async () => {
+    const up = await server.gql(null, SignUpDocument, { input: { userId: 'hal', password: PASSWORD, displayName: 'Hal' } });
+    expect(codeOf(up)).toBe('FORBIDDEN');
+    expect(codeOf(await server.gql(null, SignInDocument, { input: { userId: 'hal', password: PASSWORD } }))).toBe('FORBIDDEN');
+    expect(await server.app.services.database.db.select().from(users).where(eq(users.id, 'hal'))).toEqual([]);
+  });
+});
