@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
@@ -14,12 +14,19 @@ import type { Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import { openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
+import { sql } from 'drizzle-orm';
 import { AppError } from './graphql/errors.js';
 import { createMaskError } from './graphql/mask.js';
 import { schema } from './graphql/schema.js';
 import type { PresenceTiming } from './modules/realtime/presence.service.js';
 import { atTokenExpiry, closesAtTokenExpiry, tokenValid } from './modules/realtime/token-expiry.js';
 import { EventBus } from './pubsub/pubsub.js';
+import { queryLimitPlugins } from './graphql/armor.js';
+import { contractCodesPlugin, withContractCode } from './graphql/contract-codes.js';
+import { Metrics } from './observability/metrics.js';
+import { observabilityPlugin } from './observability/plugin.js';
+import { rateLimitPlugin } from './ratelimit/plugin.js';
+import { RateLimiter } from './ratelimit/rate-limiter.js';
 import { createServices, type Services } from './services.js';
 import { createWebHandler } from './web/serve.js';
 
@@ -44,6 +51,7 @@ export type AppOptions = {
 export type App = {
   config: Config;
   services: Services;
+  metrics: Metrics;
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   server: Server;
   /** Listens on `port` (0: any free port) and resolves with the bound port. */
@@ -60,6 +68,8 @@ type SocketState = {
   cancelExpiry?: () => void;
   /** Set when the socket closed; connection_init may still be running then. */
   closed?: boolean;
+  /** Counted in socketsPerUser until the socket closes. */
+  userKey?: string;
 };
 
 type InitialContext = {
@@ -80,10 +90,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   await migrate(database);
   const bus = config.redisUrl ? await EventBus.redis(config.redisUrl, log) : EventBus.inProcess(log);
+  const metrics = new Metrics();
+  bus.onPublishFailure = () => metrics.publishFailures.inc();
   const services = createServices({
     database,
     bus,
     log,
+    metrics,
     jwt: { ...config.jwt, secret: resolveJwtSecret(config) },
     accounts: { enabled: config.accountsEnabled },
   });
@@ -96,13 +109,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { title: 'Switchboard', subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
+    // One operation per request: a batch would multiply every limit below.
     batching: false,
     maskedErrors: { maskError: createMaskError(log) },
+    plugins: [
+      // Limits run at parse and validation time, before any resolver, on HTTP, SSE and WebSocket.
+      ...queryLimitPlugins(config.queryLimits),
+      ...(config.introspection ? [] : [{ onValidate: ({ addValidationRule }: { addValidationRule: (r: unknown) => void }) => addValidationRule(NoSchemaIntrospectionCustomRule) }]),
+      contractCodesPlugin(),
+      rateLimitPlugin(new RateLimiter(config.rateLimits, log, bus.commands)),
+      observabilityPlugin(metrics),
+    ],
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
       warn: (...args) => log.warn(args.map(String).join(' ')),
-      error: (...args) => log.error(args.map(String).join(' ')),
+      // Yoga reports a client's unparsable or invalid request here too: a warning, not an error of
+      // ours (those are logged in full by maskError).
+      error: (...args) => log.warn(args.map(String).join(' ')),
     },
     context: async (initial: InitialContext) => {
       const requestId = header(initial.request, 'x-request-id')?.slice(0, 100) || randomUUID();
@@ -117,10 +141,36 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
+  /** Postgres and (when configured) Redis answer within a second. */
+  const readiness = async () => {
+    const probe = (check: () => Promise<unknown>) =>
+      Promise.race([check().then(() => 'ok'), delay(1_000).then(() => 'timeout')]).catch((err: Error) => `error: ${err.message}`);
+    const [postgres, redis] = await Promise.all([
+      probe(() => database.db.execute(sql`SELECT 1`)),
+      bus.commands ? probe(() => bus.commands!.ping()) : Promise.resolve('ok'),
+    ]);
+    return { postgres, redis };
+  };
+  /** Open sockets per user on this instance (MAX_SOCKETS_PER_USER). */
+  const socketsPerUser = new Map<string, number>();
+
   const web = createWebHandler(config, log);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.url === '/health') {
+    const path = req.url?.split('?')[0];
+    if (path === '/health') {
+      // Alive: the process answers. Whether it can serve is /ready.
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (path === '/ready') {
+      void readiness().then((checks) => {
+        const ready = Object.values(checks).every((c) => c === 'ok');
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'unavailable', checks }));
+      });
+      return;
+    }
+    if (path === '/metrics') {
+      void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
       return;
     }
     if (web(req, res)) return;
@@ -163,20 +213,30 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         }
         // The verifier allows a little clock skew; a socket, unlike a request, would outlive it.
         if (!viewer || !tokenValid(viewer) || state.closed) return false;
-        const lease = await services.presence.connected({
-          orgId: viewer.orgId,
-          id: viewer.userId,
-          displayName: viewer.displayName,
-          kind: viewer.kind,
-          roles: viewer.roles,
-        });
+        const userKey = `${viewer.orgId}\u0000${viewer.userId}`;
+        const open = socketsPerUser.get(userKey) ?? 0;
+        if (open >= config.maxSocketsPerUser) {
+          // 1008 (policy violation): graphql-ws clients do not retry it, so they do not hammer.
+          ctx.extra.socket.close(1008, `At most ${config.maxSocketsPerUser} open sockets per user`);
+          return false;
+        }
+        socketsPerUser.set(userKey, open + 1);
+        state.userKey = userKey;
+        // Presence is best effort: while Redis is away a socket still connects and gets messages.
+        const lease = await services.presence
+          .connected({ orgId: viewer.orgId, id: viewer.userId, displayName: viewer.displayName, kind: viewer.kind, roles: viewer.roles })
+          .catch((err: Error) => {
+            log.warn({ err: err.message }, 'presence unavailable for a new socket');
+            return undefined;
+          });
         if (state.closed) {
           // The socket went away while we were registering it: onClose has run and saw no lease.
-          await services.presence.disconnected(lease);
+          if (lease) await services.presence.disconnected(lease).catch(() => {});
           return false;
         }
         state.viewer = viewer;
         state.lease = lease;
+        metrics.openSockets.inc();
         // Nothing is delivered past the token's expiry: the socket closes at that moment (and
         // its subscriptions drop any event that slips in before), so the client reconnects with
         // a fresh token and resubscribes.
@@ -188,6 +248,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         const state = ctx.extra as SocketState;
         state.closed = true;
         state.cancelExpiry?.();
+        if (state.userKey) {
+          const left = (socketsPerUser.get(state.userKey) ?? 1) - 1;
+          if (left > 0) socketsPerUser.set(state.userKey, left);
+          else socketsPerUser.delete(state.userKey);
+          state.userKey = undefined;
+        }
+        if (state.viewer) metrics.openSockets.dec();
         const { lease, viewer } = state;
         return (async () => {
           if (lease) await services.presence.disconnected(lease).catch((err) => log.warn({ err: err.message }, 'presence cleanup failed'));
@@ -215,7 +282,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         try {
           document = enveloped.parse(payload.query);
         } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError('Could not parse the query')];
+          return [withContractCode(err instanceof GraphQLError ? err : new GraphQLError('Could not parse the query'))];
         }
         const args: ExecutionArgs = {
           schema: enveloped.schema,
@@ -226,7 +293,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
         const errors = enveloped.validate(args.schema, args.document);
-        if (errors.length) return errors;
+        if (errors.length) return errors.map(withContractCode);
         return args;
       },
     },
@@ -245,6 +312,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   return {
     config,
     services,
+    metrics,
     yoga,
     server,
     start: (port = config.port) =>
@@ -267,7 +335,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await Promise.race([cleanedUp(), delay(WS_CLOSE_GRACE_MS)]);
         for (const socket of sockets.keys()) socket.terminate();
         await Promise.race([cleanedUp(), delay(5_000)]);
-        await Promise.race([closed, delay(5_000)]);
+        // Requests in flight get SHUTDOWN_GRACE_MS to finish; what is left then is cut.
+        await Promise.race([closed, delay(config.shutdownGraceMs)]);
         server.closeAllConnections?.();
         await services.presence.stop();
         await bus.close();

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Metrics } from './observability/metrics.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { AuditLog } from './auth/audit.js';
 import { createAuthenticator, type Authenticator } from './auth/authenticate.js';
@@ -45,9 +46,10 @@ export type ServiceOptions = {
   jwt: { secret?: string; issuer?: string; audience?: string; jwksUrl?: string };
   /** Built-in accounts (signUp / signIn); off unless set. */
   accounts?: { enabled: boolean };
+  metrics?: Metrics;
 };
 
-export function createServices({ database, bus, log, jwt, accounts: accountOptions }: ServiceOptions): Services {
+export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics }: ServiceOptions): Services {
   const presence = new PresenceService(bus, log, bus.commands);
   const typing = new TypingService(bus, bus.commands);
   const users = new UserService(new UserRepository(database.db), presence);
@@ -70,6 +72,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     },
     afterSend: async (viewer, message, conversation) => {
       // The send is committed: nothing here may turn it into an error.
+      metrics?.messagesSent.inc();
       await typing.stopOnSend(viewer.orgId, viewer.userId, message.conversationId).catch(bestEffort('typing'));
       await experts.auditAccess(viewer, message.conversationId, 'expert.write').catch(bestEffort('audit'));
       const urgent = message.priority === 'HIGH' || message.priority === 'CRITICAL';

@@ -14,7 +14,10 @@ export type Unlisten = () => void;
 export class EventBus {
   /** Publish failures since start; a failed publish never fails the write that caused it. */
   publishFailures = 0;
+  /** Told of each failed publish (metrics). */
+  onPublishFailure: () => void = () => {};
   private closed = false;
+  private readonly reconnectListeners = new Set<() => void>();
   /** Local listeners per topic: what hygiene checks and metrics look at. */
   private readonly listeners = new Map<string, number>();
 
@@ -43,7 +46,18 @@ export class EventBus {
     }
     await Promise.all([publisher.connect(), subscriber.connect()]);
     const engine = new RedisPubSub({ publisher, subscriber });
-    return new EventBus(engine, log, 'redis', { publisher, subscriber });
+    const bus = new EventBus(engine, log, 'redis', { publisher, subscriber });
+    // Events published while the subscriber was away are lost (pub/sub is at-most-once): when it is
+    // back (ioredis resubscribes by itself), streams re-read what they may have missed.
+    let lost = false;
+    subscriber.on('close', () => (lost = true));
+    subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      log.info('redis subscriber reconnected: streams resync from the database');
+      for (const listener of bus.reconnectListeners) listener();
+    });
+    return bus;
   }
 
   /** Publishes after a commit. Logs and counts a failure instead of throwing. */
@@ -52,6 +66,7 @@ export class EventBus {
       await this.engine.publish(topic, payload);
     } catch (err) {
       this.publishFailures++;
+      this.onPublishFailure();
       this.log.error({ err: (err as Error).message, topic }, 'publish failed');
     }
   }
@@ -93,6 +108,12 @@ export class EventBus {
       throw failure.reason;
     }
     return unlistenAll;
+  }
+
+  /** Calls `listener` whenever the Redis subscriber comes back after losing its connection. */
+  onReconnect(listener: () => void): Unlisten {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** Listeners on this instance: of one topic, or of all topics together. */

@@ -130,10 +130,12 @@ const cleanup = () =>
     await Promise.all(servers.map((s) => s.stop().catch(() => {})));
     for (const c of cleanups.reverse()) await c().catch((err) => console.error('cleanup:', err.message));
   })());
-process.on('SIGINT', () => {
-  console.error('\ninterrupted: cleaning up');
-  void cleanup().finally(() => process.exit(130));
-});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
 
 const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
 

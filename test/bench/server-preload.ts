@@ -94,4 +94,6 @@ if (process.send) {
   });
   // The channel must not keep the process alive, nor stop it from exiting on SIGTERM.
   process.channel?.unref();
+  // The bench went away (killed, crashed): shut down the way SIGTERM does, rather than linger.
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

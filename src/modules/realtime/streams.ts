@@ -116,6 +116,12 @@ export async function messageStream(
       while (!queue.done) {
         const event = pending.shift();
         if (!event) {
+          if (resync) {
+            // Pub/sub was down for a while: whatever was committed meanwhile is only in the database.
+            resync = false;
+            await readStored();
+            continue;
+          }
           if (announced > delivered) {
             // Events were dropped while the subscriber was behind: read them back.
             const looking = announced;
@@ -136,6 +142,13 @@ export async function messageStream(
       }
     };
 
+    let resync = false;
+    queue.onFinish(
+      services.bus.onReconnect(() => {
+        resync = true;
+        wake?.();
+      }),
+    );
     const unlisten = await services.bus.listen(topics.messageAdded(conversationId), (event) => {
       if (event.seq > announced) announced = event.seq;
       if (pending.length < MAX_PENDING) pending.push(event);
