@@ -162,11 +162,9 @@ describe.each(backends)('core error masking on %s', (backend) => {
     }
   });
 
-  // KNOWN BUG, left for the owner of src/app.ts: Yoga returns document validation errors
-  // without passing them through maskError, so they carry GRAPHQL_VALIDATION_FAILED, a code outside
-  // the contract's set. The fix is a plugin in src/app.ts whose onValidate hook sets
-  // extensions.code = 'BAD_USER_INPUT' on the errors. Drop `.fails` once that is in.
-  it.fails('answers invalid documents with BAD_USER_INPUT (known bug: GRAPHQL_VALIDATION_FAILED)', async () => {
+  // Yoga marks validation errors GRAPHQL_VALIDATION_FAILED; the contract says BAD_USER_INPUT
+  // (src/graphql/contract-codes.ts rewrites them).
+  it('answers invalid documents with BAD_USER_INPUT', async () => {
     for (const [name, result] of await invalidDocuments()) expectOneOf(result, ['BAD_USER_INPUT'], name);
   });
 
