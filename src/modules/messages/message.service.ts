@@ -121,7 +121,7 @@ export class MessageService {
     if (existing.senderId !== viewer.userId) throw new ForbiddenError('Only the sender can edit a message');
     if (existing.deletedAt) throw new BadInputError('A deleted message cannot be edited', 'id');
     const edited = await this.repo.edit(id, content);
-    await this.bus.publish(topics.messageUpdated(edited.conversationId), messageSnapshot(edited));
+    await this.bus.publish(topics.messageUpdated(edited.conversationId), messageSnapshot(edited, senderOf(viewer)));
     return edited;
   }
 

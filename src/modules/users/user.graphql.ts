@@ -69,7 +69,8 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   updatePresence: t.field({
     type: PresenceRef,
-    description: 'Sets AWAY, BUSY or OFFLINE (appear offline); ONLINE goes back to automatic presence.',
+    description:
+      'Sets your status (ONLINE, AWAY, BUSY, or OFFLINE to appear offline). It stands until you change it or your last socket closes; without a socket it lets HTTP-only clients show as present.',
     args: { status: t.arg({ type: PresenceStatusEnum, required: true }) },
     resolve: (_root, args, ctx) => {
       const viewer = requireViewer(ctx);
