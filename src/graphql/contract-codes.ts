@@ -1,7 +1,9 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { ErrorCode } from './errors.js';
 
-const CONTRACT_CODES = new Set([
+/** The `extensions.code` values of API.md. */
+export const CONTRACT_CODES = new Set<string>([
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'NOT_FOUND',
@@ -9,7 +11,7 @@ const CONTRACT_CODES = new Set([
   'CONFLICT',
   'RATE_LIMITED',
   'INTERNAL_SERVER_ERROR',
-]);
+] satisfies ErrorCode[]);
 
 /**
  * A client's error with a code of the contract: GraphQL's and Yoga's own codes for a request that

@@ -1,16 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { AppError, type ErrorCode } from './errors.js';
-
-const CONTRACT_CODES = new Set<string>([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'CONFLICT',
-  'RATE_LIMITED',
-  'INTERNAL_SERVER_ERROR',
-] satisfies ErrorCode[]);
+import { withContractCode } from './contract-codes.js';
+import { AppError } from './errors.js';
 
 /**
  * Yoga's maskError. Errors meant for clients keep their message with a contract code: ours
@@ -22,16 +13,7 @@ export const createMaskError = (log: Logger) => (error: unknown): Error => {
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original instanceof AppError) return error as Error;
   if (error instanceof GraphQLError && (!original || original instanceof GraphQLError || isClientInputError(error))) {
-    const code = error.extensions?.code;
-    if (typeof code === 'string' && CONTRACT_CODES.has(code)) return error;
-    const { originalError: _hidden, ...extensions } = error.extensions ?? {};
-    return new GraphQLError(error.message, {
-      nodes: error.nodes,
-      source: error.source,
-      positions: error.positions,
-      path: error.path,
-      extensions: { ...extensions, code: 'BAD_USER_INPUT' },
-    });
+    return withContractCode(error);
   }
   log.error({ err: original }, 'unexpected error');
   return new GraphQLError('Internal server error', {
