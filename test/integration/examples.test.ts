@@ -1,7 +1,9 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSwitchboardClient, type SwitchboardClient } from '../../src/client/index.js';
-import { startAssistant } from '../../src/examples/assistant.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { openAiAnswer, startAssistant } from '../../src/examples/assistant.js';
 import { startSensor } from '../../src/examples/sensor.js';
 import { startServer, type TestServer } from '../kit/server.js';
 import { eventually } from '../kit/subscriptions.js';
@@ -94,5 +96,40 @@ describe('example services', () => {
     expect(fromSensor().length).toBe(5);
     off();
     sensor.stop();
+  });
+
+  it('the assistant streams from an OpenAI-compatible endpoint when one is configured', async () => {
+    // A local stand-in for the endpoint: chat completions streamed as server-sent events.
+    let asked: { model?: string; messages?: { content: string }[]; stream?: boolean } = {};
+    const llm = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        asked = JSON.parse(body);
+        res.writeHead(req.url === '/v1/chat/completions' && req.headers.authorization === 'Bearer sk-test' ? 200 : 401, {
+          'content-type': 'text/event-stream',
+        });
+        for (const piece of ['Paris ', 'is the ', 'capital.']) {
+          res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: piece } }] })}\n\n`);
+        }
+        res.end('data: [DONE]\n\n');
+      });
+    });
+    await new Promise<void>((resolve) => llm.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(llm.address() as AddressInfo).port}/v1`;
+
+    const botClient = await clientFor('llm-bot', 'agent');
+    const stop = startAssistant({ client: botClient, selfId: 'llm-bot', answer: openAiAnswer(base, 'sk-test', 'test-model') });
+    const dana = await clientFor('dana');
+    const conversation = await dana.directConversation('llm-bot');
+    const answers: string[] = [];
+    const off = dana.onMessage(conversation.id, (m) => m.sender.id === 'llm-bot' && answers.push(m.content), { afterSeq: 0 });
+    await dana.sendMessage({ conversationId: conversation.id, content: 'Capital of France?' });
+    await eventually(() => answers.length === 1);
+    expect(answers[0]).toBe('Paris is the capital.');
+    expect(asked).toMatchObject({ model: 'test-model', stream: true, messages: [{ content: 'Capital of France?' }] });
+    off();
+    stop();
+    llm.close();
   });
 });
