@@ -292,7 +292,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           contextValue: await enveloped.contextFactory(),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
-        const errors = enveloped.validate(args.schema, args.document);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = enveloped.validate(args.schema, args.document);
+        } catch (err) {
+          // graphql-armor throws its rejections (depth, aliases, cost, directives) from inside
+          // validation. Yoga turns that into an error result on HTTP and SSE; here, uncaught, it
+          // would be an "internal error" of graphql-ws that leaves the subscribe unanswered.
+          if (!(err instanceof GraphQLError)) throw err;
+          errors = [err];
+        }
         if (errors.length) return errors.map(withContractCode);
         return args;
       },

@@ -54,8 +54,19 @@ export class EventBus {
     subscriber.on('ready', () => {
       if (!lost) return;
       lost = false;
-      log.info('redis subscriber reconnected: streams resync from the database');
-      for (const listener of bus.reconnectListeners) listener();
+      // ioredis emits 'ready' just before it sends the SUBSCRIBEs again. A stream that re-read the
+      // database now could miss a message committed after its read but published before Redis
+      // took the SUBSCRIBE. Redis answers a connection's commands in order, so once a PING sent
+      // after them is answered the channels are live again: only then do streams re-read.
+      setImmediate(() => {
+        void subscriber
+          .ping()
+          .catch(() => {}) // lost again: the next 'ready' resyncs; resyncing now does no harm
+          .then(() => {
+            log.info('redis subscriber reconnected: streams resync from the database');
+            for (const listener of bus.reconnectListeners) listener();
+          });
+      });
     });
     return bus;
   }

@@ -7,7 +7,7 @@
  * seeds, reads /proc, and prints. Results: test/bench/results/latest.json.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -192,6 +192,7 @@ async function main() {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const logDir = join(RESULTS_DIR, 'logs');
+  rmSync(logDir, { recursive: true, force: true });
   if (PROFILE) {
     rmSync(PROFILE_DIR, { recursive: true, force: true });
     mkdirSync(PROFILE_DIR, { recursive: true });
@@ -496,22 +497,27 @@ async function main() {
           const isTarget100 = subs === 100 && rate === 100;
           const isTarget1000 = subs === 1000 && rate === 20;
           const limit = isTarget100 ? TARGETS.s1p99At100x100 : isTarget1000 ? TARGETS.s1p99At1000x20 : undefined;
-          const complete = r.ratio === 1 && r.dups === 0;
+          const complete = r.ratio === 1 && r.dups === 0 && r.publishFailures === 0;
+          const failedSends = r.publishFailures ? `; ${r.publishFailures} SENDS FAILED` : '';
           rows.push({
             id: 'S1',
             metric: `${subs} sub${subs > 1 ? 's' : ''} x ${rate} msg/s`,
             // CPU per delivery only means something with many deliveries per send (1 subscriber: the send dominates).
-            value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmtInt(r.deliveriesPerSec)} deliv/s; ${fmt(r.ratio * 100, 2)}% delivered` + (subs >= 100 ? `; ${fmtInt(r.cpuUsPerDelivery)} us CPU/deliv` : ''),
+            value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmtInt(r.deliveriesPerSec)} deliv/s; ${fmt(r.ratio * 100, 2)}% delivered${failedSends}` + (subs >= 100 ? `; ${fmtInt(r.cpuUsPerDelivery)} us CPU/deliv` : ''),
             ceiling: `${lat(c.lat)}; ${fmtInt(c.deliveriesPerSec)} deliv/s` + (subs >= 100 ? `; ${fmtInt(c.cpuUsPerDelivery)} us CPU/deliv` : '') + ' (ws)',
             ratio: `p99 x${fmt(r.lat.p99 / c.lat.p99)}` + (subs >= 100 ? `, CPU x${fmt(r.cpuUsPerDelivery / c.cpuUsPerDelivery)}` : ''),
             target: limit ? `p99 <= ${limit} ms, 100%` : '100% delivered',
             status: limit
-              ? target(`S1 ${subs} subs @ ${rate} msg/s p99 <= ${limit} ms`, r.lat.p99 <= limit && complete, `p99 ${ms(r.lat.p99)}, ${fmt(r.ratio * 100, 3)}% delivered`)
+              ? target(`S1 ${subs} subs @ ${rate} msg/s p99 <= ${limit} ms`, r.lat.p99 <= limit && complete, `p99 ${ms(r.lat.p99)}, ${fmt(r.ratio * 100, 3)}% delivered, ${r.publishFailures} sends failed`)
               : complete
                 ? 'ok'
                 : 'FAIL',
           });
-          target(`S1 ${subs} subs @ ${rate} msg/s: 100% delivered`, complete, `${r.delivered}/${r.expected} delivered, ${r.gaps} gaps, ${r.dups} dups`);
+          target(
+            `S1 ${subs} subs @ ${rate} msg/s: 100% delivered`,
+            complete,
+            `${r.delivered}/${r.expected} delivered, ${r.gaps} gaps, ${r.dups} dups, ${r.publishFailures} of ${r.published + r.publishFailures} sends failed`,
+          );
         }
         await callAll(fan, 'closeAll');
         await stopWorkers(fan);
@@ -550,7 +556,7 @@ async function main() {
     await callAll(fan, 'closeAll');
     await stopWorkers(fan);
     json.X1 = { subs: X1.subs, rate: X1.rate, ...r.summary, sameInstance: sameInstance100?.summary };
-    const complete = r.ratio === 1 && r.dups === 0;
+    const complete = r.ratio === 1 && r.dups === 0 && r.publishFailures === 0;
     rows.push({
       id: 'X1',
       metric: `A -> B, ${X1.subs} subs x ${X1.rate} msg/s`,
@@ -558,7 +564,7 @@ async function main() {
       ceiling: sameInstance100 ? `same instance: ${lat(sameInstance100.lat)}` : '-',
       ratio: sameInstance100 ? `p99 x${fmt(r.lat.p99 / sameInstance100.lat.p99)}` : '',
       target: '100% delivered',
-      status: target('X1 cross-instance: 100% delivered', complete, `${r.delivered}/${r.expected}, ${r.gaps} gaps, ${r.dups} dups`),
+      status: target('X1 cross-instance: 100% delivered', complete, `${r.delivered}/${r.expected}, ${r.gaps} gaps, ${r.dups} dups, ${r.publishFailures} sends failed`),
     });
     await stopServer(B);
   }
@@ -622,6 +628,28 @@ async function main() {
   console.log(`\n${targetResults.length - failed.length}/${targetResults.length} targets pass; ${elapsed.toFixed(0)} s`);
   json.otherLoadPercentOfCore = otherLoad;
   console.log(`CPU of other processes during measurements (% of one core): ${Object.entries(otherLoad).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  // Errors the servers logged (pino level >= 50), with the most frequent messages.
+  const serverErrors: Record<string, { count: number; top: [string, number][] }> = {};
+  for (const file of readdirSync(logDir).filter((f) => f.endsWith('.log'))) {
+    const counts = new Map<string, number>();
+    for (const line of readFileSync(join(logDir, file), 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+        if ((entry.level ?? 0) < 50) continue;
+        // Drizzle's message is "Failed query: <sql>\nparams: <values>: <cause>": keep the cause.
+        const tail = (entry.err?.message ?? entry.msg ?? '').split('\n').pop()!;
+        const key = (tail.startsWith('params:') ? tail.slice(tail.lastIndexOf(': ') + 2) : tail).slice(0, 120);
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      } catch {}
+    }
+    const count = [...counts.values()].reduce((x, y) => x + y, 0);
+    if (count) serverErrors[file] = { count, top: [...counts].sort((x, y) => y[1] - x[1]).slice(0, 3) };
+  }
+  json.serverErrors = serverErrors;
+  for (const [file, e] of Object.entries(serverErrors)) {
+    console.log(`${file}: ${e.count} errors logged, e.g. ${e.top.map(([m, n]) => `${n}x "${m}"`).join('; ')}`);
+  }
   const out = join(RESULTS_DIR, 'latest.json');
   writeFileSync(out, JSON.stringify(json, null, 2));
   console.log(`results: ${out}${PROFILE ? `; CPU profiles in ${PROFILE_DIR} (npx tsx test/bench/profile-summary.ts <file>)` : ''}; server logs in ${logDir}`);
@@ -752,6 +780,8 @@ async function waitLive(fan: Worker[], prober: Worker, url: string, probes: Targ
 
 type FanResult = {
   published: number;
+  /** Sends that failed (the publisher got an error): their messages cannot be counted as delivered. */
+  publishFailures: number;
   cpuUsPerDelivery: number;
   lat: Summary;
   mutation: Summary;
@@ -827,6 +857,7 @@ async function fanRun(
   );
   return {
     published: sent.ok,
+    publishFailures: sent.failed,
     lat: latency,
     mutation,
     delivered,

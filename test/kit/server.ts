@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import pino, { type Logger } from 'pino';
 import WebSocket from 'ws';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
@@ -38,6 +39,8 @@ export type ServerOptions = {
   env?: Record<string, string>;
   /** Shorter timers for tests that wait for one to run out (presence leases, keep-alive). */
   timing?: AppOptions['timing'];
+  /** The app's logger (default: pino at TEST_LOG_LEVEL); tests that read the logs pass their own. */
+  log?: AppOptions['log'];
 };
 
 /** Starts the real app on a free port: PGlite in memory, or a fresh Postgres database. */
@@ -71,7 +74,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   });
-  const app = await createApp(config, { timing: options.timing });
+  const app = await createApp(config, { timing: options.timing, log: options.log });
   const { port } = await app.start(0);
   const url = `http://127.0.0.1:${port}/graphql`;
   const wsUrl = `ws://127.0.0.1:${port}/graphql`;
@@ -131,3 +134,10 @@ export function dataOf<T>(result: GqlResult<T>): T {
 
 /** The extensions.code of the first error, or undefined. */
 export const codeOf = (result: GqlResult<unknown>) => result.errors?.[0]?.extensions?.code as string | undefined;
+
+/** A JSON logger whose lines are kept in `lines` (parsed), for tests that read what was logged. */
+export function capturedLog(level: 'debug' | 'info' = 'info'): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
+  return { log: pino({ level, base: { service: 'switchboard' } }, stream), lines };
+}

@@ -1,0 +1,261 @@
+// Faults of the services under the server: a Redis that goes away and comes back (a redis-server of
+// this test alone), and a Postgres that drops every connection and refuses new ones (a TCP proxy
+// in this process between the server and the test Postgres). After each, every acknowledged
+// message must be stored once and delivered once, in order.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  MessageAddedDocument,
+  MessagesDocument,
+  SendMessageDocument,
+  ViewerDocument,
+} from '../../src/client/generated/graphql.js';
+import { hasRedisServer, redisProcess, tcpProxy, viaProxy, type RedisProcess, type TcpProxy } from '../kit/faults.js';
+import { createGroup, sleep } from '../kit/realtime.js';
+import { capturedLog, dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
+import { createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
+import { collect, eventually } from '../kit/subscriptions.js';
+
+/** Generous: a request that takes longer than this is hanging, not slow. */
+const DOES_NOT_HANG_MS = 5_000;
+
+type Sent = { seq: number; content: string; clientMessageId?: string | null };
+
+/** Sends and measures; returns the result and how long it took. */
+async function timedSend(server: TestServer, auth: string, conversationId: string, content: string) {
+  const started = Date.now();
+  const result = await server.gql(auth, SendMessageDocument, { input: { conversationId, content, clientMessageId: content } });
+  return { result, ms: Date.now() - started };
+}
+
+async function storedSeqs(server: TestServer, auth: string, conversationId: string) {
+  const { messages } = dataOf(await server.gql(auth, MessagesDocument, { conversationId, first: 200 }));
+  return messages.edges.map(({ node: m }) => ({ seq: m.seq, content: m.content }));
+}
+
+async function fetchStatus(url: string) {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
+}
+
+describe.skipIf(!hasRedisServer)('Redis goes away and comes back', () => {
+  let redis: RedisProcess;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    redis = await redisProcess();
+    server = await startServer({ redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  it('keeps committing and answering sends, fails publishing fast, and resyncs every subscriber by seq', async () => {
+    const alice = await server.token('alice');
+    const bob = await server.token('bob');
+    const conversationId = await createGroup(server, alice, ['bob']);
+    const base = new URL(server.url).origin;
+
+    // Bob follows the conversation on one socket for the whole test.
+    const live = collect(server.ws(bob), MessageAddedDocument, { conversationId });
+    await eventually(() => server.app.metrics.activeSubscriptions.get().then((m) => m.values[0]!.value >= 1));
+
+    const acknowledged: Sent[] = [];
+    const sendOk = async (content: string) => {
+      const { result, ms } = await timedSend(server, alice, conversationId, content);
+      expect(ms, `send "${content}" took ${ms} ms`).toBeLessThan(DOES_NOT_HANG_MS);
+      acknowledged.push(dataOf(result).sendMessage);
+    };
+
+    for (let i = 0; i < 3; i++) await sendOk(`before-${i}`);
+    await live.waitFor(3);
+
+    const failuresBefore = server.app.services.bus.publishFailures;
+    await redis.stop();
+    // The instance notices (its connections close) within moments.
+    await eventually(async () => (await fetchStatus(`${base}/ready`)).status === 503);
+    const ready = JSON.parse((await fetchStatus(`${base}/ready`)).body);
+    expect(ready.checks.postgres).toBe('ok');
+    expect(ready.checks.redis).not.toBe('ok');
+    expect((await fetchStatus(`${base}/health`)).status).toBe(200);
+
+    // While Redis is away: every send commits and answers with its data, without waiting on Redis.
+    for (let i = 0; i < 5; i++) await sendOk(`during-${i}`);
+    // Publishing failed (and was counted), it did not queue up to be sent later.
+    expect(server.app.services.bus.publishFailures).toBeGreaterThanOrEqual(failuresBefore + 5);
+    const metricsText = (await fetchStatus(`${base}/metrics`)).body;
+    expect(metricsText).toMatch(/switchboard_publish_failures_total [1-9]/);
+    // A retry of an acknowledged send is still answered from the database: exactly once.
+    const retry = await timedSend(server, alice, conversationId, 'during-0');
+    expect(dataOf(retry.result).sendMessage.seq).toBe(acknowledged[3]!.seq);
+    // Requests that need only Postgres are unaffected (rate limits fall back to this instance).
+    // (Presence lives in Redis: a query asking for it fails while Redis is away.)
+    const viewer = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bob}` },
+      body: JSON.stringify({ query: '{ viewer { id displayName } }' }),
+    }).then((r) => r.json());
+    expect(viewer).toEqual({ data: { viewer: { id: 'bob', displayName: expect.any(String) } } });
+
+    await redis.start();
+    await eventually(async () => (await fetchStatus(`${base}/ready`)).status === 200, 15_000);
+    for (let i = 0; i < 3; i++) await sendOk(`after-${i}`);
+
+    // The socket that stayed open gets everything: what it missed read back from the database,
+    // then live ones, each once and in order.
+    const expected = acknowledged.map((m) => m.seq);
+    expect(expected).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    await live.waitFor(expected.length, 20_000);
+    await sleep(300); // anything duplicated would arrive now
+    expect(live.events.map((e) => e.messageAdded.seq)).toEqual(expected);
+    expect(live.events.map((e) => e.messageAdded.content)).toEqual(acknowledged.map((m) => m.content));
+    expect(live.errors).toEqual([]);
+
+    // A client that reconnects resumes by seq: afterSeq 3 gives exactly what came after.
+    const resumed = collect(server.ws(bob), MessageAddedDocument, { conversationId, afterSeq: 3 });
+    await resumed.waitFor(8);
+    await sleep(200);
+    expect(resumed.events.map((e) => e.messageAdded.seq)).toEqual(expected.slice(3));
+
+    // Stored once each: the database holds the acknowledged messages and nothing else.
+    expect(await storedSeqs(server, bob, conversationId)).toEqual(acknowledged.map((m) => ({ seq: m.seq, content: m.content })));
+    live.stop();
+    resumed.stop();
+  });
+
+  it('lets a socket connect while Redis is away; its subscription starts when Redis is back, from the requested seq', async () => {
+    const alice = await server.token('carol');
+    const bob = await server.token('dave');
+    const conversationId = await createGroup(server, alice, ['dave']);
+    const ready = async () => (await fetchStatus(`${new URL(server.url).origin}/ready`)).status === 200;
+    await redis.stop();
+    try {
+      // Presence is best effort: the socket connects without Redis. The subscription waits for
+      // its channel (the subscriber queues SUBSCRIBE until Redis answers).
+      const client = server.ws(bob);
+      const sub = collect(client, MessageAddedDocument, { conversationId, afterSeq: 0 });
+      const { result, ms } = await timedSend(server, alice, conversationId, 'while-away');
+      expect(ms).toBeLessThan(DOES_NOT_HANG_MS);
+      expect(dataOf(result).sendMessage.seq).toBe(1);
+      await redis.start();
+      await eventually(ready, 15_000);
+      // The catch-up reads what was sent meanwhile, then live delivery works again.
+      await sub.waitFor(1, 20_000);
+      await timedSend(server, alice, conversationId, 'after-return');
+      await sub.waitFor(2, 20_000);
+      await sleep(200);
+      expect(sub.events.map((e) => e.messageAdded.seq)).toEqual([1, 2]);
+      sub.stop();
+    } finally {
+      if (!(await ready())) await redis.start().catch(() => {});
+    }
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('Postgres drops every connection and refuses new ones', () => {
+  let proxy: TcpProxy;
+  let server: TestServer;
+  let drop: () => Promise<void>;
+  const CONNECT_TIMEOUT_MS = 1_000;
+  const captured = capturedLog('info');
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    const target = new URL(db.url);
+    proxy = await tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    server = await startServer({
+      databaseUrl: viaProxy(db.url, proxy),
+      log: captured.log,
+      env: { DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS), DATABASE_POOL_MAX: '5' },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await proxy?.close();
+    await drop?.();
+  });
+  afterEach(() => proxy.setMode('pass'));
+
+  const expectMaskedInternal = (result: GqlResult<unknown>) => {
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.length).toBeGreaterThan(0);
+    for (const e of result.errors!) {
+      expect(e.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(e.message).toBe('Internal server error');
+      expect(JSON.stringify(e)).not.toMatch(/stack|select|insert|update|postgres|ECONN|timeout|terminated|\.ts:\d/i);
+    }
+  };
+
+  for (const mode of ['refuse', 'blackhole'] as const) {
+    it(`fails requests fast and masked while connections ${mode === 'refuse' ? 'are refused' : 'hang'}, stays up, and recovers by itself`, async () => {
+      const alice = await server.token(`alice-${mode}`);
+      const bob = await server.token(`bob-${mode}`);
+      const conversationId = await createGroup(server, alice, [`bob-${mode}`]);
+      const base = new URL(server.url).origin;
+      const live = collect(server.ws(bob), MessageAddedDocument, { conversationId });
+      await sleep(200); // subscribed (the stream reads lastSeq before going live)
+
+      const acknowledged: Sent[] = [];
+      for (let i = 0; i < 3; i++) acknowledged.push(dataOf((await timedSend(server, alice, conversationId, `${mode}-a${i}`)).result).sendMessage);
+      expect(proxy.open).toBeGreaterThan(0);
+
+      proxy.setMode(mode);
+      proxy.cutAll();
+
+      // Every request fails within the connect timeout (plus slack), masked; none hangs.
+      for (let i = 0; i < 3; i++) {
+        const { result, ms } = await timedSend(server, alice, conversationId, `${mode}-lost${i}`);
+        expect(ms).toBeLessThan(CONNECT_TIMEOUT_MS + DOES_NOT_HANG_MS);
+        expectMaskedInternal(result);
+      }
+      const started = Date.now();
+      expectMaskedInternal(await server.gql(bob, MessagesDocument, { conversationId, first: 10 }));
+      expect(Date.now() - started).toBeLessThan(CONNECT_TIMEOUT_MS + DOES_NOT_HANG_MS);
+
+      // What the client did not see is logged in full on the server.
+      const logged = captured.lines.filter((l) => l.msg === 'unexpected error');
+      expect(logged.length).toBeGreaterThan(0);
+      expect(JSON.stringify(logged.at(-1)!.err)).toMatch(/timeout|terminated|ECONNRESET|connect|Failed query/i);
+
+      // The process is up; it says it cannot serve.
+      expect((await fetchStatus(`${base}/health`)).status).toBe(200);
+      const notReady = await fetchStatus(`${base}/ready`);
+      expect(notReady.status).toBe(503);
+      expect(JSON.parse(notReady.body).checks.postgres).not.toBe('ok');
+
+      // Postgres is reachable again: requests succeed without a restart.
+      proxy.setMode('pass');
+      await eventually(async () => (await fetchStatus(`${base}/ready`)).status === 200, 15_000);
+      for (let i = 0; i < 3; i++) acknowledged.push(dataOf((await timedSend(server, alice, conversationId, `${mode}-b${i}`)).result).sendMessage);
+
+      // A send that failed wrote nothing: seqs run on without a gap, and the failed ones are absent.
+      expect(acknowledged.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(await storedSeqs(server, bob, conversationId)).toEqual(acknowledged.map((m) => ({ seq: m.seq, content: m.content })));
+      await live.waitFor(6);
+      await sleep(200);
+      expect(live.events.map((e) => e.messageAdded.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      live.stop();
+    });
+  }
+
+  it('survives Postgres killing its backends (pg_terminate_backend) and serves the next request', async () => {
+    const alice = await server.token('alice-term');
+    const conversationId = await createGroup(server, alice, ['bob-term']);
+    const pg = await import('pg');
+    const admin = new pg.default.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      const dbName = new URL(server.databaseUrl!).pathname.slice(1);
+      const { rows } = await admin.query('SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+      expect(rows.length).toBeGreaterThan(0);
+    } finally {
+      await admin.end();
+    }
+    // Idle clients that died are dropped by the pool; at worst one request sees a masked error.
+    await eventually(async () => !(await server.gql(alice, ViewerDocument)).errors, 10_000);
+    const { result } = await timedSend(server, alice, conversationId, 'after-terminate');
+    expect(dataOf(result).sendMessage.seq).toBe(1);
+    expect((await fetchStatus(`${new URL(server.url).origin}/health`)).status).toBe(200);
+  });
+});

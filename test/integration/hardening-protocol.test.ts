@@ -1,0 +1,141 @@
+// Protocol violations on the WebSocket, each answered by graphql-ws's close code (or the WebSocket
+// one for a broken frame), and the query limits on the socket: refused before any resolver, with
+// the socket left open. Token problems at connection_init (4403) are in hardening-jwt and
+// realtime-transport; oversized frames (1009) in realtime-transport.
+import { print } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MessageAddedDocument, TypingDocument } from '../../src/client/generated/graphql.js';
+import { createGroup, rawSocket, UNLIMITED_ENV, type Closed } from '../kit/realtime.js';
+import { startServer, type TestServer } from '../kit/server.js';
+
+/** A WebSocket speaking `protocol`, open; nothing sent yet. */
+async function open(url: string, protocol: string | string[] = 'graphql-transport-ws') {
+  const socket = new WebSocket(url, protocol);
+  socket.on('error', () => {});
+  const closed = new Promise<Closed>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('close', (code) => reject(new Error(`closed with ${code} before opening`)));
+  });
+  return { socket, closed };
+}
+
+const init = (token: string) => JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
+
+describe('WebSocket protocol violations', () => {
+  let server: TestServer;
+  let bob: string;
+  let conversationId: string;
+
+  beforeAll(async () => {
+    server = await startServer({ env: UNLIMITED_ENV });
+    const alice = await server.token('alice');
+    bob = await server.token('bob');
+    conversationId = await createGroup(server, alice, ['bob']);
+  });
+  afterAll(() => server?.stop());
+
+  it('closes 4406 without the graphql-transport-ws subprotocol, and agrees to no other', async () => {
+    const { closed } = await open(server.wsUrl, []);
+    expect((await closed).code).toBe(4406);
+    // The old subscriptions-transport-ws protocol is not agreed to: the handshake fails.
+    const old = new WebSocket(server.wsUrl, 'graphql-ws');
+    const failure = await new Promise<Error>((resolve) => old.once('error', resolve));
+    expect(failure.message).toMatch(/subprotocol/i);
+  });
+
+  it('closes 4400 for a message that is not JSON, not an object, or of no known type', async () => {
+    for (const message of ['{not json', '"a string"', '[]', JSON.stringify({ type: 'start', id: '1' }), JSON.stringify({ id: '1' })]) {
+      const { socket, closed } = await open(server.wsUrl);
+      socket.send(init(bob));
+      socket.send(message);
+      expect((await closed).code, message).toBe(4400);
+    }
+  });
+
+  it('closes 4400 for a subscribe without an id or a query', async () => {
+    for (const payload of [{ type: 'subscribe', payload: { query: '{ __typename }' } }, { type: 'subscribe', id: '1', payload: {} }]) {
+      const raw = await rawSocket(server.wsUrl, bob);
+      raw.socket.send(JSON.stringify(payload));
+      expect((await raw.closed).code, JSON.stringify(payload)).toBe(4400);
+    }
+  });
+
+  it('closes 4401 for a subscribe before the connection is acknowledged', async () => {
+    const { socket, closed } = await open(server.wsUrl);
+    socket.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: print(MessageAddedDocument), variables: { conversationId } } }));
+    expect((await closed).code).toBe(4401);
+  });
+
+  it('closes 4408 when connection_init does not come in time', async () => {
+    const { closed } = await open(server.wsUrl);
+    const started = Date.now();
+    expect((await closed).code).toBe(4408);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('closes 4409 for a second subscribe with an id already in use', async () => {
+    const raw = await rawSocket(server.wsUrl, bob);
+    raw.subscribe('same', TypingDocument, { conversationId });
+    raw.subscribe('same', TypingDocument, { conversationId });
+    expect((await raw.closed).code).toBe(4409);
+  });
+
+  it('closes 4429 for a second connection_init', async () => {
+    const raw = await rawSocket(server.wsUrl, bob);
+    raw.socket.send(init(bob));
+    expect((await raw.closed).code).toBe(4429);
+  });
+
+  it('closes 1007 for a text frame that is not valid UTF-8', async () => {
+    const raw = await rawSocket(server.wsUrl, bob);
+    const bytes = Buffer.concat([Buffer.from('{"type":"ping","payload":{"x":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}}')]);
+    raw.socket.send(bytes, { binary: false });
+    expect((await raw.closed).code).toBe(1007);
+  });
+
+  it('answers ping with pong and survives it', async () => {
+    const raw = await rawSocket(server.wsUrl, bob);
+    raw.socket.send(JSON.stringify({ type: 'ping' }));
+    await raw.waitFor((m) => m.type === 'pong');
+    raw.socket.close(1000);
+  });
+
+  describe('query limits on the socket', () => {
+    const deep = (n: number) => `subscription { messageAdded(conversationId: "${'0'.repeat(8)}-0000-0000-0000-000000000000") { ${'replyTo { '.repeat(n)}id${' }'.repeat(n)} } }`;
+    const cases: [string, string][] = [
+      ['too deep', deep(30)],
+      ['too many aliases', `subscription { ${Array.from({ length: 40 }, (_, i) => `a${i}: typing(conversationId: "x") { isTyping }`).join(' ')} }`],
+      ['too long', `subscription { typing(conversationId: "x") { isTyping } } # ${'x'.repeat(50_000)}`],
+      ['too many tokens', `subscription { typing(conversationId: "x") { ${'isTyping '.repeat(4_000)} } }`],
+      ['too many directives', `subscription { typing(conversationId: "x") { isTyping ${'@include(if: true) '.repeat(50)} } }`],
+      ['not parsable', 'subscription { typing('],
+    ];
+    for (const [name, query] of cases) {
+      it(`refuses a subscription that is ${name} with BAD_USER_INPUT and keeps the socket`, async () => {
+        const raw = await rawSocket(server.wsUrl, bob);
+        raw.socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: { query } }));
+        const error = await raw.waitFor((m) => m.id === 'q' && m.type === 'error');
+        const errors = error.payload as { message: string; extensions?: { code?: string } }[];
+        expect(errors.length).toBeGreaterThan(0);
+        for (const e of errors) expect(e.extensions?.code).toBe('BAD_USER_INPUT');
+        expect(JSON.stringify(errors)).not.toMatch(/Did you mean/);
+        // The socket is still usable.
+        raw.subscribe('ok', TypingDocument, { conversationId });
+        raw.socket.send(JSON.stringify({ type: 'ping' }));
+        await raw.waitFor((m) => m.type === 'pong');
+        expect(raw.messages.some((m) => m.id === 'ok' && m.type === 'error')).toBe(false);
+        raw.socket.close(1000);
+      });
+    }
+
+    it('hides field suggestions', async () => {
+      const raw = await rawSocket(server.wsUrl, bob);
+      raw.socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: { query: 'subscription { messageAdde { id } }' } }));
+      const error = await raw.waitFor((m) => m.id === 'q' && m.type === 'error');
+      expect(JSON.stringify(error.payload)).not.toMatch(/Did you mean|messageAdded/);
+      raw.socket.close(1000);
+    });
+  });
+});

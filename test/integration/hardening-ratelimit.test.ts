@@ -1,0 +1,155 @@
+// Real rate limits (the kit sets them out of the way by default): per user and per API key, people
+// lower than agents, RATE_LIMITED with a retry-after on HTTP and WebSocket, shared by instances
+// through Redis; and the cap on open sockets per user.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MarkReadDocument, PresenceDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
+import { createGroup, freshOrg, nextClose, rawSocket } from '../kit/realtime.js';
+import { startServer, type GqlResult, type TestServer } from '../kit/server.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
+import { collect } from '../kit/subscriptions.js';
+import { print } from 'graphql';
+
+const LIMITS = {
+  RATE_LIMIT_USER_MESSAGES_PER_SEC: '5',
+  RATE_LIMIT_USER_MESSAGES_BURST: '10',
+  RATE_LIMIT_AGENT_MESSAGES_PER_SEC: '100',
+  RATE_LIMIT_AGENT_MESSAGES_BURST: '40',
+  RATE_LIMIT_USER_MUTATIONS_PER_SEC: '2',
+  RATE_LIMIT_USER_MUTATIONS_BURST: '4',
+};
+
+/** Most a bucket can have granted since `startedAt`: the burst, plus what refilled meanwhile. */
+const most = (burst: number, perSecond: number, startedAt: number) => burst + Math.ceil(((Date.now() - startedAt) / 1000) * perSecond);
+
+const codes = (results: GqlResult<unknown>[]) => results.map((r) => (r.errors?.[0]?.extensions?.code as string | undefined) ?? 'OK');
+
+describe('rate limits on one instance', () => {
+  let server: TestServer;
+  let org: string;
+  beforeAll(async () => {
+    server = await startServer({ env: { ...LIMITS, MAX_SOCKETS_PER_USER: '2' } });
+    org = freshOrg();
+  });
+  afterAll(() => server?.stop());
+
+  const sendAll = (auth: string, conversationId: string, n: number, prefix: string) =>
+    Promise.all(Array.from({ length: n }, (_, i) => server.gql(auth, SendMessageDocument, { input: { conversationId, content: `${prefix}${i}` } })));
+
+  it('lets a person send a burst of 10, then answers RATE_LIMITED with a retry-after and writes nothing', async () => {
+    const alice = await server.token('alice', { org });
+    const conversationId = await createGroup(server, alice, ['bob']);
+    const startedAt = Date.now();
+    const results = await sendAll(alice, conversationId, 20, 'burst');
+    const c = codes(results);
+    // A burst of 10, plus what refilled (5/s) while the 20 requests ran; the rest refused.
+    const accepted = c.filter((x) => x === 'OK').length;
+    expect(accepted).toBeGreaterThanOrEqual(10);
+    expect(accepted).toBeLessThanOrEqual(most(10, 5, startedAt));
+    expect(c.filter((x) => x === 'RATE_LIMITED')).toHaveLength(20 - accepted);
+    const limited = results.find((r) => r.errors)!;
+    expect(limited.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+
+    // Over HTTP the status is 429 with a Retry-After header (a token may have refilled meanwhile:
+    // a few tries use it up).
+    const overHttp = () =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}`, accept: 'application/graphql-response+json' },
+        body: JSON.stringify({ query: print(SendMessageDocument), variables: { input: { conversationId, content: 'one more' } } }),
+      });
+    let res = await overHttp();
+    let extra = 0;
+    for (; res.status === 200 && extra < 10; extra++) res = await overHttp();
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+
+    // Only the accepted ones were stored: seqs 1..accepted, no gap.
+    const ok = results.filter((r) => !r.errors).map((r) => (r.data as { sendMessage: { seq: number } }).sendMessage.seq);
+    expect(ok.sort((a, b) => a - b)).toEqual(Array.from({ length: accepted }, (_, i) => i + 1));
+
+    // The bucket refills at 5/s: after the retry-after, sending works again.
+    await new Promise((r) => setTimeout(r, Number(limited.errors![0]!.extensions!.retryAfter) * 1000 + 100));
+    expect(codes(await sendAll(alice, conversationId, 1, 'later'))).toEqual(['OK']);
+  });
+
+  it('limits each person on their own, agents higher, and other mutations separately', async () => {
+    const carol = await server.token('carol', { org });
+    const agent = await server.token('agent-1', { org, kind: 'agent' });
+    const conversationId = await createGroup(server, carol, ['dave', 'agent-1']);
+    const dave = await server.token('dave', { org });
+    // Carol exhausts her messages; Dave and the agent are unaffected.
+    await sendAll(carol, conversationId, 12, 'carol');
+    expect(codes(await sendAll(dave, conversationId, 10, 'dave')).every((x) => x === 'OK')).toBe(true);
+    expect(codes(await sendAll(agent, conversationId, 30, 'agent')).every((x) => x === 'OK')).toBe(true);
+    // Other mutations have their own bucket (burst 4): markRead is not blocked by the sends ...
+    const readsAt = Date.now();
+    const reads = await Promise.all(Array.from({ length: 6 }, () => server.gql(carol, MarkReadDocument, { conversationId, seq: 1 })));
+    const accepted = codes(reads).filter((x) => x === 'OK').length;
+    expect(accepted).toBeGreaterThanOrEqual(4);
+    expect(accepted).toBeLessThanOrEqual(most(4, 2, readsAt));
+    expect(codes(reads).filter((x) => x === 'RATE_LIMITED')).toHaveLength(6 - accepted);
+  });
+
+  it('applies the same limits over the WebSocket', async () => {
+    const erin = await server.token('erin', { org });
+    const conversationId = await createGroup(server, erin, ['frank']);
+    const raw = await rawSocket(server.wsUrl, erin);
+    const startedAt = Date.now();
+    for (let i = 0; i < 12; i++) {
+      raw.socket.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: print(SendMessageDocument), variables: { input: { conversationId, content: `ws${i}` } } } }));
+    }
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => raw.waitFor((m) => m.id === `s${i}` && (m.type === 'next' || m.type === 'error'))));
+    const wsCodes = results.map((m) => {
+      const p = m.payload as { errors?: { extensions?: { code?: string } }[] } | { extensions?: { code?: string } }[];
+      const errors = Array.isArray(p) ? p : p.errors;
+      return errors?.[0]?.extensions?.code ?? 'OK';
+    });
+    const accepted = wsCodes.filter((x) => x === 'OK').length;
+    expect(accepted).toBeGreaterThanOrEqual(10);
+    expect(accepted).toBeLessThanOrEqual(most(10, 5, startedAt));
+    expect(wsCodes.filter((x) => x === 'RATE_LIMITED')).toHaveLength(12 - accepted);
+    raw.socket.close(1000);
+  });
+
+  it('caps open sockets per user (MAX_SOCKETS_PER_USER=2): the third closes with 1008, a freed slot is reused', async () => {
+    const gina = await server.token('gina', { org });
+    const first = await rawSocket(server.wsUrl, gina);
+    await rawSocket(server.wsUrl, gina);
+    const third = server.ws(gina);
+    const sub = collect(third, PresenceDocument, {});
+    expect((await nextClose(third)).code).toBe(1008);
+    await sub.waitForEnd();
+    // Another user is not affected by Gina's sockets.
+    await rawSocket(server.wsUrl, await server.token('hank', { org }));
+    first.socket.close(1000);
+    await first.closed;
+    await new Promise((r) => setTimeout(r, 100));
+    await rawSocket(server.wsUrl, gina); // acknowledged again
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('rate limits shared by two instances through Redis', () => {
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL, env: LIMITS });
+    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret, env: LIMITS });
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
+
+  it('counts a user\u2019s sends on both instances against one bucket', async () => {
+    const org = freshOrg();
+    const alice = await a.token('alice', { org });
+    const conversationId = await createGroup(a, alice, ['bob']);
+    const send = (s: TestServer, i: number) => s.gql(alice, SendMessageDocument, { input: { conversationId, content: `x${i}` } });
+    const startedAt = Date.now();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => send(i % 2 ? a : b, i)));
+    // One bucket of 10 (plus what refilled during the run), not 10 per instance.
+    const ok = codes(results).filter((x) => x === 'OK').length;
+    expect(ok).toBeGreaterThanOrEqual(10);
+    expect(ok).toBeLessThanOrEqual(Math.min(19, most(10, 5, startedAt)));
+  });
+});
