@@ -38,7 +38,14 @@ export function createLoaders(services: Services, viewer: Viewer | null) {
       const found = byKey(await users.byIds(orgId, ids), (u) => u.id);
       return ids.map((id) => found.get(id) ?? null);
     }),
-    presence: new DataLoader<string, Presence>((ids) => presence.get(orgId, ids)),
+    // Presence lives in Redis: while it is away, users read as OFFLINE rather than failing the
+    // whole query they appear in.
+    presence: new DataLoader<string, Presence>((ids) =>
+      presence.get(orgId, ids).catch((err: Error) => {
+        services.log.warn({ err: err.message }, 'presence unavailable');
+        return ids.map(() => ({ status: 'OFFLINE' as const, lastSeenAt: null }));
+      }),
+    ),
     participants: new DataLoader<string, ParticipantRow[]>(async (ids) => {
       const groups = groupBy(await conversations.repo.participantsOf(ids), (p) => p.conversationId);
       return ids.map((id) => groups.get(id) ?? []);
