@@ -116,18 +116,8 @@ export async function numsub(redis: Redis, channels: string[]): Promise<Record<s
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Rate limits out of the way, for suites that send hundreds of messages on purpose. */
-export const UNLIMITED_ENV: Record<string, string> = {
-  RATE_LIMIT_USER_MESSAGES_PER_SEC: '100000',
-  RATE_LIMIT_USER_MESSAGES_BURST: '100000',
-  RATE_LIMIT_AGENT_MESSAGES_PER_SEC: '100000',
-  RATE_LIMIT_AGENT_MESSAGES_BURST: '100000',
-  RATE_LIMIT_USER_MUTATIONS_PER_SEC: '100000',
-  RATE_LIMIT_USER_MUTATIONS_BURST: '100000',
-  RATE_LIMIT_AGENT_MUTATIONS_PER_SEC: '100000',
-  RATE_LIMIT_AGENT_MUTATIONS_BURST: '100000',
-  MAX_SOCKETS_PER_USER: '10000',
-};
+/** Also the default of startServer; spawned instances (spawnInstance) take it explicitly. */
+export { UNLIMITED_ENV } from './server.js';
 
 /** A fresh org name, so suites sharing one Redis never see each other's presence. */
 export const freshOrg = () => `org-${Math.random().toString(36).slice(2, 10)}`;

@@ -9,6 +9,19 @@ import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, type Backend } from './services.js';
 
+/** Rate limits and the socket cap out of the way (the default of every test server). */
+export const UNLIMITED_ENV: Record<string, string> = {
+  RATE_LIMIT_USER_MESSAGES_PER_SEC: '100000',
+  RATE_LIMIT_USER_MESSAGES_BURST: '100000',
+  RATE_LIMIT_AGENT_MESSAGES_PER_SEC: '100000',
+  RATE_LIMIT_AGENT_MESSAGES_BURST: '100000',
+  RATE_LIMIT_USER_MUTATIONS_PER_SEC: '100000',
+  RATE_LIMIT_USER_MUTATIONS_BURST: '100000',
+  RATE_LIMIT_AGENT_MUTATIONS_PER_SEC: '100000',
+  RATE_LIMIT_AGENT_MUTATIONS_BURST: '100000',
+  MAX_SOCKETS_PER_USER: '10000',
+};
+
 export type GqlResult<T> = ExecutionResult<T> & { errors?: { message: string; extensions?: Record<string, unknown> }[] };
 
 /** How a test client identifies itself: a token, or an API key with an optional act-as. */
@@ -60,16 +73,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     DATA_DIR: 'memory://',
     JWT_SECRET: secret,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    // Suites send fast on purpose; the rate-limit suite sets its own limits through `env`.
-    RATE_LIMIT_USER_MESSAGES_PER_SEC: '100000',
-    RATE_LIMIT_USER_MESSAGES_BURST: '100000',
-    RATE_LIMIT_AGENT_MESSAGES_PER_SEC: '100000',
-    RATE_LIMIT_AGENT_MESSAGES_BURST: '100000',
-    RATE_LIMIT_USER_MUTATIONS_PER_SEC: '100000',
-    RATE_LIMIT_USER_MUTATIONS_BURST: '100000',
-    RATE_LIMIT_AGENT_MUTATIONS_PER_SEC: '100000',
-    RATE_LIMIT_AGENT_MUTATIONS_BURST: '100000',
-    MAX_SOCKETS_PER_USER: '10000',
+    // Suites send fast on purpose; the rate-limit suites set their own limits through `env`.
+    ...UNLIMITED_ENV,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
