@@ -980,7 +980,7 @@ async function cleanRedis(org: string) {
   try {
     await redis.connect();
     const prefix = `${org}\u0000`;
-    for (const pattern of [`sb:presence:leases:${org}*`, `sb:typing:${org}*`, `sb:ratelimit:*${org}*`]) {
+    for (const pattern of [`sb:presence:leases:${org}*`, `sb:typing:${org}*`, `sb:rl:*${org}*`]) {
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
