@@ -347,6 +347,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         // Requests in flight get SHUTDOWN_GRACE_MS to finish; what is left then is cut.
         await Promise.race([closed, delay(config.shutdownGraceMs)]);
         server.closeAllConnections?.();
+        services.membership.stop();
         await services.presence.stop();
         await bus.close();
         await database.close();

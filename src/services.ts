@@ -12,6 +12,7 @@ import { ControlService } from './modules/control/control.service.js';
 import { ConversationService } from './modules/conversations/conversation.service.js';
 import { ExpertService } from './modules/experts/expert.service.js';
 import { MessageService } from './modules/messages/message.service.js';
+import { MembershipWatch } from './modules/realtime/membership-watch.js';
 import { PresenceService } from './modules/realtime/presence.service.js';
 import { TypingService } from './modules/realtime/typing.service.js';
 import { UserRepository } from './modules/users/user.repository.js';
@@ -30,6 +31,7 @@ export type Services = {
   users: UserService;
   presence: PresenceService;
   typing: TypingService;
+  membership: MembershipWatch;
   conversations: ConversationService;
   messages: MessageService;
   control: ControlService;
@@ -107,6 +109,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     users,
     presence,
     typing,
+    membership: new MembershipWatch(conversations.repo, log),
     conversations,
     messages,
     control,

@@ -123,6 +123,21 @@ export class ConversationRepository {
     return rows[0] ?? null;
   }
 
+  /** Which of the (conversation, user) pairs are participants now, as "conversation\0user" keys. */
+  async presentParticipants(pairs: { conversationId: string; userId: string }[]): Promise<Set<string>> {
+    if (pairs.length === 0) return new Set();
+    const rows = await this.db
+      .select({ conversationId: participants.conversationId, userId: participants.userId })
+      .from(participants)
+      .where(
+        and(
+          inArray(participants.conversationId, [...new Set(pairs.map((p) => p.conversationId))]),
+          inArray(participants.userId, [...new Set(pairs.map((p) => p.userId))]),
+        ),
+      );
+    return new Set(rows.map((r) => `${r.conversationId}\u0000${r.userId}`));
+  }
+
   async removeParticipant(db: Db | Tx, conversationId: string, userId: string): Promise<boolean> {
     const rows = await db
       .delete(participants)

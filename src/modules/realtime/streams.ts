@@ -7,7 +7,7 @@ import type { Services } from '../../services.js';
 import { endAtTokenExpiry, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
-/** How often a live subscription re-checks membership in the database, in case a membership event was lost. */
+/** How often an all-conversations stream re-reads the viewer's conversations, in case a membership event was lost. */
 const MEMBERSHIP_RECHECK_MS = 30_000;
 /** Catch-up reads this many stored messages at a time, and waits while this many are still unsent. */
 const BACKFILL_PAGE = 500;
@@ -23,7 +23,7 @@ type Endable = Pick<AsyncQueue<unknown>, 'end' | 'onFinish'>;
 
 /**
  * Keeps a subscription's right to hear from a conversation current: it ends the stream when the
- * viewer is removed (membership event, or a periodic re-check if that event was lost) and when
+ * viewer is removed (membership event, or the instance's periodic re-check, see MembershipWatch) and when
  * the viewer's token expires (see endAtTokenExpiry). Every event is checked with `allows()`
  * before it is delivered, and dropped if it fails: whatever ends the stream does so on its own.
  * Call it before checking membership, so that a removal right after the check is not missed.
@@ -40,14 +40,7 @@ async function guardConversation(services: Services, viewer: Viewer, conversatio
     if (event.userId === viewer.userId && event.change === 'REMOVED') stop();
   });
   queue.onFinish(unlisten);
-  const recheck = setInterval(() => {
-    services.conversations.repo
-      .participant(conversationId, viewer.userId)
-      .then((p) => p || stop())
-      .catch(() => {});
-  }, MEMBERSHIP_RECHECK_MS);
-  recheck.unref();
-  queue.onFinish(() => clearInterval(recheck));
+  queue.onFinish(services.membership.watch(conversationId, viewer.userId, stop));
   return { allows: () => member && tokenValid(viewer) };
 }
 

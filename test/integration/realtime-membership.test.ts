@@ -1,0 +1,44 @@
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateConversationDocument, MessageAddedDocument, SendMessageDocument, TypingDocument } from '../../src/client/generated/graphql.js';
+import { participants } from '../../src/db/schema/index.js';
+import { dataOf, startServer, type TestServer } from '../kit/server.js';
+import { backends } from '../kit/services.js';
+import { collect } from '../kit/subscriptions.js';
+
+/** The instance-wide re-check that ends subscriptions whose removal event was lost. */
+describe.each(backends)('membership re-check on %s', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ backend });
+  });
+  afterAll(() => server?.stop());
+
+  it('ends every subscription of a user removed behind pub/sub’s back, in one batched check', async () => {
+    const owner = await server.token('olive');
+    const member = await server.token('mick');
+    const conversationId = dataOf(
+      await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['mick'] } }),
+    ).createConversation.id;
+    const client = server.ws(member);
+    const messages = collect(client, MessageAddedDocument, { conversationId });
+    const typing = collect(client, TypingDocument, { conversationId });
+    await new Promise((r) => setTimeout(r, 300));
+    dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'before' } }));
+    await messages.waitFor(1);
+
+    // Removed without the membership event a removal normally publishes.
+    await server.app.services.database.db
+      .delete(participants)
+      .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, 'mick')));
+    const before = server.app.services.database.stats.statements;
+    await server.app.services.membership.recheck();
+    expect(server.app.services.database.stats.statements - before).toBe(1);
+    await messages.waitForEnd();
+    await typing.waitForEnd();
+
+    dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'after' } }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(messages.events.map((e) => e.messageAdded.content)).toEqual(['before']);
+  });
+});
