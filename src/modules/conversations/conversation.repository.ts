@@ -157,14 +157,6 @@ export class ConversationRepository {
           ORDER BY CASE role WHEN 'ADMIN' THEN 0 ELSE 1 END, joined_at, user_id LIMIT 1)`);
   }
 
-  async participantCount(tx: Tx, conversationId: string): Promise<number> {
-    const [row] = await tx
-      .select({ n: sql<number>`count(*)::int` })
-      .from(participants)
-      .where(eq(participants.conversationId, conversationId));
-    return row?.n ?? 0;
-  }
-
   /** Moves the read marker forward only; never past the conversation's last seq. */
   async markRead(conversationId: string, userId: string, seq: number): Promise<ParticipantRow | null> {
     const [row] = await this.db

@@ -50,7 +50,6 @@ function sharedUserLoader(services: Services, orgId: string): DataLoader<string,
  * instance-wide cache above.
  */
 export function eventLoaders(ctx: Context): Loaders {
-  const loaders = createLoaders(ctx.services, ctx.viewer);
-  if (ctx.viewer) loaders.user = sharedUserLoader(ctx.services, ctx.viewer.orgId);
-  return loaders;
+  const viewer = ctx.viewer;
+  return createLoaders(ctx.services, viewer, viewer ? () => sharedUserLoader(ctx.services, viewer.orgId) : undefined);
 }

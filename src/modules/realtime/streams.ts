@@ -1,7 +1,7 @@
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
-import { messageSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import { asSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type Topic } from '../../pubsub/topics.js';
 import type { Services } from '../../services.js';
 import { endAtTokenExpiry, tokenValid } from './token-expiry.js';
@@ -89,7 +89,8 @@ export async function messageStream(
     const deliver = (m: MessageRow | MessageSnapshot) => {
       if (m.seq <= delivered) return;
       delivered = m.seq;
-      if (allowed.allows()) queue.push(messageSnapshot(m));
+      // A live event's snapshot is shared by every subscriber; only rows read back are converted.
+      if (allowed.allows()) queue.push(asSnapshot(m));
     };
     /** Delivers stored messages after `delivered` and below `before`, a page at a time. */
     const readStored = async (before = Number.POSITIVE_INFINITY) => {
