@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -23,12 +22,15 @@ import { atTokenExpiry, closesAtTokenExpiry, tokenValid } from './modules/realti
 import { EventBus } from './pubsub/pubsub.js';
 import { queryLimitPlugins } from './graphql/armor.js';
 import { contractCodesPlugin, withContractCode } from './graphql/contract-codes.js';
+import { fanOutPlugin } from './graphql/fan-out.js';
 import { Metrics } from './observability/metrics.js';
 import { observabilityPlugin } from './observability/plugin.js';
 import { rateLimitPlugin } from './ratelimit/plugin.js';
 import { RateLimiter } from './ratelimit/rate-limiter.js';
 import { createServices, type Services } from './services.js';
+import { serveGraphqlWs, type WsExtra } from './transport/graphql-ws.js';
 import { createWebHandler } from './web/serve.js';
+import { Interner } from './lib/interner.js';
 
 /** Largest WebSocket frame accepted; bigger ones close the socket (1009). */
 const WS_MAX_PAYLOAD = 256 * 1024;
@@ -61,7 +63,7 @@ export type App = {
 };
 
 /** What the WebSocket layer keeps per socket, on graphql-ws's `extra`. */
-type SocketState = {
+type SocketState = WsExtra & {
   viewer?: Viewer;
   /** The socket's presence lease, released when it closes. */
   lease?: string;
@@ -119,6 +121,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       contractCodesPlugin(),
       rateLimitPlugin(new RateLimiter(config.rateLimits, log, bus.commands)),
       observabilityPlugin(metrics),
+      // Last: it replaces how subscriptions execute, after the others have seen them.
+      fanOutPlugin(),
     ],
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
@@ -151,6 +155,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ]);
     return { postgres, redis };
   };
+  const queryTexts = new Interner({ maxEntries: 1_000, maxLength: 20_000 });
   /** Open sockets per user on this instance (MAX_SOCKETS_PER_USER). */
   const socketsPerUser = new Map<string, number>();
 
@@ -189,7 +194,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     sockets.set(socket, { cleanedUp, done });
   });
 
-  useServer<Record<string, unknown> | undefined, SocketState>(
+  const graphqlWs = serveGraphqlWs(
+    wss,
     {
       // Every operation on the socket goes through Yoga's envelop: same plugins, same context.
       execute: (args) => (args.rootValue as Enveloped).execute(args),
@@ -242,6 +248,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         // a fresh token and resubscribes.
         state.cancelExpiry = atTokenExpiry(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
         closesAtTokenExpiry(viewer);
+        // The credentials have served their purpose; the socket need not hold its token for hours.
+        delete (ctx as { connectionParams?: unknown }).connectionParams;
         return true;
       },
       onClose: (ctx) => {
@@ -273,7 +281,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         const state = ctx.extra as SocketState;
         const enveloped = yoga.getEnveloped({
           ...ctx,
-          req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
           socketViewer: state.viewer,
@@ -303,19 +310,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           errors = [err];
         }
         if (errors.length) return errors.map(withContractCode);
+        // Thousands of subscriptions send the same query text, and each holds it for its lifetime:
+        // a valid one is kept as one shared copy.
+        (payload as { query: string }).query = queryTexts.intern(payload.query);
         return args;
       },
     },
-    wss,
-    options.timing?.wsKeepAliveMs ?? WS_KEEPALIVE_MS,
+    { keepAliveMs: options.timing?.wsKeepAliveMs ?? WS_KEEPALIVE_MS, log },
   );
-  // graphql-ws reports every socket error with console.error as an "internal error", including
-  // a client's oversized frame (ws closes those with 1009 by itself). Log them as what they are;
-  // this listener replaces graphql-ws's, which was added by its own 'connection' handler above.
-  wss.on('connection', (socket) => {
-    socket.removeAllListeners('error');
-    socket.on('error', (err: Error & { code?: string }) => log.warn({ err: err.message, code: err.code }, 'websocket error'));
-  });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -339,6 +341,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         const cleanedUp = () => Promise.all([...sockets.values()].map((s) => s.cleanedUp));
         for (const socket of sockets.keys()) socket.close(1001, 'Server shutting down');
         wss.close();
+        graphqlWs.stop();
         server.closeIdleConnections?.();
         // A peer that does not answer the close handshake is cut, so that its cleanup runs now.
         await Promise.race([cleanedUp(), delay(WS_CLOSE_GRACE_MS)]);

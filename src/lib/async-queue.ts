@@ -4,12 +4,16 @@
  * (return), the producer ends it, or it overflows because the consumer cannot keep up.
  */
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
-  private readonly buffer: T[] = [];
-  private readonly waiting: ((result: IteratorResult<T>) => void)[] = [];
-  private readonly rejecting: ((err: unknown) => void)[] = [];
-  private readonly cleanups: (() => void)[] = [];
+  // A server holds one of these per subscription, mostly idle: the lists are made when first
+  // needed, and a consumer waits in a single slot (graphql-ws asks for one event at a time).
+  private buffer: T[] | undefined;
+  /** The consumer waiting for the next event. */
+  private waiter: { resolve: (result: IteratorResult<T>) => void; reject: (err: unknown) => void } | undefined;
+  /** Further consumers, when next() is called again before the previous call resolved. */
+  private moreWaiters: NonNullable<AsyncQueue<T>['waiter']>[] | undefined;
+  private cleanups: (() => void)[] | undefined;
   /** Producers waiting for the consumer to catch up (see whenBelow). */
-  private readonly roomWaiters: { below: number; resolve: () => void }[] = [];
+  private roomWaiters: { below: number; resolve: () => void }[] | undefined;
   private finished = false;
   private failure: unknown;
 
@@ -22,12 +26,12 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   /** Registers work to undo when the iterator finishes (unlisten, clear timers). */
   onFinish(cleanup: () => void): void {
     if (this.finished) cleanup();
-    else this.cleanups.push(cleanup);
+    else (this.cleanups ??= []).push(cleanup);
   }
 
   /** Events buffered and not yet taken by the consumer. */
   get size() {
-    return this.buffer.length;
+    return this.buffer?.length ?? 0;
   }
 
   /**
@@ -35,44 +39,41 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
    * can wait (a catch-up read from the database) uses it so as not to outrun a slow consumer.
    */
   whenBelow(n: number): Promise<void> {
-    if (this.finished || this.buffer.length < n) return Promise.resolve();
-    return new Promise((resolve) => this.roomWaiters.push({ below: n, resolve }));
+    if (this.finished || this.size < n) return Promise.resolve();
+    return new Promise((resolve) => (this.roomWaiters ??= []).push({ below: n, resolve }));
   }
 
   push(value: T): void {
     if (this.finished) return;
-    const resolve = this.waiting.shift();
-    if (resolve) {
-      this.rejecting.shift();
-      resolve({ value, done: false });
+    const waiter = this.takeWaiter();
+    if (waiter) {
+      waiter.resolve({ value, done: false });
       return;
     }
-    if (this.buffer.length >= this.maxBuffer) {
+    if (this.size >= this.maxBuffer) {
       this.fail(new Error('Subscriber is too slow: event buffer overflowed'));
       return;
     }
-    this.buffer.push(value);
+    (this.buffer ??= []).push(value);
   }
 
   /** Ends the stream after the buffered events; with an error, the consumer sees it next. */
   end(): void {
     if (this.finished) return;
     this.finish();
-    for (const resolve of this.waiting.splice(0)) resolve({ value: undefined, done: true });
-    this.rejecting.length = 0;
+    for (let waiter = this.takeWaiter(); waiter; waiter = this.takeWaiter()) waiter.resolve({ value: undefined, done: true });
   }
 
   fail(err: unknown): void {
     if (this.finished) return;
     this.failure = err;
-    this.buffer.length = 0;
+    this.buffer = undefined;
     this.finish();
-    for (const reject of this.rejecting.splice(0)) reject(err);
-    this.waiting.length = 0;
+    for (let waiter = this.takeWaiter(); waiter; waiter = this.takeWaiter()) waiter.reject(err);
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.buffer.length > 0) {
+    if (this.buffer?.length) {
       const value = this.buffer.shift()!;
       this.wakeProducers();
       return Promise.resolve({ value, done: false });
@@ -84,13 +85,13 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     }
     if (this.finished) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
-      this.waiting.push(resolve);
-      this.rejecting.push(reject);
+      if (!this.waiter) this.waiter = { resolve, reject };
+      else (this.moreWaiters ??= []).push({ resolve, reject });
     });
   }
 
   return(): Promise<IteratorResult<T>> {
-    this.buffer.length = 0;
+    this.buffer = undefined;
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
@@ -104,17 +105,24 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
+  private takeWaiter() {
+    const waiter = this.waiter;
+    this.waiter = this.moreWaiters?.shift();
+    return waiter;
+  }
+
   private wakeProducers() {
-    if (this.roomWaiters.length === 0) return;
-    const still = this.roomWaiters.filter((w) => this.buffer.length >= w.below);
-    for (const w of this.roomWaiters) if (this.buffer.length < w.below) w.resolve();
-    this.roomWaiters.splice(0, this.roomWaiters.length, ...still);
+    if (!this.roomWaiters?.length) return;
+    const size = this.size;
+    const still = this.roomWaiters.filter((w) => size >= w.below);
+    for (const w of this.roomWaiters) if (size < w.below) w.resolve();
+    this.roomWaiters = still;
   }
 
   private finish() {
     this.finished = true;
-    for (const w of this.roomWaiters.splice(0)) w.resolve();
-    for (const cleanup of this.cleanups.splice(0)) {
+    for (const w of this.roomWaiters?.splice(0) ?? []) w.resolve();
+    for (const cleanup of this.cleanups?.splice(0) ?? []) {
       try {
         cleanup();
       } catch {

@@ -13,8 +13,9 @@ import type { Config } from '../config.js';
  * In development a page load rebuilds when a source file changed since the last build.
  */
 
-const WEB_DIR = fileURLToPath(new URL('.', import.meta.url));
+// The chat is always bundled from its sources, also when the server runs compiled from dist/.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WEB_DIR = join(ROOT, 'src', 'web');
 
 type Asset = { body: Buffer; type: string; etag: string };
 type Bundle = { assets: Map<string, Asset>; inputs: string[]; builtAt: number };

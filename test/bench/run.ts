@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick] [-- --only=Q1,M1,S1,X1,C1] [-- --profile] [-- --keep-db]`
  *
  * Load test of the real service against Postgres and Redis. Everything runs as separate
- * processes: the server(s) (`node --import tsx src/main.ts`), the load workers (fork) and the
+ * processes: the server(s) (compiled, `node dist/main.js` as `npm start` runs it), the load workers (fork) and the
  * ceilings (a pg-only worker, a bare ws broadcast server). This process only orchestrates,
  * seeds, reads /proc, and prints. Results: test/bench/results/latest.json.
  */
@@ -21,6 +21,8 @@ import {
   RESULTS_DIR,
   rssKiB,
   startServerProcess,
+  compileServers,
+  compiled,
   type ServerProcess,
   type ServerStats,
 } from './lib/proc.js';
@@ -36,7 +38,8 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const PROFILE = argv.includes('--profile');
 /** C1: heap snapshots of the server at the first and last step, and what grew per socket (skews RSS). */
-const HEAP = argv.includes('--heap');
+const HEAP = argv.includes('--heap') || argv.includes('--keep-heap');
+const KEEP_HEAP = argv.includes('--keep-heap');
 /** Waits (up to 10 min) until other processes use less than 25% of a core before starting. */
 const WAIT_QUIET = argv.includes('--wait-quiet');
 const KEEP_DB = argv.includes('--keep-db');
@@ -190,6 +193,7 @@ const lat = (s: Summary) => `p50 ${ms(s.p50)} / p99 ${ms(s.p99)}`;
 async function main() {
   const t0 = Date.now();
   mkdirSync(RESULTS_DIR, { recursive: true });
+  await compileServers();
   const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const logDir = join(RESULTS_DIR, 'logs');
   rmSync(logDir, { recursive: true, force: true });
@@ -447,7 +451,7 @@ async function main() {
   let sameInstance100: FanResult | undefined;
   let minimalCell: FanResult | undefined;
   if (ONLY.has('S1')) {
-    const ceilingServer = await startServerProcess({ name: 'ws-ceiling', env: {}, logDir, script: 'test/bench/workers/ws-ceiling-server.ts' });
+    const ceilingServer = await startServerProcess({ name: 'ws-ceiling', env: {}, logDir, script: compiled.wsCeiling });
     servers.push(ceilingServer);
     for (const { subs, rates } of S1_MATRIX) {
       const conv = seed.fan.get(subs)!;
@@ -583,7 +587,7 @@ async function main() {
     await stopWorkers([prober]);
     await stopServer(C);
     log('C1 ceiling: bare ws server, same sockets');
-    const ceilingServer = await startServerProcess({ name: 'ws-ceiling-c1', env: {}, logDir, script: 'test/bench/workers/ws-ceiling-server.ts' });
+    const ceilingServer = await startServerProcess({ name: 'ws-ceiling-c1', env: {}, logDir, script: compiled.wsCeiling });
     servers.push(ceilingServer);
     const rawTargets = targets.map((t) => ({ token: '', conversationId: t.conversationId }));
     const ceil = await memorySteps('raw', ceilingServer, rawTargets, undefined, '', []);
@@ -939,7 +943,8 @@ async function memorySteps(
       const file = join(RESULTS_DIR, `heap-${mode}-${step}.heapsnapshot`);
       await server.heapSnapshot(file);
       snapshots.push({ sockets: step, byConstructor: heapByConstructor(file) });
-      rmSync(file, { force: true });
+      // Snapshots are hundreds of MB; --keep-heap leaves them for a closer look (e.g. in DevTools).
+      if (!KEEP_HEAP) rmSync(file, { force: true });
     }
     log(`  ${mode}: ${step} sockets (${live} live, connected in ${(connectMs / 1000).toFixed(1)} s): RSS ${fmt(m.rssKiB / 1024)} MB, heap ${fmt((m.heapUsedKiB ?? NaN) / 1024)} MB`);
   }

@@ -182,9 +182,38 @@ export type ServerProcess = {
   stop(): Promise<void>;
 };
 
+const BUILD_DIR = join(RESULTS_DIR, 'build');
+
 /**
- * Starts a server as its own process: `node --import tsx src/main.ts` (node directly, so the pid
- * is the server's own), plus the bench preload, reached over an IPC channel, for GC and profiling.
+ * Compiles what the bench runs as servers, once per run. The service runs as `npm start` runs it,
+ * from dist/ (src/build.ts: plain JavaScript, no TypeScript loader); the bench preload and the bare
+ * ws ceiling server are compiled the same way, so every measured server is plain JavaScript.
+ */
+export async function compileServers(): Promise<void> {
+  execFileSync(process.execPath, ['--import', 'tsx', 'src/build.ts'], { cwd: REPO_DIR, stdio: 'inherit' });
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [join(BENCH_DIR, 'server-preload.ts'), join(BENCH_DIR, 'workers', 'ws-ceiling-server.ts')],
+    outdir: BUILD_DIR,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
+
+/** The compiled form of a server script (see compileServers). */
+export const compiled = {
+  service: join(REPO_DIR, 'dist', 'main.js'),
+  wsCeiling: join(BUILD_DIR, 'ws-ceiling-server.mjs'),
+};
+
+/**
+ * Starts a compiled server (see compileServers) as its own process, node directly so the pid is
+ * the server's own, plus the bench preload, reached over an IPC channel, for GC and profiling.
  */
 export async function startServerProcess(options: {
   name: string;
@@ -195,8 +224,8 @@ export async function startServerProcess(options: {
   const port = await freePort();
   mkdirSync(options.logDir, { recursive: true });
   const log = createWriteStream(join(options.logDir, `${options.name}.log`));
-  const preload = join(BENCH_DIR, 'server-preload.ts');
-  const args = ['--expose-gc', '--import', 'tsx', '--import', preload, options.script ?? 'src/main.ts'];
+  const preload = join(BUILD_DIR, 'server-preload.mjs');
+  const args = ['--expose-gc', '--enable-source-maps', '--import', preload, options.script ?? compiled.service];
   const child = spawn(process.execPath, args, {
     cwd: REPO_DIR,
     env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' },
