@@ -21,7 +21,7 @@ import type { Context } from '../context.js';
  * presence), never the viewer. Reviewed one by one; a field missing here is not wrong, its
  * operations are just executed per viewer.
  */
-const VIEWER_INDEPENDENT: Record<string, readonly string[]> = {
+export const VIEWER_INDEPENDENT: Record<string, readonly string[]> = {
   Message: [
     'id', 'conversationId', 'seq', 'sender', 'senderKind', 'content', 'contentType', 'kind', 'replyTo', 'priority',
     'interruptible', 'preemptedBy', 'runId', 'traceId', 'metadata', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt',
@@ -94,7 +94,7 @@ export function fanOutPlugin(): Plugin<Context> {
 }
 
 /** Whether every field `document` selects is in VIEWER_INDEPENDENT (or is `__typename`). */
-function selectsOnlyViewerIndependent(schema: GraphQLSchema, document: DocumentNode): boolean {
+export function selectsOnlyViewerIndependent(schema: GraphQLSchema, document: DocumentNode): boolean {
   const typeInfo = new TypeInfo(schema);
   let independent = true;
   visit(

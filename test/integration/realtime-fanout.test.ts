@@ -1,0 +1,91 @@
+// Fan-out: a live event reaching many subscribers is resolved once per operation, not once per
+// subscriber, and every subscriber still gets exactly its result.
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MessageAddedDocument } from '../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../kit/server.js';
+import { backends } from '../kit/services.js';
+import { collect, type Collector } from '../kit/subscriptions.js';
+import { createGroup, sendText, UNLIMITED_ENV } from '../kit/realtime.js';
+import { SendMessageDocument } from '../../src/client/generated/graphql.js';
+
+const SUBSCRIBERS = 20;
+
+/** Selects a reply's quoted message and its sender: two reads per event if done per subscriber. */
+const WithQuote = parse(`
+  subscription WithQuote($conversationId: ID, $afterSeq: Int) {
+    messageAdded(conversationId: $conversationId, afterSeq: $afterSeq) {
+      id seq content
+      sender { id displayName }
+      replyTo { id content sender { id displayName } }
+    }
+  }
+`) as TypedDocumentNode<{ messageAdded: { seq: number; content: string; replyTo: { content: string } | null } }, { conversationId: string; afterSeq: number }>;
+
+describe.each(backends)('fan-out on %s', (backend) => {
+  let server: TestServer;
+  let alice: string;
+  let conversationId: string;
+  let subs: Collector<{ messageAdded: { seq: number; content: string; replyTo: { content: string } | null } }>[];
+
+  beforeAll(async () => {
+    server = await startServer({ backend, env: UNLIMITED_ENV });
+    alice = await server.token('alice', { name: 'Alice' });
+    const names = Array.from({ length: SUBSCRIBERS }, (_, i) => `reader${i}`);
+    const readers = await Promise.all(names.map((name) => server.token(name, { name: `Reader ${name}` })));
+    conversationId = await createGroup(server, alice, names);
+    await sendText(server, alice, conversationId, 'hello');
+    // From the start: each reads 'hello' from the database, then goes live.
+    subs = readers.map((auth) => collect(server.ws(auth), WithQuote, { conversationId, afterSeq: 0 }));
+    await Promise.all(subs.map((s) => s.waitFor(1)));
+  });
+  afterAll(() => server?.stop());
+
+  /** Statements the server sends for one message, from its send until every subscriber has it. */
+  async function statementsToDeliver(send: () => Promise<unknown>) {
+    const stats = server.app.services.database.stats;
+    const had = subs[0]!.events.length;
+    for (const s of subs) await s.waitFor(had);
+    const before = stats.statements;
+    await send();
+    await Promise.all(subs.map((s) => s.waitFor(had + 1)));
+    return stats.statements - before;
+  }
+
+  it('reads what a reply quotes once for all its subscribers, and gives each the same result', async () => {
+    const quoted = await sendText(server, alice, conversationId, 'the question');
+    await Promise.all(subs.map((s) => s.waitFor(2)));
+
+    const plain = await statementsToDeliver(() => sendText(server, alice, conversationId, 'plain'));
+    const reply = await statementsToDeliver(async () =>
+      dataOf(await server.gql(alice, SendMessageDocument, { input: { conversationId, content: 'the answer', replyToId: quoted.id } })),
+    );
+    // The reply costs its send's own check of replyToId and one read of the quoted message (and
+    // at most one of its sender), against one per subscriber if each were resolved on its own.
+    expect(reply - plain).toBeLessThanOrEqual(3);
+    expect(reply - plain).toBeLessThan(SUBSCRIBERS);
+
+    const received = subs.map((s) => s.events.at(-1)!.messageAdded);
+    for (const r of received) {
+      expect(r).toEqual(received[0]);
+      expect(r).toMatchObject({ content: 'the answer', replyTo: { content: 'the question', sender: { id: 'alice', displayName: 'Alice' } } });
+    }
+  });
+
+  it('still gives each subscription its own variables: two documents alike but for afterSeq', async () => {
+    const bob = await server.token('reader0');
+    const fromStart = collect(server.ws(bob), MessageAddedDocument, { conversationId, afterSeq: 0 });
+    const live = collect(server.ws(bob), MessageAddedDocument, { conversationId });
+    const stored = (await fromStart.waitFor(1))[0]!.messageAdded.seq;
+    expect(stored).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const next = await sendText(server, alice, conversationId, 'both hear this');
+    await live.waitFor(1);
+    await fromStart.waitFor(next.seq);
+    expect(live.events.at(-1)!.messageAdded.seq).toBe(next.seq);
+    expect(fromStart.events.map((e) => e.messageAdded.seq)).toEqual(Array.from({ length: next.seq }, (_, i) => i + 1));
+    fromStart.stop();
+    live.stop();
+  });
+});
