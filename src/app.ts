@@ -194,14 +194,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     sockets.set(socket, { cleanedUp, done });
   });
 
-  const graphqlWs = serveGraphqlWs(
+  const graphqlWs = serveGraphqlWs<SocketState>(
     wss,
     {
       // Every operation on the socket goes through Yoga's envelop: same plugins, same context.
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
       onConnect: async (ctx) => {
-        const state = ctx.extra as SocketState;
+        const state = ctx.extra;
         const params = ctx.connectionParams ?? {};
         const str = (v: unknown) => (typeof v === 'string' ? v : null);
         let viewer: Viewer | null;
@@ -249,11 +249,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         state.cancelExpiry = atTokenExpiry(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
         closesAtTokenExpiry(viewer);
         // The credentials have served their purpose; the socket need not hold its token for hours.
-        delete (ctx as { connectionParams?: unknown }).connectionParams;
+        ctx.connectionParams = undefined;
         return true;
       },
       onClose: (ctx) => {
-        const state = ctx.extra as SocketState;
+        const state = ctx.extra;
         state.closed = true;
         state.cancelExpiry?.();
         if (state.userKey) {
@@ -271,14 +271,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
       onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already entered this one in ctx.subscriptions.
-        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+        if (ctx.subscriptions.size > MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [
             new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket`, {
               extensions: { code: 'RATE_LIMITED' },
             }),
           ];
         }
-        const state = ctx.extra as SocketState;
+        const state = ctx.extra;
         const enveloped = yoga.getEnveloped({
           ...ctx,
           socket: ctx.extra.socket,

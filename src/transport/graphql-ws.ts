@@ -1,4 +1,19 @@
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import {
+  getOperationAST,
+  GraphQLError,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
+import {
+  areGraphQLErrors,
+  CloseCode,
+  GRAPHQL_TRANSPORT_WS_PROTOCOL,
+  handleProtocols,
+  MessageType,
+  parseMessage,
+  stringifyMessage,
+  type SubscribePayload,
+} from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 
@@ -7,26 +22,53 @@ import type { WebSocket, WebSocketServer } from 'ws';
  * that reads slowly then holds up only its own stream, whose buffer (AsyncQueue) bounds it.
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
+/** A socket must send connection_init within this time (graphql-ws's default). */
+const CONNECTION_INIT_WAIT_MS = 3_000;
 
 export type WsExtra = { socket: WebSocket };
 
+/** One socket's protocol state, handed to the hooks. */
+export type WsContext<E extends WsExtra> = {
+  readonly extra: E;
+  /** connection_init's payload; the hooks may drop it once it has served. */
+  connectionParams?: Record<string, unknown>;
+  /** Operations running on the socket, by the id the client gave them. */
+  readonly subscriptions: Map<string, AsyncIterator<unknown> | null>;
+  acknowledged: boolean;
+};
+
+type Result = ExecutionResult | AsyncIterableIterator<ExecutionResult>;
+
+export type WsHooks<E extends WsExtra> = {
+  /** Decides on connection_init: false closes the socket with 4403. */
+  onConnect(ctx: WsContext<E>): Promise<boolean>;
+  /** After the socket closed and its operations were stopped. */
+  onClose(ctx: WsContext<E>, code: number, reason: string): Promise<void> | void;
+  /** Turns a subscribe message into execution arguments, or into errors to answer with. */
+  onSubscribe(ctx: WsContext<E>, id: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]>;
+  execute(args: ExecutionArgs): Result | Promise<Result>;
+  subscribe(args: ExecutionArgs): Result | Promise<Result>;
+};
+
 /**
- * Serves the graphql-transport-ws protocol (graphql-ws's makeServer) on a `ws` server. It does
- * what graphql-ws's own `useServer` does, made to carry thousands of sockets on one instance:
+ * The GraphQL over WebSocket protocol (graphql-transport-ws, as graphql-ws's client speaks it) on
+ * a `ws` server, with graphql-ws's own message parsing and close codes.
  *
- * - a send returns at once unless the socket is backed up: waiting for every frame to be flushed
- *   costs a promise and a callback per delivery, which is most of a fan-out's work;
- * - one keep-alive timer for all sockets rather than one per socket: every `keepAliveMs` each
- *   socket is pinged, and one that has not answered the previous ping is dropped;
- * - the upgrade request is not kept for the socket's lifetime (nothing reads it after connect);
- * - errors go to the log, not to the console.
+ * Ours rather than graphql-ws's server because of fan-out: one message to a conversation with
+ * 1,000 subscribers is one shared result (see fanOutPlugin), and here it is serialized once: each
+ * `next` frame is the shared payload's JSON with the subscription's id around it. graphql-ws would
+ * serialize it 1,000 times and wait for each frame to be flushed before the next. Also:
+ *
+ * - a send returns at once unless the socket is backed up (HIGH_WATER_BYTES);
+ * - one keep-alive timer for all sockets: every `keepAliveMs` each socket is pinged, and one that
+ *   has not answered the previous ping is dropped;
+ * - nothing per socket beyond what the protocol needs: the upgrade request is not kept.
  */
-export function serveGraphqlWs(
+export function serveGraphqlWs<E extends WsExtra>(
   wss: WebSocketServer,
-  options: ServerOptions<Record<string, unknown> | undefined, WsExtra>,
+  hooks: WsHooks<E>,
   { keepAliveMs, log }: { keepAliveMs: number; log: Logger },
 ): { stop(): void } {
-  const server = makeServer(options);
   wss.options.handleProtocols = handleProtocols;
   wss.on('error', (err) => log.error({ err }, 'websocket server error'));
 
@@ -48,30 +90,168 @@ export function serveGraphqlWs(
   wss.on('connection', (socket) => {
     socket.on('error', (err: Error & { code?: string }) => log.warn({ err: err.message, code: err.code }, 'websocket error'));
     socket.on('pong', () => awaitingPong.delete(socket));
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) => {
-          if (socket.readyState !== socket.OPEN) return;
-          if (socket.bufferedAmount < HIGH_WATER_BYTES) {
-            socket.send(data);
-            return;
-          }
-          return new Promise<void>((resolve) => socket.send(data, () => resolve()));
-        },
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (onMessage) =>
-          socket.on('message', (data) => {
-            onMessage(String(data)).catch((err: Error) => {
-              log.error({ err }, 'websocket message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            });
-          }),
-      },
-      { socket },
-    );
-    socket.once('close', (code, reason) => void closed(code, String(reason)));
+    if (socket.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
+      socket.close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable');
+      return;
+    }
+    const connection = new Connection<E>(socket, hooks, log);
+    socket.on('message', (data) => connection.receive(String(data)));
+    socket.once('close', (code, reason) => void connection.closed(code, String(reason)));
   });
 
   return { stop: () => clearInterval(keepAlive) };
+}
+
+/** `next` payloads already serialized, by result: a shared result is serialized once. */
+const serialized = new WeakMap<object, string>();
+
+function payloadJson(result: ExecutionResult): string {
+  let json = serialized.get(result);
+  if (json === undefined) {
+    json = JSON.stringify(result);
+    serialized.set(result, json);
+  }
+  return json;
+}
+
+class Connection<E extends WsExtra> {
+  readonly ctx: WsContext<E>;
+  private initReceived = false;
+  private readonly initTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly hooks: WsHooks<E>,
+    private readonly log: Logger,
+  ) {
+    this.ctx = { extra: { socket } as E, subscriptions: new Map(), acknowledged: false };
+    this.initTimer = setTimeout(() => {
+      if (!this.initReceived) socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+    }, CONNECTION_INIT_WAIT_MS);
+  }
+
+  receive(data: string): void {
+    this.handle(data).catch((err: Error) => {
+      this.log.error({ err }, 'websocket message handling failed');
+      this.socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+  }
+
+  async closed(code: number, reason: string): Promise<void> {
+    clearTimeout(this.initTimer);
+    const running = [...this.ctx.subscriptions.values()];
+    this.ctx.subscriptions.clear();
+    await Promise.all(running.map((it) => it?.return?.()));
+    await this.hooks.onClose(this.ctx, code, reason);
+  }
+
+  private send(data: string): void | Promise<void> {
+    const socket = this.socket;
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount < HIGH_WATER_BYTES) {
+      socket.send(data);
+      return;
+    }
+    return new Promise<void>((resolve) => socket.send(data, () => resolve()));
+  }
+
+  private async handle(data: string): Promise<void> {
+    const { ctx, socket } = this;
+    let message;
+    try {
+      message = parseMessage(data);
+    } catch {
+      socket.close(CloseCode.BadRequest, 'Invalid message received');
+      return;
+    }
+    switch (message.type) {
+      case MessageType.ConnectionInit: {
+        if (this.initReceived) {
+          socket.close(CloseCode.TooManyInitialisationRequests, 'Too many initialisation requests');
+          return;
+        }
+        this.initReceived = true;
+        clearTimeout(this.initTimer);
+        if (message.payload && typeof message.payload === 'object') ctx.connectionParams = message.payload;
+        if (!(await this.hooks.onConnect(ctx))) {
+          socket.close(CloseCode.Forbidden, 'Forbidden');
+          return;
+        }
+        ctx.acknowledged = true;
+        await this.send(stringifyMessage({ type: MessageType.ConnectionAck }));
+        return;
+      }
+      case MessageType.Ping:
+        await this.send(stringifyMessage(message.payload ? { type: MessageType.Pong, payload: message.payload } : { type: MessageType.Pong }));
+        return;
+      case MessageType.Pong:
+        return;
+      case MessageType.Subscribe:
+        await this.subscribe(message.id, message.payload);
+        return;
+      case MessageType.Complete: {
+        const running = ctx.subscriptions.get(message.id);
+        ctx.subscriptions.delete(message.id);
+        await running?.return?.();
+        return;
+      }
+      default:
+        // A server-to-client message type from the client.
+        socket.close(CloseCode.BadRequest, `Unexpected message of type ${message.type} received`);
+    }
+  }
+
+  private async subscribe(id: string, payload: SubscribePayload): Promise<void> {
+    const { ctx, socket } = this;
+    if (!ctx.acknowledged) {
+      socket.close(CloseCode.Unauthorized, 'Unauthorized');
+      return;
+    }
+    if (ctx.subscriptions.has(id)) {
+      socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
+      return;
+    }
+    /** What this operation holds in ctx.subscriptions, so that only it removes itself. */
+    let entry: AsyncIterator<unknown> | null = null;
+    ctx.subscriptions.set(id, entry);
+    // The frames of this operation: only the payload differs between them.
+    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    const active = () => ctx.subscriptions.has(id) && ctx.subscriptions.get(id) === entry;
+    const error = (errors: readonly GraphQLError[]) =>
+      this.send(stringifyMessage({ id, type: MessageType.Error, payload: errors.map((e) => e.toJSON()) }));
+    try {
+      const argsOrErrors = await this.hooks.onSubscribe(ctx, id, payload);
+      if (areGraphQLErrors(argsOrErrors)) {
+        if (active()) await error(argsOrErrors);
+        return;
+      }
+      const args = argsOrErrors as ExecutionArgs;
+      const operation = getOperationAST(args.document, args.operationName);
+      if (!operation) {
+        if (active()) await error([new GraphQLError('Unable to identify operation')]);
+        return;
+      }
+      const result = await (operation.operation === 'subscription' ? this.hooks.subscribe(args) : this.hooks.execute(args));
+      if (Symbol.asyncIterator in result) {
+        if (!active()) {
+          await result.return?.();
+          return;
+        }
+        ctx.subscriptions.set(id, (entry = result));
+        try {
+          for await (const next of result) await this.send(`${head}${payloadJson(next)}}`);
+        } catch (err) {
+          const cause = err instanceof Error ? err : new Error(String(err));
+          if (active()) await error([new GraphQLError(cause.message, { originalError: cause })]);
+          return;
+        }
+      } else if (active()) {
+        await this.send(`${head}${payloadJson(result)}}`);
+      }
+      if (active()) await this.send(stringifyMessage({ id, type: MessageType.Complete }));
+    } finally {
+      // A client may complete an id and reuse it at once: the new operation's entry stays.
+      if (ctx.subscriptions.get(id) === entry) ctx.subscriptions.delete(id);
+    }
+  }
 }
