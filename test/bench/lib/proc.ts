@@ -194,6 +194,7 @@ export async function compileServers(): Promise<void> {
   const { build } = await import('esbuild');
   await build({
     entryPoints: [join(BENCH_DIR, 'server-preload.ts'), join(BENCH_DIR, 'workers', 'ws-ceiling-server.ts')],
+    outbase: BENCH_DIR,
     outdir: BUILD_DIR,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -208,7 +209,7 @@ export async function compileServers(): Promise<void> {
 /** The compiled form of a server script (see compileServers). */
 export const compiled = {
   service: join(REPO_DIR, 'dist', 'main.js'),
-  wsCeiling: join(BUILD_DIR, 'ws-ceiling-server.mjs'),
+  wsCeiling: join(BUILD_DIR, 'workers', 'ws-ceiling-server.mjs'),
 };
 
 /**
