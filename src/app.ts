@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
@@ -22,7 +22,7 @@ import { atTokenExpiry, closesAtTokenExpiry, tokenValid } from './modules/realti
 import { EventBus } from './pubsub/pubsub.js';
 import { queryLimitPlugins } from './graphql/armor.js';
 import { contractCodesPlugin, withContractCode } from './graphql/contract-codes.js';
-import { fanOutPlugin } from './graphql/fan-out.js';
+import { createFanOut } from './graphql/fan-out.js';
 import { Metrics } from './observability/metrics.js';
 import { observabilityPlugin } from './observability/plugin.js';
 import { rateLimitPlugin } from './ratelimit/plugin.js';
@@ -106,6 +106,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const header = (request: Request | undefined, name: string) => request?.headers.get(name) ?? null;
 
+  const maskError = createMaskError(log);
+  const fanOut = createFanOut({ maskError, metrics });
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -113,7 +115,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     landingPage: false,
     // One operation per request: a batch would multiply every limit below.
     batching: false,
-    maskedErrors: { maskError: createMaskError(log) },
+    maskedErrors: { maskError },
     plugins: [
       // Limits run at parse and validation time, before any resolver, on HTTP, SSE and WebSocket.
       ...queryLimitPlugins(config.queryLimits),
@@ -122,7 +124,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       rateLimitPlugin(new RateLimiter(config.rateLimits, log, bus.commands)),
       observabilityPlugin(metrics),
       // Last: it replaces how subscriptions execute, after the others have seen them.
-      fanOutPlugin(),
+      fanOut.plugin,
     ],
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
@@ -197,9 +199,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const graphqlWs = serveGraphqlWs<SocketState>(
     wss,
     {
-      // Every operation on the socket goes through Yoga's envelop: same plugins, same context.
+      // Parsing and validation go through Yoga's envelop (query limits) for every operation;
+      // queries and mutations execute through it too. A subscription runs on the fan-out, which
+      // does what envelop's subscription hooks would (masking, metrics) once per shared result.
       execute: (args) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      subscribe: (args) => fanOut.subscribe(args),
       onConnect: async (ctx) => {
         const state = ctx.extra;
         const params = ctx.connectionParams ?? {};
@@ -291,13 +295,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         } catch (err) {
           return [withContractCode(err instanceof GraphQLError ? err : new GraphQLError('Could not parse the query'))];
         }
+        const subscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
         const args: ExecutionArgs = {
           schema: enveloped.schema,
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
           contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          // Queries and mutations execute through envelop (its plugins: rate limits, the log line);
+          // subscriptions go to the fan-out directly (see serveGraphqlWs below).
+          rootValue: subscription ? undefined : { execute: enveloped.execute },
         };
         let errors: readonly GraphQLError[];
         try {
@@ -360,7 +367,5 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-type Enveloped = {
-  execute: (args: ExecutionArgs) => never;
-  subscribe: (args: ExecutionArgs) => never;
-};
+/** What a socket's query or mutation executes with: Yoga's envelop, with every plugin. */
+type Enveloped = Pick<ReturnType<YogaServerInstance<Record<string, unknown>, Context>['getEnveloped']>, 'execute'>;

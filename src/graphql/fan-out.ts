@@ -10,6 +10,7 @@ import {
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
+  type GraphQLError,
   type GraphQLSchema,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -34,20 +35,34 @@ export const VIEWER_INDEPENDENT: Record<string, readonly string[]> = {
   Subscription: ['messageAdded', 'messageUpdated', 'messageDeleted', 'typing', 'presence', 'controlEvent'],
 };
 
+/** What a subscription reports as it runs (Prometheus). */
+type SubscriptionMetrics = { activeSubscriptions: { inc(): void; dec(): void }; deliveries: { inc(): void } };
+
+export type FanOut = {
+  /** graphql-js's subscribe, with events executed once per operation; results are masked. */
+  subscribe(args: ExecutionArgs): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>>;
+  /** The same for Yoga's own transports (SSE): it replaces envelop's subscribe function. */
+  plugin: Plugin<Context>;
+};
+
 /**
  * Executes each subscription event once per operation, not once per subscriber.
  *
  * A message sent to a conversation with 1,000 subscribers is one event object on this instance
  * (pub/sub delivers one snapshot to all local listeners). graphql-js would resolve it 1,000 times,
  * once per subscription; here the first subscriber to reach it executes it and every other
- * subscription running the same document with the same variables gets that result. Results are
- * only shared across viewers when every field the document selects is viewer-independent (see
- * VIEWER_INDEPENDENT); otherwise the viewer is part of the key. Events made per subscriber (rows
- * read back to fill a gap, typing states) simply never match.
+ * subscription running the same document with the same variables gets that result, masked once
+ * (`maskError`, as Yoga masks). Results are only shared across viewers when every field the
+ * document selects is viewer-independent (see VIEWER_INDEPENDENT); otherwise the viewer is part of
+ * the key. Events made per subscriber (rows read back to fill a gap, typing states) never match.
  *
  * Results live as long as their event object does (a WeakMap keyed by the event).
+ *
+ * The WebSocket server calls `subscribe` directly, past envelop: envelop would wrap each
+ * subscription in three more async iterators (for its onNext, onEnd and error hooks), and their
+ * work (masking, counting) is done here.
  */
-export function fanOutPlugin(): Plugin<Context> {
+export function createFanOut({ maskError, metrics }: { maskError: (error: unknown) => Error; metrics: SubscriptionMetrics }): FanOut {
   const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
   const documentIds = new WeakMap<DocumentNode, { id: number; shared: boolean }>();
   let nextDocumentId = 0;
@@ -62,9 +77,12 @@ export function fanOutPlugin(): Plugin<Context> {
     return known;
   };
 
+  const masked = (result: ExecutionResult): ExecutionResult =>
+    result.errors?.length ? { ...result, errors: result.errors.map((e) => maskError(e) as GraphQLError) } : result;
+
   const subscribe = async (args: ExecutionArgs) => {
     const stream = await createSourceEventStream(args);
-    if (!isAsyncIterator(stream)) return stream;
+    if (!isAsyncIterator(stream)) return masked(stream as ExecutionResult);
     const document = describe(args.schema, args.document);
     const viewer = (args.contextValue as Context).viewer;
     const key = [
@@ -73,22 +91,27 @@ export function fanOutPlugin(): Plugin<Context> {
       JSON.stringify(args.variableValues ?? {}),
       document.shared ? '' : `${viewer?.orgId}\u0000${viewer?.userId}`,
     ].join('\u0001');
-    return new MappedEvents(stream[Symbol.asyncIterator](), (event: unknown) => {
+    const executeOnce = (event: unknown): ExecutionResult | Promise<ExecutionResult> => {
       if (event === null || typeof event !== 'object') return execute({ ...args, rootValue: event });
       let byKey = results.get(event);
       if (!byKey) results.set(event, (byKey = new Map()));
       let result = byKey.get(key);
       if (!result) {
-        result = execute({ ...args, rootValue: event }) as ExecutionResult | Promise<ExecutionResult>;
+        const executed = execute({ ...args, rootValue: event }) as ExecutionResult | Promise<ExecutionResult>;
+        result = executed instanceof Promise ? executed.then(masked) : masked(executed);
         byKey.set(key, result);
       }
       return result;
-    });
+    };
+    return new Subscription(stream[Symbol.asyncIterator](), executeOnce, metrics);
   };
 
   return {
-    onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(subscribe as never);
+    subscribe,
+    plugin: {
+      onSubscribe({ setSubscribeFn }) {
+        setSubscribeFn(subscribe as never);
+      },
     },
   };
 }
@@ -117,33 +140,47 @@ function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & Asyn
 }
 
 /**
- * Maps an event stream to results. Unlike an async generator, return() reaches the source at
- * once, even while a next() is waiting for an event that may never come. A class, not an object
- * literal: a server holds one per subscription, and methods on a prototype cost nothing each.
+ * A running subscription: its source's events mapped to results, counted in the metrics. Unlike
+ * an async generator, return() reaches the source at once, even while a next() is waiting for an
+ * event that may never come. A class, not an object literal: a server holds one per subscription,
+ * and methods on a prototype cost nothing each.
  */
-class MappedEvents<T, R> implements AsyncIterableIterator<R> {
+class Subscription<T> implements AsyncIterableIterator<ExecutionResult> {
+  private ended = false;
+
   constructor(
     private readonly source: AsyncIterator<T>,
-    private readonly map: (event: T) => R | Promise<R>,
-  ) {}
+    private readonly map: (event: T) => ExecutionResult | Promise<ExecutionResult>,
+    private readonly metrics: SubscriptionMetrics,
+  ) {
+    metrics.activeSubscriptions.inc();
+  }
 
-  async next(): Promise<IteratorResult<R>> {
-    const step = await this.source.next();
-    if (step.done) return step;
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    const step = await this.source.next().catch((err) => {
+      this.end();
+      throw err;
+    });
+    if (step.done) {
+      this.end();
+      return { value: undefined, done: true };
+    }
     try {
-      return { value: await this.map(step.value), done: false };
+      const value = await this.map(step.value);
+      this.metrics.deliveries.inc();
+      return { value, done: false };
     } catch (err) {
       await this.close().catch(() => {});
       throw err;
     }
   }
 
-  async return(): Promise<IteratorResult<R>> {
+  async return(): Promise<IteratorResult<ExecutionResult>> {
     await this.close();
     return { value: undefined, done: true };
   }
 
-  async throw(err?: unknown): Promise<IteratorResult<R>> {
+  async throw(err?: unknown): Promise<IteratorResult<ExecutionResult>> {
     await this.close();
     throw err;
   }
@@ -152,7 +189,14 @@ class MappedEvents<T, R> implements AsyncIterableIterator<R> {
     return this;
   }
 
+  private end() {
+    if (this.ended) return;
+    this.ended = true;
+    this.metrics.activeSubscriptions.dec();
+  }
+
   private async close() {
+    this.end();
     await this.source.return?.();
   }
 }

@@ -5,7 +5,8 @@ import type { Metrics } from './metrics.js';
 
 /**
  * One log line per operation (request id, user, operation, duration, error codes) and the
- * operation metrics; counts running subscriptions and the events delivered through them.
+ * operation metrics. Running subscriptions and their deliveries are counted where they run
+ * (src/graphql/fan-out.ts), for every transport.
  */
 export function observabilityPlugin(metrics: Metrics): Plugin<Context> {
   return {
@@ -23,20 +24,6 @@ export function observabilityPlugin(metrics: Metrics): Plugin<Context> {
             { operation: op?.name ?? label, type: op?.type, fields: op?.rootFields, ms: Math.round(seconds * 10_000) / 10, errors: codes },
             'operation',
           );
-        },
-      };
-    },
-    onSubscribe({ args }) {
-      const op = describeOperation(args.document, args.operationName);
-      return {
-        onSubscribeResult({ result }) {
-          if (!isAsyncIterable(result)) return;
-          metrics.activeSubscriptions.inc();
-          args.contextValue.log.debug({ operation: op?.name, fields: op?.rootFields }, 'subscription started');
-          return {
-            onNext: () => metrics.deliveries.inc(),
-            onEnd: () => metrics.activeSubscriptions.dec(),
-          };
         },
       };
     },
