@@ -117,7 +117,7 @@ function payloadJson(result: ExecutionResult): string {
 class Connection<E extends WsExtra> {
   readonly ctx: WsContext<E>;
   private initReceived = false;
-  private readonly initTimer: NodeJS.Timeout;
+  private initTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -131,10 +131,12 @@ class Connection<E extends WsExtra> {
   }
 
   receive(data: string): void {
-    this.handle(data).catch((err: Error) => {
-      this.log.error({ err }, 'websocket message handling failed');
-      this.socket.close(CloseCode.InternalServerError, 'Internal server error');
-    });
+    this.handle(data).catch((err: Error) => this.failed(err));
+  }
+
+  private failed(err: Error): void {
+    this.log.error({ err }, 'websocket message handling failed');
+    this.socket.close(CloseCode.InternalServerError, 'Internal server error');
   }
 
   async closed(code: number, reason: string): Promise<void> {
@@ -172,6 +174,7 @@ class Connection<E extends WsExtra> {
         }
         this.initReceived = true;
         clearTimeout(this.initTimer);
+        this.initTimer = undefined;
         if (message.payload && typeof message.payload === 'object') ctx.connectionParams = message.payload;
         if (!(await this.hooks.onConnect(ctx))) {
           socket.close(CloseCode.Forbidden, 'Forbidden');
@@ -187,7 +190,9 @@ class Connection<E extends WsExtra> {
       case MessageType.Pong:
         return;
       case MessageType.Subscribe:
-        await this.subscribe(message.id, message.payload);
+        // Not awaited: the operation runs as long as the subscription does, and this frame's
+        // handling is done once it has started.
+        this.subscribe(message.id, message.payload).catch((err: Error) => this.failed(err));
         return;
       case MessageType.Complete: {
         const running = ctx.subscriptions.get(message.id);
