@@ -23,6 +23,7 @@ import { EventBus } from './pubsub/pubsub.js';
 import { queryLimitPlugins } from './graphql/armor.js';
 import { contractCodesPlugin, withContractCode } from './graphql/contract-codes.js';
 import { createFanOut } from './graphql/fan-out.js';
+import { jitPlugin } from './graphql/jit.js';
 import { Metrics } from './observability/metrics.js';
 import { observabilityPlugin } from './observability/plugin.js';
 import { rateLimitPlugin } from './ratelimit/plugin.js';
@@ -123,6 +124,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       contractCodesPlugin(),
       rateLimitPlugin(new RateLimiter(config.rateLimits, log, bus.commands)),
       observabilityPlugin(metrics),
+      // Queries run compiled once they recur (graphql-jit); results are what graphql-js gives.
+      jitPlugin(),
       // Last: it replaces how subscriptions execute, after the others have seen them.
       fanOut.plugin,
     ],

@@ -15,91 +15,114 @@ export type Context = {
   requestId: string;
 };
 
-/** Per-request batching: a page of N rows costs one statement per relation, not N. */
-export type Loaders = ReturnType<typeof createLoaders>;
-
 /**
- * An object whose properties are made on first read. Contexts are made per request and, for
- * subscriptions, per delivered event: most use one or two loaders, so none is built in advance.
+ * Per-request batching: a page of N rows costs one statement per relation, not N.
+ *
+ * Each loader is made on first read. Contexts are made per request and, for subscriptions, per
+ * delivered event: most use one or two loaders, so none is built in advance (and the getters live
+ * on the prototype, so a context that reads none costs no closures either).
  */
-function lazily<T extends Record<string, () => unknown>>(factories: T): { [K in keyof T]: ReturnType<T[K]> } {
-  const made = {} as { [K in keyof T]: ReturnType<T[K]> };
-  for (const key of Object.keys(factories) as (keyof T)[]) {
-    Object.defineProperty(made, key, {
-      enumerable: true,
-      configurable: true,
-      get: () => {
-        const value = factories[key]!();
-        Object.defineProperty(made, key, { value, enumerable: true });
-        return value;
-      },
-    });
+export class Loaders {
+  private made: {
+    user?: DataLoader<string, UserRow | null>;
+    presence?: DataLoader<string, Presence>;
+    participants?: DataLoader<string, ParticipantRow[]>;
+    lastMessage?: DataLoader<string, MessageRow | null>;
+    unreadCount?: DataLoader<string, number>;
+    liveRuns?: DataLoader<string, AgentRunRow[]>;
+    message?: DataLoader<string, MessageRow | null>;
+  } = {};
+
+  /** `user` may be given (subscriptions share user rows per instance). */
+  constructor(
+    private readonly services: Services,
+    private readonly viewer: Viewer | null,
+    private readonly makeUser?: () => DataLoader<string, UserRow | null>,
+  ) {}
+
+  private get orgId(): string {
+    return this.viewer?.orgId ?? '';
   }
-  return made;
+
+  get user(): DataLoader<string, UserRow | null> {
+    return (this.made.user ??=
+      this.makeUser?.() ??
+      new DataLoader(async (ids) => {
+        const found = byKey(await this.services.users.byIds(this.orgId, ids), (u) => u.id);
+        return ids.map((id) => found.get(id) ?? null);
+      }));
+  }
+
+  /**
+   * Presence lives in Redis: while it is away, users read as OFFLINE rather than failing the
+   * whole query they appear in.
+   */
+  get presence(): DataLoader<string, Presence> {
+    return (this.made.presence ??= new DataLoader((ids) =>
+      this.services.presence.get(this.orgId, ids).catch((err: Error) => {
+        this.services.log.warn({ err: err.message }, 'presence unavailable');
+        return ids.map(() => ({ status: 'OFFLINE' as const, lastSeenAt: null }));
+      }),
+    ));
+  }
+
+  get participants(): DataLoader<string, ParticipantRow[]> {
+    return (this.made.participants ??= new DataLoader(async (ids) => {
+      const groups = groupBy(await this.services.conversations.repo.participantsOf(ids), (p) => p.conversationId);
+      return ids.map((id) => groups.get(id) ?? []);
+    }));
+  }
+
+  get lastMessage(): DataLoader<string, MessageRow | null> {
+    return (this.made.lastMessage ??= new DataLoader(async (ids) => {
+      const found = byKey(await this.services.conversations.repo.lastMessagesOf(ids), (m) => m.conversationId);
+      return ids.map((id) => found.get(id) ?? null);
+    }));
+  }
+
+  get unreadCount(): DataLoader<string, number> {
+    return (this.made.unreadCount ??= new DataLoader(async (ids) => {
+      const counts = this.viewer
+        ? await this.services.conversations.repo.unreadCounts(this.viewer.userId, ids)
+        : new Map<string, number>();
+      return ids.map((id) => counts.get(id) ?? 0);
+    }));
+  }
+
+  get liveRuns(): DataLoader<string, AgentRunRow[]> {
+    return (this.made.liveRuns ??= new DataLoader(async (ids) => {
+      const groups = groupBy(await this.services.runs.repo.liveRunsOf(ids), (r) => r.conversationId);
+      return ids.map((id) => groups.get(id) ?? []);
+    }));
+  }
+
+  get message(): DataLoader<string, MessageRow | null> {
+    return (this.made.message ??= new DataLoader(async (ids) => {
+      const found = byKey(
+        (await this.services.messages.repo.byIds(ids)).filter((m) => m.orgId === this.orgId),
+        (m) => m.id,
+      );
+      return ids.map((id) => found.get(id) ?? null);
+    }));
+  }
+}
+
+const byKey = <T, K>(rows: T[], key: (row: T) => K) => new Map(rows.map((r) => [key(r), r]));
+
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = groups.get(k);
+    if (list) list.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
 }
 
 /** The loaders of one request; `user` may be given (subscriptions share user rows per instance). */
-export function createLoaders(services: Services, viewer: Viewer | null, user?: () => DataLoader<string, UserRow | null>) {
-  const orgId = viewer?.orgId ?? '';
-  const { conversations, messages, users, presence, runs } = services;
-  const byKey = <T, K>(rows: T[], key: (row: T) => K) => new Map(rows.map((r) => [key(r), r]));
-  const groupBy = <T>(rows: T[], key: (row: T) => string) => {
-    const groups = new Map<string, T[]>();
-    for (const row of rows) {
-      const k = key(row);
-      const list = groups.get(k);
-      if (list) list.push(row);
-      else groups.set(k, [row]);
-    }
-    return groups;
-  };
-
-  return lazily({
-    user:
-      user ??
-      (() =>
-        new DataLoader<string, UserRow | null>(async (ids) => {
-          const found = byKey(await users.byIds(orgId, ids), (u) => u.id);
-          return ids.map((id) => found.get(id) ?? null);
-        })),
-    // Presence lives in Redis: while it is away, users read as OFFLINE rather than failing the
-    // whole query they appear in.
-    presence: () =>
-      new DataLoader<string, Presence>((ids) =>
-        presence.get(orgId, ids).catch((err: Error) => {
-          services.log.warn({ err: err.message }, 'presence unavailable');
-          return ids.map(() => ({ status: 'OFFLINE' as const, lastSeenAt: null }));
-        }),
-      ),
-    participants: () =>
-      new DataLoader<string, ParticipantRow[]>(async (ids) => {
-        const groups = groupBy(await conversations.repo.participantsOf(ids), (p) => p.conversationId);
-        return ids.map((id) => groups.get(id) ?? []);
-      }),
-    lastMessage: () =>
-      new DataLoader<string, MessageRow | null>(async (ids) => {
-        const found = byKey(await conversations.repo.lastMessagesOf(ids), (m) => m.conversationId);
-        return ids.map((id) => found.get(id) ?? null);
-      }),
-    unreadCount: () =>
-      new DataLoader<string, number>(async (ids) => {
-        const counts = viewer ? await conversations.repo.unreadCounts(viewer.userId, ids) : new Map<string, number>();
-        return ids.map((id) => counts.get(id) ?? 0);
-      }),
-    liveRuns: () =>
-      new DataLoader<string, AgentRunRow[]>(async (ids) => {
-        const groups = groupBy(await runs.repo.liveRunsOf(ids), (r) => r.conversationId);
-        return ids.map((id) => groups.get(id) ?? []);
-      }),
-    message: () =>
-      new DataLoader<string, MessageRow | null>(async (ids) => {
-        const found = byKey(
-          (await messages.repo.byIds(ids)).filter((m) => m.orgId === orgId),
-          (m) => m.id,
-        );
-        return ids.map((id) => found.get(id) ?? null);
-      }),
-  });
+export function createLoaders(services: Services, viewer: Viewer | null, user?: () => DataLoader<string, UserRow | null>): Loaders {
+  return new Loaders(services, viewer, user);
 }
 
 export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {

@@ -34,18 +34,57 @@ export type JwtVerifierOptions = {
 
 export type JwtVerifier = (token: string) => Promise<TokenClaims>;
 
+/** Seconds of clock skew allowed on `exp` and `nbf`. */
+const CLOCK_TOLERANCE_S = 5;
+/** Verified tokens remembered (see createJwtVerifier); the oldest is dropped past this. */
+const VERIFIED_CACHE_MAX = 10_000;
+/**
+ * A verified JWKS token is re-verified after this long, so a key withdrawn from the JWKS stops
+ * its tokens about as soon as jose's own key cache (10 minutes) would.
+ */
+const VERIFIED_CACHE_MAX_AGE_MS = 10 * 60_000;
+
 /**
  * Verifies tokens with an explicit algorithm allow-list: HS256 for the shared secret,
  * RS256/ES256 for keys from JWKS. `alg: none` and anything else are refused by jose.
+ *
+ * A client sends the same token with every request, and a signature check costs more than the
+ * rest of a small query: so the claims of a token that passed are kept, by its exact string, and
+ * the next request with that string only re-checks `exp` (with the same tolerance as jose). Every
+ * other check (signature, algorithm, iss, aud, nbf, claim shapes) depends on the string alone and
+ * passed already. Failures are not kept: a bad token is verified (and refused) every time.
  */
 export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
+  const verify = createUncachedVerifier(options);
+  const verified = new Map<string, { claims: TokenClaims; until: number }>();
+
+  return async (token) => {
+    const hit = verified.get(token);
+    if (hit) {
+      if (Date.now() < hit.until && !expired(hit.claims.exp)) return hit.claims;
+      verified.delete(token);
+    }
+    const claims = await verify(token);
+    // Shared by every request that presents this token: nothing may change it.
+    Object.freeze(claims.roles);
+    Object.freeze(claims);
+    if (verified.size >= VERIFIED_CACHE_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(token, { claims, until: Date.now() + VERIFIED_CACHE_MAX_AGE_MS });
+    return claims;
+  };
+}
+
+/** jose's rule: a token is expired once `exp` is at or before now minus the tolerance. */
+const expired = (exp: number) => exp <= Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_S;
+
+function createUncachedVerifier(options: JwtVerifierOptions): JwtVerifier {
   const secretKey = options.secret ? new TextEncoder().encode(options.secret) : undefined;
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
   const common = {
     issuer: options.issuer,
     audience: options.audience,
     requiredClaims: ['exp', 'sub'],
-    clockTolerance: 5,
+    clockTolerance: CLOCK_TOLERANCE_S,
   };
 
   return async (token) => {

@@ -1,4 +1,5 @@
 import SchemaBuilder from '@pothos/core';
+import { GraphQLScalarType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from '../context.js';
 
@@ -22,7 +23,16 @@ export const builder = new SchemaBuilder<SchemaTypes>({ defaultFieldNullability:
 /** The builder's resolved types, for helpers that take object refs. */
 export type BuilderTypes = PothosSchemaTypes.ExtendDefaultTypes<SchemaTypes>;
 
-builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType(
+  'DateTime',
+  new GraphQLScalarType({
+    ...DateTimeResolver.toConfig(),
+    // What JSON would make of the Date anyway (its toJSON): the same output, but a result holding
+    // strings is stringified on V8's fast path, which a Date leaves (a page of 50 messages was
+    // stringified three times slower).
+    serialize: (value) => (DateTimeResolver.serialize(value) as Date).toJSON(),
+  }),
+);
 builder.addScalarType('JSON', JSONResolver);
 
 builder.queryType({});

@@ -1,0 +1,79 @@
+// History reads check access in the page statement itself: one statement for a participant's
+// page, and the same answers as a separate participant check for everyone else, at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ConversationMessagesDocument,
+  LeaveConversationDocument,
+  MessagesDocument,
+  RemoveParticipantDocument,
+} from '../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../kit/server.js';
+import { backends } from '../kit/services.js';
+import { createGroup, expectCode, send, users } from './core-helpers.js';
+
+describe.each(backends)('core history reads on %s', (backend) => {
+  let server: TestServer;
+  let t: Record<'alice' | 'bob' | 'carol' | 'dave' | 'outsider', string>;
+
+  beforeAll(async () => {
+    server = await startServer({ backend });
+    t = await users(server, ['alice', 'bob', 'carol', 'dave', 'outsider']);
+  });
+  afterAll(() => server?.stop());
+
+  /** A history request and the statements it cost. */
+  async function read(auth: string, conversationId: string, args: { first?: number; last?: number; before?: string } = { last: 50 }) {
+    const stats = server.app.services.database.stats;
+    const before = stats.statements;
+    const result = await server.gql(auth, MessagesDocument, { conversationId, ...args });
+    return { result, statements: stats.statements - before };
+  }
+
+  it('reads a participant’s page with its senders in one statement', async () => {
+    const conv = await createGroup(server, t.alice, ['bob', 'carol']);
+    for (let i = 0; i < 6; i++) await send(server, [t.alice, t.bob, t.carol][i % 3]!, conv, `m${i}`);
+    const { result, statements } = await read(t.bob, conv);
+    const page = dataOf(result).messages;
+    expect(page.edges.map((e) => [e.node.seq, e.node.content, e.node.sender.id, e.node.sender.displayName])).toEqual([
+      [1, 'm0', 'alice', 'alice name'],
+      [2, 'm1', 'bob', 'bob name'],
+      [3, 'm2', 'carol', 'carol name'],
+      [4, 'm3', 'alice', 'alice name'],
+      [5, 'm4', 'bob', 'bob name'],
+      [6, 'm5', 'carol', 'carol name'],
+    ]);
+    expect(page.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: false });
+    expect(statements).toBe(1);
+  });
+
+  it('gives an empty page of an empty conversation, and refuses others as the participant check does', async () => {
+    const empty = await createGroup(server, t.alice, ['bob']);
+    const empty1 = await read(t.bob, empty);
+    expect(dataOf(empty1.result).messages).toMatchObject({ edges: [], nodes: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } });
+
+    const full = await createGroup(server, t.alice, ['bob']);
+    await send(server, t.alice, full, 'private');
+    for (const conv of [empty, full]) expectCode((await read(t.outsider, conv)).result, 'FORBIDDEN');
+    expectCode((await read(t.alice, '00000000-0000-4000-8000-000000000000')).result, 'NOT_FOUND');
+    expectCode((await read(t.alice, 'not-a-uuid')).result, 'NOT_FOUND');
+    // Another org's "alice" does not see the conversation exists.
+    const { alice: elsewhere } = await users(server, ['alice'], { org: 'other' });
+    expectCode((await read(elsewhere, full)).result, 'NOT_FOUND');
+  });
+
+  it('refuses a participant at once when they are removed or leave', async () => {
+    const conv = await createGroup(server, t.alice, ['bob', 'carol', 'dave']);
+    await send(server, t.alice, conv, 'before');
+    for (const who of [t.bob, t.carol]) expect(dataOf((await read(who, conv)).result).messages.nodes).toHaveLength(1);
+
+    dataOf(await server.gql(t.alice, RemoveParticipantDocument, { conversationId: conv, userId: 'bob' }));
+    expectCode((await read(t.bob, conv)).result, 'FORBIDDEN');
+    dataOf(await server.gql(t.carol, LeaveConversationDocument, { conversationId: conv }));
+    expectCode((await read(t.carol, conv)).result, 'FORBIDDEN');
+
+    // Through Conversation.messages too: the conversation itself is refused first.
+    const viaConversation = await server.gql(t.bob, ConversationMessagesDocument, { id: conv, last: 5 });
+    expect(viaConversation.data?.conversation ?? null).toBeNull();
+    expect(dataOf(await server.gql(t.dave, ConversationMessagesDocument, { id: conv, last: 5 })).conversation!.messages.nodes).toHaveLength(1);
+  });
+});
