@@ -10,7 +10,7 @@ import { resolveJwtSecret } from './auth/secret.js';
 import type { Credentials } from './auth/authenticate.js';
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config.js';
-import { createContext, type Context } from './context.js';
+import { createContext, SocketContext, type Context } from './context.js';
 import { openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { sql } from 'drizzle-orm';
@@ -78,8 +78,6 @@ type SocketState = WsExtra & {
 type InitialContext = {
   request?: Request;
   params?: { operationName?: string | null };
-  /** Set on the WebSocket path: the viewer authenticated at connection_init. */
-  socketViewer?: Viewer;
 };
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -139,7 +137,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     context: async (initial: InitialContext) => {
       const requestId = header(initial.request, 'x-request-id')?.slice(0, 100) || randomUUID();
-      if (initial.socketViewer) return createContext(services, initial.socketViewer, requestId);
       const viewer = await services.authenticate({
         authorization: header(initial.request, 'authorization'),
         apiKey: header(initial.request, 'x-api-key'),
@@ -286,12 +283,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           ];
         }
         const state = ctx.extra;
-        const enveloped = yoga.getEnveloped({
-          ...ctx,
-          socket: ctx.extra.socket,
-          params: payload,
-          socketViewer: state.viewer,
-        });
+        // For parsing and validation (query limits); the context is made below.
+        const enveloped = yoga.getEnveloped({ socket: ctx.extra.socket, params: payload });
         let document;
         try {
           document = enveloped.parse(payload.query);
@@ -304,7 +297,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
-          contextValue: await enveloped.contextFactory(),
+          // Not Yoga's context (it copies every field into an object of its own): a lean one.
+          contextValue: new SocketContext(services, state.viewer!, randomUUID()),
           // Queries and mutations execute through envelop (its plugins: rate limits, the log line);
           // subscriptions go to the fan-out directly (see serveGraphqlWs below).
           rootValue: subscription ? undefined : { execute: enveloped.execute },

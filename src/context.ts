@@ -130,6 +130,35 @@ export function createContext(services: Services, viewer: Viewer | null, request
   return { viewer, services, loaders: createLoaders(services, viewer), log, requestId };
 }
 
+/**
+ * The context of an operation sent over a WebSocket. A subscription's context lives as long as
+ * the subscription (hours, thousands of them per instance), and most never log or load anything
+ * of their own (each event gets fresh loaders, see event-loaders.ts): the logger and the loaders
+ * are made on first use, by getters on the prototype, so an idle one costs a few fields.
+ */
+export class SocketContext implements Context {
+  private madeLog?: Logger;
+  private madeLoaders?: Loaders;
+
+  constructor(
+    readonly services: Services,
+    readonly viewer: Viewer,
+    readonly requestId: string,
+  ) {}
+
+  get log(): Logger {
+    return (this.madeLog ??= this.services.log.child({ requestId: this.requestId, user: this.viewer.userId }));
+  }
+
+  get loaders(): Loaders {
+    return (this.madeLoaders ??= createLoaders(this.services, this.viewer));
+  }
+
+  set loaders(loaders: Loaders) {
+    this.madeLoaders = loaders;
+  }
+}
+
 /** The viewer, or UNAUTHENTICATED. */
 export function requireViewer(ctx: Context): Viewer {
   if (!ctx.viewer) throw new UnauthenticatedError();

@@ -11,6 +11,7 @@ import { StreamService } from './modules/agents/stream.service.js';
 import { ControlService } from './modules/control/control.service.js';
 import { ConversationService } from './modules/conversations/conversation.service.js';
 import { ExpertService } from './modules/experts/expert.service.js';
+import { MessageHistory } from './modules/messages/message-history.js';
 import { MessageService } from './modules/messages/message.service.js';
 import { MembershipWatch } from './modules/realtime/membership-watch.js';
 import { PresenceService } from './modules/realtime/presence.service.js';
@@ -34,6 +35,8 @@ export type Services = {
   membership: MembershipWatch;
   conversations: ConversationService;
   messages: MessageService;
+  /** History pages (`messages`, `Conversation.messages`). */
+  history: MessageHistory;
   control: ControlService;
   runs: RunService;
   streams: StreamService;
@@ -66,19 +69,26 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const bestEffort = (what: string) => (err: Error) => log.warn({ err: err.message }, `after send: ${what} failed`);
 
   const messages = new MessageService(database, conversations, bus, {
-    beforeSend: async (viewer, message) => {
-      // An agent speaking in a run registers it, and may not while the run is paused or ended.
-      if (viewer.kind === 'AGENT' && message.runId) {
-        await runs.requireActive(viewer, message.conversationId, message.runId, message.traceId, message.priority);
-      }
+    // An agent speaking in a run registers it, and may not while the run is paused or ended.
+    sendCheck: (viewer, { conversationId, runId, traceId, priority }) => {
+      if (viewer.kind !== 'AGENT' || !runId) return null;
+      return async () => {
+        await runs.requireActive(viewer, conversationId, runId, traceId, priority);
+      };
     },
-    afterSend: async (viewer, message, conversation) => {
+    afterSend: async (viewer, message) => {
       // The send is committed: nothing here may turn it into an error.
       metrics?.messagesSent.inc();
       await typing.stopOnSend(viewer.orgId, viewer.userId, message.conversationId).catch(bestEffort('typing'));
       await experts.auditAccess(viewer, message.conversationId, 'expert.write').catch(bestEffort('audit'));
       const urgent = message.priority === 'HIGH' || message.priority === 'CRITICAL';
-      if (urgent && viewer.kind === 'USER' && conversation.preemptOnPriority) {
+      // The conversation's setting is read only here: the send itself does not read the row.
+      const preempts =
+        urgent &&
+        viewer.kind === 'USER' &&
+        (await conversations.repo.access(viewer.orgId, message.conversationId, viewer.userId).catch(() => null))?.conversation
+          .preemptOnPriority;
+      if (preempts) {
         for (const run of await runs.repo.interruptibleRuns(message.conversationId).catch(() => [])) {
           await control
             .send(viewer, message.conversationId, {
@@ -91,7 +101,6 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
         }
       }
     },
-    afterRead: (viewer, conversationId) => experts.auditAccess(viewer, conversationId, 'expert.read'),
   });
   const streams = new StreamService(database, conversations, messages, bus, users);
   streams.runs = runs;
@@ -112,6 +121,8 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     membership: new MembershipWatch(conversations.repo, log),
     conversations,
     messages,
+    // Expert reads are audited.
+    history: new MessageHistory(database, conversations, messages.repo, (viewer, conversationId) => experts.auditAccess(viewer, conversationId, 'expert.read')),
     control,
     runs,
     streams,

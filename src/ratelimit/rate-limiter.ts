@@ -50,6 +50,11 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
 return {allowed, wait}
 `;
 
+/** The script as a command of the Redis client (defineCommand). */
+type TokenBucketCommand = {
+  sbTokenBucket(key: string, perSecond: number, burst: number, cost: number): Promise<[number, number]>;
+};
+
 /**
  * Per-user (and per-API-key) rate limits for sends and other mutations, shared by all instances
  * through Redis when it is configured. While Redis is unreachable each instance limits on its own.
@@ -61,7 +66,11 @@ export class RateLimiter {
     private readonly limits: RateLimits,
     private readonly log: Logger,
     private readonly redis?: Redis,
-  ) {}
+  ) {
+    // Sent as EVALSHA (the script's hash, not its text, with every mutation); ioredis loads the
+    // script again if Redis has lost it.
+    redis?.defineCommand('sbTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
+  }
 
   /** Takes `cost` tokens or throws RATE_LIMITED with `retryAfter` (seconds) in extensions. */
   async consume(viewer: Viewer, kind: LimitKind, cost = 1): Promise<void> {
@@ -86,7 +95,7 @@ export class RateLimiter {
   private async take(key: string, bucket: Bucket, cost: number): Promise<number> {
     if (this.redis && this.redis.status === 'ready') {
       try {
-        const [allowed, wait] = (await this.redis.eval(TOKEN_BUCKET_LUA, 1, key, bucket.perSecond, bucket.burst, cost)) as [number, number];
+        const [allowed, wait] = await (this.redis as unknown as TokenBucketCommand).sbTokenBucket(key, bucket.perSecond, bucket.burst, cost);
         return allowed ? 0 : Math.max(1, wait);
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'rate limit check fell back to this instance');

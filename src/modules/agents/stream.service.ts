@@ -178,9 +178,11 @@ export class StreamService {
       metadata: claimed.metadata,
       clientMessageId: null,
     });
-    await this.publish(claimed, charLength(claimed.content), '', messageSnapshot(message!, sender));
-    await this.messages.announce(message!, sender);
-    return message!;
+    // Null only if the conversation was deleted under the stream (no clientMessageId to clash).
+    if (!message) throw new NotFoundError('Conversation');
+    await this.publish(claimed, charLength(claimed.content), '', messageSnapshot(message, sender));
+    await this.messages.announce(message, sender);
+    return message;
   }
 
   private async requireOwnStream(viewer: Viewer, id: string): Promise<MessageStreamRow> {

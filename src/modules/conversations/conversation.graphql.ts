@@ -3,7 +3,6 @@ import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ConversationTypeEnum, ParticipantRoleEnum } from '../../graphql/enums.js';
 import { connectionType } from '../../graphql/pagination.js';
-import { historyOf } from '../messages/message-history.js';
 import { MessageConnection, MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 
@@ -45,7 +44,7 @@ export const ConversationRef = builder.objectRef<ConversationRow>('Conversation'
     messages: t.field({
       type: MessageConnection,
       args: { first: t.arg.int(), after: t.arg.string(), last: t.arg.int(), before: t.arg.string() },
-      resolve: (c, args, ctx) => historyOf(ctx.services).list(requireViewer(ctx), c.id, args),
+      resolve: (c, args, ctx) => ctx.services.history.list(requireViewer(ctx), c.id, args),
     }),
   }),
 });

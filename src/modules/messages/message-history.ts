@@ -4,13 +4,20 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
 import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
 import { NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, parsePageArgs, trimPage, type Page, type PageRequest } from '../../graphql/pagination.js';
+import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs, type PageRequest } from '../../graphql/pagination.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
-import type { Services } from '../../services.js';
-import type { MessageRepository } from './message.repository.js';
-import { messageCursor, type MessageListArgs } from './message.service.js';
+import type { MessageFilter, MessageRepository } from './message.repository.js';
+
+export type MessageListArgs = PageArgs & {
+  since?: Date | null;
+  senderId?: string | null;
+  priority?: MessageRow['priority'] | null;
+  kind?: MessageRow['kind'] | null;
+};
+
+export const messageCursor = (seq: number) => encodeCursor('seq', seq);
 
 /** A history row with its sender embedded, as event snapshots carry it (null: no such user row). */
 export type HistoryMessage = MessageRow & { sender: UserSnapshot | null };
@@ -29,8 +36,7 @@ type Shape = {
 const placeholder = sql.placeholder;
 
 /**
- * A conversation's history for `messages` (and `Conversation.messages`): the same semantics as
- * MessageService.list, in one statement instead of three. The page query itself checks that the
+ * A conversation's history for `messages` (and `Conversation.messages`): in one statement. The page query itself checks that the
  * viewer takes part in the conversation (an EXISTS Postgres evaluates once) and joins each
  * message's sender, so the common case (a participant reading a non-empty page) is one round
  * trip. Only an empty result needs a second statement, to tell NOT_FOUND, FORBIDDEN and an empty
@@ -47,7 +53,7 @@ export class MessageHistory {
     private readonly database: Database,
     private readonly conversations: ConversationService,
     private readonly messageRepo: MessageRepository,
-    /** After a page is read (experts' reads are audited), as MessageHooks.afterRead. */
+    /** After a page is read (experts' reads are audited). */
     private readonly afterRead?: (viewer: Viewer, conversationId: string) => Promise<void>,
   ) {}
 
@@ -189,7 +195,7 @@ export class MessageHistory {
   }
 }
 
-type MessageFilter = { since?: Date; senderId?: string; priority?: MessageRow['priority']; kind?: MessageRow['kind'] };
+
 
 /** A page statement: its SQL, with placeholders among its parameters, and its prepared-statement name. */
 type Statement = { name: string; sql: string; params: unknown[] };
@@ -208,20 +214,3 @@ const PG_TYPES = {
     RAW_TYPES.includes(oid) ? raw : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 const PGLITE_PARSERS = Object.fromEntries(RAW_TYPES.map((oid) => [oid, raw]));
-
-const histories = new WeakMap<Services, MessageHistory>();
-
-/**
- * The history reader of a set of services, made on first use. (It belongs in createServices;
- * until that file takes it, it is kept here, one per Services object.)
- */
-export function historyOf(services: Services): MessageHistory {
-  let history = histories.get(services);
-  if (!history) {
-    history = new MessageHistory(services.database, services.conversations, services.messages.repo, (viewer, conversationId) =>
-      services.experts.auditAccess(viewer, conversationId, 'expert.read'),
-    );
-    histories.set(services, history);
-  }
-  return history;
-}

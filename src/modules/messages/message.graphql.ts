@@ -5,7 +5,6 @@ import { ActorKindEnum, MessageKindEnum, MessagePriorityEnum } from '../../graph
 import { connectionType } from '../../graphql/pagination.js';
 import type { MessageSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
-import { historyOf } from './message-history.js';
 
 /** A stored row, or the snapshot of one delivered through pub/sub. */
 export type MessageLike = MessageRow | MessageSnapshot;
@@ -79,7 +78,7 @@ builder.queryFields((t) => ({
       kind: t.arg({ type: MessageKindEnum }),
     },
     resolve: (_root, { conversationId, senderId, ...args }, ctx) =>
-      historyOf(ctx.services).list(requireViewer(ctx), String(conversationId), {
+      ctx.services.history.list(requireViewer(ctx), String(conversationId), {
         ...args,
         senderId: senderId == null ? senderId : String(senderId),
       }),

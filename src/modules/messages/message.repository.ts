@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, sql, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { conversations, messages, type MessageRow } from '../../db/schema/index.js';
-import type { PageRequest } from '../../graphql/pagination.js';
+import { conversations, messages, participants, type MessageRow } from '../../db/schema/index.js';
+import { UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 
 /** A message to store; `id` may be given (a completed stream keeps its id). */
 export type NewMessage = Omit<typeof messages.$inferInsert, 'seq' | 'createdAt' | 'editedAt' | 'deletedAt'>;
@@ -13,38 +14,36 @@ export type MessageFilter = {
   kind?: MessageRow['kind'];
 };
 
-/** Raised inside the send transaction to roll it back when the clientMessageId was used already. */
-class DuplicateClientMessageId extends Error {}
+/** A send reused its clientMessageId: nothing was stored and the seq bump was rolled back with it. */
+export class DuplicateClientMessageId extends Error {
+  constructor() {
+    super('clientMessageId already used');
+  }
+}
+
+export type InsertOptions = {
+  /** Store nothing (answer null) unless the sender takes part in the conversation. */
+  senderMustParticipate?: boolean;
+};
 
 export class MessageRepository {
-  constructor(private readonly db: Db) {}
+  private readonly inserts: InsertQueue;
+
+  constructor(private readonly db: Db) {
+    this.inserts = new InsertQueue(prepareInsertBatch(db));
+  }
 
   /**
-   * Stores a message with the conversation's next seq. The UPDATE takes the conversation's row
-   * lock, so concurrent sends (on any instance) queue there and seqs come out 1, 2, 3… with no
-   * gap. A reused clientMessageId rolls the whole transaction back (seq included) and returns null.
+   * Stores a message with the conversation's next seq. Answers null when nothing was stored: the
+   * conversation is not in the message's org, replyToId names no message of it, or (with
+   * `senderMustParticipate`) the sender does not take part in it; the caller finds out which.
+   * A reused clientMessageId throws DuplicateClientMessageId, and leaves no gap in seq.
+   *
+   * Messages sent at the same time are stored together, in one statement (see InsertQueue).
    */
-  async insertNext(message: NewMessage): Promise<MessageRow | null> {
-    try {
-      return await this.db.transaction(async (tx) => {
-        const [bumped] = await tx
-          .update(conversations)
-          .set({ lastSeq: sql`${conversations.lastSeq} + 1`, lastActivityAt: sql`now()` })
-          .where(eq(conversations.id, message.conversationId))
-          .returning({ seq: conversations.lastSeq });
-        if (!bumped) throw new Error(`conversation ${message.conversationId} vanished during send`);
-        const inserted = await tx
-          .insert(messages)
-          .values({ ...message, seq: bumped.seq })
-          .onConflictDoNothing({ target: [messages.conversationId, messages.senderId, messages.clientMessageId] })
-          .returning();
-        if (!inserted[0]) throw new DuplicateClientMessageId();
-        return inserted[0];
-      });
-    } catch (err) {
-      if (err instanceof DuplicateClientMessageId) return null;
-      throw err;
-    }
+  insertNext(message: NewMessage, options: InsertOptions = {}): Promise<MessageRow | null> {
+    // The id is made here, so that the rows a batch returns can be told apart by it.
+    return this.inserts.add({ ...message, id: message.id ?? randomUUID() }, options.senderMustParticipate ?? false);
   }
 
   async byClientMessageId(conversationId: string, senderId: string, clientMessageId: string): Promise<MessageRow | null> {
@@ -98,19 +97,6 @@ export class MessageRepository {
     return row!;
   }
 
-  /** One page of a conversation's history by seq, fetched with one extra row to tell if there is more. */
-  async page(conversationId: string, request: PageRequest<number>, filter: MessageFilter): Promise<MessageRow[]> {
-    const conditions = [eq(messages.conversationId, conversationId), ...filterConditions(filter)];
-    if (request.after !== undefined) conditions.push(gt(messages.seq, request.after));
-    if (request.before !== undefined) conditions.push(lt(messages.seq, request.before));
-    return this.db
-      .select()
-      .from(messages)
-      .where(and(...conditions))
-      .orderBy(request.direction === 'forward' ? asc(messages.seq) : desc(messages.seq))
-      .limit(request.limit + 1);
-  }
-
   /** Whether any message matching `filter` lies before (`lt`) or after (`gt`) a seq. */
   async existsBeyond(conversationId: string, side: 'lt' | 'gt', seq: number, filter: MessageFilter): Promise<boolean> {
     const rows = await this.db
@@ -145,4 +131,168 @@ function filterConditions(filter: MessageFilter): SQL[] {
   if (filter.priority) conditions.push(eq(messages.priority, filter.priority));
   if (filter.kind) conditions.push(eq(messages.kind, filter.kind));
   return conditions;
+}
+
+/** The unique constraint a reused clientMessageId violates (see the schema). */
+const CLIENT_MESSAGE_ID_UNIQUE = 'messages_client_message_id_uq';
+
+/**
+ * Statements storing queued messages at the same time, each on a pool connection. More than one,
+ * so that a statement waiting for a busy conversation's row lock does not hold up every send;
+ * few, so that messages wait for the next statement and go together.
+ */
+const MAX_STATEMENTS = 2;
+/** Messages one statement stores at most. */
+const MAX_BATCH = 64;
+
+type Queued = {
+  message: NewMessage & { id: string };
+  senderMustParticipate: boolean;
+  resolve: (row: MessageRow | null) => void;
+  reject: (err: unknown) => void;
+};
+
+/**
+ * Group commit. Messages to store wait here while MAX_STATEMENTS statements are running; the next
+ * statement stores all that wait. Under load one round trip, one commit and one row lock per
+ * conversation then serve many sends; without load a message is stored at once, alone.
+ */
+class InsertQueue {
+  private readonly waiting: Queued[] = [];
+  private running = 0;
+
+  constructor(private readonly statement: InsertBatchStatement) {}
+
+  add(message: Queued['message'], senderMustParticipate: boolean): Promise<MessageRow | null> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ message, senderMustParticipate, resolve, reject });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    while (this.running < MAX_STATEMENTS && this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, MAX_BATCH);
+      this.running++;
+      void this.store(batch).finally(() => {
+        this.running--;
+        this.next();
+      });
+    }
+  }
+
+  private async store(batch: Queued[]): Promise<void> {
+    let rows: MessageRow[];
+    try {
+      rows = await this.statement.execute(batchValues(batch));
+    } catch (err) {
+      // The database refused the statement and rolled all of it back. Alone, each message gets its
+      // own answer: the one that reused a clientMessageId fails, the others are stored.
+      if (batch.length > 1 && databaseError(err)) {
+        await Promise.all(batch.map((queued) => this.store([queued])));
+        return;
+      }
+      for (const queued of batch) queued.reject(isDuplicateClientMessageId(err) ? new DuplicateClientMessageId() : err);
+      return;
+    }
+    const stored = new Map(rows.map((row) => [row.id, row]));
+    for (const queued of batch) queued.resolve(stored.get(queued.message.id) ?? null);
+  }
+}
+
+/** Every column the caller gives a value for: all but seq, which the statement hands out. */
+const givenColumns = Object.entries(getTableColumns(messages)).filter(([key]) => key !== 'seq');
+
+/** The batch as the statement's parameters: one array per column, and one of the participation flags. */
+function batchValues(batch: Queued[]): Record<string, unknown[]> {
+  const values: Record<string, unknown[]> = { senderMustParticipate: batch.map((q) => q.senderMustParticipate) };
+  for (const [key, column] of givenColumns) {
+    values[key] = batch.map(({ message }) => {
+      const value = message[key as keyof NewMessage];
+      return value == null ? null : column.mapToDriverValue(value);
+    });
+  }
+  return values;
+}
+
+type InsertBatchStatement = ReturnType<typeof prepareInsertBatch>;
+
+/**
+ * Stores a batch of messages, possibly to several conversations, in one prepared statement:
+ *
+ *   queued:  the messages, one row each, in queue order (the parameters are one array per column)
+ *   allowed: those that may be stored: conversation in the message's org, sender taking part in it
+ *            (when asked), replyToId naming one of its messages; numbered 1..n per conversation
+ *   locked:  their conversations' rows, locked in id order, so that two batches (of any
+ *            instances) never wait for each other in a cycle; the lock the UPDATE takes anyway
+ *            (FOR NO KEY UPDATE), so inserts referencing the conversation need not wait
+ *   bumped:  last_seq + n for each, so the batch's messages take the next n seqs in queue order
+ *   INSERT:  the allowed messages with their seqs
+ *
+ * The row locks are released when the statement commits, not held across round trips. There is
+ * no ON CONFLICT: a reused clientMessageId raises a unique violation that rolls the whole
+ * statement back, seq bumps included, so no seq is ever skipped.
+ */
+function prepareInsertBatch(db: Db) {
+  const list = (parts: SQLChunk[]) => sql.join(parts, sql`, `);
+  const names = givenColumns.map(([, column]) => sql.identifier(column.name));
+  // Each array is sent as text[], which both drivers can send whatever the column's type (PGlite
+  // cannot send an array of enums), and cast to the column's type here.
+  const arrays = givenColumns.map(([key, column]) => sql`${sql.placeholder(key)}::text[]::${sql.raw(column.getSQLType())}[]`);
+  const queued = db.$with('queued', {}).as(
+    sql`select * from unnest(${list(arrays)},
+      ${sql.placeholder('senderMustParticipate')}::boolean[])
+      with ordinality as q(${list(names)}, sender_must_participate, ord)`,
+  );
+  const allowed = db.$with('allowed', {}).as(
+    sql`select q.*, row_number() over (partition by q.conversation_id order by q.ord) as nth
+      from queued q join ${conversations} c on c.id = q.conversation_id and c.org_id = q.org_id
+      where (not q.sender_must_participate
+             or exists (select 1 from ${participants} p where p.conversation_id = q.conversation_id and p.user_id = q.sender_id))
+        and (q.reply_to_id is null
+             or exists (select 1 from ${messages} r where r.id = q.reply_to_id and r.conversation_id = q.conversation_id))`,
+  );
+  const locked = db.$with('locked', {}).as(
+    sql`select c.id, counted.n from ${conversations} c
+      join (select conversation_id, count(*)::int as n from allowed group by conversation_id) counted on counted.conversation_id = c.id
+      order by c.id for no key update of c`,
+  );
+  const bumped = db.$with('bumped', {}).as(
+    sql`update ${conversations} c set last_seq = c.last_seq + locked.n, last_activity_at = now()
+      from locked where c.id = locked.id
+      returning c.id, c.last_seq - locked.n as seq_before`,
+  );
+  // drizzle's INSERT … SELECT lists every column of the table, in order. A column left out takes
+  // its default, as in a plain INSERT (every column with a default is NOT NULL).
+  const selected = Object.entries(getTableColumns(messages)).map(([key, column]) => {
+    if (key === 'seq') return sql`b.seq_before + a.nth`;
+    const given = sql`a.${sql.identifier(column.name)}`;
+    return column.hasDefault ? sql`coalesce(${given}, ${column.default})` : given;
+  });
+  return db
+    .with(queued, allowed, locked, bumped)
+    .insert(messages)
+    .select(sql`select ${list(selected)} from allowed a join bumped b on b.id = a.conversation_id`)
+    .returning()
+    .prepare('insert_messages');
+}
+
+function isDuplicateClientMessageId(err: unknown): boolean {
+  const answer = databaseError(err);
+  return answer?.code === UNIQUE_VIOLATION && answer.constraint === CLIENT_MESSAGE_ID_UNIQUE;
+}
+
+/**
+ * The error the database answered a statement with, which rolled the statement back (severity
+ * ERROR, pg and PGlite alike), found in drizzle's `cause` chain. Undefined for any other failure:
+ * a lost connection, or a FATAL one that ends the session, leaves open whether it committed.
+ */
+function databaseError(err: unknown): { code: string; constraint?: string } | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { severity, code, constraint } = e as { severity?: unknown; code?: unknown; constraint?: unknown };
+    if (severity === 'ERROR' && typeof code === 'string') {
+      return { code, constraint: typeof constraint === 'string' ? constraint : undefined };
+    }
+  }
+  return undefined;
 }

@@ -1,14 +1,13 @@
 import type { Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
-import type { ConversationRow, MessageRow } from '../../db/schema/index.js';
+import type { MessageRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { messageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
-import { MessageRepository, type MessageFilter } from './message.repository.js';
+import { DuplicateClientMessageId, MessageRepository, type NewMessage } from './message.repository.js';
 
 export type SendMessageInput = {
   conversationId: string;
@@ -24,24 +23,25 @@ export type SendMessageInput = {
   clientMessageId?: string | null;
 };
 
-export type MessageListArgs = PageArgs & {
-  since?: Date | null;
-  senderId?: string | null;
-  priority?: MessageRow['priority'] | null;
-  kind?: MessageRow['kind'] | null;
-};
-
 /** What other modules do around messages (wired in src/services.ts). */
 export type MessageHooks = {
-  /** Before a new message is stored: may refuse it (an agent's paused run). */
-  beforeSend?: (viewer: Viewer, message: { conversationId: string; runId: string | null; traceId: string | null; priority: MessageRow['priority'] }) => Promise<void>;
+  /**
+   * What must hold before this message may be stored, if anything (an agent's message in a run:
+   * the run is active); null when nothing. The check runs once the viewer is known to take part
+   * in the conversation, and may refuse the message by throwing.
+   */
+  sendCheck?: (viewer: Viewer, message: SendCheckInput) => (() => Promise<void>) | null;
   /** After a message is committed and announced: typing ends, runs preempt, experts are audited. */
-  afterSend?: (viewer: Viewer, message: MessageRow, conversation: ConversationRow) => Promise<void>;
-  /** After a page of history is read (expert access is audited). */
-  afterRead?: (viewer: Viewer, conversationId: string) => Promise<void>;
+  afterSend?: (viewer: Viewer, message: MessageRow) => Promise<void>;
 };
 
-export const messageCursor = (seq: number) => encodeCursor('seq', seq);
+export type SendCheckInput = { conversationId: string; runId: string | null; traceId: string | null; priority: MessageRow['priority'] };
+
+/** A message to send, as the service has completed it from the input. */
+type SendCandidate = NewMessage & Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId'>;
+
+/** How often a send is tried again when the database refused it but no reason was found afterwards. */
+const SEND_ATTEMPTS = 3;
 
 export class MessageService {
   readonly repo: MessageRepository;
@@ -59,6 +59,9 @@ export class MessageService {
    * Sends a message to a conversation the viewer takes part in. With a clientMessageId the send
    * is exactly-once: a retry with the same content returns the original message and writes
    * nothing; the same id with other content is CONFLICT. Subscribers hear of it after commit.
+   *
+   * The usual send is one statement that checks everything it can itself (see insertNext); only
+   * when it stores nothing, or the clientMessageId was used before, is more read to find out why.
    */
   async send(viewer: Viewer, input: SendMessageInput): Promise<MessageRow> {
     checkText('content', input.content, { max: LIMITS.contentChars });
@@ -70,7 +73,6 @@ export class MessageService {
     if (input.replyToId != null && !isUuid(input.replyToId)) {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
-    const { conversation } = await this.conversations.requireParticipant(viewer, input.conversationId);
 
     const message = {
       conversationId: input.conversationId,
@@ -89,6 +91,50 @@ export class MessageService {
       clientMessageId: input.clientMessageId ?? null,
     };
 
+    const check = this.hooks.sendCheck?.(viewer, message);
+    if (check) {
+      // The hook's check comes last, after the ones the statement makes: so a retry of a message
+      // stored before its run was paused or ended gets the original, not the run's refusal.
+      const original = await this.checkOneByOne(viewer, message);
+      if (original) return original;
+      await check();
+    }
+
+    const stored = await this.store(viewer, message);
+    if (stored.isRetry) return stored.message;
+    await this.announce(stored.message, senderOf(viewer));
+    await this.hooks.afterSend?.(viewer, stored.message);
+    return stored.message;
+  }
+
+  /** Stores a new message, or finds the original of a retry, or throws why neither is possible. */
+  private async store(viewer: Viewer, message: SendCandidate): Promise<{ message: MessageRow; isRetry: boolean }> {
+    for (let attempt = 1; attempt <= SEND_ATTEMPTS; attempt++) {
+      try {
+        // A conversation id that is no uuid is not looked up (checkOneByOne() answers NOT_FOUND).
+        const stored = isUuid(message.conversationId) ? await this.repo.insertNext(message, { senderMustParticipate: true }) : null;
+        if (stored) return { message: stored, isRetry: false };
+      } catch (err) {
+        if (!(err instanceof DuplicateClientMessageId)) throw err;
+        const original = await this.repo.byClientMessageId(message.conversationId, viewer.userId, message.clientMessageId!);
+        if (original) return { message: sameOrConflict(original, message), isRetry: true };
+        // The original is gone with its conversation: checkOneByOne() tells.
+      }
+      const original = await this.checkOneByOne(viewer, message);
+      if (original) return { message: original, isRetry: true };
+      // Nothing is wrong any more: membership changed since the statement. Try again.
+    }
+    throw new Error(`send to ${message.conversationId} refused ${SEND_ATTEMPTS} times without a reason`);
+  }
+
+  /**
+   * The conditions of a send, one by one and in this order: the conversation exists in the
+   * viewer's org (NOT_FOUND) and the viewer takes part in it (FORBIDDEN); a retry of a stored
+   * message gets the original (or CONFLICT); replyToId names a message of it (BAD_USER_INPUT).
+   * Answers the original of a retry, null when the message may be stored; throws otherwise.
+   */
+  private async checkOneByOne(viewer: Viewer, message: SendCandidate): Promise<MessageRow | null> {
+    await this.conversations.requireParticipant(viewer, message.conversationId);
     if (message.clientMessageId) {
       const original = await this.repo.byClientMessageId(message.conversationId, viewer.userId, message.clientMessageId);
       if (original) return sameOrConflict(original, message);
@@ -96,17 +142,7 @@ export class MessageService {
     if (message.replyToId && !(await this.repo.existsIn(message.conversationId, message.replyToId))) {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
-
-    await this.hooks.beforeSend?.(viewer, message);
-    const stored = await this.repo.insertNext(message);
-    if (!stored) {
-      // Lost a race with a concurrent send of the same clientMessageId: that one is the original.
-      const original = await this.repo.byClientMessageId(message.conversationId, viewer.userId, message.clientMessageId!);
-      return sameOrConflict(original!, message);
-    }
-    await this.announce(stored, senderOf(viewer));
-    await this.hooks.afterSend?.(viewer, stored, conversation);
-    return stored;
+    return null;
   }
 
   /** Tells subscribers of a committed message (with its sender, so they need no read). */
@@ -138,34 +174,6 @@ export class MessageService {
     const deleted = await this.repo.softDelete(id);
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted));
     return deleted;
-  }
-
-  /** History in seq order; `last: 50` is the newest 50. */
-  async list(viewer: Viewer, conversationId: string, args: MessageListArgs): Promise<Page<MessageRow>> {
-    const request = parsePageArgs(args, (raw) => decodeIntCursor('seq', raw));
-    if (args.senderId != null) checkText('senderId', args.senderId, { max: LIMITS.shortTextChars });
-    await this.conversations.requireParticipant(viewer, conversationId);
-    const filter: MessageFilter = {
-      since: args.since ?? undefined,
-      senderId: args.senderId ?? undefined,
-      priority: args.priority ?? undefined,
-      kind: args.kind ?? undefined,
-    };
-    const rows = await this.repo.page(conversationId, request, filter);
-    await this.hooks.afterRead?.(viewer, conversationId);
-    const { nodes, hasMore } = trimPage(rows, request);
-    const forward = request.direction === 'forward';
-    // The far side of the cursor is known to hold messages only if one matching the filter exists.
-    const cursorSide = forward ? request.after : request.before;
-    const beyondCursor =
-      cursorSide !== undefined &&
-      (await this.repo.existsBeyond(conversationId, forward ? 'lt' : 'gt', forward ? cursorSide + 1 : cursorSide - 1, filter));
-    return {
-      nodes,
-      hasNextPage: forward ? hasMore : beyondCursor,
-      hasPreviousPage: forward ? beyondCursor : hasMore,
-      cursorOf: (m) => messageCursor(m.seq),
-    };
   }
 
   /** A message of a conversation the viewer takes part in (NOT_FOUND or FORBIDDEN otherwise). */

@@ -48,9 +48,26 @@ class MemoryTypingStore implements TypingStore {
   }
 }
 
+// Takes one indicator out of the hash and answers it (nil if it was off): one round trip, as
+// every send makes this call.
+const CLEAR_LUA = `
+local mark = redis.call('HGET', KEYS[1], ARGV[1])
+if mark then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return mark
+`;
+
+/** The script as a command of the Redis client (defineCommand). */
+type ClearCommand = { sbTypingClear(key: string, conversationId: string): Promise<string | null> };
+
 /** `sb:typing:<org>\0<user>`: a hash conversationId -> Mark as JSON, expiring with its last entry. */
 class RedisTypingStore implements TypingStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly scripts: ClearCommand;
+
+  constructor(private readonly redis: Redis) {
+    // Sent as EVALSHA; ioredis loads the script again if Redis has lost it.
+    redis.defineCommand('sbTypingClear', { numberOfKeys: 1, lua: CLEAR_LUA });
+    this.scripts = redis as unknown as ClearCommand;
+  }
   private key = (orgId: string, userId: string) => `sb:typing:${keyOf(orgId, userId)}`;
 
   async mark(user: UserSnapshot, conversationId: string) {
@@ -59,12 +76,7 @@ class RedisTypingStore implements TypingStore {
     await this.redis.multi().hset(key, conversationId, JSON.stringify(mark)).pexpire(key, TYPING_TTL_MS).exec();
   }
   async clear(orgId: string, userId: string, conversationId: string) {
-    const key = this.key(orgId, userId);
-    const [[, raw], [, removed]] = (await this.redis.multi().hget(key, conversationId).hdel(key, conversationId).exec()) as [
-      [null, string | null],
-      [null, number],
-    ];
-    return removed === 1 ? live(parse(raw)) : null;
+    return live(parse(await this.scripts.sbTypingClear(this.key(orgId, userId), conversationId)));
   }
   async clearAll(orgId: string, userId: string) {
     const key = this.key(orgId, userId);
