@@ -1,11 +1,17 @@
 /**
- * Database ceilings, straight through `pg` with the statements the service issues, same
- * concurrency and pool size:
- *  - insert (M1 ceiling): BEGIN; UPDATE conversations SET last_seq = last_seq + 1 ... RETURNING;
- *    INSERT INTO messages ... ON CONFLICT DO NOTHING RETURNING *; COMMIT
- *  - insert-1rt (diagnostic): the same send as one statement, participant check included
- *  - query (Q1 ceiling): the participant check, the page of 50 (+1) newest messages, the senders.
+ * Database ceilings: the statements the service sends for Q1 and M1, straight through `pg` at the
+ * same concurrency and pool size, as named prepared statements like the server's:
+ *  - query (Q1 ceiling): MessageHistory's page statement, one per request: the newest 50 (+1)
+ *    messages with their senders (LEFT JOIN users), the participant check an EXISTS inside it.
+ *  - insert (M1 ceiling): MessageRepository.insertNext's statement, one message per statement:
+ *    participation and replyTo checks, the conversation's seq bump and the INSERT. The server also
+ *    stores concurrent sends together (group commit, up to 64 per statement); that is deliberately
+ *    not modelled here, so the server can exceed this ceiling.
+ *
+ * The SQL is the text drizzle generates for those statements (printed once with `.toSQL()`),
+ * whitespace aside: keep it in step when the server's statements change.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { serveRpc } from '../lib/rpc.js';
 import { Samples, sleep } from '../lib/stats.js';
@@ -14,31 +20,66 @@ import type { ClosedResult } from './http-load.js';
 const WORKER = process.env.BENCH_WORKER ?? 'pg';
 
 type PgLoop = { cls: string; userId: string; conversations: string[] };
-type Params = { databaseUrl: string; poolMax: number; kind: 'insert' | 'insert-1rt' | 'query'; orgId: string; loops: PgLoop[]; warmupMs: number; durationMs: number };
+type Params = { databaseUrl: string; poolMax: number; kind: 'insert' | 'query'; orgId: string; loops: PgLoop[]; warmupMs: number; durationMs: number };
 
-const UPDATE = `UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = now() WHERE id = $1 RETURNING last_seq`;
-const INSERT = `INSERT INTO messages (conversation_id, org_id, sender_id, sender_kind, content, content_type, kind, reply_to_id,
-  priority, interruptible, run_id, trace_id, metadata, client_message_id, seq)
-  VALUES ($1, $2, $3, 'USER', $4, 'text/plain', 'CHAT', NULL, 'NORMAL', false, NULL, NULL, NULL, $5, $6)
-  ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING RETURNING *`;
 /**
- * What a send could cost in one round trip: participant check, seq bump and insert in one
- * statement (one implicit transaction; the row lock is held only inside Postgres). A duplicate
- * clientMessageId raises 23505 and rolls the bump back with it.
+ * MessageHistory's statement for `last: n` without cursors or filters (its shape key 0000000).
+ * Parameters: orgId, conversationId, userId, conversationId, orgId, limit.
  */
-const SEND_ONE_STATEMENT = `WITH bumped AS (
-    UPDATE conversations c SET last_seq = c.last_seq + 1, last_activity_at = now()
-      FROM participants p
-     WHERE c.id = $1 AND c.org_id = $2 AND p.conversation_id = c.id AND p.user_id = $3
-    RETURNING c.last_seq)
-  INSERT INTO messages (conversation_id, org_id, sender_id, sender_kind, content, content_type, kind, priority, interruptible, client_message_id, seq)
-  SELECT $1, $2, $3, 'USER', $4, 'text/plain', 'CHAT', 'NORMAL', false, $5, last_seq FROM bumped
-  RETURNING *`;
-const ACCESS = `SELECT c.*, p.* FROM conversations c
-  LEFT JOIN participants p ON p.conversation_id = c.id AND p.user_id = $2
-  WHERE c.id = $1 AND c.org_id = $3`;
-const PAGE = `SELECT * FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT 51`;
-const USERS = `SELECT * FROM users WHERE org_id = $1 AND id = ANY($2::text[])`;
+const PAGE = {
+  name: 'message_history_0000000',
+  text: `select "messages"."id", "messages"."conversation_id", "messages"."org_id", "messages"."seq", "messages"."sender_id",
+  "messages"."sender_kind", "messages"."content", "messages"."content_type", "messages"."kind", "messages"."reply_to_id",
+  "messages"."priority", "messages"."interruptible", "messages"."preempted_by", "messages"."run_id", "messages"."trace_id",
+  "messages"."metadata", "messages"."client_message_id", "messages"."created_at", "messages"."edited_at", "messages"."deleted_at",
+  "users"."id", "users"."display_name", "users"."kind", "users"."roles"
+  from "messages" left join "users" on ("users"."org_id" = $1 and "users"."id" = "messages"."sender_id")
+  where ("messages"."conversation_id" = $2 and exists (select 1 from "conversations"
+    inner join "participants" on ("participants"."conversation_id" = "conversations"."id" and "participants"."user_id" = $3)
+    where ("conversations"."id" = $4 and "conversations"."org_id" = $5)))
+  order by "messages"."seq" desc limit $6`,
+};
+
+/**
+ * MessageRepository's insert statement (see prepareInsertBatch there). Parameters: one array per
+ * given column ($1-$19, sent as text[]), the participation flags ($20), then the column defaults
+ * drizzle inlines as parameters ($21-$24).
+ */
+const INSERT = {
+  name: 'insert_messages',
+  text: `with "queued" as (select * from unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::text[], $4::text[]::text[],
+      $5::text[]::actor_kind[], $6::text[]::text[], $7::text[]::text[], $8::text[]::message_kind[], $9::text[]::uuid[],
+      $10::text[]::message_priority[], $11::text[]::boolean[], $12::text[]::uuid[], $13::text[]::text[], $14::text[]::text[],
+      $15::text[]::jsonb[], $16::text[]::text[], $17::text[]::timestamp with time zone[], $18::text[]::timestamp with time zone[],
+      $19::text[]::timestamp with time zone[],
+      $20::boolean[])
+      with ordinality as q("id", "conversation_id", "org_id", "sender_id", "sender_kind", "content", "content_type", "kind",
+        "reply_to_id", "priority", "interruptible", "preempted_by", "run_id", "trace_id", "metadata", "client_message_id",
+        "created_at", "edited_at", "deleted_at", sender_must_participate, ord)),
+    "allowed" as (select q.*, row_number() over (partition by q.conversation_id order by q.ord) as nth
+      from queued q join "conversations" c on c.id = q.conversation_id and c.org_id = q.org_id
+      where (not q.sender_must_participate
+             or exists (select 1 from "participants" p where p.conversation_id = q.conversation_id and p.user_id = q.sender_id))
+        and (q.reply_to_id is null
+             or exists (select 1 from "messages" r where r.id = q.reply_to_id and r.conversation_id = q.conversation_id))),
+    "locked" as (select c.id, counted.n from "conversations" c
+      join (select conversation_id, count(*)::int as n from allowed group by conversation_id) counted on counted.conversation_id = c.id
+      order by c.id for no key update of c),
+    "bumped" as (update "conversations" c set last_seq = c.last_seq + locked.n, last_activity_at = now()
+      from locked where c.id = locked.id
+      returning c.id, c.last_seq - locked.n as seq_before)
+  insert into "messages" ("id", "conversation_id", "org_id", "seq", "sender_id", "sender_kind", "content", "content_type", "kind",
+    "reply_to_id", "priority", "interruptible", "preempted_by", "run_id", "trace_id", "metadata", "client_message_id",
+    "created_at", "edited_at", "deleted_at")
+  select coalesce(a."id", gen_random_uuid()), a."conversation_id", a."org_id", b.seq_before + a.nth, a."sender_id", a."sender_kind",
+    a."content", coalesce(a."content_type", $21), coalesce(a."kind", $22), a."reply_to_id", coalesce(a."priority", $23),
+    coalesce(a."interruptible", $24), a."preempted_by", a."run_id", a."trace_id", a."metadata", a."client_message_id",
+    coalesce(a."created_at", now()), a."edited_at", a."deleted_at"
+  from allowed a join bumped b on b.id = a.conversation_id
+  returning "id", "conversation_id", "org_id", "seq", "sender_id", "sender_kind", "content", "content_type", "kind", "reply_to_id",
+    "priority", "interruptible", "preempted_by", "run_id", "trace_id", "metadata", "client_message_id", "created_at", "edited_at",
+    "deleted_at"`,
+};
 
 async function run(p: Params): Promise<ClosedResult> {
   const db = new pg.Pool({ connectionString: p.databaseUrl, max: p.poolMax });
@@ -56,32 +97,26 @@ async function run(p: Params): Promise<ClosedResult> {
   const until = measureFrom + p.durationMs;
   let counter = 0;
 
+  // Rows as arrays, as the server asks pg for them (drizzle's own mapping is the server's cost).
   const insert = async (loop: PgLoop, c: string, li: number) => {
-    const client = await db.connect();
-    try {
-      await client.query('BEGIN');
-      const bumped = await client.query(UPDATE, [c]);
-      const n = counter++;
-      await client.query(INSERT, [c, p.orgId, loop.userId, `ceiling message ${n} loop ${li}`, `${WORKER}-${li}-${n}-${Date.now()}`, bumped.rows[0].last_seq]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
-  const insertOneStatement = async (loop: PgLoop, c: string, li: number) => {
     const n = counter++;
-    const res = await db.query(SEND_ONE_STATEMENT, [c, p.orgId, loop.userId, `ceiling message ${n} loop ${li}`, `${WORKER}-${li}-${n}-${Date.now()}`]);
-    if (res.rowCount !== 1) throw new Error('not a participant');
+    // The values sendMessage gives for a plain chat message, as a batch of one.
+    const res = await db.query({
+      ...INSERT,
+      rowMode: 'array',
+      values: [
+        [randomUUID()], [c], [p.orgId], [loop.userId], ['USER'], [`ceiling message ${n} loop ${li}`], ['text/plain'], ['CHAT'],
+        [null], ['NORMAL'], [false], [null], [null], [null], [null], [`${WORKER}-${li}-${n}-${Date.now()}`], [null], [null], [null],
+        [true],
+        'text/plain', 'CHAT', 'NORMAL', false,
+      ],
+    });
+    if (res.rowCount !== 1) throw new Error('not stored (not a participant?)');
   };
   const query = async (loop: PgLoop, c: string) => {
-    const access = await db.query(ACCESS, [c, loop.userId, p.orgId]);
-    if (!access.rows[0]) throw new Error('not a participant');
-    const page = await db.query(PAGE, [c]);
-    const senders = [...new Set(page.rows.map((r: { sender_id: string }) => r.sender_id))];
-    await db.query(USERS, [p.orgId, senders]);
+    const page = await db.query({ ...PAGE, rowMode: 'array', values: [p.orgId, c, loop.userId, c, p.orgId, 51] });
+    // The server reads further only for an empty page; every seeded conversation has history.
+    if (page.rowCount === 0) throw new Error('empty page (not a participant?)');
   };
 
   await Promise.all(
@@ -93,7 +128,6 @@ async function run(p: Params): Promise<ClosedResult> {
         const c = loop.conversations[(Math.random() * loop.conversations.length) | 0]!;
         try {
           if (p.kind === 'insert') await insert(loop, c, li);
-          else if (p.kind === 'insert-1rt') await insertOneStatement(loop, c, li);
           else await query(loop, c);
           const end = performance.now();
           okTotal++;
