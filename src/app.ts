@@ -81,7 +81,9 @@ type InitialContext = {
 };
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard' } });
+  // Asynchronous writes: a line per operation written synchronously costs a syscall per request;
+  // queued lines go out together, and pino flushes what is left when the process exits.
+  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard' } }, pino.destination({ dest: 1, sync: false }));
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : config.dataDir === 'memory://' ? undefined : config.dataDir,
