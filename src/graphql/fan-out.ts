@@ -52,9 +52,10 @@ export type FanOut = {
  * (pub/sub delivers one snapshot to all local listeners). graphql-js would resolve it 1,000 times,
  * once per subscription; here the first subscriber to reach it executes it and every other
  * subscription running the same document with the same variables gets that result, masked once
- * (`maskError`, as Yoga masks). Results are only shared across viewers when every field the
- * document selects is viewer-independent (see VIEWER_INDEPENDENT); otherwise the viewer is part of
- * the key. Events made per subscriber (rows read back to fill a gap, typing states) never match.
+ * (`maskError`, as Yoga masks; so is an error ending the stream). Results are only shared when
+ * every field the document selects is viewer-independent (see VIEWER_INDEPENDENT); other
+ * documents are executed per subscriber. Events made per subscriber (rows read back to fill a
+ * gap, typing states) never match.
  *
  * Results live as long as their event object does (a WeakMap keyed by the event).
  *
@@ -84,26 +85,22 @@ export function createFanOut({ maskError, metrics }: { maskError: (error: unknow
     const stream = await createSourceEventStream(args);
     if (!isAsyncIterator(stream)) return masked(stream as ExecutionResult);
     const document = describe(args.schema, args.document);
-    const viewer = (args.contextValue as Context).viewer;
-    const key = [
-      document.id,
-      args.operationName ?? '',
-      JSON.stringify(args.variableValues ?? {}),
-      document.shared ? '' : `${viewer?.orgId}\u0000${viewer?.userId}`,
-    ].join('\u0001');
+    const key = [document.id, args.operationName ?? '', JSON.stringify(args.variableValues ?? {})].join('\u0001');
+    const executeMasked = (event: unknown): ExecutionResult | Promise<ExecutionResult> => {
+      const executed = execute({ ...args, rootValue: event }) as ExecutionResult | Promise<ExecutionResult>;
+      return executed instanceof Promise ? executed.then(masked) : masked(executed);
+    };
+    // A result is kept only where another subscription can use it: per-viewer documents are
+    // executed for their subscriber and let go once sent.
     const executeOnce = (event: unknown): ExecutionResult | Promise<ExecutionResult> => {
-      if (event === null || typeof event !== 'object') return execute({ ...args, rootValue: event });
+      if (!document.shared || event === null || typeof event !== 'object') return executeMasked(event);
       let byKey = results.get(event);
       if (!byKey) results.set(event, (byKey = new Map()));
       let result = byKey.get(key);
-      if (!result) {
-        const executed = execute({ ...args, rootValue: event }) as ExecutionResult | Promise<ExecutionResult>;
-        result = executed instanceof Promise ? executed.then(masked) : masked(executed);
-        byKey.set(key, result);
-      }
+      if (!result) byKey.set(key, (result = executeMasked(event)));
       return result;
     };
-    return new Subscription(stream[Symbol.asyncIterator](), executeOnce, metrics);
+    return new Subscription(stream[Symbol.asyncIterator](), executeOnce, metrics, maskError);
   };
 
   return {
@@ -152,6 +149,8 @@ class Subscription<T> implements AsyncIterableIterator<ExecutionResult> {
     private readonly source: AsyncIterator<T>,
     private readonly map: (event: T) => ExecutionResult | Promise<ExecutionResult>,
     private readonly metrics: SubscriptionMetrics,
+    /** What a failure of the stream becomes for the client (an unexpected one: INTERNAL_SERVER_ERROR). */
+    private readonly maskError: (error: unknown) => Error,
   ) {
     metrics.activeSubscriptions.inc();
   }
@@ -159,7 +158,7 @@ class Subscription<T> implements AsyncIterableIterator<ExecutionResult> {
   async next(): Promise<IteratorResult<ExecutionResult>> {
     const step = await this.source.next().catch((err) => {
       this.end();
-      throw err;
+      throw this.maskError(err);
     });
     if (step.done) {
       this.end();
@@ -171,7 +170,7 @@ class Subscription<T> implements AsyncIterableIterator<ExecutionResult> {
       return { value, done: false };
     } catch (err) {
       await this.close().catch(() => {});
-      throw err;
+      throw this.maskError(err);
     }
   }
 

@@ -33,11 +33,14 @@ export type WsContext<E extends WsExtra> = {
   /** connection_init's payload; the hooks may drop it once it has served. */
   connectionParams?: Record<string, unknown>;
   /** Operations running on the socket, by the id the client gave them. */
-  readonly subscriptions: Map<string, AsyncIterator<unknown> | null>;
+  readonly subscriptions: Map<string, Operation>;
   acknowledged: boolean;
 };
 
 type Result = ExecutionResult | AsyncIterableIterator<ExecutionResult>;
+
+/** One operation of a socket; its identity tells it from a later one reusing its id. */
+type Operation = { iterator?: AsyncIterator<unknown> };
 
 export type WsHooks<E extends WsExtra> = {
   /** Decides on connection_init: false closes the socket with 4403. */
@@ -91,6 +94,9 @@ export function serveGraphqlWs<E extends WsExtra>(
     socket.on('error', (err: Error & { code?: string }) => log.warn({ err: err.message, code: err.code }, 'websocket error'));
     socket.on('pong', () => awaitingPong.delete(socket));
     if (socket.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
+      // Told of its close all the same: whoever tracks sockets must see this one go.
+      const ctx: WsContext<E> = { extra: { socket } as E, subscriptions: new Map(), acknowledged: false };
+      socket.once('close', (code, reason) => void hooks.onClose(ctx, code, String(reason)));
       socket.close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable');
       return;
     }
@@ -108,8 +114,21 @@ const serialized = new WeakMap<object, string>();
 function payloadJson(result: ExecutionResult): string {
   let json = serialized.get(result);
   if (json === undefined) {
-    json = JSON.stringify(result);
+    json = JSON.stringify(result.errors?.length ? { ...result, errors: result.errors.map(errorJson) } : result);
     serialized.set(result, json);
+  }
+  return json;
+}
+
+/**
+ * An error as the client gets it. `extensions.http` (a status and headers for Yoga's HTTP
+ * responses, e.g. a 429's Retry-After) is internal: Yoga strips it on HTTP and SSE, so here too.
+ */
+function errorJson(error: GraphQLError): ReturnType<GraphQLError['toJSON']> {
+  const json = error.toJSON();
+  if (json.extensions && 'http' in json.extensions) {
+    const { http: _internal, ...extensions } = json.extensions;
+    return { ...json, extensions };
   }
   return json;
 }
@@ -143,7 +162,7 @@ class Connection<E extends WsExtra> {
     clearTimeout(this.initTimer);
     const running = [...this.ctx.subscriptions.values()];
     this.ctx.subscriptions.clear();
-    await Promise.all(running.map((it) => it?.return?.()));
+    await Promise.all(running.map((op) => op.iterator?.return?.()));
     await this.hooks.onClose(this.ctx, code, reason);
   }
 
@@ -197,7 +216,7 @@ class Connection<E extends WsExtra> {
       case MessageType.Complete: {
         const running = ctx.subscriptions.get(message.id);
         ctx.subscriptions.delete(message.id);
-        await running?.return?.();
+        await running?.iterator?.return?.();
         return;
       }
       default:
@@ -216,14 +235,14 @@ class Connection<E extends WsExtra> {
       socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
       return;
     }
-    /** What this operation holds in ctx.subscriptions, so that only it removes itself. */
-    let entry: AsyncIterator<unknown> | null = null;
-    ctx.subscriptions.set(id, entry);
+    const operation: Operation = {};
+    ctx.subscriptions.set(id, operation);
+    // Until the client completes it (or the socket closes): a later operation may reuse the id.
+    const active = () => ctx.subscriptions.get(id) === operation;
     // The frames of this operation: only the payload differs between them.
     const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    const active = () => ctx.subscriptions.has(id) && ctx.subscriptions.get(id) === entry;
     const error = (errors: readonly GraphQLError[]) =>
-      this.send(stringifyMessage({ id, type: MessageType.Error, payload: errors.map((e) => e.toJSON()) }));
+      this.send(stringifyMessage({ id, type: MessageType.Error, payload: errors.map(errorJson) }));
     try {
       const argsOrErrors = await this.hooks.onSubscribe(ctx, id, payload);
       if (areGraphQLErrors(argsOrErrors)) {
@@ -231,23 +250,29 @@ class Connection<E extends WsExtra> {
         return;
       }
       const args = argsOrErrors as ExecutionArgs;
-      const operation = getOperationAST(args.document, args.operationName);
-      if (!operation) {
-        if (active()) await error([new GraphQLError('Unable to identify operation')]);
+      const definition = getOperationAST(args.document, args.operationName);
+      if (!definition) {
+        const message = 'Unable to identify operation: name it with operationName';
+        if (active()) await error([new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } })]);
         return;
       }
-      const result = await (operation.operation === 'subscription' ? this.hooks.subscribe(args) : this.hooks.execute(args));
+      if (!active()) return;
+      const result = await (definition.operation === 'subscription' ? this.hooks.subscribe(args) : this.hooks.execute(args));
       if (Symbol.asyncIterator in result) {
         if (!active()) {
           await result.return?.();
           return;
         }
-        ctx.subscriptions.set(id, (entry = result));
+        operation.iterator = result;
         try {
-          for await (const next of result) await this.send(`${head}${payloadJson(next)}}`);
+          for await (const next of result) {
+            if (!active()) break;
+            await this.send(`${head}${payloadJson(next)}}`);
+          }
         } catch (err) {
-          const cause = err instanceof Error ? err : new Error(String(err));
-          if (active()) await error([new GraphQLError(cause.message, { originalError: cause })]);
+          // The fan-out masks what it throws; anything else is reported by its message.
+          const reported = err instanceof GraphQLError ? err : new GraphQLError(String((err as Error)?.message ?? err), { originalError: err as Error });
+          if (active()) await error([reported]);
           return;
         }
       } else if (active()) {
@@ -255,8 +280,7 @@ class Connection<E extends WsExtra> {
       }
       if (active()) await this.send(stringifyMessage({ id, type: MessageType.Complete }));
     } finally {
-      // A client may complete an id and reuse it at once: the new operation's entry stays.
-      if (ctx.subscriptions.get(id) === entry) ctx.subscriptions.delete(id);
+      if (active()) ctx.subscriptions.delete(id);
     }
   }
 }

@@ -45,6 +45,27 @@ describe('WebSocket protocol violations', () => {
     expect(failure.message).toMatch(/subprotocol/i);
   });
 
+  it('lets a socket it refused with 4406 go: stopping the server does not wait for it', async () => {
+    const own = await startServer({ env: UNLIMITED_ENV });
+    const { closed } = await open(own.wsUrl, []);
+    expect((await closed).code).toBe(4406);
+    const started = Date.now();
+    await own.stop();
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it('answers a document whose operation it cannot tell with BAD_USER_INPUT, and keeps the socket', async () => {
+    const raw = await rawSocket(server.wsUrl, bob);
+    const query = 'query A { __typename } query B { __typename }';
+    raw.socket.send(JSON.stringify({ id: 'two', type: 'subscribe', payload: { query } }));
+    const error = await raw.waitFor((m) => m.id === 'two' && m.type === 'error');
+    expect(error.payload).toEqual([expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT' } })]);
+    raw.socket.send(JSON.stringify({ id: 'named', type: 'subscribe', payload: { query, operationName: 'B' } }));
+    const next = await raw.waitFor((m) => m.id === 'named' && m.type === 'next');
+    expect(next.payload).toEqual({ data: { __typename: 'Query' } });
+    raw.socket.close(1000);
+  });
+
   it('closes 4400 for a message that is not JSON, not an object, or of no known type', async () => {
     for (const message of ['{not json', '"a string"', '[]', JSON.stringify({ type: 'start', id: '1' }), JSON.stringify({ id: '1' })]) {
       const { socket, closed } = await open(server.wsUrl);
@@ -120,6 +141,8 @@ describe('WebSocket protocol violations', () => {
         const errors = error.payload as { message: string; extensions?: { code?: string } }[];
         expect(errors.length).toBeGreaterThan(0);
         for (const e of errors) expect(e.extensions?.code).toBe('BAD_USER_INPUT');
+        // Yoga's internal HTTP hints (status, headers) stay on the server, as on HTTP.
+        for (const e of errors) expect(e.extensions).not.toHaveProperty('http');
         expect(JSON.stringify(errors)).not.toMatch(/Did you mean/);
         // The socket is still usable.
         raw.subscribe('ok', TypingDocument, { conversationId });

@@ -45,3 +45,46 @@ describe('fan-out sharing', () => {
     expect(selectsOnlyViewerIndependent(schema, perViewer)).toBe(false);
   });
 });
+
+describe('fan-out masking', () => {
+  it('ends a stream that fails with the masked error: an unexpected one without internals, ours with its code', async () => {
+    const { createSchema } = await import('graphql-yoga');
+    const { createFanOut } = await import('../../src/graphql/fan-out.js');
+    const { createMaskError } = await import('../../src/graphql/mask.js');
+    const { ForbiddenError } = await import('../../src/graphql/errors.js');
+    const pino = (await import('pino')).default;
+    const failing = (error: Error) =>
+      async function* () {
+        yield { tick: 1 };
+        throw error;
+      };
+    const errors: Record<string, Error> = {
+      internal: new Error('Failed query: select secret from users'),
+      forbidden: new ForbiddenError('You were removed'),
+    };
+    const testSchema = createSchema({
+      typeDefs: 'type Query { ok: Boolean } type Subscription { tick(kind: String!): Int }',
+      resolvers: { Subscription: { tick: { subscribe: (_: unknown, { kind }: { kind: string }) => failing(errors[kind]!)(), resolve: (e: { tick: number }) => e.tick } } },
+    });
+    const counter = () => ({ inc() {}, dec() {} });
+    const fanOut = createFanOut({ maskError: createMaskError(pino({ level: 'silent' })), metrics: { activeSubscriptions: counter(), deliveries: counter() } });
+    const run = async (kind: string) => {
+      const stream = (await fanOut.subscribe({
+        schema: testSchema,
+        document: parse(`subscription { tick(kind: "${kind}") }`),
+        contextValue: { viewer: null },
+      })) as AsyncIterableIterator<unknown>;
+      expect(await stream.next()).toEqual({ value: { data: { tick: 1 } }, done: false });
+      return stream.next().then(
+        () => null,
+        (err: { message: string; extensions?: Record<string, unknown> }) => err,
+      );
+    };
+    const internal = await run('internal');
+    expect(internal?.message).toBe('Internal server error');
+    expect(internal?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    const forbidden = await run('forbidden');
+    expect(forbidden?.message).toBe('You were removed');
+    expect(forbidden?.extensions?.code).toBe('FORBIDDEN');
+  });
+});
