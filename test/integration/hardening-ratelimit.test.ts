@@ -75,8 +75,9 @@ describe('rate limits on one instance', () => {
   it('limits each person on their own, agents higher, and other mutations separately', async () => {
     const carol = await server.token('carol', { org });
     const agent = await server.token('agent-1', { org, kind: 'agent' });
-    const conversationId = await createGroup(server, carol, ['dave', 'agent-1']);
     const dave = await server.token('dave', { org });
+    // Dave creates it: a conversation created by Carol would take one of her mutation tokens.
+    const conversationId = await createGroup(server, dave, ['carol', 'agent-1']);
     // Carol exhausts her messages; Dave and the agent are unaffected.
     await sendAll(carol, conversationId, 12, 'carol');
     expect(codes(await sendAll(dave, conversationId, 10, 'dave')).every((x) => x === 'OK')).toBe(true);
