@@ -29,7 +29,8 @@ import {
 import { ADD_PARTICIPANT, CREATE_CONVERSATION, SEND_MESSAGE } from './lib/queries.js';
 import { callAll, Worker } from './lib/rpc.js';
 import { fmt, fmtInt, sleep, slope, summarize, type Summary } from './lib/stats.js';
-import type { ClosedResult, Loop, RateResult } from './workers/http-load.js';
+import type { ClosedResult } from './lib/closed-loop.js';
+import type { Loop, RateResult } from './workers/http-load.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and parameters

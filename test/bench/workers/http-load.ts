@@ -4,6 +4,7 @@
  */
 import { HttpClient } from '../lib/http.js';
 import { Q1_MESSAGES, SEND_MESSAGE } from '../lib/queries.js';
+import { closedLoops, type ClosedResult } from '../lib/closed-loop.js';
 import { serveRpc } from '../lib/rpc.js';
 import { nowMs, Samples, sleep } from '../lib/stats.js';
 
@@ -13,17 +14,6 @@ export type Loop = { cls: string; token: string; kind: 'query' | 'send'; convers
 
 type ClosedParams = { url: string; loops: Loop[]; warmupMs: number; durationMs: number };
 
-export type ClosedResult = {
-  /** Successful requests inside the measuring window, per class. */
-  ok: Record<string, number>;
-  latencies: Record<string, Float64Array>;
-  /** Successful requests over warmup + window (what the database must hold for sends). */
-  okTotal: number;
-  errors: number;
-  errorSamples: string[];
-  windowMs: number;
-};
-
 /** True when a GraphQL response carries data and no errors (cheap check before parsing). */
 function good(status: number, text: string): boolean {
   return status === 200 && !text.includes('"errors"') && text.startsWith('{"data"');
@@ -31,67 +21,27 @@ function good(status: number, text: string): boolean {
 
 async function closed(p: ClosedParams): Promise<ClosedResult> {
   const client = new HttpClient(p.url, p.loops.length);
-  const samples = new Map<string, Samples>();
-  const ok: Record<string, number> = {};
-  for (const l of p.loops) {
-    samples.set(l.cls, samples.get(l.cls) ?? new Samples());
-    ok[l.cls] = 0;
-  }
-  let okTotal = 0;
-  let errors = 0;
-  const errorSamples: string[] = [];
-  const t0 = performance.now();
-  const measureFrom = t0 + p.warmupMs;
-  const until = measureFrom + p.durationMs;
-  let counter = 0;
-
-  await Promise.all(
-    p.loops.map(async (loop, li) => {
-      const headers = { authorization: `Bearer ${loop.token}` };
-      const s = samples.get(loop.cls)!;
-      for (;;) {
-        const start = performance.now();
-        if (start >= until) return;
-        const c = loop.conversations[(Math.random() * loop.conversations.length) | 0]!;
-        const n = counter++;
-        const body =
-          loop.kind === 'query'
-            ? JSON.stringify({ query: Q1_MESSAGES, variables: { c } })
-            : JSON.stringify({
-                query: SEND_MESSAGE,
-                variables: {
-                  input: {
-                    conversationId: c,
-                    content: `bench message ${n} from ${WORKER} loop ${li}`,
-                    clientMessageId: `${WORKER}-${li}-${n}-${Date.now()}`,
-                  },
+  try {
+    return await closedLoops(p.loops, p, async (loop, c, li, n) => {
+      const body =
+        loop.kind === 'query'
+          ? JSON.stringify({ query: Q1_MESSAGES, variables: { c } })
+          : JSON.stringify({
+              query: SEND_MESSAGE,
+              variables: {
+                input: {
+                  conversationId: c,
+                  content: `bench message ${n} from ${WORKER} loop ${li}`,
+                  clientMessageId: `${WORKER}-${li}-${n}-${Date.now()}`,
                 },
-              });
-        let res: { status: number; text: string };
-        try {
-          res = await client.post(body, headers);
-        } catch (err) {
-          res = { status: 0, text: String(err) };
-        }
-        const end = performance.now();
-        if (good(res.status, res.text)) {
-          okTotal++;
-          if (start >= measureFrom && end <= until) {
-            s.push(end - start);
-            ok[loop.cls]!++;
-          }
-        } else {
-          errors++;
-          if (errorSamples.length < 5) errorSamples.push(`${res.status} ${res.text.slice(0, 300)}`);
-          await sleep(5);
-        }
-      }
-    }),
-  );
-  client.close();
-  const latencies: Record<string, Float64Array> = {};
-  for (const [k, s] of samples) latencies[k] = s.take();
-  return { ok, latencies, okTotal, errors, errorSamples, windowMs: p.durationMs };
+              },
+            });
+      const res = await client.post(body, { authorization: `Bearer ${loop.token}` });
+      if (!good(res.status, res.text)) throw new Error(`${res.status} ${res.text.slice(0, 300)}`);
+    });
+  } finally {
+    client.close();
+  }
 }
 
 type RateParams = {

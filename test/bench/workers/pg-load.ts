@@ -14,8 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { serveRpc } from '../lib/rpc.js';
-import { Samples, sleep } from '../lib/stats.js';
-import type { ClosedResult } from './http-load.js';
+import { closedLoops, type ClosedResult } from '../lib/closed-loop.js';
 
 const WORKER = process.env.BENCH_WORKER ?? 'pg';
 
@@ -83,23 +82,9 @@ const INSERT = {
 
 async function run(p: Params): Promise<ClosedResult> {
   const db = new pg.Pool({ connectionString: p.databaseUrl, max: p.poolMax });
-  const samples = new Map<string, Samples>();
-  const ok: Record<string, number> = {};
-  for (const l of p.loops) {
-    samples.set(l.cls, samples.get(l.cls) ?? new Samples());
-    ok[l.cls] = 0;
-  }
-  let okTotal = 0;
-  let errors = 0;
-  const errorSamples: string[] = [];
-  const t0 = performance.now();
-  const measureFrom = t0 + p.warmupMs;
-  const until = measureFrom + p.durationMs;
-  let counter = 0;
 
   // Rows as arrays, as the server asks pg for them (drizzle's own mapping is the server's cost).
-  const insert = async (loop: PgLoop, c: string, li: number) => {
-    const n = counter++;
+  const insert = async (loop: PgLoop, c: string, li: number, n: number) => {
     // The values sendMessage gives for a plain chat message, as a batch of one.
     const res = await db.query({
       ...INSERT,
@@ -119,34 +104,11 @@ async function run(p: Params): Promise<ClosedResult> {
     if (page.rowCount === 0) throw new Error('empty page (not a participant?)');
   };
 
-  await Promise.all(
-    p.loops.map(async (loop, li) => {
-      const s = samples.get(loop.cls)!;
-      for (;;) {
-        const start = performance.now();
-        if (start >= until) return;
-        const c = loop.conversations[(Math.random() * loop.conversations.length) | 0]!;
-        try {
-          if (p.kind === 'insert') await insert(loop, c, li);
-          else await query(loop, c);
-          const end = performance.now();
-          okTotal++;
-          if (start >= measureFrom && end <= until) {
-            s.push(end - start);
-            ok[loop.cls]!++;
-          }
-        } catch (err) {
-          errors++;
-          if (errorSamples.length < 5) errorSamples.push(String(err));
-          await sleep(5);
-        }
-      }
-    }),
-  );
-  await db.end();
-  const latencies: Record<string, Float64Array> = {};
-  for (const [k, s] of samples) latencies[k] = s.take();
-  return { ok, latencies, okTotal, errors, errorSamples, windowMs: p.durationMs };
+  try {
+    return await closedLoops(p.loops, p, (loop, c, li, n) => (p.kind === 'insert' ? insert(loop, c, li, n) : query(loop, c)));
+  } finally {
+    await db.end();
+  }
 }
 
 serveRpc({ run });
