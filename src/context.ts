@@ -33,11 +33,9 @@ export class Loaders {
     message?: DataLoader<string, MessageRow | null>;
   } = {};
 
-  /** `user` may be given (subscriptions share user rows per instance). */
   constructor(
     private readonly services: Services,
     private readonly viewer: Viewer | null,
-    private readonly makeUser?: () => DataLoader<string, UserRow | null>,
   ) {}
 
   private get orgId(): string {
@@ -45,9 +43,7 @@ export class Loaders {
   }
 
   get user(): DataLoader<string, UserRow | null> {
-    return (this.made.user ??=
-      this.makeUser?.() ??
-      new DataLoader(async (ids) => {
+    return (this.made.user ??= new DataLoader(async (ids) => {
         const found = byKey(await this.services.users.byIds(this.orgId, ids), (u) => u.id);
         return ids.map((id) => found.get(id) ?? null);
       }));
@@ -120,9 +116,9 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   return groups;
 }
 
-/** The loaders of one request; `user` may be given (subscriptions share user rows per instance). */
-export function createLoaders(services: Services, viewer: Viewer | null, user?: () => DataLoader<string, UserRow | null>): Loaders {
-  return new Loaders(services, viewer, user);
+/** The loaders of one request, or of one event of a subscription. */
+export function createLoaders(services: Services, viewer: Viewer | null): Loaders {
+  return new Loaders(services, viewer);
 }
 
 export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {
@@ -133,7 +129,7 @@ export function createContext(services: Services, viewer: Viewer | null, request
 /**
  * The context of an operation sent over a WebSocket. A subscription's context lives as long as
  * the subscription (hours, thousands of them per instance), and most never log or load anything
- * of their own (each event gets fresh loaders, see event-loaders.ts): the logger and the loaders
+ * of their own (each event gets fresh loaders, see perEvent in realtime.graphql.ts): the logger and the loaders
  * are made on first use, by getters on the prototype, so an idle one costs a few fields.
  */
 export class SocketContext implements Context {

@@ -1,4 +1,4 @@
-import { requireViewer, type Context } from '../../context.js';
+import { createLoaders, requireViewer, type Context } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
@@ -10,7 +10,6 @@ import { ControlEventRef } from '../control/control.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 import { allMessagesStream, conversationTopicStream, messageStream, typingStream, type TypingState } from './streams.js';
-import { eventLoaders } from './event-loaders.js';
 import { endAtTokenExpiry, tokenValid } from './token-expiry.js';
 
 /** A presence subscription may name at most this many users. */
@@ -58,9 +57,15 @@ builder.mutationFields((t) => ({
   }),
 }));
 
-/** The resolver of every subscription field: each event is resolved with loaders of its own. */
+/**
+ * The resolver of every subscription field: each event is resolved with loaders of its own. A
+ * subscription's context lives for hours, and so would its loaders' caches: a presence or a
+ * replied-to message read once would be served stale. An event is executed once for all its
+ * subscribers (see src/graphql/fan-out.ts), so these reads are made once per event, not per
+ * subscriber.
+ */
 function perEvent<E>(event: E, _args: unknown, ctx: Context): E {
-  ctx.loaders = eventLoaders(ctx);
+  ctx.loaders = createLoaders(ctx.services, ctx.viewer);
   return event;
 }
 
