@@ -13,6 +13,7 @@ import { ConversationService } from './modules/conversations/conversation.servic
 import { ExpertService } from './modules/experts/expert.service.js';
 import { MessageHistory } from './modules/messages/message-history.js';
 import { MessageService } from './modules/messages/message.service.js';
+import { CatchUpReader } from './modules/realtime/catch-up.js';
 import { MembershipWatch } from './modules/realtime/membership-watch.js';
 import { PresenceService } from './modules/realtime/presence.service.js';
 import { TypingService } from './modules/realtime/typing.service.js';
@@ -33,6 +34,7 @@ export type Services = {
   presence: PresenceService;
   typing: TypingService;
   membership: MembershipWatch;
+  catchUp: CatchUpReader;
   conversations: ConversationService;
   messages: MessageService;
   /** History pages (`messages`, `Conversation.messages`). */
@@ -119,6 +121,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     presence,
     typing,
     membership: new MembershipWatch(conversations.repo, log),
+    catchUp: new CatchUpReader(messages.repo),
     conversations,
     messages,
     // Expert reads are audited.

@@ -30,11 +30,6 @@ export function messageSnapshot(row: MessageRow | MessageSnapshot, sender?: User
   };
 }
 
-/** A snapshot as it is (it is never changed after publishing), or a stored row turned into one. */
-export function asSnapshot(message: MessageRow | MessageSnapshot): MessageSnapshot {
-  return typeof message.createdAt === 'string' ? (message as MessageSnapshot) : messageSnapshot(message);
-}
-
 export function controlEventSnapshot(row: ControlEventRow): ControlEventSnapshot {
   return { ...row, createdAt: iso(row.createdAt)!, effectiveAt: iso(row.effectiveAt)! };
 }

@@ -73,6 +73,26 @@ describe.each(backends)('fan-out on %s', (backend) => {
     }
   });
 
+  it('fills a hole in seq for all its subscribers with one read of the missing messages', async () => {
+    const plain = await statementsToDeliver(() => sendText(server, alice, conversationId, 'plain'));
+    const had = subs[0]!.events.length;
+    // Three messages committed behind pub/sub's back, as if their events were lost.
+    const repo = server.app.services.messages.repo;
+    for (const content of ['lost 1', 'lost 2', 'lost 3']) {
+      await repo.insertNext({ conversationId, orgId: 'default', senderId: 'alice', senderKind: 'USER', content });
+    }
+    const stats = server.app.services.database.stats;
+    const before = stats.statements;
+    await sendText(server, alice, conversationId, 'revealing');
+    await Promise.all(subs.map((s) => s.waitFor(had + 4)));
+    // Beyond the send: one read of the hole, and the sender of each message read back (one
+    // execution each). Per subscriber it would be 20 reads and 60 executions.
+    expect(stats.statements - before - plain).toBeLessThanOrEqual(4);
+    for (const s of subs) {
+      expect(s.events.slice(had).map((e) => e.messageAdded.content)).toEqual(['lost 1', 'lost 2', 'lost 3', 'revealing']);
+    }
+  });
+
   it('still gives each subscription its own variables: two documents alike but for afterSeq', async () => {
     const bob = await server.token('reader0');
     const fromStart = collect(server.ws(bob), MessageAddedDocument, { conversationId, afterSeq: 0 });

@@ -1,7 +1,6 @@
 import type { Viewer } from '../../auth/viewer.js';
-import type { MessageRow } from '../../db/schema/index.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
-import { asSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import type { MessageSnapshot, UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type Topic } from '../../pubsub/topics.js';
 import type { Services } from '../../services.js';
 import { endAtTokenExpiry, tokenValid } from './token-expiry.js';
@@ -86,18 +85,18 @@ export async function messageStream(
     let wake: (() => void) | undefined;
     queue.onFinish(() => wake?.());
 
-    const deliver = (m: MessageRow | MessageSnapshot) => {
+    const deliver = (m: MessageSnapshot) => {
       if (m.seq <= delivered) return;
       delivered = m.seq;
-      // A live event's snapshot is shared by every subscriber; only rows read back are converted.
-      if (allowed.allows()) queue.push(asSnapshot(m));
+      // Snapshots, live or read back, are shared by the subscribers of this instance (see CatchUpReader).
+      if (allowed.allows()) queue.push(m);
     };
     /** Delivers stored messages after `delivered` and below `before`, a page at a time. */
     const readStored = async (before = Number.POSITIVE_INFINITY) => {
       for (;;) {
         await queue.whenBelow(BACKFILL_PAGE);
         if (queue.done) return;
-        const rows = await services.messages.repo.after(conversationId, delivered, BACKFILL_PAGE);
+        const rows = await services.catchUp.after(conversationId, delivered, BACKFILL_PAGE);
         for (const row of rows) {
           if (row.seq >= before) return;
           deliver(row);

@@ -1,0 +1,29 @@
+import { messageSnapshot, type MessageSnapshot } from '../../pubsub/snapshots.js';
+import type { MessageRepository } from '../messages/message.repository.js';
+
+/**
+ * Stored messages for subscriptions that catch up (a resume with afterSeq, a hole in seq, a resync
+ * after Redis came back). When pub/sub loses an event, every subscriber of the conversation on
+ * this instance notices the same hole at once and asks for the same rows: one read serves them
+ * all, and they share its snapshots, so the fan-out executes each of those messages once too.
+ * Only reads in flight are shared; nothing is kept after they answer, so nothing goes stale.
+ */
+export class CatchUpReader {
+  private readonly inFlight = new Map<string, Promise<MessageSnapshot[]>>();
+
+  constructor(private readonly messages: MessageRepository) {}
+
+  /** Up to `limit` stored messages of the conversation with seq > afterSeq, ascending. */
+  after(conversationId: string, afterSeq: number, limit: number): Promise<MessageSnapshot[]> {
+    const key = `${conversationId}\u0000${afterSeq}\u0000${limit}`;
+    let read = this.inFlight.get(key);
+    if (!read) {
+      read = this.messages
+        .after(conversationId, afterSeq, limit)
+        .then((rows) => rows.map((row) => messageSnapshot(row)))
+        .finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, read);
+    }
+    return read;
+  }
+}
