@@ -13,7 +13,7 @@ import {
   type GraphQLError,
   type GraphQLSchema,
 } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
 
 /**
@@ -83,7 +83,7 @@ export function createFanOut({ maskError, metrics }: { maskError: (error: unknow
 
   const subscribe = async (args: ExecutionArgs) => {
     const stream = await createSourceEventStream(args);
-    if (!isAsyncIterator(stream)) return masked(stream as ExecutionResult);
+    if (!isAsyncIterable(stream)) return masked(stream);
     const document = describe(args.schema, args.document);
     const key = [document.id, args.operationName ?? '', JSON.stringify(args.variableValues ?? {})].join('\u0001');
     const executeMasked = (event: unknown): ExecutionResult | Promise<ExecutionResult> => {
@@ -130,10 +130,6 @@ export function selectsOnlyViewerIndependent(schema: GraphQLSchema, document: Do
     }),
   );
   return independent;
-}
-
-function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & AsyncIterable<unknown> {
-  return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
 }
 
 /**
