@@ -219,7 +219,10 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
 
     /** Closes the socket (listeners stop). */
     close: async () => {
-      await socket?.dispose();
+      // graphql-ws's dispose() awaits the last connection attempt, and rejects with that
+      // connection's close when it already went (a lazy socket closes by itself once its last
+      // listener stops: 1000 "All Subscriptions Gone"). Closed either way.
+      await Promise.resolve(socket?.dispose()).catch(() => {});
       socket = undefined;
     },
   };
