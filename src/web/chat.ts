@@ -22,7 +22,7 @@ type ViewMessage = {
   replyTo: Quote | null;
 };
 /** The quoted message of a reply; `content` is null until it is known. */
-type Quote = { id: string; seq: number; senderName: string; content: string; deleted: boolean };
+type Quote = { id: string; seq: number; senderName: string | null; content: string | null; deleted: boolean };
 
 type OpenConversation = {
   id: string;
@@ -45,8 +45,7 @@ const TYPING_SHOWN_MS = 10_000;
 /** Our own "typing" is withdrawn after this long without a keystroke. */
 const TYPING_IDLE_MS = 5_000;
 
-/** A message as shown, from a history page or a live event (both carry the quoted message). */
-const toView = (m: WebMessageFragment | Message): ViewMessage => ({
+const fromHistory = (m: WebMessageFragment): ViewMessage => ({
   id: m.id,
   seq: m.seq,
   senderId: m.sender.id,
@@ -62,6 +61,18 @@ const toView = (m: WebMessageFragment | Message): ViewMessage => ({
     content: m.replyTo.content,
     deleted: Boolean(m.replyTo.deletedAt),
   },
+});
+
+const fromLive = (m: Message): ViewMessage => ({
+  id: m.id,
+  seq: m.seq,
+  senderId: m.sender.id,
+  senderName: m.sender.displayName,
+  content: m.content,
+  createdAt: m.createdAt,
+  editedAt: m.editedAt,
+  deletedAt: m.deletedAt,
+  replyTo: m.replyTo && { id: m.replyTo.id, seq: m.replyTo.seq, senderName: null, content: null, deleted: false },
 });
 
 /**
@@ -401,7 +412,7 @@ export class Chat {
     if (this.open !== open) return;
     open.olderCursor = page.pageInfo.startCursor ?? null;
     open.hasOlder = page.pageInfo.hasPreviousPage;
-    this.addMessages(page.nodes.map(toView));
+    this.addMessages(page.nodes.map(fromHistory));
     el.older.hidden = !open.hasOlder;
     this.scrollToBottom();
 
@@ -455,7 +466,7 @@ export class Chat {
     if (this.open !== open) return;
     this.setTyping(open, m.sender.id, false);
     const wasAtBottom = this.nearBottom();
-    this.addMessages([toView(m)]);
+    this.addMessages([fromLive(m)]);
     if (wasAtBottom || m.sender.id === this.session.userId) this.scrollToBottom();
     this.markReadSoon();
   }
@@ -481,6 +492,7 @@ export class Chat {
     if (!open) return;
     for (const m of messages) {
       if (open.byId.has(m.id)) continue;
+      if (m.replyTo && m.replyTo.content === null) this.fillQuote(open, m);
       open.byId.set(m.id, m);
       let index = open.messages.length;
       while (index > 0 && open.messages[index - 1]!.seq > m.seq) index--;
@@ -490,6 +502,24 @@ export class Chat {
       const nextEl = next ? document.getElementById(`msg-${next.id}`) : null;
       this.el.messages.insertBefore(li, nextEl);
     }
+  }
+
+  /** A live reply carries only the quoted message's id: fill in the rest from what is shown, or read it. */
+  private fillQuote(open: OpenConversation, m: ViewMessage): void {
+    const quote = m.replyTo!;
+    const known = open.byId.get(quote.id);
+    if (known) {
+      Object.assign(quote, { senderName: known.senderName, content: known.content, deleted: Boolean(known.deletedAt) });
+      return;
+    }
+    this.guard(
+      this.client.request(WebMessagesDocument, { conversationId: open.id, since: m.createdAt, first: PAGE }).then(({ messages }) => {
+        const full = messages.nodes.find((n) => n.id === m.id);
+        if (!full?.replyTo || this.open !== open) return;
+        m.replyTo = fromHistory(full).replyTo;
+        this.renderMessage(m);
+      }),
+    );
   }
 
   private messageElement(m: ViewMessage): HTMLLIElement {
@@ -510,9 +540,9 @@ export class Chat {
             class: 'quote',
             'data-testid': 'reply-quote',
             'data-reply-to-seq': m.replyTo.seq,
-            'aria-label': `In reply to ${m.replyTo.senderName}${m.replyTo.content ? `: ${excerpt(m.replyTo.content, 120)}` : ''}. Show it.`,
+            'aria-label': `In reply to ${m.replyTo.senderName ?? 'a message'}${m.replyTo.content ? `: ${excerpt(m.replyTo.content, 120)}` : ''}. Show it.`,
           },
-          h('span', { class: 'quote-author' }, m.replyTo.senderName),
+          h('span', { class: 'quote-author' }, m.replyTo.senderName ?? `Message #${m.replyTo.seq}`),
           h('span', { class: 'quote-text' }, m.replyTo.deleted ? 'message deleted' : m.replyTo.content === null ? '…' : excerpt(m.replyTo.content, 140)),
         )
       : null;
@@ -562,7 +592,7 @@ export class Chat {
       const { messages: page } = await this.client.request(WebMessagesDocument, { conversationId: open.id, last: PAGE, before: open.olderCursor });
       if (this.open !== open) return;
       const before = scroll.scrollHeight;
-      this.addMessages(page.nodes.map(toView));
+      this.addMessages(page.nodes.map(fromHistory));
       // Keep what the reader was looking at in place.
       scroll.scrollTop += scroll.scrollHeight - before;
       open.olderCursor = page.pageInfo.startCursor ?? open.olderCursor;
