@@ -30,6 +30,7 @@ import { rateLimitPlugin } from './ratelimit/plugin.js';
 import { RateLimiter } from './ratelimit/rate-limiter.js';
 import { createServices, type Services } from './services.js';
 import { serveGraphqlWs, type WsExtra } from './transport/graphql-ws.js';
+import { createHttpHandler } from './transport/http.js';
 import { createWebHandler } from './web/serve.js';
 import { Interner } from './lib/interner.js';
 
@@ -116,6 +117,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     landingPage: false,
     // One operation per request: a batch would multiply every limit below.
     batching: false,
+    // Bodies are read and bounded before Yoga sees them (transport/http.ts).
+    maxRequestBodySize: false,
     maskedErrors: { maskError },
     plugins: [
       // Limits run at parse and validation time, before any resolver, on HTTP, SSE and WebSocket.
@@ -164,6 +167,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const socketsPerUser = new Map<string, number>();
 
   const web = createWebHandler(config, log);
+  const graphqlHttp = createHttpHandler(yoga);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url?.split('?')[0];
     if (path === '/health') {
@@ -183,7 +187,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return;
     }
     if (web(req, res)) return;
-    void yoga.handle(req, res);
+    graphqlHttp(req, res);
   });
 
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: WS_MAX_PAYLOAD });

@@ -4,6 +4,8 @@
 // GraphiQL as configured.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_QUERY_LIMITS } from '../../src/graphql/armor.js';
+import { LIMITS } from '../../src/lib/validate.js';
+import { HTTP_MAX_BODY_BYTES } from '../../src/transport/http.js';
 import { createGroup, UNLIMITED_ENV } from '../kit/realtime.js';
 import { startServer, type TestServer } from '../kit/server.js';
 
@@ -100,6 +102,38 @@ describe('query limits and bad input over HTTP and SSE', () => {
     // decoding does: no crash, and the operation runs.
     const lenient = await post(Buffer.concat([Buffer.from('{"query":"{ viewer { id } }","variables":{"x":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}}')]));
     expect(lenient).toEqual({ status: 200, body: { data: { viewer: { id: 'alice' } } } });
+  });
+
+  it('refuses a body over 256 KiB with 413, announced or chunked, and keeps serving', async () => {
+    const big = JSON.stringify({ query: '{ viewer { id } }', variables: { pad: 'x'.repeat(HTTP_MAX_BODY_BYTES) } });
+    const announced = await post(big);
+    expect(announced.status).toBe(413);
+    expectRefused(announced.status, announced.body, 'announced');
+
+    // No Content-Length: the limit is applied while reading.
+    const bytes = new TextEncoder().encode(big);
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 16 * 1024) controller.enqueue(bytes.subarray(i, i + 16 * 1024));
+        controller.close();
+      },
+    });
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}` },
+      body: chunked,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expectRefused(res.status, (await res.json()) as Body, 'chunked');
+
+    // The largest message a client may send, escaped to six bytes a character, still fits.
+    const largest = await query('mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', {
+      i: { conversationId, content: '\u0001'.repeat(LIMITS.contentChars) },
+    });
+    expect(largest.status).toBe(200);
+    expect(largest.body.errors).toBeUndefined();
+    expect((await query('{ viewer { id } }')).body).toEqual({ data: { viewer: { id: 'alice' } } });
   });
 
   it('turns batching off: an array of operations is refused', async () => {
