@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { resolveJwtSecret } from './auth/secret.js';
 import type { Credentials } from './auth/authenticate.js';
 import type { Viewer } from './auth/viewer.js';
+import { clusterMetricsText } from './cluster.js';
 import type { Config } from './config.js';
 import { createContext, SocketContext, type Context } from './context.js';
 import { openDatabase } from './db/client.js';
@@ -84,7 +85,7 @@ type InitialContext = {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   // Asynchronous writes: a line per operation written synchronously costs a syscall per request;
   // queued lines go out together, and pino flushes what is left when the process exits.
-  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard' } }, pino.destination({ dest: 1, sync: false }));
+  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard', pid: process.pid } }, pino.destination({ dest: 1, sync: false }));
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : config.dataDir === 'memory://' ? undefined : config.dataDir,
@@ -183,7 +184,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return;
     }
     if (path === '/metrics') {
-      void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
+      // With WORKERS > 1, whichever worker answers reports the whole deployment.
+      void (clusterMetricsText() ?? metrics.registry.metrics()).then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (err: Error) => {
+          log.warn({ err: err.message }, 'metrics unavailable');
+          res.writeHead(503, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
+        },
+      );
       return;
     }
     if (web(req, res)) return;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './graphql/armor.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './ratelimit/rate-limiter.js';
@@ -28,6 +29,8 @@ const urlWithScheme = (schemes: string[]) =>
     },
     { message: `must be a URL starting with ${schemes.join(' or ')}//` },
   );
+
+const MAX_WORKERS = 64;
 
 const rate = (fallback: number) => z.coerce.number().positive().max(1_000_000).default(fallback);
 const limit = (fallback: number) => z.coerce.number().int().min(1).max(10_000_000).default(fallback);
@@ -68,6 +71,14 @@ const envSchema = z
     QUERY_MAX_CHARACTERS: limit(DEFAULT_QUERY_LIMITS.maxCharacters),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    WORKERS: z
+      .string()
+      .trim()
+      .default('1')
+      .refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_WORKERS), {
+        message: `must be auto or a whole number from 1 to ${MAX_WORKERS}`,
+      })
+      .transform((v) => (v === 'auto' ? v : Number(v))),
   })
   .strip();
 
@@ -106,6 +117,8 @@ export type Config = {
   /** How long SIGTERM waits for in-flight requests before closing what is left. */
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Processes serving the port (src/cluster.ts); 1: this process alone. */
+  workers: number;
 };
 
 export class ConfigError extends Error {
@@ -126,6 +139,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.ACCOUNTS_ENABLED && e.JWT_JWKS_URL && !e.JWT_SECRET) {
     throw new ConfigError(['ACCOUNTS_ENABLED: built-in accounts sign HS256 tokens and need JWT_SECRET when JWT_JWKS_URL is set']);
+  }
+  // Checked for `auto` even on a one-core machine, so that a configuration valid on one machine
+  // is valid on every machine.
+  if (e.WORKERS !== 1) {
+    const missing = [
+      ...(e.DATABASE_URL ? [] : ['DATABASE_URL: required when WORKERS is not 1 (the embedded PGlite database serves one process)']),
+      ...(e.REDIS_URL ? [] : ['REDIS_URL: required when WORKERS is not 1 (in-process pub/sub would not reach the other workers)']),
+    ];
+    if (missing.length) throw new ConfigError(missing);
   }
   return {
     env: e.NODE_ENV,
@@ -163,5 +185,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    workers: e.WORKERS === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : e.WORKERS,
   };
 }

@@ -1,4 +1,5 @@
-import { createApp } from './app.js';
+import cluster from 'node:cluster';
+import { joinCluster, runPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 
 async function main() {
@@ -12,7 +13,15 @@ async function main() {
     }
     throw err;
   }
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary(config);
+    return;
+  }
+  const shareMetrics = config.workers > 1 ? joinCluster() : undefined;
+  // Imported here: a primary serves nothing and need not load the service.
+  const { createApp } = await import('./app.js');
   const app = await createApp(config);
+  shareMetrics?.(app.metrics.registry);
   await app.start();
 
   let signalled = false;

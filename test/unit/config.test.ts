@@ -1,0 +1,32 @@
+import { availableParallelism } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const shared = { DATABASE_URL: 'postgres://db/switchboard', REDIS_URL: 'redis://redis:6379' };
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+describe('WORKERS', () => {
+  it('is 1 by default, a count, or one per core with auto', () => {
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ ...shared, WORKERS: '4' }).workers).toBe(4);
+    expect(loadConfig({ ...shared, WORKERS: 'auto' }).workers).toBe(Math.min(availableParallelism(), 64));
+  });
+
+  it('refuses what is not 1 to 64 or auto', () => {
+    for (const WORKERS of ['0', '65', '1.5', 'two', '']) expect(problems({ ...shared, WORKERS })).toEqual([expect.stringMatching(/^WORKERS: /)]);
+  });
+
+  it('needs Postgres and Redis for more than one worker, auto included', () => {
+    expect(problems({ WORKERS: '2' })).toEqual([expect.stringMatching(/^DATABASE_URL: /), expect.stringMatching(/^REDIS_URL: /)]);
+    expect(problems({ WORKERS: 'auto', DATABASE_URL: shared.DATABASE_URL })).toEqual([expect.stringMatching(/^REDIS_URL: /)]);
+    expect(problems({ WORKERS: '1' })).toEqual([]);
+  });
+});
