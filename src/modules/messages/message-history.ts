@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, exists, fillPlaceholders, getTableColumns, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, fillPlaceholders, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import type { Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
+import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
 import { NotFoundError } from '../../graphql/errors.js';
 import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs, type PageRequest } from '../../graphql/pagination.js';
@@ -121,38 +122,29 @@ export class MessageHistory {
     // Rows of one page share few senders: one object each.
     const senders = new Map<string, UserSnapshot>();
     return rows.map((row) => {
-      const message = {} as HistoryMessage;
-      for (let i = 0; i < MESSAGE_COLUMNS.length; i++) {
-        const [key, column] = MESSAGE_COLUMNS[i]!;
-        const value = row[i];
-        (message as Record<string, unknown>)[key] = value === null ? null : column.mapFromDriverValue(value);
-      }
-      const senderId = row[MESSAGE_COLUMNS.length] as string | null;
+      const senderId = row[C.senderId] as string;
       let sender: UserSnapshot | null = null;
-      if (senderId !== null) {
+      // A null display name: the join found no user of that id in the viewer's org.
+      if (row[SENDER_AT] !== null) {
         sender = senders.get(senderId) ?? null;
         if (!sender) {
-          const [displayName, kind, roles] = row.slice(MESSAGE_COLUMNS.length + 1);
           sender = {
-            // The join matched this org's user of that id.
             orgId: viewer.orgId,
             id: senderId,
-            displayName: displayName as string,
-            kind: kind as UserSnapshot['kind'],
-            roles: users.roles.mapFromDriverValue(roles as string[]) as string[],
+            displayName: row[SENDER_AT] as string,
+            kind: row[SENDER_AT + 1] as UserSnapshot['kind'],
+            roles: users.roles.mapFromDriverValue(row[SENDER_AT + 2] as string[]) as string[],
           };
           senders.set(senderId, sender);
         }
       }
-      message.sender = sender;
-      return message;
+      return toHistoryMessage(row, viewer.orgId, conversationId, sender);
     });
   }
 
   /**
    * Runs a statement with the driver, rows as arrays. Drizzle built the SQL; its generic row mapper
-   * (a tenth of this request's CPU) is replaced by the loop above, which decodes each value with
-   * the same column decoders from the same raw driver values as drizzle's sessions.
+   * (a tenth of this request's CPU) is replaced by toHistoryMessage.
    */
   private async run(statement: Statement, values: unknown[]): Promise<unknown[][]> {
     // Counted like every drizzle statement (the per-request statement tests read it).
@@ -179,10 +171,10 @@ export class MessageHistory {
     if (shape.priority) conditions.push(eq(messages.priority, placeholder('priority')));
     if (shape.kind) conditions.push(eq(messages.kind, placeholder('kind')));
     const query = this.database.db
-      // The columns in MESSAGE_COLUMNS order, then the sender's (see page).
+      // The columns in SELECTED order, then the sender's (see page).
       .select({
-        ...Object.fromEntries(MESSAGE_COLUMNS),
-        sender: { id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles },
+        ...Object.fromEntries(SELECTED.map((key) => [key, messages[key]])),
+        sender: { displayName: users.displayName, kind: users.kind, roles: users.roles },
       })
       .from(messages)
       // The viewer's org, as the user loader reads senders.
@@ -200,8 +192,51 @@ export class MessageHistory {
 /** A page statement: its SQL, with placeholders among its parameters, and its prepared-statement name. */
 type Statement = { name: string; sql: string; params: unknown[] };
 
-/** Every column of a message row, in a fixed order: the first columns a page statement selects. */
-const MESSAGE_COLUMNS = Object.entries(getTableColumns(messages));
+/**
+ * The message columns a page selects, in this order. The org and the conversation are the ones the
+ * statement matched, so they are not sent back for every row; the sender's id is sender_id.
+ */
+const SELECTED = [
+  'id', 'seq', 'senderId', 'senderKind', 'content', 'contentType', 'kind', 'replyToId', 'priority', 'interruptible',
+  'preemptedBy', 'runId', 'traceId', 'metadata', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt',
+] as const satisfies readonly (keyof MessageRow)[];
+/** Where each selected column is in a row. */
+const C = Object.fromEntries(SELECTED.map((key, i) => [key, i])) as { [K in (typeof SELECTED)[number]]: number };
+/** The sender's display name, kind and roles follow the message columns. */
+const SENDER_AT = SELECTED.length;
+
+const timestamp = (value: unknown) => (value === null ? null : parsePgTimestamptz(value as string));
+
+/**
+ * A page row as a message. The driver has already parsed integers, booleans, JSON and arrays;
+ * timestamps arrive as Postgres' text (RAW_TYPES), as drizzle's own sessions take them.
+ * One object literal (not a loop over column names): every message gets the same shape.
+ */
+function toHistoryMessage(row: unknown[], orgId: string, conversationId: string, sender: UserSnapshot | null): HistoryMessage {
+  return {
+    id: row[C.id] as string,
+    conversationId,
+    orgId,
+    seq: row[C.seq] as number,
+    senderId: row[C.senderId] as string,
+    senderKind: row[C.senderKind] as MessageRow['senderKind'],
+    content: row[C.content] as string,
+    contentType: row[C.contentType] as string,
+    kind: row[C.kind] as MessageRow['kind'],
+    replyToId: row[C.replyToId] as string | null,
+    priority: row[C.priority] as MessageRow['priority'],
+    interruptible: row[C.interruptible] as boolean,
+    preemptedBy: row[C.preemptedBy] as string | null,
+    runId: row[C.runId] as string | null,
+    traceId: row[C.traceId] as string | null,
+    metadata: row[C.metadata],
+    clientMessageId: row[C.clientMessageId] as string | null,
+    createdAt: timestamp(row[C.createdAt])!,
+    editedAt: timestamp(row[C.editedAt]),
+    deletedAt: timestamp(row[C.deletedAt]),
+    sender,
+  };
+}
 
 /**
  * Types whose text drizzle takes raw from the driver and decodes itself (dates and intervals, as

@@ -11,6 +11,8 @@ export type MessageLike = MessageRow | MessageSnapshot;
 
 export const MessageRef = builder.objectRef<MessageLike>('Message');
 
+// Plain properties are exposed without a resolver: graphql-jit reads them directly instead of
+// calling a function per field (a page of 50 messages has over a thousand fields).
 MessageRef.implement({
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -22,25 +24,25 @@ MessageRef.implement({
       // a promise, no wait: a page of 50 messages resolves its senders in one pass).
       resolve: (m, _args, ctx) => ('sender' in m && m.sender) || ctx.loaders.user.load(m.senderId).then((user) => user!),
     }),
-    senderKind: t.field({ type: ActorKindEnum, resolve: (m) => m.senderKind }),
+    senderKind: t.expose('senderKind', { type: ActorKindEnum }),
     content: t.exposeString('content'),
     contentType: t.exposeString('contentType'),
-    kind: t.field({ type: MessageKindEnum, resolve: (m) => m.kind }),
+    kind: t.expose('kind', { type: MessageKindEnum }),
     replyTo: t.field({
       type: MessageRef,
       nullable: true,
       resolve: (m, _args, ctx) => (m.replyToId ? ctx.loaders.message.load(m.replyToId) : null),
     }),
-    priority: t.field({ type: MessagePriorityEnum, resolve: (m) => m.priority }),
+    priority: t.expose('priority', { type: MessagePriorityEnum }),
     interruptible: t.exposeBoolean('interruptible'),
     preemptedBy: t.exposeID('preemptedBy', { nullable: true }),
     runId: t.exposeString('runId', { nullable: true }),
     traceId: t.exposeString('traceId', { nullable: true }),
-    metadata: t.field({ type: 'JSON', nullable: true, resolve: (m) => m.metadata }),
+    metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
     clientMessageId: t.exposeString('clientMessageId', { nullable: true }),
-    createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
-    editedAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.editedAt }),
-    deletedAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.deletedAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
   }),
 });
 

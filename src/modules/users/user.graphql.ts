@@ -18,7 +18,7 @@ export const UserRef = builder.objectRef<UserSnapshot>('User').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     displayName: t.exposeString('displayName'),
-    kind: t.field({ type: ActorKindEnum, resolve: (u) => u.kind }),
+    kind: t.expose('kind', { type: ActorKindEnum }),
     roles: t.exposeStringList('roles'),
     presence: t.field({ type: PresenceRef, resolve: (u, _args, ctx) => ctx.loaders.presence.load(u.id) }),
   }),
