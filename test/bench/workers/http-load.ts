@@ -1,8 +1,10 @@
 /**
- * HTTP load worker (Q1, M1, and the publishers of S1/X1). Keep-alive node:http Agent, one
- * socket per concurrent loop. Latencies are measured around each request, in milliseconds.
+ * HTTP load worker (Q1, M1, and the publishers of S1/X1). The closed loops (Q1, M1) each keep one
+ * lean keep-alive connection (lib/raw-http.ts); the publishers use a node:http Agent. Latencies are
+ * measured around each request, in milliseconds.
  */
 import { HttpClient } from '../lib/http.js';
+import { RawHttpConnection } from '../lib/raw-http.js';
 import { Q1_MESSAGES, SEND_MESSAGE } from '../lib/queries.js';
 import { closedLoops, type ClosedResult } from '../lib/closed-loop.js';
 import { serveRpc } from '../lib/rpc.js';
@@ -14,13 +16,17 @@ export type Loop = { cls: string; token: string; kind: 'query' | 'send'; convers
 
 type ClosedParams = { url: string; loops: Loop[]; warmupMs: number; durationMs: number };
 
-/** True when a GraphQL response carries data and no errors (cheap check before parsing). */
-function good(status: number, text: string): boolean {
-  return status === 200 && !text.includes('"errors"') && text.startsWith('{"data"');
+const DATA_START = Buffer.from('{"data"');
+const ERRORS_KEY = Buffer.from('"errors"');
+
+/** True when a GraphQL response carries data and no errors (checked on the bytes, unparsed). */
+function good(status: number, body: Buffer): boolean {
+  return status === 200 && body.subarray(0, DATA_START.length).equals(DATA_START) && body.indexOf(ERRORS_KEY) < 0;
 }
 
 async function closed(p: ClosedParams): Promise<ClosedResult> {
-  const client = new HttpClient(p.url, p.loops.length);
+  // One connection per loop, as a keep-alive agent with that many sockets would give.
+  const connections = p.loops.map(() => new RawHttpConnection(new URL(p.url)));
   try {
     return await closedLoops(p.loops, p, async (loop, c, li, n) => {
       const body =
@@ -36,11 +42,11 @@ async function closed(p: ClosedParams): Promise<ClosedResult> {
                 },
               },
             });
-      const res = await client.post(body, { authorization: `Bearer ${loop.token}` });
-      if (!good(res.status, res.text)) throw new Error(`${res.status} ${res.text.slice(0, 300)}`);
+      const res = await connections[li]!.post(body, { authorization: `Bearer ${loop.token}` });
+      if (!good(res.status, res.body)) throw new Error(`${res.status} ${res.body.toString('utf8', 0, 300)}`);
     });
   } finally {
-    client.close();
+    for (const c of connections) c.close();
   }
 }
 
