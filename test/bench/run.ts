@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -86,6 +87,12 @@ const M1_SPREAD_CONVERSATIONS = 64;
 const Q1_CONVERSATIONS = 64;
 /** The server's pg pool (DATABASE_POOL_MAX default), used for the pg ceilings too. */
 const POOL_MAX = 20;
+/**
+ * Q1 runs twice: on one process, as every other phase, and as the service is deployed on this
+ * machine, WORKERS=auto (a worker per core): reading history is the phase one core cannot carry.
+ * The workers share the same total of Postgres connections.
+ */
+const SCALE_WORKERS = os.availableParallelism();
 /** S1 matrix: subscribers per conversation, and publish rates (msg/s) for each. */
 const S1_MATRIX: { subs: number; rates: number[] }[] = [
   { subs: 1, rates: [10, 100] },
@@ -356,19 +363,38 @@ async function main() {
     }));
     const q1 = await profiled('Q1', [A], () => closedRun('q1', A.url, loops, P.warmupMs, P.durationMs, { server: A.pid }));
     log(`  round trips: ${roundTrips('Q1', q1.okTotal)}`);
+    log(`Q1 with WORKERS=${SCALE_WORKERS}: the same load on ${SCALE_WORKERS} worker processes`);
+    const W = await startServerProcess({
+      name: 'server-workers',
+      env: { ...serverEnv, WORKERS: String(SCALE_WORKERS), DATABASE_POOL_MAX: String(Math.ceil(POOL_MAX / SCALE_WORKERS)) },
+      logDir,
+      workers: SCALE_WORKERS,
+    });
+    servers.push(W);
+    const q1w = await closedRun('q1-workers', W.url, loops, P.warmupMs, P.durationMs, { server: W.pids() });
+    await stopServer(W);
     log(`Q1 ceiling: the server's page statement (participant check and senders inside) straight through pg`);
     const q1c = await pgRun('q1-pg', DATABASE_URL, 'query', org, qUsers.map((u, i) => ({ cls: 'q1', userId: u, conversations: loops[i]!.conversations })));
-    const rps = q1.rate.q1!;
+    const rps = q1w.rate.q1!;
     const ceil = q1c.rate.q1!;
-    json.Q1 = { ...q1.summary, ceiling: q1c.summary };
+    json.Q1 = { ...q1w.summary, workers: SCALE_WORKERS, oneProcess: q1.summary, ceiling: q1c.summary };
     rows.push({
       id: 'Q1',
-      metric: `messages(last:50)+sender, ${CONCURRENCY} conns`,
-      value: `${fmtInt(rps)} req/s, ${lat(q1.lat.q1!)}; server ${fmt(q1.serverCpuMsPerOp, 2)} ms CPU/req`,
+      metric: `messages(last:50)+sender, ${CONCURRENCY} conns, WORKERS=${SCALE_WORKERS}`,
+      value: `${fmtInt(rps)} req/s, ${lat(q1w.lat.q1!)}; server ${fmt(q1w.serverCpuMsPerOp, 2)} ms CPU/req`,
       ceiling: `${fmtInt(ceil)} req/s, ${lat(q1c.lat.q1!)} (pg, 1 statement)`,
       ratio: `${fmt((rps / ceil) * 100)}%`,
       target: `>= ${fmtInt(TARGETS.q1ReqPerSec)} req/s`,
-      status: target('Q1 >= 2,000 req/s', rps >= TARGETS.q1ReqPerSec && q1.errors === 0, `${fmtInt(rps)} req/s, ${q1.errors} errors`),
+      status: target('Q1 >= 2,000 req/s', rps >= TARGETS.q1ReqPerSec && q1w.errors === 0, `${fmtInt(rps)} req/s with WORKERS=${SCALE_WORKERS}, ${q1w.errors} errors`),
+    });
+    rows.push({
+      id: '',
+      metric: '  one process (WORKERS=1)',
+      value: `${fmtInt(q1.rate.q1!)} req/s, ${lat(q1.lat.q1!)}; server ${fmt(q1.serverCpuMsPerOp, 2)} ms CPU/req`,
+      ceiling: '',
+      ratio: `${fmt((q1.rate.q1! / ceil) * 100)}%`,
+      target: '',
+      status: q1.errors === 0 ? '' : `${q1.errors} errors`,
     });
   }
 
@@ -694,7 +720,7 @@ function summarizeClosed(results: ClosedResult[], cpu: Record<string, number>): 
   };
 }
 
-async function closedRun(name: string, url: string, loops: Loop[], warmupMs: number, durationMs: number, pids: Record<string, number>) {
+async function closedRun(name: string, url: string, loops: Loop[], warmupMs: number, durationMs: number, pids: Record<string, number | number[]>) {
   const ws = Array.from({ length: LOAD_WORKERS }, (_, i) => worker(`${name}-${i}`, 'http-load.ts'));
   const parts = ws.map((_, i) => loops.filter((_, j) => j % LOAD_WORKERS === i));
   const meterAt = setTimeout(() => (meter = cpuMeter(pids, workerPids)), warmupMs);

@@ -6,17 +6,23 @@
  *   {cmd: 'profileStop', file}  stops it and writes the .cpuprofile to `file`
  *   {cmd: 'stats'}         Postgres statements and Redis commands sent since the last 'stats'
  *   {cmd: 'heapSnapshot', file}  writes a V8 heap snapshot (bench --heap)
+ *   {cmd: 'listening'}     how many workers listen (WORKERS > 1; counts in the primary only)
  * so memory is read after a forced settle, each phase can be profiled on its own, and the
  * round trips a phase costs can be counted. The counters wrap pg.Client#query and
  * ioredis' sendCommand (the same module instances the server loads).
  */
+import cluster from 'node:cluster';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { writeHeapSnapshot } from 'node:v8';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-type Command = { benchRpc: number; cmd: 'gc' | 'profileStart' | 'profileStop' | 'stats' | 'heapSnapshot'; file?: string };
+type Command = { benchRpc: number; cmd: 'gc' | 'profileStart' | 'profileStop' | 'stats' | 'heapSnapshot' | 'listening'; file?: string };
+
+/** Workers listening, for a server with WORKERS > 1 (its primary forks them after this preload). */
+let listeningWorkers = 0;
+if (cluster.isPrimary) cluster.on('listening', () => listeningWorkers++);
 
 const pgCounts = new Map<string, number>();
 const redisCounts = new Map<string, number>();
@@ -73,6 +79,8 @@ async function handle(c: Command): Promise<unknown> {
     }
     case 'stats':
       return takeStats();
+    case 'listening':
+      return listeningWorkers;
     case 'heapSnapshot':
       gc?.();
       return writeHeapSnapshot(c.file);
@@ -84,7 +92,8 @@ async function handle(c: Command): Promise<unknown> {
   }
 }
 
-if (process.send) {
+// In a worker of a WORKERS > 1 server the channel is the primary's, not the bench's.
+if (process.send && cluster.isPrimary) {
   process.on('message', (m: Command) => {
     if (!m || typeof m.benchRpc !== 'number') return;
     handle(m).then(

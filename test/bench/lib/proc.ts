@@ -124,19 +124,21 @@ function groupCpuMs(name: string): number {
  * read at the start), of Postgres and Redis, and of the whole machine. Values are percent of one
  * core ("machine" sums all cores: 200 = two cores busy).
  */
-export function cpuMeter(pids: Record<string, number>, workerPids: () => number[] = () => []) {
+export function cpuMeter(processes: Record<string, number | number[]>, workerPids: () => number[] = () => []) {
   const startAt = performance.now();
-  const safe = (pid: number) => {
+  const one = (pid: number) => {
     try {
       return cpuMs(pid);
     } catch {
       return NaN;
     }
   };
-  pids = { ...pids, bench: process.pid };
+  // A group (a server's primary and workers) counts as one.
+  const pids: Record<string, number[]> = { ...Object.fromEntries(Object.entries(processes).map(([k, v]) => [k, [v].flat()])), bench: [process.pid] };
+  const safe = (group: number[]) => group.reduce((n, pid) => n + one(pid), 0);
   const start = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, safe(pid)]));
   const wPids = workerPids();
-  const wStart = wPids.map(safe);
+  const wStart = wPids.map(one);
   const pgStart = groupCpuMs('postgres');
   const redisStart = groupCpuMs('redis-server');
   const m0 = machineCpu();
@@ -146,7 +148,7 @@ export function cpuMeter(pids: Record<string, number>, workerPids: () => number[
     const m1 = machineCpu();
     const out: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) out[k] = pctOf(safe(pid) - start[k]!);
-    if (wPids.length) out.loadWorkers = pctOf(wPids.reduce((n, pid, i) => n + ((safe(pid) - wStart[i]!) || 0), 0));
+    if (wPids.length) out.loadWorkers = pctOf(wPids.reduce((n, pid, i) => n + ((one(pid) - wStart[i]!) || 0), 0));
     out.postgres = pctOf(groupCpuMs('postgres') - pgStart);
     out.redis = pctOf(groupCpuMs('redis-server') - redisStart);
     out.machine = Math.round(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 100 * os.cpus().length);
@@ -169,6 +171,8 @@ export type ServerProcess = {
   url: string;
   wsUrl: string;
   child: ChildProcess;
+  /** The server's process and its workers (WORKERS > 1). */
+  pids(): number[];
   /** Waits, runs full GCs in the server (bench preload) and answers its process.memoryUsage(). */
   settle(ms?: number): Promise<NodeJS.MemoryUsage | undefined>;
   /** Postgres statements and Redis calls the server sent since the previous call (bench preload). */
@@ -221,6 +225,8 @@ export async function startServerProcess(options: {
   env: Record<string, string>;
   logDir: string;
   script?: string;
+  /** WORKERS for the service: this many worker processes under the one started here. */
+  workers?: number;
 }): Promise<ServerProcess> {
   const port = await freePort();
   mkdirSync(options.logDir, { recursive: true });
@@ -267,7 +273,9 @@ export async function startServerProcess(options: {
     if (exitInfo) throw new Error(`${options.name} did not start (${exitInfo}); see ${join(options.logDir, options.name + '.log')}`);
     try {
       const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.ok) break;
+      // With workers, ready means every worker listens: connections opened earlier would all go
+      // to the first one and, kept alive, stay there.
+      if (res.ok && (!options.workers || ((await call<number>('listening')) ?? 0) >= options.workers)) break;
     } catch {}
     if (Date.now() > deadline) throw new Error(`${options.name} did not become healthy in 60 s`);
     await sleep(150);
@@ -280,6 +288,13 @@ export async function startServerProcess(options: {
     url: `http://127.0.0.1:${port}/graphql`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
     child,
+    pids: () => {
+      try {
+        return [child.pid!, ...execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number)];
+      } catch {
+        return [child.pid!];
+      }
+    },
     settle: async (ms = 2_000) => {
       await sleep(ms / 2);
       const mem = await call<NodeJS.MemoryUsage>('gc');
