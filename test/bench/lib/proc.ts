@@ -188,6 +188,14 @@ export type ServerProcess = {
 
 const BUILD_DIR = join(RESULTS_DIR, 'build');
 
+/** Node's flags for the service, as `npm start` passes them (package.json is the one place they are set). */
+const SERVICE_NODE_FLAGS = (() => {
+  const start: string = JSON.parse(readFileSync(join(REPO_DIR, 'package.json'), 'utf8')).scripts.start;
+  const flags = /\bnode ((?:--\S+ )*)dist\/main\.js/.exec(start);
+  if (!flags) throw new Error(`package.json's start script does not run node [flags] dist/main.js: ${start}`);
+  return flags[1]!.trim().split(' ').filter(Boolean);
+})();
+
 /**
  * Compiles what the bench runs as servers, once per run. The service runs as `npm start` runs it,
  * from dist/ (src/build.ts: plain JavaScript, no TypeScript loader); the bench preload and the bare
@@ -232,7 +240,7 @@ export async function startServerProcess(options: {
   mkdirSync(options.logDir, { recursive: true });
   const log = createWriteStream(join(options.logDir, `${options.name}.log`));
   const preload = join(BUILD_DIR, 'server-preload.mjs');
-  const args = ['--expose-gc', '--enable-source-maps', '--import', preload, options.script ?? compiled.service];
+  const args = ['--expose-gc', ...(options.script ? [] : SERVICE_NODE_FLAGS), '--import', preload, options.script ?? compiled.service];
   const child = spawn(process.execPath, args, {
     cwd: REPO_DIR,
     env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' },
