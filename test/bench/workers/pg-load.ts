@@ -8,11 +8,14 @@
  *    stores concurrent sends together (group commit, up to 64 per statement); that is deliberately
  *    not modelled here, so the server can exceed this ceiling.
  *
- * The SQL is the text drizzle generates for those statements (printed once with `.toSQL()`),
- * whitespace aside: keep it in step when the server's statements change.
+ * The page statement is built by the server's own code. The insert's SQL is the text drizzle
+ * generates for it (printed once with `.toSQL()`), whitespace aside: keep it in step when
+ * MessageRepository's statement changes.
  */
 import { randomUUID } from 'node:crypto';
+import { fillPlaceholders } from 'drizzle-orm';
 import pg from 'pg';
+import { pageStatement } from '../../../src/modules/messages/message-history.js';
 import { serveRpc } from '../lib/rpc.js';
 import { closedLoops, type ClosedResult } from '../lib/closed-loop.js';
 
@@ -21,23 +24,11 @@ const WORKER = process.env.BENCH_WORKER ?? 'pg';
 type PgLoop = { cls: string; userId: string; conversations: string[] };
 type Params = { databaseUrl: string; poolMax: number; kind: 'insert' | 'query'; orgId: string; loops: PgLoop[]; warmupMs: number; durationMs: number };
 
-/**
- * MessageHistory's statement for `last: n` without cursors or filters (its shape key 0000000).
- * Parameters: orgId, conversationId, userId, conversationId, orgId, limit.
- */
-const PAGE = {
-  name: 'message_history_0000000',
-  text: `select "messages"."id", "messages"."conversation_id", "messages"."org_id", "messages"."seq", "messages"."sender_id",
-  "messages"."sender_kind", "messages"."content", "messages"."content_type", "messages"."kind", "messages"."reply_to_id",
-  "messages"."priority", "messages"."interruptible", "messages"."preempted_by", "messages"."run_id", "messages"."trace_id",
-  "messages"."metadata", "messages"."client_message_id", "messages"."created_at", "messages"."edited_at", "messages"."deleted_at",
-  "users"."id", "users"."display_name", "users"."kind", "users"."roles"
-  from "messages" left join "users" on ("users"."org_id" = $1 and "users"."id" = "messages"."sender_id")
-  where ("messages"."conversation_id" = $2 and exists (select 1 from "conversations"
-    inner join "participants" on ("participants"."conversation_id" = "conversations"."id" and "participants"."user_id" = $3)
-    where ("conversations"."id" = $4 and "conversations"."org_id" = $5)))
-  order by "messages"."seq" desc limit $6`,
-};
+/** MessageHistory's statement for `last: n` without cursors or filters, as the server builds it. */
+const PAGE = pageStatement(
+  { forward: false, after: false, before: false, since: false, senderId: false, priority: false, kind: false },
+  'message_history_0000000',
+);
 
 /**
  * MessageRepository's insert statement (see prepareInsertBatch there). Parameters: one array per
@@ -99,7 +90,8 @@ async function run(p: Params): Promise<ClosedResult> {
     if (res.rowCount !== 1) throw new Error('not stored (not a participant?)');
   };
   const query = async (loop: PgLoop, c: string) => {
-    const page = await db.query({ ...PAGE, rowMode: 'array', values: [p.orgId, c, loop.userId, c, p.orgId, 51] });
+    const values = fillPlaceholders(PAGE.params, { orgId: p.orgId, conversationId: c, userId: loop.userId, limit: 51 });
+      const page = await db.query({ name: PAGE.name, text: PAGE.sql, rowMode: 'array', values });
     // The server reads further only for an empty page; every seeded conversation has history.
     if (page.rowCount === 0) throw new Error('empty page (not a participant?)');
   };
