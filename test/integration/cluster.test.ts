@@ -7,11 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/jwt.js';
+import { freePort } from '../kit/faults.js';
 import { MessageAddedDocument } from '../../src/client/generated/graphql.js';
 import { freshOrg, rawSocket, type RawSocket, type ServerMessage } from '../kit/realtime.js';
 import { UNLIMITED_ENV } from '../kit/server.js';
@@ -20,13 +20,6 @@ import { eventually } from '../kit/subscriptions.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 
 const startService = (env: Record<string, string>) =>
   spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
