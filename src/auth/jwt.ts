@@ -39,8 +39,9 @@ const CLOCK_TOLERANCE_S = 5;
 /** Verified tokens remembered (see createJwtVerifier); the oldest is dropped past this. */
 const VERIFIED_CACHE_MAX = 10_000;
 /**
- * A verified JWKS token is re-verified after this long, so a key withdrawn from the JWKS stops
- * its tokens about as soon as jose's own key cache (10 minutes) would.
+ * A verified token is re-verified after this long. With JWKS, jose keeps a fetched key set for
+ * up to 10 minutes too, so a token signed with a key withdrawn from the JWKS may be taken for up
+ * to 20 minutes after the withdrawal (10 without this cache). Its `exp` is enforced throughout.
  */
 const VERIFIED_CACHE_MAX_AGE_MS = 10 * 60_000;
 

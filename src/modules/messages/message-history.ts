@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, exists, fillPlaceholders, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, fillPlaceholders, gt, lt, sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Viewer } from '../../auth/viewer.js';
@@ -10,7 +10,7 @@ import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
-import type { MessageFilter, MessageRepository } from './message.repository.js';
+import { filterConditions, type MessageFilter, type MessageRepository } from './message.repository.js';
 
 export type MessageListArgs = PageArgs & {
   since?: Date | null;
@@ -21,8 +21,8 @@ export type MessageListArgs = PageArgs & {
 
 export const messageCursor = (seq: number) => encodeCursor('seq', seq);
 
-/** A history row with its sender embedded, as event snapshots carry it (null: no such user row). */
-export type HistoryMessage = MessageRow & { sender: UserSnapshot | null };
+/** A history row with its sender embedded, as event snapshots carry it. */
+export type HistoryMessage = MessageRow & { sender: UserSnapshot };
 
 /** Which optional parts a page query has: each combination is one prepared statement. */
 export type Shape = {
@@ -38,11 +38,12 @@ export type Shape = {
 const placeholder = sql.placeholder;
 
 /**
- * A conversation's history for `messages` (and `Conversation.messages`): in one statement. The page query itself checks that the
- * viewer takes part in the conversation (an EXISTS Postgres evaluates once) and joins each
- * message's sender, so the common case (a participant reading a non-empty page) is one round
- * trip. Only an empty result needs a second statement, to tell NOT_FOUND, FORBIDDEN and an empty
- * page apart exactly as the participant check does.
+ * A conversation's history for `messages` (and `Conversation.messages`). The page statement itself
+ * checks that the viewer takes part in the conversation (an EXISTS Postgres evaluates once) and
+ * joins each message's sender, so the newest page of a conversation the viewer is in is one round
+ * trip. More statements follow only when needed: for an empty result, to tell NOT_FOUND, FORBIDDEN
+ * and an empty page apart exactly as the participant check does; with a cursor, to tell whether
+ * messages lie beyond it; and for an expert's read, its audit.
  *
  * Each query shape (direction, cursors, filters) is built once and kept as a named prepared
  * statement: on Postgres it is parsed and planned once per connection, and no request spends
@@ -124,20 +125,17 @@ export class MessageHistory {
     const senders = new Map<string, UserSnapshot>();
     return rows.map((row) => {
       const senderId = row[C.senderId] as string;
-      let sender: UserSnapshot | null = null;
-      // A null display name: the join found no user of that id in the viewer's org.
-      if (row[SENDER_AT] !== null) {
-        sender = senders.get(senderId) ?? null;
-        if (!sender) {
-          sender = {
-            orgId: viewer.orgId,
-            id: senderId,
-            displayName: row[SENDER_AT] as string,
-            kind: row[SENDER_AT + 1] as UserSnapshot['kind'],
-            roles: users.roles.mapFromDriverValue(row[SENDER_AT + 2] as string[]) as string[],
-          };
-          senders.set(senderId, sender);
-        }
+      let sender = senders.get(senderId);
+      if (!sender) {
+        sender = {
+          orgId: viewer.orgId,
+          id: senderId,
+          displayName: row[SENDER_AT] as string,
+          kind: row[SENDER_AT + 1] as UserSnapshot['kind'],
+          // text[]: both drivers give a JavaScript array.
+          roles: row[SENDER_AT + 2] as string[],
+        };
+        senders.set(senderId, sender);
       }
       return toHistoryMessage(row, viewer.orgId, conversationId, sender);
     });
@@ -151,7 +149,7 @@ export class MessageHistory {
     // Counted like every drizzle statement (the per-request statement tests read it).
     this.database.stats.statements++;
     if (this.database.pool) {
-      const result = await this.database.pool.query<unknown[]>({ name: statement.name, text: statement.sql, values, rowMode: 'array', types: PG_TYPES });
+      const result = await this.database.pool.query<unknown[]>({ name: statement.name, text: statement.sql, values, rowMode: 'array', types: PAGE_TYPES });
       return result.rows;
     }
     const result = await this.database.pglite!.query<unknown[]>(statement.sql, values, { rowMode: 'array', parsers: PGLITE_PARSERS });
@@ -178,10 +176,14 @@ export function pageStatement(shape: Shape, name: string): Statement {
   ];
   if (shape.after) conditions.push(gt(messages.seq, placeholder('after')));
   if (shape.before) conditions.push(lt(messages.seq, placeholder('before')));
-  if (shape.since) conditions.push(gte(messages.createdAt, placeholder('since')));
-  if (shape.senderId) conditions.push(eq(messages.senderId, placeholder('senderId')));
-  if (shape.priority) conditions.push(eq(messages.priority, placeholder('priority')));
-  if (shape.kind) conditions.push(eq(messages.kind, placeholder('kind')));
+  conditions.push(
+    ...filterConditions({
+      since: shape.since ? placeholder('since') : undefined,
+      senderId: shape.senderId ? placeholder('senderId') : undefined,
+      priority: shape.priority ? placeholder('priority') : undefined,
+      kind: shape.kind ? placeholder('kind') : undefined,
+    }),
+  );
   const query = sqlBuilder
     // The columns in SELECTED order, then the sender's (see page).
     .select({
@@ -189,8 +191,8 @@ export function pageStatement(shape: Shape, name: string): Statement {
       sender: { displayName: users.displayName, kind: users.kind, roles: users.roles },
     })
     .from(messages)
-    // The viewer's org, as the user loader reads senders.
-    .leftJoin(users, and(eq(users.orgId, placeholder('orgId')), eq(users.id, messages.senderId)))
+    // Every message has its sender (messages_sender_fk, in the message's org: the viewer's).
+    .innerJoin(users, and(eq(users.orgId, placeholder('orgId')), eq(users.id, messages.senderId)))
     .where(and(...conditions))
     .orderBy(shape.forward ? asc(messages.seq) : desc(messages.seq))
     .limit(placeholder('limit'))
@@ -223,7 +225,7 @@ const timestamp = (value: unknown) => (value === null ? null : parsePgTimestampt
  * timestamps arrive as Postgres' text (RAW_TYPES), as drizzle's own sessions take them.
  * One object literal (not a loop over column names): every message gets the same shape.
  */
-function toHistoryMessage(row: unknown[], orgId: string, conversationId: string, sender: UserSnapshot | null): HistoryMessage {
+function toHistoryMessage(row: unknown[], orgId: string, conversationId: string, sender: UserSnapshot): HistoryMessage {
   return {
     id: row[C.id] as string,
     conversationId,
@@ -250,13 +252,13 @@ function toHistoryMessage(row: unknown[], orgId: string, conversationId: string,
 }
 
 /**
- * Types whose text drizzle takes raw from the driver and decodes itself (dates and intervals, as
- * its node-postgres and PGlite sessions configure them); everything else is the driver's parse.
+ * timestamptz, the one date type a page holds, comes as Postgres' text for parsePgTimestamptz
+ * (pg-types' own decoder takes 3.7 times as long); everything else is the driver's parse.
  */
-const RAW_TYPES = [1082, 1114, 1184, 1186, 1182, 1115, 1185, 1187, 1231];
+const TIMESTAMPTZ = 1184;
 const raw = (value: string) => value;
-const PG_TYPES = {
+export const PAGE_TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    RAW_TYPES.includes(oid) ? raw : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === TIMESTAMPTZ ? raw : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
-const PGLITE_PARSERS = Object.fromEntries(RAW_TYPES.map((oid) => [oid, raw]));
+const PGLITE_PARSERS = { [TIMESTAMPTZ]: raw };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, sql, type SQL, type SQLChunk } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { conversations, messages, participants, type MessageRow } from '../../db/schema/index.js';
 import { UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
@@ -124,7 +124,11 @@ export class MessageRepository {
   }
 }
 
-function filterConditions(filter: MessageFilter): SQL[] {
+/**
+ * The conditions of a history filter, on values or on placeholders (the prepared page statements
+ * of MessageHistory).
+ */
+export function filterConditions(filter: { [K in keyof MessageFilter]?: MessageFilter[K] | Placeholder }): SQL[] {
   const conditions: SQL[] = [];
   if (filter.since) conditions.push(gte(messages.createdAt, filter.since));
   if (filter.senderId) conditions.push(eq(messages.senderId, filter.senderId));
@@ -187,9 +191,10 @@ class InsertQueue {
       rows = await this.statement.execute(batchValues(batch));
     } catch (err) {
       // The database refused the statement and rolled all of it back. Alone, each message gets its
-      // own answer: the one that reused a clientMessageId fails, the others are stored.
+      // own answer: the one that reused a clientMessageId fails, the others are stored. One after
+      // another, in this statement's slot: at once, they would take a connection each.
       if (batch.length > 1 && databaseError(err)) {
-        await Promise.all(batch.map((queued) => this.store([queued])));
+        for (const queued of batch) await this.store([queued]);
         return;
       }
       for (const queued of batch) queued.reject(isDuplicateClientMessageId(err) ? new DuplicateClientMessageId() : err);
