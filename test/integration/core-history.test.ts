@@ -7,7 +7,7 @@ import {
   MessagesDocument,
   RemoveParticipantDocument,
 } from '../../src/client/generated/graphql.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
+import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { createGroup, expectCode, send, users } from './core-helpers.js';
 
@@ -21,13 +21,8 @@ describe.each(backends)('core history reads on %s', (backend) => {
   });
   afterAll(() => server?.stop());
 
-  /** A history request and the statements it cost. */
-  async function read(auth: string, conversationId: string, args: { first?: number; last?: number; before?: string } = { last: 50 }) {
-    const stats = server.app.services.database.stats;
-    const before = stats.statements;
-    const result = await server.gql(auth, MessagesDocument, { conversationId, ...args });
-    return { result, statements: stats.statements - before };
-  }
+  /** The newest page of a conversation, and the statements it cost. */
+  const read = (auth: string, conversationId: string) => statementsOf(server, () => server.gql(auth, MessagesDocument, { conversationId, last: 50 }));
 
   it('reads a participant’s page with its senders in one statement', async () => {
     const conv = await createGroup(server, t.alice, ['bob', 'carol']);

@@ -10,7 +10,7 @@ import {
   SendControlDocument,
   UsersDocument,
 } from '../../src/client/generated/graphql.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
+import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { concurrently, createGroup, send, users } from './core-helpers.js';
 
@@ -30,10 +30,8 @@ describe.each(backends)('core statement counts on %s', (backend) => {
 
   /** Statements one request costs, and its data. */
   async function cost<R, V>(auth: string, document: TypedDocumentNode<R, V>, variables: V): Promise<{ statements: number; data: R }> {
-    const stats = server.app.services.database.stats;
-    const before = stats.statements;
-    const data = dataOf(await server.gql(auth, document, variables));
-    return { statements: stats.statements - before, data };
+    const { statements, result } = await statementsOf(server, () => server.gql(auth, document, variables));
+    return { statements, data: dataOf(result) };
   }
 
   it('reads a page of 200 messages with senders and replies for the cost of a page of 5', async () => {

@@ -13,7 +13,7 @@ import {
   type SendMessageInput,
 } from '../../src/client/generated/graphql.js';
 import { DuplicateClientMessageId } from '../../src/modules/messages/message.repository.js';
-import { codeOf, dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
+import { codeOf, dataOf, startServer, statementsOf, type GqlResult, type TestServer } from '../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
 import { allMessages, concurrently, createGroup, expectCode, expectNoLeak, lastSeqOf, range, send, users } from './core-helpers.js';
 
@@ -39,21 +39,13 @@ describe.each(backends)('send path on %s', (backend) => {
   });
   afterAll(() => server?.stop());
 
-  /** Statements the app sends while `task` runs (nothing else runs meanwhile). */
-  async function statementsOf<T>(task: () => Promise<T>): Promise<{ statements: number; result: T }> {
-    const { stats } = server.app.services.database;
-    const before = stats.statements;
-    const result = await task();
-    return { statements: stats.statements - before, result };
-  }
-
   it('stores a send with one statement; a retry costs one more read and writes nothing', async () => {
     const conv = await createGroup(server, alice, ['bob']);
     const input = { conversationId: conv, content: 'hello', clientMessageId: 'one' };
-    const first = await statementsOf(() => server.gql(alice, SendBare, { input }));
+    const first = await statementsOf(server, () => server.gql(alice, SendBare, { input }));
     expect(first.statements).toBe(1);
     expect(dataOf(first.result).sendMessage.seq).toBe(1);
-    const retry = await statementsOf(() => server.gql(alice, SendBare, { input }));
+    const retry = await statementsOf(server, () => server.gql(alice, SendBare, { input }));
     expect(retry.statements).toBe(2);
     expect(dataOf(retry.result)).toEqual(dataOf(first.result));
     expect(await lastSeqOf(server, alice, conv)).toBe(1);
@@ -181,7 +173,7 @@ describe.each(backends)('send path on %s', (backend) => {
     it('stores messages sent at the same time with fewer statements than messages', async () => {
       const [one, two] = [await createGroup(server, alice, ['bob']), await createGroup(server, bob, ['alice'])];
       const { repo } = server.app.services.messages;
-      const { statements, result } = await statementsOf(() =>
+      const { statements, result } = await statementsOf(server, () =>
         Promise.all(range(30).map((i) => repo.insertNext(message(i % 3 ? one : two, `m${i}`), { senderMustParticipate: true }))),
       );
       expect(statements).toBeLessThan(30);

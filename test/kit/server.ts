@@ -138,6 +138,14 @@ export function dataOf<T>(result: GqlResult<T>): T {
 }
 
 /** The extensions.code of the first error, or undefined. */
+/** The statements the server sends to its database while `task` runs (nothing else may run meanwhile). */
+export async function statementsOf<T>(server: TestServer, task: () => Promise<T>): Promise<{ statements: number; result: T }> {
+  const { stats } = server.app.services.database;
+  const before = stats.statements;
+  const result = await task();
+  return { statements: stats.statements - before, result };
+}
+
 export const codeOf = (result: GqlResult<unknown>) => result.errors?.[0]?.extensions?.code as string | undefined;
 
 /** A JSON logger whose lines are kept in `lines` (parsed), for tests that read what was logged. */

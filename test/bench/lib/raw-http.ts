@@ -1,12 +1,12 @@
 import net from 'node:net';
 
 /**
- * One keep-alive HTTP/1.1 connection that sends prebuilt POSTs, one at a time, and returns each
+ * One keep-alive HTTP/1.1 connection that sends POSTs, one at a time, and returns each
  * response's status and body bytes. The closed loops (Q1, M1) use it instead of node:http, whose
  * client (request objects, header parsing, a string of every 27 KB body) cost the load workers
  * 0.2 ms of CPU per request: a fifth of what the whole machine had per request at the Q1 target,
- * spent on the load generator, not the service. The request bytes are what node:http sends; the
- * server cannot tell them apart.
+ * spent on the load generator, not the service. Only the request head's fixed part is kept; the
+ * request is what node:http would send, and the server cannot tell them apart.
  */
 export class RawHttpConnection {
   private socket: net.Socket | undefined;
@@ -45,6 +45,8 @@ export class RawHttpConnection {
       this.parse();
     });
     const fail = (err: Error) => {
+      // A late event of a socket already replaced must not touch its successor's request.
+      if (this.socket !== socket) return;
       this.socket = undefined;
       const p = this.pending;
       this.pending = undefined;
@@ -73,6 +75,8 @@ export class RawHttpConnection {
     if (this.buffer.length < bodyEnd) return;
     const response = { status: Number(headText.slice(9, 12)), body: this.buffer.subarray(bodyStart, bodyEnd) };
     this.buffer = this.buffer.subarray(bodyEnd);
+    // The server closes after this response (a 413 does): the next request takes a new connection.
+    if (/\r\nconnection: *close/i.test(headText)) this.close();
     const p = this.pending;
     this.pending = undefined;
     p.resolve(response);
