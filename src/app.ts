@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionArgs } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
@@ -33,7 +33,6 @@ import { createServices, type Services } from './services.js';
 import { serveGraphqlWs, type WsExtra } from './transport/graphql-ws.js';
 import { createHttpHandler } from './transport/http.js';
 import { createWebHandler } from './web/serve.js';
-import { Interner } from './lib/interner.js';
 
 /** Largest WebSocket frame accepted; bigger ones close the socket (1009). */
 const WS_MAX_PAYLOAD = 256 * 1024;
@@ -163,7 +162,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ]);
     return { postgres, redis };
   };
-  const queryTexts = new Interner({ maxEntries: 1_000, maxLength: 20_000 });
   /** Open sockets per user on this instance (MAX_SOCKETS_PER_USER). */
   const socketsPerUser = new Map<string, number>();
 
@@ -218,9 +216,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // does what envelop's subscription hooks would (masking, metrics) once per shared result.
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => fanOut.subscribe(args),
-      onConnect: async (ctx) => {
+      onConnect: async (ctx, params) => {
         const state = ctx.extra;
-        const params = ctx.connectionParams ?? {};
         const str = (v: unknown) => (typeof v === 'string' ? v : null);
         let viewer: Viewer | null;
         try {
@@ -266,8 +263,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         // a fresh token and resubscribes.
         state.cancelExpiry = atTokenExpiry(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
         closesAtTokenExpiry(viewer);
-        // The credentials have served their purpose; the socket need not hold its token for hours.
-        ctx.connectionParams = undefined;
         return true;
       },
       onClose: (ctx) => {
@@ -305,7 +300,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         } catch (err) {
           return [withContractCode(err instanceof GraphQLError ? err : new GraphQLError('Could not parse the query'))];
         }
-        const subscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
         const args: ExecutionArgs = {
           schema: enveloped.schema,
           operationName: payload.operationName,
@@ -314,8 +308,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           // Not Yoga's context (it copies every field into an object of its own): a lean one.
           contextValue: new SocketContext(services, state.viewer!, randomUUID()),
           // Queries and mutations execute through envelop (its plugins: rate limits, the log line);
-          // subscriptions go to the fan-out directly (see serveGraphqlWs below).
-          rootValue: subscription ? undefined : { execute: enveloped.execute },
+          // subscriptions go to the fan-out directly (see serveGraphqlWs below), whose subscribe
+          // resolvers ignore the root value and whose events replace it.
+          rootValue: { execute: enveloped.execute },
         };
         let errors: readonly GraphQLError[];
         try {
@@ -328,9 +323,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           errors = [err];
         }
         if (errors.length) return errors.map(withContractCode);
-        // Thousands of subscriptions send the same query text, and each holds it for its lifetime:
-        // a valid one is kept as one shared copy.
-        (payload as { query: string }).query = queryTexts.intern(payload.query);
         return args;
       },
     },

@@ -54,8 +54,8 @@ export type FanOut = {
  * subscription running the same document with the same variables gets that result, masked once
  * (`maskError`, as Yoga masks; so is an error ending the stream). Results are only shared when
  * every field the document selects is viewer-independent (see VIEWER_INDEPENDENT); other
- * documents are executed per subscriber. Events made per subscriber (rows read back to fill a
- * gap, typing states) never match.
+ * documents are executed per subscriber. Events made per subscriber (typing states) never match;
+ * rows read back to fill a gap are shared by the subscribers reading the same gap (CatchUpReader).
  *
  * Results live as long as their event object does (a WeakMap keyed by the event).
  *

@@ -30,8 +30,6 @@ export type WsExtra = { socket: WebSocket };
 /** One socket's protocol state, handed to the hooks. */
 export type WsContext<E extends WsExtra> = {
   readonly extra: E;
-  /** connection_init's payload; the hooks may drop it once it has served. */
-  connectionParams?: Record<string, unknown>;
   /** Operations running on the socket, by the id the client gave them. */
   readonly subscriptions: Map<string, Operation>;
   acknowledged: boolean;
@@ -43,8 +41,8 @@ type Result = ExecutionResult | AsyncIterableIterator<ExecutionResult>;
 type Operation = { iterator?: AsyncIterator<unknown> };
 
 export type WsHooks<E extends WsExtra> = {
-  /** Decides on connection_init: false closes the socket with 4403. */
-  onConnect(ctx: WsContext<E>): Promise<boolean>;
+  /** Decides on connection_init, given its payload (not kept): false closes the socket with 4403. */
+  onConnect(ctx: WsContext<E>, params: Record<string, unknown>): Promise<boolean>;
   /** After the socket closed and its operations were stopped. */
   onClose(ctx: WsContext<E>, code: number, reason: string): Promise<void> | void;
   /** Turns a subscribe message into execution arguments, or into errors to answer with. */
@@ -162,7 +160,8 @@ class Connection<E extends WsExtra> {
     clearTimeout(this.initTimer);
     const running = [...this.ctx.subscriptions.values()];
     this.ctx.subscriptions.clear();
-    await Promise.all(running.map((op) => op.iterator?.return?.()));
+    // Settled, not all: one stream failing to stop must not skip the socket's cleanup (onClose).
+    await Promise.allSettled(running.map((op) => op.iterator?.return?.()));
     await this.hooks.onClose(this.ctx, code, reason);
   }
 
@@ -194,8 +193,8 @@ class Connection<E extends WsExtra> {
         this.initReceived = true;
         clearTimeout(this.initTimer);
         this.initTimer = undefined;
-        if (message.payload && typeof message.payload === 'object') ctx.connectionParams = message.payload;
-        if (!(await this.hooks.onConnect(ctx))) {
+        const params = message.payload && typeof message.payload === 'object' ? message.payload : {};
+        if (!(await this.hooks.onConnect(ctx, params))) {
           socket.close(CloseCode.Forbidden, 'Forbidden');
           return;
         }

@@ -33,6 +33,7 @@ describe('AsyncQueue', () => {
     queue.push(1);
     queue.end();
     queue.end();
+    expect(await queue.next()).toEqual({ value: 1, done: false });
     await queue.return();
     expect(cleaned).toBe(1);
     expect(await queue.next()).toEqual({ value: undefined, done: true });
