@@ -28,21 +28,25 @@ const pgCounts = new Map<string, number>();
 const redisCounts = new Map<string, number>();
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
-const clientProto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-const originalQuery = clientProto.query;
-clientProto.query = function (this: unknown, ...args: unknown[]) {
-  const q = args[0] as string | { text?: string } | undefined;
-  const text = typeof q === 'string' ? q : q?.text;
-  if (text) bump(pgCounts, text.replace(/\s+/g, ' ').slice(0, 90));
-  return originalQuery.apply(this, args);
-};
-const redisProto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) => unknown };
-const originalSend = redisProto.sendCommand;
-redisProto.sendCommand = function (this: unknown, ...args: unknown[]) {
-  const name = (args[0] as { name?: string } | undefined)?.name;
-  if (name) bump(redisCounts, name);
-  return originalSend.apply(this, args);
-};
+// Counted where the bench asks: a server's own process. Workers of a WORKERS > 1 server are left
+// as they run in production (the primary answers, with nothing counted).
+if (cluster.isPrimary) {
+  const clientProto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const originalQuery = clientProto.query;
+  clientProto.query = function (this: unknown, ...args: unknown[]) {
+    const q = args[0] as string | { text?: string } | undefined;
+    const text = typeof q === 'string' ? q : q?.text;
+    if (text) bump(pgCounts, text.slice(0, 200).replace(/\s+/g, ' ').slice(0, 90));
+    return originalQuery.apply(this, args);
+  };
+  const redisProto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) => unknown };
+  const originalSend = redisProto.sendCommand;
+  redisProto.sendCommand = function (this: unknown, ...args: unknown[]) {
+    const name = (args[0] as { name?: string } | undefined)?.name;
+    if (name) bump(redisCounts, name);
+    return originalSend.apply(this, args);
+  };
+}
 
 function takeStats() {
   const sorted = (m: Map<string, number>) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]));

@@ -16,7 +16,7 @@ import { eventually } from '../kit/subscriptions.js';
 
 type Started = { child: ChildProcess; url: string; wsUrl: string; logs: Record<string, unknown>[]; exited: Promise<number | null> };
 
-/** `node --import tsx src/main.ts` as production runs it, on a free port; its JSON logs collected. */
+/** The service's entry point (src/main.ts, through tsx) on a free port; its JSON logs collected. */
 async function startMain(env: Record<string, string>): Promise<Started> {
   const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', main], {

@@ -102,9 +102,9 @@ export class MessageHistory {
       priority: filter.priority !== undefined,
       kind: filter.kind !== undefined,
     };
-    const key = Object.values(shape).map(Number).join('');
+    const key = shapeKey(shape);
     let statement = this.statements.get(key);
-    if (!statement) this.statements.set(key, (statement = pageStatement(shape, `message_history_${key}`)));
+    if (!statement) this.statements.set(key, (statement = pageStatement(shape)));
     const rows = await this.run(
       statement,
       fillPlaceholders(statement.params, {
@@ -161,7 +161,7 @@ export class MessageHistory {
  * The SQL of a page statement of `shape`. Both drivers speak Postgres' dialect, so it is built once
  * with a connectionless drizzle; the bench's Q1 ceiling sends the same text.
  */
-export function pageStatement(shape: Shape, name: string): Statement {
+export function pageStatement(shape: Shape): Statement {
   const viewerTakesPart = sqlBuilder
     .select({ one: sql`1` })
     .from(participants)
@@ -197,8 +197,11 @@ export function pageStatement(shape: Shape, name: string): Statement {
     .orderBy(shape.forward ? asc(messages.seq) : desc(messages.seq))
     .limit(placeholder('limit'))
     .toSQL();
-  return { name, sql: query.sql, params: query.params };
+  return { name: `message_history_${shapeKey(shape)}`, sql: query.sql, params: query.params };
 }
+
+/** '0100000' for a backward page after a cursor, and so on: one per combination. */
+const shapeKey = (shape: Shape) => Object.values(shape).map(Number).join('');
 
 /** A page statement: its SQL, with placeholders among its parameters, and its prepared-statement name. */
 export type Statement = { name: string; sql: string; params: unknown[] };

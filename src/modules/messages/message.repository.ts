@@ -188,7 +188,7 @@ class InsertQueue {
   private async store(batch: Queued[]): Promise<void> {
     let rows: MessageRow[];
     try {
-      rows = await this.statement.execute(batchValues(batch));
+      rows = await this.statement.execute(insertBatchValues(batch));
     } catch (err) {
       // The database refused the statement and rolled all of it back. Alone, each message gets its
       // own answer: the one that reused a clientMessageId fails, the others are stored. One after
@@ -209,7 +209,7 @@ class InsertQueue {
 const givenColumns = Object.entries(getTableColumns(messages)).filter(([key]) => key !== 'seq');
 
 /** The batch as the statement's parameters: one array per column, and one of the participation flags. */
-function batchValues(batch: Queued[]): Record<string, unknown[]> {
+export function insertBatchValues(batch: Pick<Queued, 'message' | 'senderMustParticipate'>[]): Record<string, unknown[]> {
   const values: Record<string, unknown[]> = { senderMustParticipate: batch.map((q) => q.senderMustParticipate) };
   for (const [key, column] of givenColumns) {
     values[key] = batch.map(({ message }) => {
@@ -221,6 +221,11 @@ function batchValues(batch: Queued[]): Record<string, unknown[]> {
 }
 
 type InsertBatchStatement = ReturnType<typeof prepareInsertBatch>;
+
+/** The prepared statement's name (the bench's M1 ceiling sends the same statement). */
+export const INSERT_BATCH_STATEMENT = 'insert_messages';
+
+const prepareInsertBatch = (db: Db) => insertBatchQuery(db).prepare(INSERT_BATCH_STATEMENT);
 
 /**
  * Stores a batch of messages, possibly to several conversations, in one prepared statement:
@@ -238,7 +243,7 @@ type InsertBatchStatement = ReturnType<typeof prepareInsertBatch>;
  * no ON CONFLICT: a reused clientMessageId raises a unique violation that rolls the whole
  * statement back, seq bumps included, so no seq is ever skipped.
  */
-function prepareInsertBatch(db: Db) {
+export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
   const list = (parts: SQLChunk[]) => sql.join(parts, sql`, `);
   const names = givenColumns.map(([, column]) => sql.identifier(column.name));
   // Each array is sent as text[], which both drivers can send whatever the column's type (PGlite
@@ -278,8 +283,7 @@ function prepareInsertBatch(db: Db) {
     .with(queued, allowed, locked, bumped)
     .insert(messages)
     .select(sql`select ${list(selected)} from allowed a join bumped b on b.id = a.conversation_id`)
-    .returning()
-    .prepare('insert_messages');
+    .returning();
 }
 
 function isDuplicateClientMessageId(err: unknown): boolean {

@@ -233,7 +233,7 @@ export async function startServerProcess(options: {
   env: Record<string, string>;
   logDir: string;
   script?: string;
-  /** WORKERS for the service: this many worker processes under the one started here. */
+  /** WORKERS for the service: more than 1 is that many worker processes under the one started here. */
   workers?: number;
 }): Promise<ServerProcess> {
   const port = await freePort();
@@ -283,7 +283,7 @@ export async function startServerProcess(options: {
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       // With workers, ready means every worker listens: connections opened earlier would all go
       // to the first one and, kept alive, stay there.
-      if (res.ok && (!options.workers || ((await call<number>('listening')) ?? 0) >= options.workers)) break;
+      if (res.ok && ((options.workers ?? 1) <= 1 || ((await call<number>('listening')) ?? 0) >= options.workers!)) break;
     } catch {}
     if (Date.now() > deadline) throw new Error(`${options.name} did not become healthy in 60 s`);
     await sleep(150);
