@@ -97,13 +97,17 @@ export function cpuMs(pid: number, children = false): number {
   return (ticks * 1000) / 100;
 }
 
-/** Busy and total jiffies of the whole machine, from /proc/stat (iowait counts as idle). */
-export function machineCpu(): { busy: number; total: number } {
+/**
+ * Busy, stolen and total jiffies of the whole machine, from /proc/stat (iowait counts as idle).
+ * Steal is time a virtual machine's CPUs were ready but the host ran something else: it is not
+ * busy time of ours, and while it is high the same work takes longer by the wall clock.
+ */
+export function machineCpu(): { busy: number; steal: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
+  // user nice system idle iowait irq softirq steal (guest and guest_nice are inside user and nice)
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq;
+  return { busy, steal, total: busy + idle + iowait + steal };
 }
 
 /** Summed CPU of every process named `name`, counting the children they reaped (ended backends). */
@@ -151,9 +155,12 @@ export function cpuMeter(processes: Record<string, number | number[]>, workerPid
     if (wPids.length) out.loadWorkers = pctOf(wPids.reduce((n, pid, i) => n + ((one(pid) - wStart[i]!) || 0), 0));
     out.postgres = pctOf(groupCpuMs('postgres') - pgStart);
     out.redis = pctOf(groupCpuMs('redis-server') - redisStart);
-    out.machine = Math.round(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 100 * os.cpus().length);
+    const share = (jiffies: number) => Math.round((jiffies / Math.max(1, m1.total - m0.total)) * 100 * os.cpus().length);
+    out.machine = share(m1.busy - m0.busy);
     // What no process of the bench accounts for: other work on the machine (noise in the figures).
     out.other = Math.max(0, out.machine - Object.entries(out).reduce((n, [k, v]) => (k === 'machine' || !Number.isFinite(v) ? n : n + v), 0));
+    // Not in `machine`: the host's, not ours.
+    out.steal = share(m1.steal - m0.steal);
     out.wallMs = Math.round(wall);
     return out;
   };
