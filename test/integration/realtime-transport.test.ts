@@ -1,5 +1,6 @@
 // The WebSocket and SSE transports: one port and path for HTTP, graphql-ws and SSE; the
 // connection_init handshake and token expiry (close 4403); per-socket limits; keep-alive.
+import { connect } from 'node:net';
 import { print } from 'graphql';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +125,39 @@ describe.each(backends)('real-time transports on %s', (backend) => {
     });
     const text = await anonymous.text();
     expect(text).toContain('UNAUTHENTICATED');
+  });
+
+  it('ends a subscription streamed over HTTP when the client goes away, whatever it accepts', async () => {
+    const active = async () => (await server.app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
+    // No Accept header is */*: Yoga streams a subscription as SSE then too.
+    for (const accept of ['text/event-stream', undefined]) {
+      const baseline = await active();
+      const abort = new AbortController();
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${bob}`, ...(accept ? { accept } : {}) },
+        body: JSON.stringify({ query: print(MessageAddedDocument), variables: { conversationId } }),
+        signal: abort.signal,
+      });
+      expect(res.status, `Accept: ${accept}`).toBe(200);
+      await eventually(async () => (await active()) === baseline + 1);
+      abort.abort();
+      await eventually(async () => (await active()) === baseline);
+    }
+    // A client that hangs up right after asking, before (or as) the stream starts.
+    const baseline = await active();
+    const body = JSON.stringify({ query: print(MessageAddedDocument), variables: { conversationId } });
+    const { port } = new URL(server.url);
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.end(
+        `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n` +
+          `Authorization: Bearer ${bob}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      socket.destroy();
+    });
+    await new Promise((resolve) => socket.once('close', resolve));
+    await sleep(200);
+    await eventually(async () => (await active()) === baseline);
   });
 
   it('closes the socket with 4403 on a bad, missing or already expired token at connection_init', async () => {
