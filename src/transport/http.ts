@@ -12,7 +12,6 @@ type FetchHandler = {
   fetchAPI: FetchAPI;
   /** Called with no server context (see createHttpHandler). */
   handleRequest(request: Request, serverContext?: Record<string, unknown>): Response | Promise<Response>;
-  handle(req: IncomingMessage, res: ServerResponse): unknown;
 };
 
 /**
@@ -23,7 +22,7 @@ type FetchHandler = {
  * refused over `maxBodyBytes`, and Yoga (created with `maxRequestBodySize: false`, since every body
  * it sees is bounded here) gets a fetch Request with that string. Its HTTP handling (status codes,
  * content negotiation, SSE) is unchanged, and the response goes out through the adapter's own
- * sendNodeResponse. GET and HEAD carry no body and take Yoga's adapter as they are.
+ * sendNodeResponse. GET and HEAD (a query in the URL, GraphiQL) carry no body and go the same way.
  *
  * Yoga gets no server context ({ req, res }): the adapter makes each request's context an
  * `Object.create(serverContext)`, a new prototype and so a new hidden class per request, which
@@ -42,7 +41,7 @@ export function createHttpHandler(yoga: FetchHandler, maxBodyBytes = HTTP_MAX_BO
     res.end(JSON.stringify({ errors: [{ message: `Request body is larger than ${maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] }));
   };
 
-  const respond = (req: IncomingMessage, res: ServerResponse, body: string) => {
+  const respond = (req: IncomingMessage, res: ServerResponse, body: string | null) => {
     const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
       method: req.method,
       headers: req.headers as HeadersInit,
@@ -60,7 +59,7 @@ export function createHttpHandler(yoga: FetchHandler, maxBodyBytes = HTTP_MAX_BO
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method === 'GET' || req.method === 'HEAD') {
-      void yoga.handle(req, res);
+      respond(req, res, null);
       return;
     }
     if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {

@@ -144,6 +144,18 @@ describe.each(backends)('real-time transports on %s', (backend) => {
       abort.abort();
       await eventually(async () => (await active()) === baseline);
     }
+    // The same over GET (the operation in the URL).
+    const getBaseline = await active();
+    const abortGet = new AbortController();
+    const query = new URLSearchParams({ query: print(MessageAddedDocument), variables: JSON.stringify({ conversationId }) });
+    const overGet = await fetch(`${server.url}?${query}`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${bob}` },
+      signal: abortGet.signal,
+    });
+    expect(overGet.status).toBe(200);
+    await eventually(async () => (await active()) === getBaseline + 1);
+    abortGet.abort();
+    await eventually(async () => (await active()) === getBaseline);
     // A client that hangs up right after asking, before (or as) the stream starts.
     const baseline = await active();
     const body = JSON.stringify({ query: print(MessageAddedDocument), variables: { conversationId } });
