@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { conversations, messages, participants, type MessageRow } from '../../db/schema/index.js';
+import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
+import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 
 /** A message to store; `id` may be given (a completed stream keeps its id). */
@@ -113,11 +114,19 @@ export class MessageRepository {
     return rows.length > 0;
   }
 
-  /** Stored messages with seq > afterSeq, ascending (resume after a disconnect). */
-  async after(conversationId: string, afterSeq: number, limit: number): Promise<MessageRow[]> {
+  /**
+   * Stored messages with seq > afterSeq, ascending (resume after a disconnect), each with its
+   * sender, as a live event carries it: delivering them then reads nothing more per message.
+   */
+  async after(conversationId: string, afterSeq: number, limit: number): Promise<{ message: MessageRow; sender: UserSnapshot }[]> {
     return this.db
-      .select()
+      .select({
+        message: messages,
+        sender: { orgId: users.orgId, id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles },
+      })
       .from(messages)
+      // Every message has its sender (messages_sender_fk).
+      .innerJoin(users, and(eq(users.orgId, messages.orgId), eq(users.id, messages.senderId)))
       .where(and(eq(messages.conversationId, conversationId), gt(messages.seq, afterSeq)))
       .orderBy(asc(messages.seq))
       .limit(limit);

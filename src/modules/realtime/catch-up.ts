@@ -5,7 +5,8 @@ import type { MessageRepository } from '../messages/message.repository.js';
  * Stored messages for subscriptions that catch up (a resume with afterSeq, a hole in seq, a resync
  * after Redis came back). When pub/sub loses an event, every subscriber of the conversation on
  * this instance notices the same hole at once and asks for the same rows: one read serves them
- * all, and they share its snapshots, so the fan-out executes each of those messages once too.
+ * all, and they share its snapshots (senders included, as live events carry them), so the fan-out
+ * executes each of those messages once too where it can share, and no subscriber reads per message.
  * Only reads in flight are shared; nothing is kept after they answer, so nothing goes stale.
  */
 export class CatchUpReader {
@@ -20,7 +21,7 @@ export class CatchUpReader {
     if (!read) {
       read = this.messages
         .after(conversationId, afterSeq, limit)
-        .then((rows) => rows.map((row) => messageSnapshot(row)))
+        .then((rows) => rows.map(({ message, sender }) => messageSnapshot(message, sender)))
         .finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, read);
     }

@@ -60,9 +60,10 @@ builder.mutationFields((t) => ({
 /**
  * The resolver of every subscription field: each event is resolved with loaders of its own. A
  * subscription's context lives for hours, and so would its loaders' caches: a presence or a
- * replied-to message read once would be served stale. An event is executed once for all its
- * subscribers (see src/graphql/fan-out.ts), so these reads are made once per event, not per
- * subscriber.
+ * replied-to message read once would be served stale. Where the fan-out shares an event's
+ * execution (the same viewer-independent document and variables, see src/graphql/fan-out.ts), these
+ * reads are made once per event; otherwise once per event and subscriber. Messages carry their
+ * sender, live and read back alike, so the common selection reads nothing.
  */
 function perEvent<E>(event: E, _args: unknown, ctx: Context): E {
   ctx.loaders = createLoaders(ctx.services, ctx.viewer);
