@@ -24,7 +24,7 @@ export function parsePgTimestamptz(text: string): Date {
   if ((sign !== 43 && sign !== 45) || n !== i + 3) return fallback(text);
   const d = (at: number) => text.charCodeAt(at) - 48;
   const year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
-  // Date.UTC reads 0-99 as 1900-1999.
+  // Date.UTC reads 0-99 as 1900-1999: such years go the way drizzle's `new Date` takes them.
   if (year < 100) return fallback(text);
   const utc = Date.UTC(
     year,

@@ -225,7 +225,7 @@ const timestamp = (value: unknown) => (value === null ? null : parsePgTimestampt
 
 /**
  * A page row as a message. The driver has already parsed integers, booleans, JSON and arrays;
- * timestamps arrive as Postgres' text (RAW_TYPES), as drizzle's own sessions take them.
+ * timestamps arrive as Postgres' text (PAGE_TYPES, PGLITE_PARSERS), as drizzle's own sessions take them.
  * One object literal (not a loop over column names): every message gets the same shape.
  */
 function toHistoryMessage(row: unknown[], orgId: string, conversationId: string, sender: UserSnapshot): HistoryMessage {
