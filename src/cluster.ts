@@ -64,6 +64,10 @@ export function runPrimary(config: Config): void {
   cluster.on('listening', (worker) => {
     workers.set(worker, Date.now());
     log.info({ worker: worker.id, pid: worker.process.pid }, 'worker started');
+    // A start that lasts ends the run of failed ones, even if no worker dies later to say so.
+    setTimeout(() => {
+      if (workers.has(worker)) failedStarts = 0;
+    }, STARTUP_MS).unref();
   });
   cluster.on('exit', (worker, code, signal) => {
     const listeningSince = workers.get(worker);
@@ -78,8 +82,7 @@ export function runPrimary(config: Config): void {
       if (workers.size === 0) finish();
       return;
     }
-    const failedStart = listeningSince === undefined || Date.now() - listeningSince < STARTUP_MS;
-    failedStarts = failedStart ? failedStarts + 1 : 0;
+    if (listeningSince === undefined || Date.now() - listeningSince < STARTUP_MS) failedStarts++;
     if (failedStarts >= MAX_FAILED_STARTS) {
       log.fatal({ ...exit, failedStarts }, 'workers keep dying as they start: giving up');
       stop('SIGTERM', true);
