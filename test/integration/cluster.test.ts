@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/jwt.js';
 import { freePort } from '../kit/faults.js';
 import { MessageAddedDocument } from '../../src/client/generated/graphql.js';
-import { freshOrg, rawSocket, type RawSocket, type ServerMessage } from '../kit/realtime.js';
+import { topics } from '../../src/pubsub/topics.js';
+import { freshOrg, numsub, rawSocket, testRedis, type RawSocket, type ServerMessage } from '../kit/realtime.js';
 import { UNLIMITED_ENV } from '../kit/server.js';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
 import { eventually } from '../kit/subscriptions.js';
@@ -40,7 +41,7 @@ const alive = (pid: number) => {
   }
 };
 
-type LogLine = { msg?: string; pid?: number; code?: number | null; signal?: string | null };
+type LogLine = { msg?: string; pid?: number; code?: number | null; signal?: string | null; operation?: string };
 
 describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deployment of two worker processes', () => {
   let service: ChildProcess;
@@ -56,6 +57,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
   const started = () => logs.filter((l) => l.msg === 'worker started').map((l) => l.pid!);
   const exited = () => logs.filter((l) => l.msg?.startsWith('worker exited')).map((l) => l.pid!);
   const liveWorkers = () => started().filter((pid) => !exited().includes(pid));
+  /** The worker processes that logged serving an operation (every app log line carries its pid). */
+  const servedBy = (operation: string) => new Set(logs.filter((l) => l.msg === 'operation' && l.operation === operation).map((l) => l.pid));
 
   /** One request on a connection of its own, so that successive requests spread over the workers. */
   const http = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
@@ -127,6 +130,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
     const alice = await token('alice');
     const answers = await Promise.all(Array.from({ length: 4 }, () => gql(alice, '{ viewer { id displayName } }')));
     expect(answers).toEqual(Array(4).fill({ viewer: { id: 'alice', displayName: 'alice' } }));
+    // Both workers answered some (log lines are written asynchronously).
+    await eventually(() => servedBy('viewer').size === 2);
   });
 
   it('delivers a message sent over HTTP to subscribers on every worker', async () => {
@@ -149,6 +154,13 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
         await send(alice, conversationId, 'probe');
         return sockets.every((s) => s.messages.some(got('probe')));
       });
+      // Each worker holds one Redis subscription to the conversation for its sockets.
+      const redis = testRedis();
+      try {
+        expect((await numsub(redis, [topics.messageAdded(conversationId)]))[topics.messageAdded(conversationId)]).toBe(2);
+      } finally {
+        redis.disconnect();
+      }
       // Each send lands on one worker; the sockets on the other get it through Redis.
       for (const content of ['one', 'two', 'three', 'four']) await send(alice, conversationId, content);
       await Promise.all(sockets.flatMap((s) => ['one', 'two', 'three', 'four'].map((content) => s.waitFor(got(content)))));
@@ -160,7 +172,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
   it('reports the metrics of the whole deployment at /metrics', async () => {
     const alice = await token('alice');
     for (let i = 0; i < 6; i++) await gql(alice, '{ conversations(first: 1) { nodes { id } } }');
-    // Whichever worker answers, it counts all six, three of which the other worker served.
+    await eventually(() => servedBy('conversations').size === 2);
+    // Whichever worker answers, it counts all six, some of which the other worker served.
     for (let i = 0; i < 2; i++) {
       const { status, body } = await http('/metrics');
       expect(status).toBe(200);
@@ -182,10 +195,9 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
 
   it('stops the primary and every worker with code 0 on SIGTERM', async () => {
     const workers = liveWorkers();
-    const stoppedAt = Date.now();
     service.kill('SIGTERM');
+    // 0, not 1: the primary did not have to kill a worker that failed to stop in time.
     expect(await exitOf(service)).toBe(0);
-    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
     expect(workers.filter(alive)).toEqual([]);
   });
 });

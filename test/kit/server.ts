@@ -137,7 +137,6 @@ export function dataOf<T>(result: GqlResult<T>): T {
   return result.data as T;
 }
 
-/** The extensions.code of the first error, or undefined. */
 /** The statements the server sends to its database while `task` runs (nothing else may run meanwhile). */
 export async function statementsOf<T>(server: TestServer, task: () => Promise<T>): Promise<{ statements: number; result: T }> {
   const { stats } = server.app.services.database;
@@ -146,6 +145,7 @@ export async function statementsOf<T>(server: TestServer, task: () => Promise<T>
   return { statements: stats.statements - before, result };
 }
 
+/** The extensions.code of the first error, or undefined. */
 export const codeOf = (result: GqlResult<unknown>) => result.errors?.[0]?.extensions?.code as string | undefined;
 
 /** A JSON logger whose lines are kept in `lines` (parsed), for tests that read what was logged. */
