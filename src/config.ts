@@ -31,6 +31,8 @@ const urlWithScheme = (schemes: string[]) =>
   );
 
 const MAX_WORKERS = 64;
+/** What WORKERS=auto starts: a worker per core the process may use, at most MAX_WORKERS. */
+export const autoWorkers = () => Math.min(availableParallelism(), MAX_WORKERS);
 
 const rate = (fallback: number) => z.coerce.number().positive().max(1_000_000).default(fallback);
 const limit = (fallback: number) => z.coerce.number().int().min(1).max(10_000_000).default(fallback);
@@ -185,6 +187,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
-    workers: e.WORKERS === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : e.WORKERS,
+    workers: e.WORKERS === 'auto' ? autoWorkers() : e.WORKERS,
   };
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { mintToken } from '../../src/auth/jwt.js';
+import { autoWorkers } from '../../src/config.js';
 import { heapByConstructor, heapGrowth } from './lib/heap.js';
 import { HttpClient, pool } from './lib/http.js';
 import {
@@ -92,12 +93,11 @@ const M1_HOT_LOOPS = 8;
 const M1_SPREAD_CONVERSATIONS = 64;
 const Q1_CONVERSATIONS = 64;
 /**
- * Postgres connections of the server (DATABASE_POOL_MAX; the WORKERS run shares them among its
+ * Postgres connections of each server (DATABASE_POOL_MAX; the WORKERS run shares them among its
  * workers), and of the pg ceilings. Sized for Postgres on this machine's cores, as the PostgreSQL
  * wiki's rule has it (about two per core): Postgres shares the cores with everything else here, and
  * each connection beyond what the cores can run at once is one more backend woken from idle per
- * statement. Measured on Q1, 2 cores, one server process: with 20 connections a page cost
- * Postgres 0.28-0.31 ms of CPU, with 3 0.21-0.27 ms, and the server served 8-25% more pages.
+ * statement. Measured on Q1 with one server process under wrk (16 connections), runs alternating between a pool of 3 and of 20: Postgres spent 0.21-0.27 ms of CPU per page with 3 and 0.28-0.30 ms with 20 (13-15% more in each pair), and the server served 5-25% more pages with 3 (the bench README has more).
  */
 const POOL_MAX = 2 * os.availableParallelism();
 /**
@@ -105,7 +105,7 @@ const POOL_MAX = 2 * os.availableParallelism();
  * machine, WORKERS=auto (a worker per core): reading history is the phase one core cannot carry.
  * The workers share the same total of Postgres connections.
  */
-const SCALE_WORKERS = Math.min(os.availableParallelism(), 64);
+const SCALE_WORKERS = autoWorkers();
 /** S1 matrix: subscribers per conversation, and publish rates (msg/s) for each. */
 const S1_MATRIX: { subs: number; rates: number[] }[] = [
   { subs: 1, rates: [10, 100] },

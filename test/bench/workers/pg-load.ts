@@ -8,8 +8,9 @@
  *    stores concurrent sends together (group commit, up to 64 per statement); that is deliberately
  *    not modelled here, so the server can exceed this ceiling.
  *
- * Both statements, their names and their parameters come from the server's own code, so they
- * cannot drift from what the server sends.
+ * Both statements, their names and their parameters come from the server's own code, so their SQL
+ * cannot drift from what the server sends; the values filled in here (the page's 50 + 1, the
+ * newest-first shape, the message fields) are this file's and follow Q1's and M1's requests.
  */
 import { randomUUID } from 'node:crypto';
 import { fillPlaceholders } from 'drizzle-orm';
