@@ -5,9 +5,9 @@ import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
-import { collect, type Collector } from '../kit/subscriptions.js';
+import { collect, eventually, type Collector } from '../kit/subscriptions.js';
 import { createGroup, sendText, UNLIMITED_ENV } from '../kit/realtime.js';
-import { SendMessageDocument } from '../../src/client/generated/graphql.js';
+import { DeleteMessageDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
 
 const SUBSCRIBERS = 20;
 
@@ -28,6 +28,13 @@ const Senders = parse(`
     messageAdded(conversationId: $conversationId, afterSeq: $afterSeq) { seq sender { id displayName } }
   }
 `) as TypedDocumentNode<{ messageAdded: { seq: number; sender: { id: string; displayName: string } } }, { conversationId: string; afterSeq: number }>;
+
+/** Deleted messages with their senders. */
+const DeletedWithSender = parse(`
+  subscription DeletedWithSender($conversationId: ID!) {
+    messageDeleted(conversationId: $conversationId) { id sender { id displayName } }
+  }
+`) as TypedDocumentNode<{ messageDeleted: { id: string; sender: { id: string; displayName: string } } }, { conversationId: string }>;
 
 /** The newest seq of a conversation. */
 const LastSeq = parse(`
@@ -126,6 +133,45 @@ describe.each(backends)('fan-out on %s', (backend) => {
       Array.from({ length: 12 }, (_, i) => ({ id: senders[i % 3], displayName: `Reader ${senders[i % 3]}` })),
     );
     resumer.stop();
+  });
+
+  it('sends a deleted message with its sender, read by no subscription', async () => {
+    const reader1 = await server.token('reader1', { name: 'Reader reader1' });
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await sendText(server, reader1, conversationId, `doomed ${i}`)).id);
+    const [ownWatched, ownUnwatched, byOwnerWatched, byOwnerUnwatched] = ids as [string, string, string, string];
+    const remove = (auth: string, id: string) => statementsOf(server, async () => dataOf(await server.gql(auth, DeleteMessageDocument, { id })));
+
+    const active = async () => (await server.app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
+    const before = await active();
+    const watcher = collect(server.ws(await server.token('reader2')), DeletedWithSender, { conversationId });
+    // Live once a probe's event is in (a probe deleted before that tells nobody).
+    await eventually(async () => {
+      const probe = await sendText(server, reader1, conversationId, 'probe');
+      await server.gql(reader1, DeleteMessageDocument, { id: probe.id });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return watcher.events.length > 0;
+    });
+    const probes = watcher.events.length;
+    // Whoever deletes (the sender, or the conversation's owner), a delete costs as many statements
+    // watched as unwatched: the event carries the sender, so no subscription reads it.
+    const own = await statementsOf(server, async () => {
+      await remove(reader1, ownWatched);
+      await watcher.waitFor(probes + 1);
+    });
+    const byOwner = await statementsOf(server, async () => {
+      await remove(alice, byOwnerWatched);
+      await watcher.waitFor(probes + 2);
+    });
+    watcher.stop();
+    // Gone before the unwatched deletes, which must not be resolved for it.
+    await eventually(async () => (await active()) === before);
+    expect(own.statements).toBe((await remove(reader1, ownUnwatched)).statements);
+    expect(byOwner.statements).toBe((await remove(alice, byOwnerUnwatched)).statements);
+    expect(watcher.events.slice(probes).map((e) => e.messageDeleted)).toEqual([
+      { id: ownWatched, sender: { id: 'reader1', displayName: 'Reader reader1' } },
+      { id: byOwnerWatched, sender: { id: 'reader1', displayName: 'Reader reader1' } },
+    ]);
   });
 
   it('still gives each subscription the result of its own variables', async () => {

@@ -98,6 +98,15 @@ export class MessageRepository {
     return row!;
   }
 
+  /** A message's sender, as events carry it. Every message has one (messages_sender_fk). */
+  async senderOf(message: Pick<MessageRow, 'orgId' | 'senderId'>): Promise<UserSnapshot> {
+    const [sender] = await this.db
+      .select(SENDER)
+      .from(users)
+      .where(and(eq(users.orgId, message.orgId), eq(users.id, message.senderId)));
+    return sender!;
+  }
+
   /** Whether any message matching `filter` lies before (`lt`) or after (`gt`) a seq. */
   async existsBeyond(conversationId: string, side: 'lt' | 'gt', seq: number, filter: MessageFilter): Promise<boolean> {
     const rows = await this.db
@@ -122,7 +131,7 @@ export class MessageRepository {
     return this.db
       .select({
         message: messages,
-        sender: { orgId: users.orgId, id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles },
+        sender: SENDER,
       })
       .from(messages)
       // Every message has its sender (messages_sender_fk).
@@ -145,6 +154,9 @@ export function filterConditions(filter: { [K in keyof MessageFilter]?: MessageF
   if (filter.kind) conditions.push(eq(messages.kind, filter.kind));
   return conditions;
 }
+
+/** The columns of a sender as events carry it (UserSnapshot). */
+const SENDER = { orgId: users.orgId, id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles };
 
 /** The unique constraint a reused clientMessageId violates (see the schema). */
 const CLIENT_MESSAGE_ID_UNIQUE = 'messages_client_message_id_uq';
