@@ -2,7 +2,7 @@
  * Summarizes a V8 .cpuprofile (from `npm run bench -- --profile`):
  *   npx tsx test/bench/profile-summary.ts test/bench/results/profiles/<file>.cpuprofile [top=30]
  * Prints self time by function and by package / source folder, and inclusive time of the
- * project's own functions (src/...), so a hot path can be named by file and function.
+ * project's own functions (src/..., or dist/... as the bench runs them), so a hot path can be named by file and function.
  */
 import { readFileSync } from 'node:fs';
 
@@ -37,7 +37,8 @@ const where = (url: string) => {
     const rest = url.slice(nm + 'node_modules/'.length).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  const src = url.indexOf('/src/');
+  // The bench runs the compiled server (dist/), tests and tsx run src/.
+  const src = Math.max(url.indexOf('/src/'), url.indexOf('/dist/'));
   if (src >= 0) return url.slice(src + 1);
   if (url.startsWith('node:')) return url;
   return url.replace(/^file:\/\//, '');
@@ -71,7 +72,7 @@ for (const [id, us] of self) {
     if (seen.has(k)) continue;
     seen.add(k);
     add(inclusiveAll, k, us);
-    if (n.callFrame.url.includes('/src/')) add(inclusive, k, us);
+    if (/\/(src|dist)\//.test(n.callFrame.url)) add(inclusive, k, us);
   }
 }
 
@@ -86,4 +87,4 @@ print('Self time by package / folder', selfByPkg, 25);
 print('Self time by function', selfByFn);
 print('Inclusive time by package / folder (anywhere on the stack)', inclusivePkg, 25);
 print('Inclusive time by function', inclusiveAll, top);
-print('Inclusive time of project functions (src/)', inclusive, 25);
+print('Inclusive time of project functions (src/ or dist/)', inclusive, 25);

@@ -27,6 +27,7 @@ import {
   compiled,
   type ServerProcess,
   type ServerStats,
+  referenceLoopMs,
 } from './lib/proc.js';
 import { ADD_PARTICIPANT, CREATE_CONVERSATION, SEND_MESSAGE } from './lib/queries.js';
 import { callAll, Worker } from './lib/rpc.js';
@@ -168,6 +169,8 @@ const phaseStats: Record<string, Record<string, ServerStats | undefined>> = {};
 const otherLoad: Record<string, number> = {};
 /** CPU time the host took from this virtual machine per measurement (% of one core). */
 const stealLoad: Record<string, number> = {};
+/** referenceLoopMs() just before and just after each measurement: more is a slower machine. */
+const referenceLoop: Record<string, [number, number]> = {};
 
 /**
  * Runs one phase: counts the Postgres statements and Redis calls each server sends during it
@@ -251,7 +254,9 @@ async function main() {
     }
   }
   json.backgroundLoadPercentOfCore = busy;
+  json.referenceLoopMsAtStart = referenceLoopMs();
   console.log(`background load before start: ${busy}% of one core (other processes)${busy > 25 ? ' -- figures will be noisy' : ''}`);
+  console.log(`reference loop: ${fmtInt(json.referenceLoopMsAtStart as number)} ms of CPU (lib/proc.ts referenceLoopMs; more is a slower machine, and it is measured again around each measurement)`);
   if (machine.cores < 4) {
     console.log(`note: ${machine.cores} cores are shared by the server, Postgres, Redis and the load workers; absolute figures are machine-bound.`);
   }
@@ -681,6 +686,8 @@ async function main() {
   json.stealPercentOfCore = stealLoad;
   console.log(`CPU of other processes during measurements (% of one core): ${Object.entries(otherLoad).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`CPU stolen by the host during measurements (% of one core): ${Object.entries(stealLoad).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  json.referenceLoopMs = referenceLoop;
+  console.log(`Reference loop before/after each measurement (ms of CPU; start of run ${fmtInt(json.referenceLoopMsAtStart as number)}): ${Object.keys(referenceLoop).map((k) => `${k} ${referenceLoop[k]!.map(fmtInt).join('/')}`).join(', ')}`);
   // Errors the servers logged (pino level >= 50), with the most frequent messages.
   const serverErrors: Record<string, { count: number; top: [string, number][] }> = {};
   for (const file of readdirSync(logDir).filter((f) => f.endsWith('.log'))) {
@@ -751,6 +758,7 @@ function summarizeClosed(results: ClosedResult[], cpu: Record<string, number>): 
 }
 
 async function closedRun(name: string, url: string, loops: Loop[], warmupMs: number, durationMs: number, pids: Record<string, number | number[]>) {
+  const referenceBefore = referenceLoopMs();
   const ws = Array.from({ length: HTTP_LOAD_WORKERS }, (_, i) => worker(`${name}-${i}`, 'http-load.ts'));
   const parts = ws.map((_, i) => loops.filter((_, j) => j % HTTP_LOAD_WORKERS === i));
   const meterAt = setTimeout(() => (meter = cpuMeter(pids, workerPids)), warmupMs);
@@ -761,12 +769,14 @@ async function closedRun(name: string, url: string, loops: Loop[], warmupMs: num
   otherLoad[name] = cpu.other ?? NaN;
   stealLoad[name] = cpu.steal ?? NaN;
   await stopWorkers(ws);
+  referenceLoop[name] = [referenceBefore, referenceLoopMs()];
   const s = summarizeClosed(results, cpu);
-  log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, server CPU ${fmt(s.serverCpuMsPerOp, 2)} ms/op, cpu ${JSON.stringify(cpu)}`);
+  log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, server CPU ${fmt(s.serverCpuMsPerOp, 2)} ms/op, cpu ${JSON.stringify(cpu)}, ${referenceText(name)}`);
   return s;
 }
 
 async function pgRun(name: string, databaseUrl: string, kind: 'insert' | 'query', orgId: string, loops: { cls: string; userId: string; conversations: string[] }[]) {
+  const referenceBefore = referenceLoopMs();
   const ws = Array.from({ length: PG_LOAD_WORKERS }, (_, i) => worker(`${name}-${i}`, 'pg-load.ts'));
   const parts = ws.map((_, i) => loops.filter((_, j) => j % PG_LOAD_WORKERS === i));
   let meter: (() => Record<string, number>) | undefined;
@@ -785,8 +795,9 @@ async function pgRun(name: string, databaseUrl: string, kind: 'insert' | 'query'
   otherLoad[name] = cpu.other ?? NaN;
   stealLoad[name] = cpu.steal ?? NaN;
   await stopWorkers(ws);
+  referenceLoop[name] = [referenceBefore, referenceLoopMs()];
   const s = summarizeClosed(results, cpu);
-  log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, cpu ${JSON.stringify(cpu)}`);
+  log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, cpu ${JSON.stringify(cpu)}, ${referenceText(name)}`);
   return s;
 }
 
@@ -858,6 +869,7 @@ async function fanRun(
 ): Promise<FanResult> {
   const runId = `run-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   await callAll(fan, 'reset', () => ({ runId }));
+  const referenceBefore = referenceLoopMs();
   const meter = cpuMeter(pids, workerPids);
   const sent = await publisher.call<RateResult>('rate', { ...pub, runId });
   const cpuPublish = meter();
@@ -880,6 +892,7 @@ async function fanRun(
   // Server CPU over publish + delivery, per delivered message (less sensitive to contention than latency).
   const cpu = cpuPublish;
   const cpuAll = meter();
+  referenceLoop[cell] = [referenceBefore, referenceLoopMs()];
   const serverKeys = Object.keys(pids);
   const serverCpuMs = serverKeys.reduce((n, k) => n + ((cpuAll[k] ?? 0) / 100) * cpuAll.wallMs!, 0);
   const parts = await callAll<{
@@ -1086,3 +1099,6 @@ main()
     await cleanup();
     process.exit(process.exitCode ?? 0);
   });
+
+/** "reference loop 130/150 ms" of a measurement, for its log line. */
+const referenceText = (name: string) => `reference loop ${referenceLoop[name]!.map(fmtInt).join('/')} ms`;

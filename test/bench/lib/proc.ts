@@ -110,6 +110,31 @@ export function machineCpu(): { busy: number; steal: number; total: number } {
   return { busy, steal, total: busy + idle + iowait + steal };
 }
 
+/**
+ * CPU milliseconds a fixed integer loop takes in this process: how fast a core of this virtual
+ * machine runs right now. The same loop has taken from 1.4 to 2.7 s on this machine within a
+ * minute, with the host's steal counter barely moving (a neighbour on the same physical core, or
+ * the clock), so every figure of a run moves with it. Run while the bench's own processes are idle.
+ */
+export function referenceLoopMs(): number {
+  // Compiled first: the interpreter's first pass is about ten times slower than the optimized loop.
+  spin(1_000_000);
+  const start = process.cpuUsage();
+  spin(REFERENCE_ITERATIONS);
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+}
+
+/** About 0.25 s of optimized loop on this machine when it runs fast. */
+const REFERENCE_ITERATIONS = 400_000_000;
+let sink = 0;
+function spin(n: number) {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = (x + i) | 0;
+  // Kept, so the loop is not optimized away.
+  sink ^= x;
+}
+
 /** Summed CPU of every process named `name`, counting the children they reaped (ended backends). */
 function groupCpuMs(name: string): number {
   let sum = 0;
