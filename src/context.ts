@@ -116,14 +116,9 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   return groups;
 }
 
-/** The loaders of one request, or of one event of a subscription. */
-export function createLoaders(services: Services, viewer: Viewer | null): Loaders {
-  return new Loaders(services, viewer);
-}
-
 export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {
   const log = services.log.child({ requestId, user: viewer?.userId });
-  return { viewer, services, loaders: createLoaders(services, viewer), log, requestId };
+  return { viewer, services, loaders: new Loaders(services, viewer), log, requestId };
 }
 
 /**
@@ -147,7 +142,7 @@ export class SocketContext implements Context {
   }
 
   get loaders(): Loaders {
-    return (this.madeLoaders ??= createLoaders(this.services, this.viewer));
+    return (this.madeLoaders ??= new Loaders(this.services, this.viewer));
   }
 
   set loaders(loaders: Loaders) {

@@ -1,9 +1,6 @@
 // WORKERS=2: one deployment is a primary and two worker processes on one port, seen from outside:
 // requests and sockets spread over the workers, events cross between them through Redis,
 // /metrics counts for the whole deployment, a killed worker is replaced, SIGTERM stops all.
-// The service runs from src/ through tsx, not from dist/: building dist/ here would race the
-// build of start.test.ts, which deletes and rewrites dist/ while this file's workers load it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -18,19 +15,7 @@ import { freshOrg, numsub, rawSocket, testRedis, type RawSocket, type ServerMess
 import { UNLIMITED_ENV } from '../kit/server.js';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
 import { eventually } from '../kit/subscriptions.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
-
-
-const startService = (env: Record<string, string>) =>
-  spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-
-const exitOf = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+import { spawnService, type ServiceProcess } from '../kit/service-process.js';
 
 const alive = (pid: number) => {
   try {
@@ -41,24 +26,21 @@ const alive = (pid: number) => {
   }
 };
 
-type LogLine = { msg?: string; pid?: number; code?: number | null; signal?: string | null; operation?: string };
-
 describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deployment of two worker processes', () => {
-  let service: ChildProcess;
+  let service: ServiceProcess;
   let base: string;
   let dataDir: string;
   let dropDatabase: (() => Promise<void>) | undefined;
-  const logs: LogLine[] = [];
-  let stderr = '';
+  const logs = () => service.logs;
   const secret = randomBytes(32).toString('hex');
   const org = freshOrg();
   const token = (sub: string) => mintToken(secret, { sub, name: sub, org });
 
-  const started = () => logs.filter((l) => l.msg === 'worker started').map((l) => l.pid!);
-  const exited = () => logs.filter((l) => l.msg?.startsWith('worker exited')).map((l) => l.pid!);
+  const started = () => logs().filter((l) => l.msg === 'worker started').map((l) => l.pid!);
+  const exited = () => logs().filter((l) => l.msg?.startsWith('worker exited')).map((l) => l.pid!);
   const liveWorkers = () => started().filter((pid) => !exited().includes(pid));
   /** The worker processes that logged serving an operation (every app log line carries its pid). */
-  const servedBy = (operation: string) => new Set(logs.filter((l) => l.msg === 'operation' && l.operation === operation).map((l) => l.pid));
+  const servedBy = (operation: string) => new Set(logs().filter((l) => l.msg === 'operation' && l.operation === operation).map((l) => l.pid));
 
   /** One request on a connection of its own, so that successive requests spread over the workers. */
   const http = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
@@ -91,7 +73,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
     dataDir = mkdtempSync(join(tmpdir(), 'sb-cluster-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    service = startService({
+    service = spawnService({
       ...UNLIMITED_ENV,
       PORT: String(port),
       DATA_DIR: dataDir,
@@ -99,29 +81,15 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
       REDIS_URL: TEST_REDIS_URL!,
       JWT_SECRET: secret,
       WORKERS: '2',
-      LOG_LEVEL: 'info',
     });
-    let pending = '';
-    service.stdout!.on('data', (chunk) => {
-      const lines = (pending + String(chunk)).split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        try {
-          logs.push(JSON.parse(line) as LogLine);
-        } catch {
-          // Not a log line.
-        }
-      }
-    });
-    service.stderr!.on('data', (chunk) => (stderr += String(chunk)));
     await eventually(() => {
-      if (service.exitCode !== null) throw new Error(`the service exited with ${service.exitCode}: ${stderr}`);
+      if (service.child.exitCode !== null) throw new Error(`the service exited with ${service.child.exitCode}: ${service.stderr()}`);
       return liveWorkers().length === 2;
     }, 30_000);
   }, 60_000);
 
   afterAll(async () => {
-    for (const pid of [...liveWorkers(), service?.pid]) if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of [...liveWorkers(), service?.child.pid]) if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
     await dropDatabase?.();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
@@ -186,7 +154,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
     const [victim, survivor] = liveWorkers();
     process.kill(victim, 'SIGKILL');
     await eventually(() => liveWorkers().length === 2 && !liveWorkers().includes(victim), 20_000);
-    expect(logs.find((l) => l.msg?.startsWith('worker exited') && l.pid === victim)).toMatchObject({ code: null, signal: 'SIGKILL' });
+    expect(logs().find((l) => l.msg?.startsWith('worker exited') && l.pid === victim)).toMatchObject({ code: null, signal: 'SIGKILL' });
     expect(liveWorkers()).toContain(survivor);
     const alice = await token('alice');
     const answers = await Promise.all(Array.from({ length: 4 }, () => gql(alice, '{ viewer { id } }')));
@@ -195,19 +163,17 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
 
   it('stops the primary and every worker with code 0 on SIGTERM', async () => {
     const workers = liveWorkers();
-    service.kill('SIGTERM');
+    service.child.kill('SIGTERM');
     // 0, not 1: the primary did not have to kill a worker that failed to stop in time.
-    expect(await exitOf(service)).toBe(0);
+    expect(await service.exited).toBe(0);
     expect(workers.filter(alive)).toEqual([]);
   });
 });
 
 describe('WORKERS=2 without Redis', () => {
   it('refuses to start, naming REDIS_URL', async () => {
-    const child = startService({ WORKERS: '2', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused' });
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
-    expect(await exitOf(child)).toBe(2);
-    expect(stderr).toContain('REDIS_URL');
+    const refused = spawnService({ WORKERS: '2', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused' });
+    expect(await refused.exited).toBe(2);
+    expect(refused.stderr()).toContain('REDIS_URL');
   });
 });

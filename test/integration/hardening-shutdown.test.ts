@@ -2,46 +2,24 @@
 // sockets close with 1001 (going away: reconnect elsewhere), and the process exits cleanly.
 // The request is held open honestly: the test locks the conversation's row in Postgres, so the
 // send waits on that lock until the test lets go.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { print } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateConversationDocument, MessageAddedDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
 import { mintToken } from '../../src/auth/jwt.js';
 import { rawSocket } from '../kit/realtime.js';
+import { spawnService, type ServiceProcess } from '../kit/service-process.js';
 import { createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
 import { eventually } from '../kit/subscriptions.js';
 
-type Started = { child: ChildProcess; url: string; wsUrl: string; logs: Record<string, unknown>[]; exited: Promise<number | null> };
+type Started = ServiceProcess & { url: string; wsUrl: string };
 
-/** The service's entry point (src/main.ts, through tsx) on a free port; its JSON logs collected. */
+/** The service on a free port, with its logs. */
 async function startMain(env: Record<string, string>): Promise<Started> {
-  const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (d) => {
-      buffer += String(d);
-      const lines = buffer.split('\n');
-      buffer = lines.pop()!;
-      for (const line of lines) {
-        const entry = JSON.parse(line) as Record<string, unknown>; // every line is JSON
-        logs.push(entry);
-        if (entry.msg === 'switchboard listening') resolve(entry.port as number);
-      }
-    });
-    void exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}/graphql`, wsUrl: `ws://127.0.0.1:${port}/graphql`, logs, exited };
+  const service = spawnService(env);
+  const port = await service.listening;
+  return { ...service, url: `http://127.0.0.1:${port}/graphql`, wsUrl: `ws://127.0.0.1:${port}/graphql` };
 }
 
 async function gql(url: string, token: string, query: string, variables: unknown) {

@@ -1,4 +1,4 @@
-import { createLoaders } from '../../context.js';
+import { Loaders } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
 import { UserRef } from '../users/user.graphql.js';
 import type { AuthPayload } from './account.service.js';
@@ -38,7 +38,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const payload = await ctx.services.accounts.signUp({ ...input, userId: String(input.userId) });
       // The payload's user is read in the new user's org (its presence, for one).
-      ctx.loaders = createLoaders(ctx.services, payload.viewer);
+      ctx.loaders = new Loaders(ctx.services, payload.viewer);
       return payload;
     },
   }),
@@ -48,7 +48,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SignInInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const payload = await ctx.services.accounts.signIn({ ...input, userId: String(input.userId) });
-      ctx.loaders = createLoaders(ctx.services, payload.viewer);
+      ctx.loaders = new Loaders(ctx.services, payload.viewer);
       return payload;
     },
   }),

@@ -1,4 +1,4 @@
-import { createLoaders, requireViewer, type Context } from '../../context.js';
+import { Loaders, requireViewer, type Context } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
@@ -66,7 +66,7 @@ builder.mutationFields((t) => ({
  * sender, live and read back alike, so the common selection reads nothing.
  */
 function perEvent<E>(event: E, _args: unknown, ctx: Context): E {
-  ctx.loaders = createLoaders(ctx.services, ctx.viewer);
+  ctx.loaders = new Loaders(ctx.services, ctx.viewer);
   return event;
 }
 
