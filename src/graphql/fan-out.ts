@@ -7,6 +7,7 @@ import {
   TypeInfo,
   visit,
   visitWithTypeInfo,
+  type ASTNode,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
@@ -51,7 +52,8 @@ export type FanOut = {
  * A message sent to a conversation with 1,000 subscribers is one event object on this instance
  * (pub/sub delivers one snapshot to all local listeners). graphql-js would resolve it 1,000 times,
  * once per subscription; here the first subscriber to reach it executes it and every other
- * subscription running the same document with the same variables gets that result, masked once
+ * subscription running the same document with the same variables (those its result can depend on,
+see resultVariables) gets that result, masked once
  * (`maskError`, as Yoga masks; so is an error ending the stream). Results are only shared when
  * every field the document selects is viewer-independent (see VIEWER_INDEPENDENT); other
  * documents are executed per subscriber. Events made per subscriber (typing states) never match;
@@ -65,14 +67,14 @@ export type FanOut = {
  */
 export function createFanOut({ maskError, metrics }: { maskError: (error: unknown) => Error; metrics: SubscriptionMetrics }): FanOut {
   const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
-  const documentIds = new WeakMap<DocumentNode, { id: number; shared: boolean }>();
+  const documentIds = new WeakMap<DocumentNode, { id: number; shared: boolean; resultVariables: string[] }>();
   let nextDocumentId = 0;
 
   const describe = (schema: GraphQLSchema, document: DocumentNode) => {
     let known = documentIds.get(document);
     if (!known) {
       // Yoga's parser cache hands out one DocumentNode per query text, so this runs once per text.
-      known = { id: nextDocumentId++, shared: selectsOnlyViewerIndependent(schema, document) };
+      known = { id: nextDocumentId++, shared: selectsOnlyViewerIndependent(schema, document), resultVariables: resultVariables(document) };
       documentIds.set(document, known);
     }
     return known;
@@ -85,7 +87,10 @@ export function createFanOut({ maskError, metrics }: { maskError: (error: unknow
     const stream = await createSourceEventStream(args);
     if (!isAsyncIterable(stream)) return masked(stream);
     const document = describe(args.schema, args.document);
-    const key = [document.id, args.operationName ?? '', JSON.stringify(args.variableValues ?? {})].join('\u0001');
+    const variables = args.variableValues ?? {};
+    // An omitted variable (its default applies) and a null one are told apart, as in the request.
+    const used = Object.fromEntries(document.resultVariables.filter((name) => name in variables).map((name) => [name, variables[name]]));
+    const key = [document.id, args.operationName ?? '', JSON.stringify(used)].join('\u0001');
     const executeMasked = (event: unknown): ExecutionResult | Promise<ExecutionResult> => {
       const executed = execute({ ...args, rootValue: event }) as ExecutionResult | Promise<ExecutionResult>;
       return executed instanceof Promise ? executed.then(masked) : masked(executed);
@@ -111,6 +116,34 @@ export function createFanOut({ maskError, metrics }: { maskError: (error: unknow
       },
     },
   };
+}
+
+/**
+ * The variables an event's result can depend on: every variable the document uses, except in the
+ * arguments of its operations' root fields. Those only choose the stream (a conversation, where
+ * to resume with afterSeq); the root fields' resolvers return the event as it came. Left out of
+ * the sharing key, subscribers that resumed from different points, or watch different
+ * conversations, still share each live event's execution.
+ */
+export function resultVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  const collect = (node: ASTNode) => visit(node, { [Kind.VARIABLE]: (variable) => void names.add(variable.name.value) });
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) {
+      collect(definition);
+      continue;
+    }
+    for (const directive of definition.directives ?? []) collect(directive);
+    for (const selection of definition.selectionSet.selections) {
+      if (selection.kind !== Kind.FIELD) {
+        collect(selection);
+        continue;
+      }
+      for (const directive of selection.directives ?? []) collect(directive);
+      if (selection.selectionSet) collect(selection.selectionSet);
+    }
+  }
+  return [...names];
 }
 
 /** Whether every field `document` selects is in VIEWER_INDEPENDENT (or is `__typename`). */

@@ -98,6 +98,33 @@ describe.each(backends)('fan-out on %s', (backend) => {
     }
   });
 
+  it('shares live events between subscribers that resumed from different points', async () => {
+    const quoted = await sendText(server, alice, conversationId, 'asked before they resumed');
+    for (let i = 0; i < 5; i++) await sendText(server, alice, conversationId, `before resuming ${i}`);
+    const last = dataOf(await server.gql(alice, LastSeq, { conversationId })).messages.nodes[0]!.seq;
+    const names = Array.from({ length: SUBSCRIBERS }, (_, i) => `reader${i}`);
+    // Each resumes from a seq of its own: a different afterSeq, the same document.
+    const resumed = await Promise.all(
+      names.map(async (name, i) => collect(server.ws(await server.token(name)), WithQuote, { conversationId, afterSeq: last - 1 - (i % 5) })),
+    );
+    await Promise.all(resumed.map((s, i) => s.waitFor(1 + (i % 5))));
+    const reply = async () => dataOf(await server.gql(alice, SendMessageDocument, { input: { conversationId, content: 'live reply', replyToId: quoted.id } }));
+    const plain = await statementsOf(server, async () => {
+      await sendText(server, alice, conversationId, 'live plain');
+      await Promise.all(resumed.map((s, i) => s.waitFor(2 + (i % 5))));
+    });
+    const quoting = await statementsOf(server, async () => {
+      await reply();
+      await Promise.all(resumed.map((s, i) => s.waitFor(3 + (i % 5))));
+    });
+    for (const s of resumed) s.stop();
+    // One read of the quoted message (and at most one of its sender) for all 20, not one each.
+    expect(quoting.statements - plain.statements).toBeLessThanOrEqual(3);
+    const received = resumed.map((s) => s.events.at(-1)!.messageAdded);
+    for (const r of received) expect(r).toEqual(received[0]);
+    expect(received[0]).toMatchObject({ content: 'live reply', replyTo: { content: 'asked before they resumed' } });
+  });
+
   it('fills a hole in seq for all its subscribers with one read of the missing messages', async () => {
     const plain = await statementsToDeliver(() => sendText(server, alice, conversationId, 'plain'));
     const had = subs[0]!.events.length;

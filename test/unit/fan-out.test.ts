@@ -1,6 +1,6 @@
 import { getNamedType, isObjectType, parse, type GraphQLObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { selectsOnlyViewerIndependent, VIEWER_INDEPENDENT } from '../../src/graphql/fan-out.js';
+import { resultVariables, selectsOnlyViewerIndependent, VIEWER_INDEPENDENT } from '../../src/graphql/fan-out.js';
 import { schema } from '../../src/graphql/schema.js';
 
 /** Every field reachable from the given subscription fields' payloads, as "Type.field". */
@@ -43,6 +43,24 @@ describe('fan-out sharing', () => {
     expect(selectsOnlyViewerIndependent(schema, shared)).toBe(true);
     const perViewer = parse('subscription { expertRequestUpdated { id } }');
     expect(selectsOnlyViewerIndependent(schema, perViewer)).toBe(false);
+  });
+});
+
+describe('fan-out sharing key', () => {
+  it('leaves out variables used only in the root field arguments, and keeps those the result can depend on', () => {
+    const document = parse(`
+      subscription S($c: ID, $after: Int, $withContent: Boolean!, $big: Boolean!, $live: Boolean!) {
+        messageAdded(conversationId: $c, afterSeq: $after) @include(if: $live) {
+          seq content @include(if: $withContent)
+          ...Extra
+        }
+      }
+      fragment Extra on Message { metadata @skip(if: $big) }
+    `);
+    expect(resultVariables(document).sort()).toEqual(['big', 'live', 'withContent']);
+    expect(resultVariables(parse('subscription($c: ID!) { messageAdded(conversationId: $c) { id } }'))).toEqual([]);
+    // Root fields reached through a fragment are not told apart: every variable counts there.
+    expect(resultVariables(parse('subscription($c: ID) { ...R } fragment R on Subscription { messageAdded(conversationId: $c) { id } }'))).toEqual(['c']);
   });
 });
 

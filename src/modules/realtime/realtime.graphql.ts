@@ -61,9 +61,10 @@ builder.mutationFields((t) => ({
  * The resolver of every subscription field: each event is resolved with loaders of its own. A
  * subscription's context lives for hours, and so would its loaders' caches: a presence or a
  * replied-to message read once would be served stale. Where the fan-out shares an event's
- * execution (the same viewer-independent document and variables, see src/graphql/fan-out.ts), these
+ * execution (the same viewer-independent document and result variables, see src/graphql/fan-out.ts), these
  * reads are made once per event; otherwise once per event and subscriber. Messages carry their
- * sender, live and read back alike, so the common selection reads nothing.
+ * sender, live and read back alike, so the common selection reads nothing. It ignores its
+ * arguments, which only chose the stream: the fan-out's sharing key leaves them out.
  */
 function perEvent<E>(event: E, _args: unknown, ctx: Context): E {
   ctx.loaders = new Loaders(ctx.services, ctx.viewer);
