@@ -70,6 +70,8 @@ type SocketState = WsExtra & {
   /** The socket's presence lease, released when it closes. */
   lease?: string;
   cancelExpiry?: () => void;
+  /** Stops watching the socket's API key for revocation. */
+  cancelRevocation?: () => void;
   /** Set when the socket closed; connection_init may still be running then. */
   closed?: boolean;
   /** Counted in socketsPerUser until the socket closes. */
@@ -262,6 +264,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         // its subscriptions drop any event that slips in before), so the client reconnects with
         // a fresh token and resubscribes.
         state.cancelExpiry = atTokenExpiry(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
+        // Likewise when its API key is revoked (within REVOCATION_DELAY_MS).
+        if (viewer.credential.type === 'apiKey') {
+          state.cancelRevocation = services.apiKeys.watch(viewer.credential.keyId, () => ctx.extra.socket.close(CloseCode.Forbidden, 'API key revoked'));
+        }
         closesAtTokenExpiry(viewer);
         return true;
       },
@@ -269,6 +275,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         const state = ctx.extra;
         state.closed = true;
         state.cancelExpiry?.();
+        state.cancelRevocation?.();
         if (state.userKey) {
           const left = (socketsPerUser.get(state.userKey) ?? 1) - 1;
           if (left > 0) socketsPerUser.set(state.userKey, left);
@@ -361,6 +368,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await Promise.race([closed, delay(config.shutdownGraceMs)]);
         server.closeAllConnections?.();
         services.membership.stop();
+        services.apiKeys.stop();
         await services.presence.stop();
         await bus.close();
         await database.close();

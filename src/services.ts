@@ -60,7 +60,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const presence = new PresenceService(bus, log, bus.commands);
   const typing = new TypingService(bus, bus.commands);
   const users = new UserService(new UserRepository(database.db), presence);
-  const apiKeys = new ApiKeys(database.db);
+  const apiKeys = new ApiKeys(database.db, log);
   const audit = new AuditLog(database.db);
   const conversations = new ConversationService(database, users, bus);
   const control = new ControlService(database, conversations, bus);

@@ -1,18 +1,31 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
+import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema/index.js';
 
 const KEY_PREFIX = 'sbk_';
-const CACHE_TTL_MS = 30_000;
+/**
+ * How long a revoked key may go on working on an instance that did not revoke it (the CLI, another
+ * instance): its cached check lasts this long, and connections it opened are re-checked this often.
+ */
+export const REVOCATION_DELAY_MS = 10_000;
+/** Keys re-checked per statement. */
+const RECHECK_BATCH = 500;
 
 const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
 
 /** Service API keys. The key itself is shown once at creation; only its SHA-256 is stored. */
 export class ApiKeys {
   private readonly cache = new Map<string, { row: ApiKeyRow | null; at: number }>();
+  /** Keys of open connections (WebSockets, SSE streams), with what to do when one is revoked. */
+  private readonly watched = new Map<string, Set<() => void>>();
+  private timer?: NodeJS.Timeout;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly log?: Logger,
+  ) {}
 
   async create(options: { orgId: string; name: string; userId: string }): Promise<{ key: string; row: ApiKeyRow }> {
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
@@ -28,7 +41,7 @@ export class ApiKeys {
     if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
     const hash = hashKey(key);
     const cached = this.cache.get(hash);
-    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.row;
+    if (cached && Date.now() - cached.at < REVOCATION_DELAY_MS) return cached.row;
     const rows = await this.db
       .select()
       .from(apiKeys)
@@ -50,6 +63,57 @@ export class ApiKeys {
       .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
     this.cache.clear();
+    // Connections on this instance end now; other instances find out at their re-check.
+    this.revoked(id);
     return rows.length > 0;
+  }
+
+  /**
+   * Calls `onRevoked` once a re-check finds the key revoked: a connection outlives the check made
+   * when it opened. One timer re-checks every watched key in a few statements. Returns the unwatch.
+   */
+  watch(keyId: string, onRevoked: () => void): () => void {
+    let callbacks = this.watched.get(keyId);
+    if (!callbacks) this.watched.set(keyId, (callbacks = new Set()));
+    callbacks.add(onRevoked);
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.recheck().catch((err: Error) => this.log?.warn({ err: err.message }, 'API key re-check failed')), REVOCATION_DELAY_MS);
+      this.timer.unref();
+    }
+    return () => {
+      callbacks.delete(onRevoked);
+      if (callbacks.size === 0 && this.watched.get(keyId) === callbacks) this.watched.delete(keyId);
+    };
+  }
+
+  /** Checks every watched key; tells the connections of revoked ones. */
+  async recheck(): Promise<void> {
+    const ids = [...this.watched.keys()];
+    for (let i = 0; i < ids.length; i += RECHECK_BATCH) {
+      const batch = ids.slice(i, i + RECHECK_BATCH);
+      const live = await this.db
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(and(inArray(apiKeys.id, batch), isNull(apiKeys.revokedAt)));
+      const alive = new Set(live.map((k) => k.id));
+      for (const id of batch) {
+        if (alive.has(id)) continue;
+        // Its cached check goes too, or a client reconnecting at once would get back in.
+        this.cache.clear();
+        this.revoked(id);
+      }
+    }
+  }
+
+  /** Tells the connections of a revoked key, once. */
+  private revoked(keyId: string): void {
+    const callbacks = this.watched.get(keyId);
+    this.watched.delete(keyId);
+    for (const onRevoked of callbacks ?? []) onRevoked();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

@@ -5,18 +5,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { print } from 'graphql';
 import {
   ConversationDocument,
   ConversationsDocument,
+  MessageAddedDocument,
   MessagesDocument,
   SendMessageDocument,
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
+import { apiKeys } from '../../src/db/schema/index.js';
+import { nextClose } from '../kit/realtime.js';
 import { dataOf, startServer, type TestServer } from '../kit/server.js';
+import { collect, eventually } from '../kit/subscriptions.js';
 import { backends, createTestDatabase } from '../kit/services.js';
 import { conversationOf, createApiKey, createGroup, expectCode, send, users } from './core-helpers.js';
 
 const run = promisify(execFile);
+
+/** `promise`, or a failure if it takes more than 5 s. */
+const soon = <T>(promise: Promise<T>) =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('not within 5 s')), 5_000))]);
 
 describe.each(backends)('core API keys on %s', (backend) => {
   let server: TestServer;
@@ -118,6 +128,46 @@ describe.each(backends)('core API keys on %s', (backend) => {
     expect(await server.app.services.apiKeys.revoke(row.id)).toBe(true);
     expectCode(await server.gql({ apiKey: key }, ViewerDocument), 'UNAUTHENTICATED');
     expectCode(await server.gql({ apiKey: key, actAs: 'alice' }, ViewerDocument), 'UNAUTHENTICATED');
+  });
+
+  it('closes the sockets and ends the SSE streams of a key revoked elsewhere, at the next re-check', async () => {
+    const { key, row } = await createApiKey(server, { orgId: 'default', name: 'connected-key' });
+    const active = async () => (await server.app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
+    const baseline = await active();
+    const socket = server.ws({ apiKey: key });
+    const closed = nextClose(socket);
+    collect(socket, MessageAddedDocument, {});
+    const sse = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': key },
+      body: JSON.stringify({ query: print(MessageAddedDocument), variables: {} }),
+    });
+    expect(sse.status).toBe(200);
+    const sseEnded = sse.text();
+    await eventually(async () => (await active()) === baseline + 2);
+
+    // Revoked behind this instance's back, as the CLI or another instance does it.
+    const { db } = server.app.services.database;
+    await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, row.id));
+    await server.app.services.apiKeys.recheck();
+    expect(await soon(closed)).toEqual({ code: 4403, reason: 'API key revoked' });
+    await soon(sseEnded);
+    await eventually(async () => (await active()) === baseline);
+    // Its cached check went with it: a reconnect or a request is refused at once.
+    expectCode(await server.gql({ apiKey: key }, ViewerDocument), 'UNAUTHENTICATED');
+  });
+
+  it('closes the sockets of a key revoked on this instance at once', async () => {
+    const { key, row } = await createApiKey(server, { orgId: 'default', name: 'revoked-here' });
+    const open = async () => (await server.app.metrics.openSockets.get()).values[0]?.value ?? 0;
+    const baseline = await open();
+    const socket = server.ws({ apiKey: key });
+    const closed = nextClose(socket);
+    collect(socket, MessageAddedDocument, {});
+    // Counted once connection_init has been accepted, and with it the key watched.
+    await eventually(async () => (await open()) === baseline + 1);
+    expect(await server.app.services.apiKeys.revoke(row.id)).toBe(true);
+    expect(await soon(closed)).toEqual({ code: 4403, reason: 'API key revoked' });
   });
 
   it('rejects an over-long act-as id as BAD_USER_INPUT without auditing it', async () => {

@@ -10,7 +10,7 @@ import { ControlEventRef } from '../control/control.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 import { allMessagesStream, conversationTopicStream, messageStream, typingStream, type TypingState } from './streams.js';
-import { endAtTokenExpiry, tokenValid } from './token-expiry.js';
+import { endWithCredential, tokenValid } from './token-expiry.js';
 
 /** A presence subscription may name at most this many users. */
 const MAX_PRESENCE_USERS = 500;
@@ -120,7 +120,7 @@ builder.subscriptionFields((t) => ({
       }
       for (const id of ids) checkText('userIds', id, { max: LIMITS.shortTextChars });
       const queue = new AsyncQueue<PresenceEvent>();
-      endAtTokenExpiry(viewer, queue);
+      endWithCredential(viewer, queue, ctx.services.apiKeys);
       const topicList = args.userIds ? ids.map((id) => topics.presence(viewer.orgId, id)) : [topics.orgPresence(viewer.orgId)];
       try {
         const unlisten = await ctx.services.bus.listenAll(topicList, (e) => {

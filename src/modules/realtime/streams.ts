@@ -3,7 +3,7 @@ import { AsyncQueue } from '../../lib/async-queue.js';
 import type { MessageSnapshot, UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type Topic } from '../../pubsub/topics.js';
 import type { Services } from '../../services.js';
-import { endAtTokenExpiry, tokenValid } from './token-expiry.js';
+import { endWithCredential, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
 /** How often an all-conversations stream re-reads the viewer's conversations, in case a membership event was lost. */
@@ -23,8 +23,8 @@ type Endable = Pick<AsyncQueue<unknown>, 'end' | 'onFinish'>;
 /**
  * Keeps a subscription's right to hear from a conversation current: it ends the stream when the
  * viewer is removed (membership event, or the instance's periodic re-check, see MembershipWatch) and when
- * the viewer's token expires (see endAtTokenExpiry). Every event is checked with `allows()`
- * before it is delivered, and dropped if it fails: whatever ends the stream does so on its own.
+ * the viewer's token expires or API key is revoked (see endWithCredential). Every event is checked
+ * with `allows()` before it is delivered, and dropped if it fails: whatever ends the stream does so on its own.
  * Call it before checking membership, so that a removal right after the check is not missed.
  */
 async function guardConversation(services: Services, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
@@ -34,7 +34,7 @@ async function guardConversation(services: Services, viewer: Viewer, conversatio
     // Whatever is still buffered was sent while the viewer took part; it may still go out.
     queue.end();
   };
-  endAtTokenExpiry(viewer, queue);
+  endWithCredential(viewer, queue, services.apiKeys);
   const unlisten = await services.bus.listen(topics.membership(conversationId), (event) => {
     if (event.userId === viewer.userId && event.change === 'REMOVED') stop();
   });
@@ -196,7 +196,7 @@ export async function allMessagesStream(services: Services, viewer: Viewer): Pro
   };
 
   return settingUp(queue, async () => {
-    endAtTokenExpiry(viewer, queue);
+    endWithCredential(viewer, queue, services.apiKeys);
     queue.onFinish(() => {
       for (const inner of perConversation.values()) void inner.return();
       perConversation.clear();

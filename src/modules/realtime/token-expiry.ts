@@ -24,8 +24,8 @@ export function atTokenExpiry(viewer: Viewer, onExpiry: () => void): () => void 
 }
 
 /**
- * Viewers of WebSocket connections. Their socket closes with 4403 when the token expires, and a
- * client then reconnects with a fresh token and resubscribes. Their streams must not complete at
+ * Viewers of WebSocket connections. Their socket closes with 4403 when the token expires (or the
+ * API key is revoked), and a client then reconnects with a fresh token and resubscribes. Their streams must not complete at
  * expiry by themselves: graphql-ws clients take `complete` as final and would not resubscribe.
  */
 const socketViewers = new WeakSet<Viewer>();
@@ -35,11 +35,16 @@ export function closesAtTokenExpiry(viewer: Viewer): void {
   socketViewers.add(viewer);
 }
 
+/** What ends a stream when an API key is revoked (ApiKeys). */
+export type Revocations = { watch(keyId: string, onRevoked: () => void): () => void };
+
 /**
- * Ends `stream` when the viewer's token expires, where no socket does it (SSE, HTTP): nothing is
- * delivered after `exp`, and the stream does not linger delivering nothing.
+ * Ends `stream` when the viewer's credential ends, where no socket does it (SSE, HTTP): its token
+ * expires (nothing is delivered after `exp`, and the stream does not linger delivering nothing), or
+ * its API key is revoked.
  */
-export function endAtTokenExpiry(viewer: Viewer, stream: { end(): void; onFinish(cleanup: () => void): void }): void {
+export function endWithCredential(viewer: Viewer, stream: { end(): void; onFinish(cleanup: () => void): void }, revocations: Revocations): void {
   if (socketViewers.has(viewer)) return;
   stream.onFinish(atTokenExpiry(viewer, () => stream.end()));
+  if (viewer.credential.type === 'apiKey') stream.onFinish(revocations.watch(viewer.credential.keyId, () => stream.end()));
 }
