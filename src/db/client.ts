@@ -45,6 +45,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
+      // Timestamps come back as '…+00', which parsePgTimestamptz decodes without V8's date parser;
+      // a server whose zone has a minutes offset ('+05:30') would send every one down the slow path.
+      // Values are instants either way. An `options` in DATABASE_URL takes precedence.
+      options: '-c TimeZone=UTC',
     });
     // An idle client losing its connection (Postgres restart, pg_terminate_backend) emits 'error'
     // on the pool; without a listener that would crash the process. The pool drops the client.

@@ -1,5 +1,8 @@
 // History reads check access in the page statement itself: one statement for a participant's
 // page, and the same answers as a separate participant check for everyone else, at once.
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConversationMessagesDocument,
@@ -8,7 +11,7 @@ import {
   RemoveParticipantDocument,
 } from '../../src/client/generated/graphql.js';
 import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
+import { backends, createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
 import { createGroup, expectCode, send, users } from './core-helpers.js';
 
 describe.each(backends)('core history reads on %s', (backend) => {
@@ -70,5 +73,34 @@ describe.each(backends)('core history reads on %s', (backend) => {
     const viaConversation = await server.gql(t.bob, ConversationMessagesDocument, { id: conv, last: 5 });
     expect(viaConversation.data?.conversation ?? null).toBeNull();
     expect(dataOf(await server.gql(t.dave, ConversationMessagesDocument, { id: conv, last: 5 })).conversation!.messages.nodes).toHaveLength(1);
+  });
+});
+
+const NewestDate = parse(`
+  query NewestDate($conversationId: ID!) { messages(conversationId: $conversationId, last: 1) { nodes { createdAt } } }
+`) as TypedDocumentNode<{ messages: { nodes: { createdAt: string }[] } }, { conversationId: string }>;
+
+describe.skipIf(!TEST_DATABASE_URL)('history from a Postgres whose time zone is not UTC', () => {
+  it('reads in UTC sessions and answers the instants stored', async () => {
+    const database = await createTestDatabase();
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    // Half-hour offset: dates sent in this zone would miss parsePgTimestamptz's fast path.
+    await admin.query(`ALTER DATABASE ${new URL(database.url).pathname.slice(1)} SET timezone TO 'Asia/Kolkata'`);
+    const server = await startServer({ databaseUrl: database.url });
+    try {
+      const alice = await server.token('alice');
+      const conv = await createGroup(server, alice, []);
+      await send(server, alice, conv, 'when?');
+      const { rows } = await server.app.services.database.pool!.query<{ zone: string }>(`SELECT current_setting('TimeZone') AS zone`);
+      expect(rows[0]!.zone).toBe('UTC');
+      const page = dataOf(await server.gql(alice, NewestDate, { conversationId: conv }));
+      const stored = await admin.query<{ at: string }>(`SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM messages WHERE conversation_id = $1`, [conv]);
+      expect(page.messages.nodes[0]!.createdAt).toBe(stored.rows[0]!.at);
+    } finally {
+      await admin.end();
+      await server.stop();
+      await database.drop();
+    }
   });
 });

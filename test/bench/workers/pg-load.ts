@@ -33,7 +33,8 @@ const PAGE = pageStatement({ forward: false, after: false, before: false, since:
 const INSERT = insertBatchQuery(drizzle.mock()).toSQL();
 
 async function run(p: Params): Promise<ClosedResult> {
-  const db = new pg.Pool({ connectionString: p.databaseUrl, max: p.poolMax });
+  // In UTC sessions, as the server's pool opens them (src/db/client.ts).
+  const db = new pg.Pool({ connectionString: p.databaseUrl, max: p.poolMax, options: '-c TimeZone=UTC' });
 
   // Rows as arrays, as the server asks pg for them (drizzle's own mapping is the server's cost).
   const insert = async (loop: PgLoop, c: string, li: number, n: number) => {
