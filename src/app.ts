@@ -19,7 +19,7 @@ import { AppError } from './graphql/errors.js';
 import { createMaskError } from './graphql/mask.js';
 import { schema } from './graphql/schema.js';
 import type { PresenceTiming } from './modules/realtime/presence.service.js';
-import { atTokenExpiry, closesAtTokenExpiry, tokenValid } from './modules/realtime/token-expiry.js';
+import { atTokenExpiry, closesWithCredential, tokenValid } from './modules/realtime/token-expiry.js';
 import { EventBus } from './pubsub/pubsub.js';
 import { queryLimitPlugins } from './graphql/armor.js';
 import { contractCodesPlugin, withContractCode } from './graphql/contract-codes.js';
@@ -268,7 +268,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         if (viewer.credential.type === 'apiKey') {
           state.cancelRevocation = services.apiKeys.watch(viewer.credential.keyId, () => ctx.extra.socket.close(CloseCode.Forbidden, 'API key revoked'));
         }
-        closesAtTokenExpiry(viewer);
+        closesWithCredential(viewer);
         return true;
       },
       onClose: (ctx) => {

@@ -6,8 +6,9 @@ import { apiKeys, type ApiKeyRow } from '../db/schema/index.js';
 
 const KEY_PREFIX = 'sbk_';
 /**
- * How long a revoked key may go on working on an instance that did not revoke it (the CLI, another
- * instance): its cached check lasts this long, and connections it opened are re-checked this often.
+ * How long a revoked key may go on working on a running instance (keys are revoked by the CLI, a
+ * process of its own): its checks are cached for half of it, and the connections it opened are
+ * re-checked every half, so one opened on a check cached just before the revocation ends in time.
  */
 export const REVOCATION_DELAY_MS = 10_000;
 /** Keys re-checked per statement. */
@@ -21,6 +22,8 @@ export class ApiKeys {
   /** Keys of open connections (WebSockets, SSE streams), with what to do when one is revoked. */
   private readonly watched = new Map<string, Set<() => void>>();
   private timer?: NodeJS.Timeout;
+  /** A re-check in flight: a tick that comes while the database is slow is skipped. */
+  private rechecking = false;
 
   constructor(
     private readonly db: Db,
@@ -41,7 +44,7 @@ export class ApiKeys {
     if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
     const hash = hashKey(key);
     const cached = this.cache.get(hash);
-    if (cached && Date.now() - cached.at < REVOCATION_DELAY_MS) return cached.row;
+    if (cached && Date.now() - cached.at < REVOCATION_DELAY_MS / 2) return cached.row;
     const rows = await this.db
       .select()
       .from(apiKeys)
@@ -63,8 +66,6 @@ export class ApiKeys {
       .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
     this.cache.clear();
-    // Connections on this instance end now; other instances find out at their re-check.
-    this.revoked(id);
     return rows.length > 0;
   }
 
@@ -77,7 +78,13 @@ export class ApiKeys {
     if (!callbacks) this.watched.set(keyId, (callbacks = new Set()));
     callbacks.add(onRevoked);
     if (!this.timer) {
-      this.timer = setInterval(() => void this.recheck().catch((err: Error) => this.log?.warn({ err: err.message }, 'API key re-check failed')), REVOCATION_DELAY_MS);
+      this.timer = setInterval(() => {
+        if (this.rechecking) return;
+        this.rechecking = true;
+        this.recheck()
+          .catch((err: Error) => this.log?.warn({ err: err.message }, 'API key re-check failed'))
+          .finally(() => (this.rechecking = false));
+      }, REVOCATION_DELAY_MS / 2);
       this.timer.unref();
     }
     return () => {
@@ -105,11 +112,17 @@ export class ApiKeys {
     }
   }
 
-  /** Tells the connections of a revoked key, once. */
+  /** Tells the connections of a revoked key, once each; one that fails does not keep the others open. */
   private revoked(keyId: string): void {
     const callbacks = this.watched.get(keyId);
     this.watched.delete(keyId);
-    for (const onRevoked of callbacks ?? []) onRevoked();
+    for (const onRevoked of callbacks ?? []) {
+      try {
+        onRevoked();
+      } catch (err) {
+        this.log?.warn({ err: (err as Error).message }, 'ending a connection of a revoked API key failed');
+      }
+    }
   }
 
   stop(): void {

@@ -47,7 +47,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       keepAlive: true,
       // Timestamps come back as '…+00', which parsePgTimestamptz decodes without V8's date parser;
       // a server whose zone has a minutes offset ('+05:30') would send every one down the slow path.
-      // Values are instants either way. An `options` in DATABASE_URL takes precedence.
+      // Values are instants either way. An `options` in DATABASE_URL takes precedence over this
+      // one; a PGOPTIONS in the environment does not (set Postgres options in the URL).
       options: '-c TimeZone=UTC',
     });
     // An idle client losing its connection (Postgres restart, pg_terminate_backend) emits 'error'

@@ -52,8 +52,8 @@ export type FanOut = {
  * A message sent to a conversation with 1,000 subscribers is one event object on this instance
  * (pub/sub delivers one snapshot to all local listeners). graphql-js would resolve it 1,000 times,
  * once per subscription; here the first subscriber to reach it executes it and every other
- * subscription running the same document with the same variables (those its result can depend on,
-see resultVariables) gets that result, masked once
+ * subscription running the same document with the same variables (those its result can depend
+ * on, see resultVariables) gets that result, masked once
  * (`maskError`, as Yoga masks; so is an error ending the stream). Results are only shared when
  * every field the document selects is viewer-independent (see VIEWER_INDEPENDENT); other
  * documents are executed per subscriber. Events made per subscriber (typing states) never match;

@@ -171,6 +171,8 @@ const otherLoad: Record<string, number> = {};
 const stealLoad: Record<string, number> = {};
 /** referenceLoopMs() just before and just after each measurement: more is a slower machine. */
 const referenceLoop: Record<string, [number, number]> = {};
+/** "reference loop 130/150 ms" of a measurement, for its log line. */
+const referenceText = (name: string) => `reference loop ${referenceLoop[name]!.map(fmtInt).join('/')} ms`;
 
 /**
  * Runs one phase: counts the Postgres statements and Redis calls each server sends during it
@@ -1099,6 +1101,3 @@ main()
     await cleanup();
     process.exit(process.exitCode ?? 0);
   });
-
-/** "reference loop 130/150 ms" of a measurement, for its log line. */
-const referenceText = (name: string) => `reference loop ${referenceLoop[name]!.map(fmtInt).join('/')} ms`;

@@ -81,7 +81,7 @@ const NewestDate = parse(`
 `) as TypedDocumentNode<{ messages: { nodes: { createdAt: string }[] } }, { conversationId: string }>;
 
 describe.skipIf(!TEST_DATABASE_URL)('history from a Postgres whose time zone is not UTC', () => {
-  it('reads in UTC sessions and answers the instants stored', async () => {
+  it('opens its sessions in UTC whatever the database’s zone (the instants are the stored ones either way)', async () => {
     const database = await createTestDatabase();
     const admin = new pg.Client({ connectionString: database.url });
     await admin.connect();

@@ -62,6 +62,16 @@ describe('fan-out sharing key', () => {
     // Root fields reached through a fragment are not told apart: every variable counts there.
     expect(resultVariables(parse('subscription($c: ID) { ...R } fragment R on Subscription { messageAdded(conversationId: $c) { id } }'))).toEqual(['c']);
   });
+
+  it('may leave them out: every shared subscription field resolves to its event as it came, whatever its arguments', () => {
+    const context = { services: {}, viewer: null };
+    const fields = schema.getSubscriptionType()!.getFields();
+    for (const field of VIEWER_INDEPENDENT.Subscription!.map((name) => fields[name]!)) {
+      const event = { an: 'event' };
+      const resolved = field.resolve!(event, { conversationId: 'c1', afterSeq: 3, userIds: ['u'] }, context, {} as never);
+      expect(resolved, field.name).toBe(event);
+    }
+  });
 });
 
 describe('fan-out masking', () => {

@@ -173,7 +173,7 @@ export class MessageService {
     }
     if (existing.deletedAt) return existing;
     const deleted = await this.repo.softDelete(id);
-    // The event carries its sender, as the other message events do: read here once, not by each
+    // The event carries its sender, as those of sends and edits do: read here once, not by each
     // subscription that selects it.
     const sender = deleted.senderId === viewer.userId ? senderOf(viewer) : await this.repo.senderOf(deleted);
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));

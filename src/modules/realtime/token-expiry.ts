@@ -30,8 +30,8 @@ export function atTokenExpiry(viewer: Viewer, onExpiry: () => void): () => void 
  */
 const socketViewers = new WeakSet<Viewer>();
 
-/** Marks the viewer of a socket that closes at its token's expiry (see above). */
-export function closesAtTokenExpiry(viewer: Viewer): void {
+/** Marks the viewer of a socket that closes when its credential ends (see above). */
+export function closesWithCredential(viewer: Viewer): void {
   socketViewers.add(viewer);
 }
 

@@ -112,9 +112,9 @@ export function machineCpu(): { busy: number; steal: number; total: number } {
 
 /**
  * CPU milliseconds a fixed integer loop takes in this process: how fast a core of this virtual
- * machine runs right now. The same loop has taken from 1.4 to 2.7 s on this machine within a
- * minute, with the host's steal counter barely moving (a neighbour on the same physical core, or
- * the clock), so every figure of a run moves with it. Run while the bench's own processes are idle.
+ * machine runs right now. The same loop has taken from 102 to 198 ms on this machine within one
+ * run, with the host's steal counter not moving (a neighbour on the same physical core, or the
+ * clock), and every figure of a run moves with it. Run while the bench's own processes are idle.
  */
 export function referenceLoopMs(): number {
   // Optimized first: before V8 has compiled spin() as a function (on-stack replacement is not
@@ -126,7 +126,7 @@ export function referenceLoopMs(): number {
   return (used.user + used.system) / 1000;
 }
 
-/** About 0.25 s of optimized loop on this machine when it runs fast. */
+/** About 0.1 s of optimized loop on this machine when it runs fast. */
 const REFERENCE_ITERATIONS = 400_000_000;
 let sink = 0;
 function spin(n: number) {
