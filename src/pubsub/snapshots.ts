@@ -30,6 +30,11 @@ export function messageSnapshot(row: MessageRow | MessageSnapshot, sender?: User
   };
 }
 
+/** A user as events carry it: without the row's timestamps. */
+export function userSnapshot(user: UserSnapshot): UserSnapshot {
+  return { orgId: user.orgId, id: user.id, displayName: user.displayName, kind: user.kind, roles: user.roles };
+}
+
 export function controlEventSnapshot(row: ControlEventRow): ControlEventSnapshot {
   return { ...row, createdAt: iso(row.createdAt)!, effectiveAt: iso(row.effectiveAt)! };
 }

@@ -1,3 +1,5 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AppendMessageChunkDocument,
@@ -8,6 +10,7 @@ import {
   ControlEventsDocument,
   ConversationRunsDocument,
   CreateConversationDocument,
+  EditMessageDocument,
   ExpertRequestsDocument,
   ExpertRequestUpdatedDocument,
   HandBackToAgentDocument,
@@ -21,9 +24,16 @@ import {
   UpdateConversationDocument,
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
-import { codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
+import { codeOf, dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
-import { collect } from '../kit/subscriptions.js';
+import { collect, eventually } from '../kit/subscriptions.js';
+
+/** Updated messages with their senders. */
+const UpdatedWithSender = parse(`
+  subscription UpdatedWithSender($conversationId: ID!) {
+    messageUpdated(conversationId: $conversationId) { id preemptedBy sender { id displayName } }
+  }
+`) as TypedDocumentNode<{ messageUpdated: { id: string; preemptedBy: string | null; sender: { id: string; displayName: string } } }, { conversationId: string }>;
 
 describe.each(backends)('agents and experts on %s', (backend) => {
   let server: TestServer;
@@ -118,6 +128,35 @@ describe.each(backends)('agents and experts on %s', (backend) => {
     expect(byId.get(stream.id)).toMatchObject({ content: 'half an ans', preemptedBy: event.id, seq: 3 });
     expect(codeOf(await server.gql(agent, AppendMessageChunkDocument, { id: stream.id, chunk: 'swer' }))).toBe('BAD_USER_INPUT');
     watcher.stop();
+  });
+
+  it('PREEMPT announces the marked messages with their sender, read by no subscription', async () => {
+    const c = await newConversation();
+    for (const runId of ['r20', 'r21']) for (const text of ['one', 'two']) dataOf(await agentSays(c, runId, `${runId} ${text}`));
+    const probe = dataOf(await agentSays(c, 'r22', 'probe', false)).sendMessage;
+    const active = async () => (await server.app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
+    const before = await active();
+    const watcher = collect(server.ws(member), UpdatedWithSender, { conversationId: c });
+    // Live once a probe edit's event is in.
+    await eventually(async () => {
+      dataOf(await server.gql(agent, EditMessageDocument, { id: probe.id, content: `probe ${Date.now()}` }));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return watcher.events.length > 0;
+    });
+    const probes = watcher.events.length;
+    const watched = await statementsOf(server, async () => {
+      dataOf(await control(user, c, { event: 'PREEMPT', runId: 'r20' }));
+      await watcher.waitFor(probes + 2);
+    });
+    watcher.stop();
+    // Gone before the unwatched preempt, which must not be resolved for it.
+    await eventually(async () => (await active()) === before);
+    const unwatched = await statementsOf(server, async () => dataOf(await control(user, c, { event: 'PREEMPT', runId: 'r21' })));
+    expect(watched.statements).toBe(unwatched.statements);
+    expect(watcher.events.slice(probes).map((e) => e.messageUpdated.sender)).toEqual([
+      { id: 'assistant', displayName: 'Assistant' },
+      { id: 'assistant', displayName: 'Assistant' },
+    ]);
   });
 
   it('streams an answer chunk by chunk; a late subscriber gets the text so far, then the rest; completion makes one message', async () => {

@@ -4,7 +4,7 @@ import type { Database } from '../../db/client.js';
 import type { AgentRunRow, ControlEventRow, ConversationRow, MessageRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { messageSnapshot } from '../../pubsub/snapshots.js';
+import { messageSnapshot, userSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import type { UserService } from '../users/user.service.js';
@@ -137,8 +137,12 @@ export class RunService {
   /** Marks a run's interruptible messages and ends its streams: `by` is what preempted it. */
   async preemptRun(conversationId: string, runId: string, by: string): Promise<void> {
     const marked: MessageRow[] = await this.repo.preemptMessages(conversationId, runId, by);
+    // The events carry their senders (the run's agent, as a rule), read once here rather than by
+    // each subscription that selects them.
+    const ids = [...new Set(marked.map((m) => m.senderId))];
+    const senders = new Map(ids.length ? (await this.users.byIds(marked[0]!.orgId, ids)).map((u) => [u.id, userSnapshot(u)]) : []);
     for (const message of marked) {
-      await this.bus.publish(topics.messageUpdated(conversationId), messageSnapshot(message));
+      await this.bus.publish(topics.messageUpdated(conversationId), messageSnapshot(message, senders.get(message.senderId)));
     }
     await this.streams.endRunStreams(conversationId, runId, { state: 'PREEMPTED', by });
   }
