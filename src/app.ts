@@ -21,6 +21,7 @@ import { schema } from './graphql/schema.js';
 import type { PresenceTiming } from './modules/realtime/presence.service.js';
 import { atTokenExpiry, closesWithCredential, tokenValid } from './modules/realtime/token-expiry.js';
 import { EventBus } from './pubsub/pubsub.js';
+import { viewerSnapshot } from './pubsub/snapshots.js';
 import { queryLimitPlugins } from './graphql/armor.js';
 import { contractCodesPlugin, withContractCode } from './graphql/contract-codes.js';
 import { createFanOut } from './graphql/fan-out.js';
@@ -247,7 +248,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         state.userKey = userKey;
         // Presence is best effort: while Redis is away a socket still connects and gets messages.
         const lease = await services.presence
-          .connected({ orgId: viewer.orgId, id: viewer.userId, displayName: viewer.displayName, kind: viewer.kind, roles: viewer.roles })
+          .connected(viewerSnapshot(viewer))
           .catch((err: Error) => {
             log.warn({ err: err.message }, 'presence unavailable for a new socket');
             return undefined;

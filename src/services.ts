@@ -70,7 +70,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   let experts: ExpertService;
   const bestEffort = (what: string) => (err: Error) => log.warn({ err: err.message }, `after send: ${what} failed`);
 
-  const messages = new MessageService(database, conversations, bus, {
+  const messages = new MessageService(database, conversations, users, bus, {
     // An agent speaking in a run registers it, and may not while the run is paused or ended.
     sendCheck: (viewer, { conversationId, runId, traceId, priority }) => {
       if (viewer.kind !== 'AGENT' || !runId) return null;

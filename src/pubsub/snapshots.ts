@@ -1,3 +1,4 @@
+import type { Viewer } from '../auth/viewer.js';
 import type { ControlEventRow, MessageRow, UserRow } from '../db/schema/index.js';
 
 /**
@@ -33,6 +34,11 @@ export function messageSnapshot(row: MessageRow | MessageSnapshot, sender?: User
 /** A user as events carry it: without the row's timestamps. */
 export function userSnapshot(user: UserSnapshot): UserSnapshot {
   return { orgId: user.orgId, id: user.id, displayName: user.displayName, kind: user.kind, roles: user.roles };
+}
+
+/** The viewer as events carry it (a sender, a typist, a present user): no read needed. */
+export function viewerSnapshot(viewer: Viewer): UserSnapshot {
+  return { orgId: viewer.orgId, id: viewer.userId, displayName: viewer.displayName, kind: viewer.kind, roles: viewer.roles };
 }
 
 export function controlEventSnapshot(row: ControlEventRow): ControlEventSnapshot {

@@ -4,7 +4,7 @@ import type { Database } from '../../db/client.js';
 import type { AgentRunRow, ControlEventRow, ConversationRow, MessageRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { messageSnapshot, userSnapshot } from '../../pubsub/snapshots.js';
+import { messageSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import type { UserService } from '../users/user.service.js';
@@ -139,8 +139,7 @@ export class RunService {
     const marked: MessageRow[] = await this.repo.preemptMessages(conversationId, runId, by);
     // The events carry their senders (the run's agent, as a rule), read once here rather than by
     // each subscription that selects them.
-    const ids = [...new Set(marked.map((m) => m.senderId))];
-    const senders = new Map(ids.length ? (await this.users.byIds(marked[0]!.orgId, ids)).map((u) => [u.id, userSnapshot(u)]) : []);
+    const senders = marked.length ? await this.users.snapshots(marked[0]!.orgId, marked.map((m) => m.senderId)) : new Map();
     for (const message of marked) {
       await this.bus.publish(topics.messageUpdated(conversationId), messageSnapshot(message, senders.get(message.senderId)));
     }

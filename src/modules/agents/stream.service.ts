@@ -5,10 +5,10 @@ import { messageStreams, type MessageRow, type MessageStreamRow } from '../../db
 import { BadInputError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { charLength, checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { messageSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import { messageSnapshot, viewerSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type ChunkEvent } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
-import { senderOf, type MessageService } from '../messages/message.service.js';
+import type { MessageService } from '../messages/message.service.js';
 import type { UserService } from '../users/user.service.js';
 import type { RunService } from './run.service.js';
 
@@ -103,7 +103,7 @@ export class StreamService {
   async complete(viewer: Viewer, id: string): Promise<MessageRow> {
     const stream = await this.requireOwnStream(viewer, id);
     if (stream.content.trim() === '') throw new BadInputError('Nothing was streamed: a message needs content', 'id');
-    return this.finalize(stream, null, senderOf(viewer));
+    return this.finalize(stream, null, viewerSnapshot(viewer));
   }
 
   /** Ends every live stream of a run (CANCEL or PREEMPT of that run). */

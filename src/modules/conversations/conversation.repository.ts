@@ -11,6 +11,7 @@ import {
 } from '../../db/schema/index.js';
 import type { PageRequest } from '../../graphql/pagination.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
+import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
 
 export type Role = ParticipantRow['role'];
 
@@ -191,7 +192,7 @@ export class ConversationRepository {
     const rows = await this.db
       .select({
         message: messages,
-        sender: { orgId: users.orgId, id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles },
+        sender: USER_SNAPSHOT_COLUMNS,
       })
       .from(conversations)
       .innerJoin(messages, and(eq(messages.conversationId, conversations.id), eq(messages.seq, conversations.lastSeq)))

@@ -4,6 +4,7 @@ import type { Db } from '../../db/client.js';
 import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
+import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
 
 /** A message to store; `id` may be given (a completed stream keeps its id). */
 export type NewMessage = Omit<typeof messages.$inferInsert, 'seq' | 'createdAt' | 'editedAt' | 'deletedAt'>;
@@ -98,15 +99,6 @@ export class MessageRepository {
     return row!;
   }
 
-  /** A message's sender, as events carry it. Every message has one (messages_sender_fk). */
-  async senderOf(message: Pick<MessageRow, 'orgId' | 'senderId'>): Promise<UserSnapshot> {
-    const [sender] = await this.db
-      .select(SENDER)
-      .from(users)
-      .where(and(eq(users.orgId, message.orgId), eq(users.id, message.senderId)));
-    return sender!;
-  }
-
   /** Whether any message matching `filter` lies before (`lt`) or after (`gt`) a seq. */
   async existsBeyond(conversationId: string, side: 'lt' | 'gt', seq: number, filter: MessageFilter): Promise<boolean> {
     const rows = await this.db
@@ -131,7 +123,7 @@ export class MessageRepository {
     return this.db
       .select({
         message: messages,
-        sender: SENDER,
+        sender: USER_SNAPSHOT_COLUMNS,
       })
       .from(messages)
       // Every message has its sender (messages_sender_fk).
@@ -154,9 +146,6 @@ export function filterConditions(filter: { [K in keyof MessageFilter]?: MessageF
   if (filter.kind) conditions.push(eq(messages.kind, filter.kind));
   return conditions;
 }
-
-/** The columns of a sender as events carry it (UserSnapshot). */
-const SENDER = { orgId: users.orgId, id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles };
 
 /** The unique constraint a reused clientMessageId violates (see the schema). */
 const CLIENT_MESSAGE_ID_UNIQUE = 'messages_client_message_id_uq';

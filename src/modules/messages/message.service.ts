@@ -4,9 +4,10 @@ import type { MessageRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { messageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import { messageSnapshot, viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
+import type { UserService } from '../users/user.service.js';
 import { DuplicateClientMessageId, MessageRepository, type NewMessage } from './message.repository.js';
 
 export type SendMessageInput = {
@@ -49,6 +50,7 @@ export class MessageService {
   constructor(
     database: Database,
     private readonly conversations: ConversationService,
+    private readonly users: UserService,
     private readonly bus: EventBus,
     private readonly hooks: MessageHooks = {},
   ) {
@@ -104,7 +106,7 @@ export class MessageService {
     if (stored.isRetry) return stored.message;
     // Both at once: their Redis commands still go out in this order on the one connection, and
     // the sender waits one round trip, not two.
-    await Promise.all([this.announce(stored.message, senderOf(viewer)), this.hooks.afterSend?.(viewer, stored.message)]);
+    await Promise.all([this.announce(stored.message, viewerSnapshot(viewer)), this.hooks.afterSend?.(viewer, stored.message)]);
     return stored.message;
   }
 
@@ -158,7 +160,7 @@ export class MessageService {
     if (existing.senderId !== viewer.userId) throw new ForbiddenError('Only the sender can edit a message');
     if (existing.deletedAt) throw new BadInputError('A deleted message cannot be edited', 'id');
     const edited = await this.repo.edit(id, content);
-    await this.bus.publish(topics.messageUpdated(edited.conversationId), messageSnapshot(edited, senderOf(viewer)));
+    await this.bus.publish(topics.messageUpdated(edited.conversationId), messageSnapshot(edited, viewerSnapshot(viewer)));
     return edited;
   }
 
@@ -175,7 +177,7 @@ export class MessageService {
     const deleted = await this.repo.softDelete(id);
     // The event carries its sender, as those of sends and edits do: read here once, not by each
     // subscription that selects it.
-    const sender = deleted.senderId === viewer.userId ? senderOf(viewer) : await this.repo.senderOf(deleted);
+    const sender = deleted.senderId === viewer.userId ? viewerSnapshot(viewer) : (await this.users.snapshots(deleted.orgId, [deleted.senderId])).get(deleted.senderId);
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));
     return deleted;
   }
@@ -188,14 +190,6 @@ export class MessageService {
     return message;
   }
 }
-
-export const senderOf = (viewer: Viewer): UserSnapshot => ({
-  orgId: viewer.orgId,
-  id: viewer.userId,
-  displayName: viewer.displayName,
-  kind: viewer.kind,
-  roles: viewer.roles,
-});
 
 /** A retried send: the original when it says the same thing, CONFLICT when it does not. */
 function sameOrConflict(

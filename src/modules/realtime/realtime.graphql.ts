@@ -4,7 +4,7 @@ import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
-import type { UserSnapshot } from '../../pubsub/snapshots.js';
+import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type PresenceEvent } from '../../pubsub/topics.js';
 import { ControlEventRef } from '../control/control.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
@@ -50,8 +50,7 @@ builder.mutationFields((t) => ({
       const viewer = requireViewer(ctx);
       const conversationId = String(args.conversationId);
       await ctx.services.conversations.requireParticipant(viewer, conversationId);
-      const user = { orgId: viewer.orgId, id: viewer.userId, displayName: viewer.displayName, kind: viewer.kind, roles: viewer.roles };
-      await ctx.services.typing.set(user, conversationId, args.isTyping);
+      await ctx.services.typing.set(viewerSnapshot(viewer), conversationId, args.isTyping);
       return true;
     },
   }),

@@ -2,6 +2,9 @@ import { and, asc, eq, gt, ilike, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { users, type UserRow } from '../../db/schema/index.js';
 
+/** A user's columns as events carry them (UserSnapshot), for statements that join the sender in. */
+export const USER_SNAPSHOT_COLUMNS = { orgId: users.orgId, id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles };
+
 export type UserProfile = {
   orgId: string;
   id: string;

@@ -1,4 +1,5 @@
 import type { UserRow } from '../../db/schema/index.js';
+import { userSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import type { Viewer } from '../../auth/viewer.js';
 import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { checkText } from '../../lib/validate.js';
@@ -38,6 +39,13 @@ export class UserService {
 
   byIds(orgId: string, ids: readonly string[]): Promise<UserRow[]> {
     return this.repo.byIds(orgId, ids);
+  }
+
+  /** Users as events carry them (senders of messages announced by someone else), by id: one read. */
+  async snapshots(orgId: string, ids: Iterable<string>): Promise<Map<string, UserSnapshot>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    return new Map((await this.repo.byIds(orgId, unique)).map((user) => [user.id, userSnapshot(user)]));
   }
 
   /** The org's users, by id, for people pickers and discovery. */
