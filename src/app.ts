@@ -19,7 +19,7 @@ import { AppError } from './graphql/errors.js';
 import { createMaskError } from './graphql/mask.js';
 import { schema } from './graphql/schema.js';
 import type { PresenceTiming } from './modules/realtime/presence.service.js';
-import { atTokenExpiry, closesWithCredential, tokenValid } from './modules/realtime/token-expiry.js';
+import { atCredentialEnd, closesWithCredential, tokenValid } from './modules/realtime/token-expiry.js';
 import { EventBus } from './pubsub/pubsub.js';
 import { viewerSnapshot } from './pubsub/snapshots.js';
 import { queryLimitPlugins } from './graphql/armor.js';
@@ -70,9 +70,8 @@ type SocketState = WsExtra & {
   viewer?: Viewer;
   /** The socket's presence lease, released when it closes. */
   lease?: string;
-  cancelExpiry?: () => void;
-  /** Stops watching the socket's API key for revocation. */
-  cancelRevocation?: () => void;
+  /** Stops waiting for the socket's credential to end (token expiry, API key revocation). */
+  cancelCredentialEnd?: () => void;
   /** Set when the socket closed; connection_init may still be running then. */
   closed?: boolean;
   /** Counted in socketsPerUser until the socket closes. */
@@ -263,20 +262,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         metrics.openSockets.inc();
         // Nothing is delivered past the token's expiry: the socket closes at that moment (and
         // its subscriptions drop any event that slips in before), so the client reconnects with
-        // a fresh token and resubscribes.
-        state.cancelExpiry = atTokenExpiry(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
-        // Likewise when its API key is revoked (within REVOCATION_DELAY_MS).
-        if (viewer.credential.type === 'apiKey') {
-          state.cancelRevocation = services.apiKeys.watch(viewer.credential.keyId, () => ctx.extra.socket.close(CloseCode.Forbidden, 'API key revoked'));
-        }
+        // a fresh token and resubscribes. Likewise when its API key is revoked.
+        state.cancelCredentialEnd = atCredentialEnd(viewer, services.apiKeys, (reason) => ctx.extra.socket.close(CloseCode.Forbidden, reason));
         closesWithCredential(viewer);
         return true;
       },
       onClose: (ctx) => {
         const state = ctx.extra;
         state.closed = true;
-        state.cancelExpiry?.();
-        state.cancelRevocation?.();
+        state.cancelCredentialEnd?.();
         if (state.userKey) {
           const left = (socketsPerUser.get(state.userKey) ?? 1) - 1;
           if (left > 0) socketsPerUser.set(state.userKey, left);

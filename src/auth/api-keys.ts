@@ -103,12 +103,10 @@ export class ApiKeys {
         .from(apiKeys)
         .where(and(inArray(apiKeys.id, batch), isNull(apiKeys.revokedAt)));
       const alive = new Set(live.map((k) => k.id));
-      for (const id of batch) {
-        if (alive.has(id)) continue;
-        // Its cached check goes too, or a client reconnecting at once would get back in.
-        this.cache.clear();
-        this.revoked(id);
-      }
+      const revoked = batch.filter((id) => !alive.has(id));
+      // Their cached checks go too, or a client reconnecting at once would get back in.
+      if (revoked.length) this.cache.clear();
+      for (const id of revoked) this.revoked(id);
     }
   }
 

@@ -7,11 +7,23 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export const tokenValid = (viewer: Viewer): boolean =>
   viewer.credential.type !== 'jwt' || viewer.credential.expiresAt * 1000 > Date.now();
 
+/** What tells of a revoked API key (ApiKeys). */
+export type Revocations = { watch(keyId: string, onRevoked: () => void): () => void };
+
+/**
+ * Calls `onEnd` once the viewer's credential ends: its token expires, or its API key is revoked
+ * (within REVOCATION_DELAY_MS). `reason` says which. Returns the cancel function.
+ */
+export function atCredentialEnd(viewer: Viewer, revocations: Revocations, onEnd: (reason: 'Token expired' | 'API key revoked') => void): () => void {
+  if (viewer.credential.type === 'apiKey') return revocations.watch(viewer.credential.keyId, () => onEnd('API key revoked'));
+  return atTokenExpiry(viewer, () => onEnd('Token expired'));
+}
+
 /**
  * Calls `onExpiry` when the viewer's token expires (never for API keys). Returns the cancel
  * function. Works for tokens of any lifetime, including ones that expire years from now.
  */
-export function atTokenExpiry(viewer: Viewer, onExpiry: () => void): () => void {
+function atTokenExpiry(viewer: Viewer, onExpiry: () => void): () => void {
   if (viewer.credential.type !== 'jwt') return () => {};
   const at = viewer.credential.expiresAt * 1000;
   let timer: NodeJS.Timeout;
@@ -24,9 +36,10 @@ export function atTokenExpiry(viewer: Viewer, onExpiry: () => void): () => void 
 }
 
 /**
- * Viewers of WebSocket connections. Their socket closes with 4403 when the token expires (or the
- * API key is revoked), and a client then reconnects with a fresh token and resubscribes. Their streams must not complete at
- * expiry by themselves: graphql-ws clients take `complete` as final and would not resubscribe.
+ * Viewers of WebSocket connections. Their socket closes with 4403 when the credential ends (see
+ * atCredentialEnd), and a client then reconnects with a fresh one and resubscribes. Their streams
+ * must not complete by themselves: graphql-ws clients take `complete` as final and would not
+ * resubscribe.
  */
 const socketViewers = new WeakSet<Viewer>();
 
@@ -35,9 +48,6 @@ export function closesWithCredential(viewer: Viewer): void {
   socketViewers.add(viewer);
 }
 
-/** What ends a stream when an API key is revoked (ApiKeys). */
-export type Revocations = { watch(keyId: string, onRevoked: () => void): () => void };
-
 /**
  * Ends `stream` when the viewer's credential ends, where no socket does it (SSE, HTTP): its token
  * expires (nothing is delivered after `exp`, and the stream does not linger delivering nothing), or
@@ -45,6 +55,5 @@ export type Revocations = { watch(keyId: string, onRevoked: () => void): () => v
  */
 export function endWithCredential(viewer: Viewer, stream: { end(): void; onFinish(cleanup: () => void): void }, revocations: Revocations): void {
   if (socketViewers.has(viewer)) return;
-  stream.onFinish(atTokenExpiry(viewer, () => stream.end()));
-  if (viewer.credential.type === 'apiKey') stream.onFinish(revocations.watch(viewer.credential.keyId, () => stream.end()));
+  stream.onFinish(atCredentialEnd(viewer, revocations, () => stream.end()));
 }
