@@ -26,6 +26,7 @@ import {
 } from '../../src/client/generated/graphql.js';
 import { codeOf, dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
+import { sleep } from '../kit/realtime.js';
 import { collect, eventually } from '../kit/subscriptions.js';
 
 /** Updated messages with their senders. */
@@ -131,32 +132,32 @@ describe.each(backends)('agents and experts on %s', (backend) => {
   });
 
   it('PREEMPT announces the marked messages with their sender, read by no subscription', async () => {
-    const c = await newConversation();
-    for (const runId of ['r20', 'r21']) for (const text of ['one', 'two']) dataOf(await agentSays(c, runId, `${runId} ${text}`));
+    // The same preempt in a conversation nobody watches gives the statements a preempt costs.
+    const [c, quiet] = [await newConversation(), await newConversation()];
+    const marked: string[] = [];
+    for (const text of ['one', 'two']) marked.push(dataOf(await agentSays(c, 'r20', text)).sendMessage.id);
+    for (const text of ['one', 'two']) dataOf(await agentSays(quiet, 'r21', text));
     const probe = dataOf(await agentSays(c, 'r22', 'probe', false)).sendMessage;
-    const active = async () => (await server.app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
-    const before = await active();
     const watcher = collect(server.ws(member), UpdatedWithSender, { conversationId: c });
     // Live once a probe edit's event is in.
     await eventually(async () => {
       dataOf(await server.gql(agent, EditMessageDocument, { id: probe.id, content: `probe ${Date.now()}` }));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       return watcher.events.length > 0;
     });
     const probes = watcher.events.length;
     const watched = await statementsOf(server, async () => {
-      dataOf(await control(user, c, { event: 'PREEMPT', runId: 'r20' }));
+      const event = dataOf(await control(user, c, { event: 'PREEMPT', runId: 'r20' })).sendControl;
       await watcher.waitFor(probes + 2);
+      return event;
     });
     watcher.stop();
-    // Gone before the unwatched preempt, which must not be resolved for it.
-    await eventually(async () => (await active()) === before);
-    const unwatched = await statementsOf(server, async () => dataOf(await control(user, c, { event: 'PREEMPT', runId: 'r21' })));
+    const unwatched = await statementsOf(server, async () => dataOf(await control(user, quiet, { event: 'PREEMPT', runId: 'r21' })));
     expect(watched.statements).toBe(unwatched.statements);
-    expect(watcher.events.slice(probes).map((e) => e.messageUpdated.sender)).toEqual([
-      { id: 'assistant', displayName: 'Assistant' },
-      { id: 'assistant', displayName: 'Assistant' },
-    ]);
+    const announced = watcher.events.slice(probes).map((e) => e.messageUpdated);
+    expect(announced.sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+      [...marked].sort().map((id) => ({ id, preemptedBy: watched.result.id, sender: { id: 'assistant', displayName: 'Assistant' } })),
+    );
   });
 
   it('streams an answer chunk by chunk; a late subscriber gets the text so far, then the rest; completion makes one message', async () => {

@@ -18,16 +18,12 @@ import {
 import { REVOCATION_DELAY_MS } from '../../src/auth/api-keys.js';
 import { apiKeys } from '../../src/db/schema/index.js';
 import { nextClose } from '../kit/realtime.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { collect, eventually } from '../kit/subscriptions.js';
+import { activeSubscriptions, dataOf, startServer, type TestServer } from '../kit/server.js';
+import { collect, eventually, within } from '../kit/subscriptions.js';
 import { backends, createTestDatabase } from '../kit/services.js';
 import { conversationOf, createApiKey, createGroup, expectCode, send, users } from './core-helpers.js';
 
 const run = promisify(execFile);
-
-/** `promise`, or a failure if it takes more than `ms`. */
-const within = <T>(ms: number, promise: Promise<T>) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms))]);
 
 describe.each(backends)('core API keys on %s', (backend) => {
   let server: TestServer;
@@ -133,7 +129,7 @@ describe.each(backends)('core API keys on %s', (backend) => {
 
   it('closes the sockets and ends the SSE streams of a key revoked elsewhere, within REVOCATION_DELAY_MS', async () => {
     const { key, row } = await createApiKey(server, { orgId: 'default', name: 'connected-key' });
-    const active = async () => (await server.app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
+    const active = () => activeSubscriptions(server);
     const baseline = await active();
     const socket = server.ws({ apiKey: key });
     const closed = nextClose(socket);
@@ -154,7 +150,24 @@ describe.each(backends)('core API keys on %s', (backend) => {
     expect(await within(REVOCATION_DELAY_MS, closed)).toEqual({ code: 4403, reason: 'API key revoked' });
     await within(1_000, sseEnded);
     await eventually(async () => (await active()) === baseline);
-    // Its cached check went with it: a request with it is refused at once.
+  });
+
+  it('drops the cached check of a key its re-check finds revoked', async () => {
+    const { key, row } = await createApiKey(server, { orgId: 'default', name: 'cached-key' });
+    const socket = server.ws({ apiKey: key });
+    const closed = nextClose(socket);
+    collect(socket, MessageAddedDocument, {});
+    // Checked, and so cached, just now; then revoked behind the server's back.
+    expect(dataOf(await server.gql({ apiKey: key }, ViewerDocument)).viewer.id).toBe('cached-key');
+    await server.app.services.database.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, row.id));
+    // Re-checked (by hand, or by the server's timer meanwhile) until the socket's watch finds it.
+    let ended = false;
+    void closed.then(() => (ended = true));
+    await eventually(async () => {
+      await server.app.services.apiKeys.recheck();
+      return ended;
+    }, 3_000);
+    // Well within the cache's lifetime (REVOCATION_DELAY_MS / 2): refused only because the re-check dropped it.
     expectCode(await server.gql({ apiKey: key }, ViewerDocument), 'UNAUTHENTICATED');
   });
 

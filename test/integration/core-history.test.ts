@@ -84,11 +84,12 @@ describe.skipIf(!TEST_DATABASE_URL)('history from a Postgres whose time zone is 
   it('opens its sessions in UTC whatever the database’s zone (the instants are the stored ones either way)', async () => {
     const database = await createTestDatabase();
     const admin = new pg.Client({ connectionString: database.url });
-    await admin.connect();
-    // Half-hour offset: dates sent in this zone would miss parsePgTimestamptz's fast path.
-    await admin.query(`ALTER DATABASE ${new URL(database.url).pathname.slice(1)} SET timezone TO 'Asia/Kolkata'`);
-    const server = await startServer({ databaseUrl: database.url });
+    let server: TestServer | undefined;
     try {
+      await admin.connect();
+      // Half-hour offset: dates sent in this zone would miss parsePgTimestamptz's fast path.
+      await admin.query(`ALTER DATABASE ${new URL(database.url).pathname.slice(1)} SET timezone TO 'Asia/Kolkata'`);
+      server = await startServer({ databaseUrl: database.url });
       const alice = await server.token('alice');
       const conv = await createGroup(server, alice, []);
       await send(server, alice, conv, 'when?');
@@ -98,8 +99,8 @@ describe.skipIf(!TEST_DATABASE_URL)('history from a Postgres whose time zone is 
       const stored = await admin.query<{ at: string }>(`SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM messages WHERE conversation_id = $1`, [conv]);
       expect(page.messages.nodes[0]!.createdAt).toBe(stored.rows[0]!.at);
     } finally {
-      await admin.end();
-      await server.stop();
+      await admin.end().catch(() => {});
+      await server?.stop();
       await database.drop();
     }
   });

@@ -145,6 +145,11 @@ export async function statementsOf<T>(server: TestServer, task: () => Promise<T>
   return { statements: stats.statements - before, result };
 }
 
+/** Subscriptions the server is running now (its switchboard_active_subscriptions gauge). */
+export async function activeSubscriptions(server: TestServer): Promise<number> {
+  return (await server.app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
+}
+
 /** The extensions.code of the first error, or undefined. */
 export const codeOf = (result: GqlResult<unknown>) => result.errors?.[0]?.extensions?.code as string | undefined;
 
