@@ -3,6 +3,7 @@
  *   npx tsx test/bench/profile-summary.ts test/bench/results/profiles/<file>.cpuprofile [top=30]
  * Prints self time by function and by package / source folder, and inclusive time of the
  * project's own functions (src/..., or dist/... as the bench runs them), so a hot path can be named by file and function.
+ * Line numbers are those of the file that ran: for dist/, the compiled JavaScript (source maps are not applied).
  */
 import { readFileSync } from 'node:fs';
 

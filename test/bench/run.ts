@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick] [-- --only=Q1,M1,S1,X1,C1] [-- --profile] [-- --keep-db]`
+ * `npm run bench [-- --quick] [-- --only=Q1,M1,S1,X1,C1] [-- --profile] [-- --heap] [-- --keep-heap]
+ *   [-- --wait-quiet] [-- --keep-db]` (test/bench/README.md says what each does)
  *
  * Load test of the real service against Postgres and Redis. Everything runs as separate
  * processes: the server(s) (compiled, `node dist/main.js` as `npm start` runs it), the load workers (fork) and the
- * ceilings (a pg-only worker, a bare ws broadcast server). This process only orchestrates,
+ * ceilings (pg-only workers, a bare ws broadcast server). This process only orchestrates,
  * seeds, reads /proc, and prints. Results: test/bench/results/latest.json.
  */
 import { randomBytes } from 'node:crypto';
@@ -87,7 +88,10 @@ const CONCURRENCY = 32;
  * 15% of a core (a second process cost 3-4% more of the cores the server shares).
  */
 const HTTP_LOAD_WORKERS = 1;
-/** Load processes of the pg ceilings, which decode every row as the server does: two cores' worth. */
+/**
+ * Load processes of the pg ceilings, which decode every row as the server does. Together they used
+ * 80-83% of a core during the Q1 ceiling in the runs of 21 November 2026.
+ */
 const PG_LOAD_WORKERS = 2;
 /** M1: this many of the 32 loops send to one hot conversation, the rest over 64 conversations. */
 const M1_HOT_LOOPS = 8;
@@ -925,7 +929,7 @@ async function fanRun(
   const cpuUsPerDelivery = delivered ? (serverCpuMs * 1000) / delivered : NaN;
   log(
     `  e2e ${lat(latency)} max ${ms(latency.max)}; ${delivered}/${expected} delivered (min ${minPerSocket}/socket), ${fmtInt(deliveriesPerSec)} deliv/s; ` +
-      `send ${lat(mutation)}; gaps ${gaps} dups ${dups}; server CPU ${fmt(cpuUsPerDelivery, 0)} us/delivery; cpu ${JSON.stringify(cpu)}`,
+      `send ${lat(mutation)}; gaps ${gaps} dups ${dups}; server CPU ${fmt(cpuUsPerDelivery, 0)} us/delivery; cpu ${JSON.stringify(cpu)}, ${referenceText(cell)}`,
   );
   return {
     published: sent.ok,

@@ -6,12 +6,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './stats.js';
 
-export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
-export const REPO_DIR = dirname(dirname(BENCH_DIR));
+const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
+const REPO_DIR = dirname(dirname(BENCH_DIR));
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 
 /** Soft and hard "Max open files" of a process (default: this one). */
-export function fdLimits(pid: number | 'self' = 'self'): { soft: number; hard: number } {
+function fdLimits(pid: number | 'self' = 'self'): { soft: number; hard: number } {
   const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
     .split('\n')
     .find((l) => l.startsWith('Max open files'))!;
@@ -89,7 +89,7 @@ export function rssKiB(pid: number): number {
 }
 
 /** CPU time of a process in milliseconds: user + system, plus its reaped children's with `children`. */
-export function cpuMs(pid: number, children = false): number {
+function cpuMs(pid: number, children = false): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After pid and comm: f[11] utime, f[12] stime, f[13] cutime, f[14] cstime (clock ticks).
@@ -102,7 +102,7 @@ export function cpuMs(pid: number, children = false): number {
  * Steal is time a virtual machine's CPUs were ready but the host ran something else: it is not
  * busy time of ours, and while it is high the same work takes longer by the wall clock.
  */
-export function machineCpu(): { busy: number; steal: number; total: number } {
+function machineCpu(): { busy: number; steal: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   // user nice system idle iowait irq softirq steal (guest and guest_nice are inside user and nice)
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
