@@ -37,6 +37,12 @@ export const conversationMode = pgEnum('conversation_mode', ['AGENT', 'EXPERT', 
 export const runState = pgEnum('run_state', ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED']);
 export const streamState = pgEnum('stream_state', ['STREAMING', 'COMPLETED', 'CANCELLED', 'PREEMPTED']);
 export const expertRequestStatus = pgEnum('expert_request_status', ['OPEN', 'CLAIMED', 'RESOLVED', 'CANCELLED']);
+/**
+ * Where a user row came from: a built-in account (signUp), an identity provider's token, a
+ * service (an API key's own user, or one created by upsertUsers), or a placeholder made when
+ * someone added an id not seen yet. A token never adopts an account's row.
+ */
+export const userSource = pgEnum('user_source', ['ACCOUNT', 'TOKEN', 'SERVICE', 'PLACEHOLDER']);
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -54,6 +60,7 @@ export const users = pgTable(
     displayName: text('display_name').notNull(),
     kind: actorKind('kind').notNull().default('USER'),
     roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    source: userSource('source').notNull().default('TOKEN'),
     ...timestamps,
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -112,6 +119,31 @@ export const participants = pgTable(
     // "My conversations" starts from the user.
     index('participants_user_idx').on(t.orgId, t.userId),
     foreignKey({ columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id], name: 'participants_user_fk' }),
+  ],
+);
+
+/**
+ * Who left a conversation or was removed from it, with the role they had: coming back to a
+ * PRIVATE conversation restores that role, and a removed user cannot put themselves back.
+ * The row goes when the user is a participant again.
+ */
+export const departures = pgTable(
+  'conversation_departures',
+  {
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    userId: text('user_id').notNull(),
+    role: participantRole('role').notNull(),
+    lastReadSeq: integer('last_read_seq').notNull().default(0),
+    /** Null when the user left of their own accord. */
+    removedBy: text('removed_by'),
+    departedAt: timestamp('departed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.userId] }),
+    foreignKey({ columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id], name: 'departures_user_fk' }),
   ],
 );
 
@@ -315,3 +347,4 @@ export type AgentRunRow = typeof agentRuns.$inferSelect;
 export type MessageStreamRow = typeof messageStreams.$inferSelect;
 export type ExpertRequestRow = typeof expertRequests.$inferSelect;
 export type AccountRow = typeof accounts.$inferSelect;
+export type DepartureRow = typeof departures.$inferSelect;
