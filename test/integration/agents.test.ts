@@ -194,6 +194,29 @@ describe.each(backends)('agents and experts on %s', (backend) => {
     late.stop();
   });
 
+  it('a paused run takes no completion: completeMessage is refused until RESUME, also while an expert has the conversation', async () => {
+    const c = await newConversation();
+    const stream = dataOf(await server.gql(agent, StartMessageDocument, { input: { conversationId: c, runId: 'r30', content: 'a draft' } })).startMessage;
+    dataOf(await control(user, c, { event: 'PAUSE', runId: 'r30' }));
+    const refused = await server.gql(agent, CompleteMessageDocument, { id: stream.id });
+    expect(codeOf(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.errors![0]!.message).toContain('PAUSED');
+    expect(dataOf(await server.gql(user, MessagesDocument, { conversationId: c })).messages.nodes).toEqual([]);
+
+    // An expert claiming the conversation pauses the run: the agent still cannot post its draft.
+    dataOf(await control(user, c, { event: 'RESUME', runId: 'r30' }));
+    const request = dataOf(await server.gql(user, RequestExpertDocument, { conversationId: c })).requestExpert;
+    dataOf(await server.gql(expert, ClaimExpertRequestDocument, { id: request.id }));
+    expect((await runs(c)).activeRuns).toMatchObject([{ runId: 'r30', state: 'PAUSED' }]);
+    expect(codeOf(await server.gql(agent, CompleteMessageDocument, { id: stream.id }))).toBe('BAD_USER_INPUT');
+    expect(dataOf(await server.gql(user, MessagesDocument, { conversationId: c })).messages.nodes).toEqual([]);
+
+    // Handed back, the run is active again and the stream, still open, completes.
+    dataOf(await server.gql(expert, HandBackToAgentDocument, { conversationId: c }));
+    const done = dataOf(await server.gql(agent, CompleteMessageDocument, { id: stream.id })).completeMessage;
+    expect(done).toMatchObject({ id: stream.id, seq: 1, content: 'a draft', runId: 'r30' });
+  });
+
   it('CANCEL discards a stream', async () => {
     const c = await newConversation();
     const watcher = collect(server.ws(user), MessageStreamDocument, { conversationId: c });

@@ -1,7 +1,7 @@
 import type { Viewer } from '../../auth/viewer.js';
 import { isAdmin, isExpert } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
-import type { AgentRunRow, ControlEventRow, ConversationRow, MessageRow, ParticipantRow } from '../../db/schema/index.js';
+import type { AgentRunRow, ControlEventRow, ConversationRow, MessageRow, MessageStreamRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { messageSnapshot } from '../../pubsub/snapshots.js';
@@ -73,6 +73,18 @@ export class RunService {
     if (run.agentId !== viewer.userId) throw new ForbiddenError(`Run ${runId} belongs to ${run.agentId}`);
     if (run.state !== 'ACTIVE') throw new BadInputError(`Run ${runId} is ${run.state}: it takes no more output`, 'runId');
     return run;
+  }
+
+  /**
+   * An agent going on with a stream of a run (a chunk, the completion): the run must be ACTIVE.
+   * Refused while the run is paused or ended, as new output is.
+   */
+  async requireStreamOpen(stream: Pick<MessageStreamRow, 'conversationId' | 'runId' | 'interruptible'>): Promise<void> {
+    if (!stream.runId) return;
+    const run = await this.repo.get(stream.conversationId, stream.runId);
+    // The stream's start registered its run; without one nothing steers it.
+    if (!run || run.state === 'ACTIVE') return;
+    throw new BadInputError(`Run ${stream.runId} is ${run.state}: it takes no more output`, 'runId');
   }
 
   /** Checks who may send the event and whether it is possible now; throws otherwise. */

@@ -78,7 +78,7 @@ export class StreamService {
   async append(viewer: Viewer, id: string, chunk: string): Promise<ChunkEvent> {
     checkText('chunk', chunk, { max: LIMITS.contentChars });
     const stream = await this.requireOwnStream(viewer, id);
-    if (stream.runId) await this.runs.requireActive(viewer, stream.conversationId, stream.runId);
+    await this.runs.requireStreamOpen(stream);
     const [row] = await this.db
       .update(messageStreams)
       .set({ content: sql`${messageStreams.content} || ${chunk}`, updatedAt: sql`now()` })
@@ -102,6 +102,7 @@ export class StreamService {
   /** Turns the stream into an ordinary message with the conversation's next seq. */
   async complete(viewer: Viewer, id: string): Promise<MessageRow> {
     const stream = await this.requireOwnStream(viewer, id);
+    await this.runs.requireStreamOpen(stream);
     if (stream.content.trim() === '') throw new BadInputError('Nothing was streamed: a message needs content', 'id');
     return this.finalize(stream, null, viewerSnapshot(viewer));
   }
