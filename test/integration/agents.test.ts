@@ -217,6 +217,35 @@ describe.each(backends)('agents and experts on %s', (backend) => {
     expect(done).toMatchObject({ id: stream.id, seq: 1, content: 'a draft', runId: 'r30' });
   });
 
+  it('PREEMPT lets a non-interruptible stream finish and keeps an interruptible one: no text is lost', async () => {
+    const c = await newConversation();
+    const start = (runId: string, content: string, interruptible: boolean) =>
+      server.gql(agent, StartMessageDocument, { input: { conversationId: c, runId, content, interruptible } });
+    const firm = dataOf(await start('r31', 'Step one. ', false)).startMessage;
+    const loose = dataOf(await start('r31', 'maybe', true)).startMessage;
+    const watcher = collect(server.ws(user), MessageStreamDocument, { conversationId: c });
+    await watcher.waitFor(2); // catch-up: the text so far of both
+
+    const event = dataOf(await control(user, c, { event: 'PREEMPT', runId: 'r31' })).sendControl;
+    const [ended] = (await watcher.waitFor(3)).slice(2);
+    expect(ended!.messageStream).toMatchObject({ messageId: loose.id, state: 'PREEMPTED', message: { content: 'maybe', preemptedBy: event.id } });
+    expect((await runs(c)).activeRuns).toEqual([]);
+
+    // The non-interruptible answer goes on to its end and becomes a message, not marked preempted.
+    dataOf(await server.gql(agent, AppendMessageChunkDocument, { id: firm.id, chunk: 'Step two.' }));
+    const done = dataOf(await server.gql(agent, CompleteMessageDocument, { id: firm.id })).completeMessage;
+    expect(done).toMatchObject({ id: firm.id, content: 'Step one. Step two.', preemptedBy: null, runId: 'r31' });
+    const last = (await watcher.waitFor(5)).at(-1)!.messageStream;
+    expect(last).toMatchObject({ messageId: firm.id, state: 'COMPLETED', message: { content: 'Step one. Step two.' } });
+
+    // The preempted run takes nothing new.
+    expect(codeOf(await start('r31', 'more', false))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await agentSays(c, 'r31', 'more', false))).toBe('BAD_USER_INPUT');
+    const history = dataOf(await server.gql(user, MessagesDocument, { conversationId: c })).messages.nodes;
+    expect(history.map((m) => m.id).sort()).toEqual([firm.id, loose.id].sort());
+    watcher.stop();
+  });
+
   it('CANCEL discards a stream', async () => {
     const c = await newConversation();
     const watcher = collect(server.ws(user), MessageStreamDocument, { conversationId: c });

@@ -34,7 +34,8 @@ const TRANSITIONS: Record<string, { from: RunState[]; to?: RunState }> = {
 /**
  * Agent runs and the effects of control events on them and on the conversation:
  * PAUSE/RESUME/CANCEL move a run, PREEMPT also marks its interruptible messages and ends its
- * streams, PRIORITY changes its priority, ROUTE and HANDOFF change the mode and who answers.
+ * interruptible streams, PRIORITY changes its priority, ROUTE and HANDOFF change the mode and who
+ * answers.
  */
 export class RunService {
   readonly repo: RunRepository;
@@ -76,14 +77,15 @@ export class RunService {
   }
 
   /**
-   * An agent going on with a stream of a run (a chunk, the completion): the run must be ACTIVE.
-   * Refused while the run is paused or ended, as new output is.
+   * An agent going on with a stream of a run (a chunk, the completion): the run must be ACTIVE, or
+   * PREEMPTED while the stream is non-interruptible (PREEMPT lets such a stream finish). Refused
+   * while the run is paused or cancelled, as new output is.
    */
   async requireStreamOpen(stream: Pick<MessageStreamRow, 'conversationId' | 'runId' | 'interruptible'>): Promise<void> {
     if (!stream.runId) return;
     const run = await this.repo.get(stream.conversationId, stream.runId);
     // The stream's start registered its run; without one nothing steers it.
-    if (!run || run.state === 'ACTIVE') return;
+    if (!run || run.state === 'ACTIVE' || (run.state === 'PREEMPTED' && !stream.interruptible)) return;
     throw new BadInputError(`Run ${stream.runId} is ${run.state}: it takes no more output`, 'runId');
   }
 
@@ -146,7 +148,10 @@ export class RunService {
     if (event.event === 'CANCEL') await this.streams.endRunStreams(event.conversationId, plan.run.runId, { state: 'CANCELLED' });
   }
 
-  /** Marks a run's interruptible messages and ends its streams: `by` is what preempted it. */
+  /**
+   * Marks a run's interruptible messages and ends its interruptible streams, keeping their text:
+   * `by` is what preempted it. A non-interruptible stream goes on until its agent completes it.
+   */
   async preemptRun(conversationId: string, runId: string, by: string): Promise<void> {
     const marked: MessageRow[] = await this.repo.preemptMessages(conversationId, runId, by);
     // The events carry their senders (the run's agent, as a rule), read once here rather than by

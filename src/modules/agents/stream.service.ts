@@ -30,7 +30,8 @@ export type StreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by: strin
 /**
  * Streamed answers: an agent starts a message, appends chunks (each broadcast with its offset in
  * characters) and completes it, at which point it becomes an ordinary message with the next seq.
- * CANCEL discards a stream; PREEMPT keeps the text so far as a message marked `preemptedBy`.
+ * CANCEL discards a stream; PREEMPT keeps the text so far of an interruptible one as a message
+ * marked `preemptedBy`, and lets a non-interruptible one finish.
  */
 export class StreamService {
   private readonly db: Db;
@@ -107,7 +108,11 @@ export class StreamService {
     return this.finalize(stream, null, viewerSnapshot(viewer));
   }
 
-  /** Ends every live stream of a run (CANCEL or PREEMPT of that run). */
+  /**
+   * Ends the live streams of a run: CANCEL discards all of them; PREEMPT ends the interruptible
+   * ones, each kept as a message with its text so far, and leaves a non-interruptible one running
+   * (it may not be interrupted: its agent finishes and completes it).
+   */
   async endRunStreams(conversationId: string, runId: string, end: StreamEnd): Promise<void> {
     const live = await this.db
       .select()
@@ -117,16 +122,18 @@ export class StreamService {
           eq(messageStreams.conversationId, conversationId),
           eq(messageStreams.runId, runId),
           eq(messageStreams.state, 'STREAMING'),
+          end.state === 'PREEMPTED' ? eq(messageStreams.interruptible, true) : undefined,
         ),
       );
     for (const stream of live) {
-      if (end.state === 'PREEMPTED' && stream.interruptible && stream.content.trim() !== '') {
+      if (end.state === 'PREEMPTED' && stream.content.trim() !== '') {
         const [sender] = await this.users.byIds(stream.orgId, [stream.senderId]);
         await this.finalize(stream, end.by, sender);
       } else {
+        // Cancelled, or preempted with nothing streamed yet: no text to keep.
         const [ended] = await this.db
           .update(messageStreams)
-          .set({ state: end.state === 'PREEMPTED' && stream.interruptible ? 'PREEMPTED' : 'CANCELLED', updatedAt: sql`now()` })
+          .set({ state: end.state, updatedAt: sql`now()` })
           .where(and(eq(messageStreams.id, stream.id), eq(messageStreams.state, 'STREAMING')))
           .returning();
         if (ended) await this.publish(ended, charLength(ended.content), '');
