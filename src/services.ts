@@ -68,7 +68,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   control.runs = runs;
   // Late-bound: the message hooks below reach the expert service, which needs the others.
   let experts: ExpertService;
-  const bestEffort = (what: string) => (err: Error) => log.warn({ err: err.message }, `after send: ${what} failed`);
+  const bestEffort = (what: string) => (err: Error) => log.warn({ err: err.message }, `after a committed write: ${what} failed`);
 
   const messages = new MessageService(database, conversations, users, bus, {
     // An agent speaking in a run registers it, and may not while the run is paused or ended.
@@ -82,7 +82,9 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
       // The send is committed: nothing here may turn it into an error.
       metrics?.messagesSent.inc();
       await typing.stopOnSend(viewer.orgId, viewer.userId, message.conversationId).catch(bestEffort('typing'));
-      await experts.auditAccess(viewer, message.conversationId, 'expert.write').catch(bestEffort('audit'));
+      await experts
+        .auditAccess(viewer, message.conversationId, 'expert.write', { operation: 'sendMessage', messageId: message.id })
+        .catch(bestEffort('audit'));
       const urgent = message.priority === 'HIGH' || message.priority === 'CRITICAL';
       // The conversation's setting is read only here: the send itself does not read the row.
       const preempts =
@@ -103,9 +105,14 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
         }
       }
     },
+    // Committed: an audit that fails is logged, not turned into an error.
+    afterChange: (viewer, message, change) =>
+      experts.auditAccess(viewer, message.conversationId, 'expert.write', { operation: change, messageId: message.id }).catch(bestEffort(`audit of ${change}`)),
   });
   const streams = new StreamService(database, conversations, messages, bus, users);
   streams.runs = runs;
+  streams.afterWrite = (viewer, stream, operation) =>
+    experts.auditAccess(viewer, stream.conversationId, 'expert.write', { operation, messageId: stream.id }).catch(bestEffort(`audit of ${operation}`));
   runs.streams = streams;
   experts = new ExpertService(database, conversations, control, runs, audit, bus);
   const accounts = new AccountService(new AccountRepository(database.db), { ...jwt, enabled: accountOptions?.enabled ?? false }, log);

@@ -10,10 +10,12 @@ import {
   ControlEventsDocument,
   ConversationRunsDocument,
   CreateConversationDocument,
+  DeleteMessageDocument,
   EditMessageDocument,
   ExpertRequestsDocument,
   ExpertRequestUpdatedDocument,
   HandBackToAgentDocument,
+  MessageAddedDocument,
   MessagesDocument,
   MessagesFilteredDocument,
   MessageStreamDocument,
@@ -296,6 +298,55 @@ describe.each(backends)('agents and experts on %s', (backend) => {
     expect(audit.every((e) => e.actor === 'user:erin')).toBe(true);
     agentControl.stop();
     queue.stop();
+  });
+
+  it('audits each read and write of an expert: edits, deletes, streamed answers, replaying subscriptions; live deliveries are no entries', async () => {
+    const c = dataOf(
+      await server.gql(user, CreateConversationDocument, { input: { type: 'GROUP', name: 'audited', participantIds: ['erin', 'assistant'] } }),
+    ).createConversation.id;
+    const entries = async () =>
+      (await server.app.services.audit.list('default', { limit: 1000 }))
+        .filter((e) => e.conversationId === c)
+        .reverse()
+        .map((e) => [e.action, e.actor, e.details]);
+    const write = (operation: string, messageId: string) => ['expert.write', 'user:erin', { operation, messageId }];
+
+    // Writes: a send, an edit, a delete; a stream's start, chunk and completion.
+    const sent = dataOf(await server.gql(expert, SendMessageDocument, { input: { conversationId: c, content: 'Erin here' } })).sendMessage;
+    dataOf(await server.gql(expert, EditMessageDocument, { id: sent.id, content: 'Erin from billing here' }));
+    dataOf(await server.gql(expert, DeleteMessageDocument, { id: sent.id }));
+    const stream = dataOf(await server.gql(expert, StartMessageDocument, { input: { conversationId: c, content: 'Let me ' } })).startMessage;
+    dataOf(await server.gql(expert, AppendMessageChunkDocument, { id: stream.id, chunk: 'check.' }));
+    dataOf(await server.gql(expert, CompleteMessageDocument, { id: stream.id }));
+    // Others' reads and writes are not the expert's.
+    const theirs = dataOf(await server.gql(user, SendMessageDocument, { input: { conversationId: c, content: 'thanks' } })).sendMessage;
+    dataOf(await server.gql(user, EditMessageDocument, { id: theirs.id, content: 'thanks!' }));
+    const writes = [
+      write('sendMessage', sent.id),
+      write('editMessage', sent.id),
+      write('deleteMessage', sent.id),
+      write('startMessage', stream.id),
+      write('appendMessageChunk', stream.id),
+      write('completeMessage', stream.id),
+    ];
+    expect(await entries()).toEqual(writes);
+
+    // A subscription that replays stored messages is one read, however many it replays; the
+    // live message after it is no entry of its own.
+    const replay = collect(server.ws(expert), MessageAddedDocument, { conversationId: c, afterSeq: 0 });
+    await replay.waitFor(3);
+    const resumed = ['expert.read', 'user:erin', { operation: 'messageAdded', afterSeq: 0 }];
+    expect(await entries()).toEqual([...writes, resumed]);
+    dataOf(await server.gql(user, SendMessageDocument, { input: { conversationId: c, content: 'one more thing' } }));
+    await replay.waitFor(4);
+    replay.stop();
+    expect(await entries()).toEqual([...writes, resumed]);
+    // The streamed answers' subscription starts with the text so far of running streams: a read.
+    const chunks = collect(server.ws(expert), MessageStreamDocument, { conversationId: c });
+    const streamed = ['expert.read', 'user:erin', { operation: 'messageStream' }];
+    await eventually(async () => (await entries()).length === writes.length + 2);
+    expect(await entries()).toEqual([...writes, resumed, streamed]);
+    chunks.stop();
   });
 
   it('a HIGH message from a person preempts interruptible runs when the conversation says so; messages filter by priority and kind', async () => {

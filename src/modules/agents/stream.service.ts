@@ -36,6 +36,8 @@ export type StreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by: strin
 export class StreamService {
   private readonly db: Db;
   runs!: RunService;
+  /** After each write to a stream is committed (experts are audited); must not throw. */
+  afterWrite?: (viewer: Viewer, stream: MessageStreamRow, operation: 'startMessage' | 'appendMessageChunk' | 'completeMessage') => Promise<void>;
 
   constructor(
     database: Database,
@@ -72,6 +74,7 @@ export class StreamService {
       })
       .returning();
     await this.publish(row!, 0, row!.content);
+    await this.afterWrite?.(viewer, row!, 'startMessage');
     return row!;
   }
 
@@ -97,7 +100,9 @@ export class StreamService {
       throw new BadInputError(`A message is at most ${LIMITS.contentChars} characters`, 'chunk');
     }
     const offset = row.length - charLength(chunk);
-    return this.publish(stream, offset, chunk);
+    const event = await this.publish(stream, offset, chunk);
+    await this.afterWrite?.(viewer, stream, 'appendMessageChunk');
+    return event;
   }
 
   /** Turns the stream into an ordinary message with the conversation's next seq. */
@@ -105,7 +110,9 @@ export class StreamService {
     const stream = await this.requireOwnStream(viewer, id);
     await this.runs.requireStreamOpen(stream);
     if (stream.content.trim() === '') throw new BadInputError('Nothing was streamed: a message needs content', 'id');
-    return this.finalize(stream, null, viewerSnapshot(viewer));
+    const message = await this.finalize(stream, null, viewerSnapshot(viewer));
+    await this.afterWrite?.(viewer, stream, 'completeMessage');
+    return message;
   }
 
   /**

@@ -167,14 +167,23 @@ export class ExpertService {
     return resolved!;
   }
 
-  /** Records an expert reading or writing a conversation (called by the message service). */
-  async auditAccess(viewer: Viewer, conversationId: string, action: 'expert.read' | 'expert.write'): Promise<void> {
+  /**
+   * Records an expert reading or writing a conversation, one entry per request (history pages,
+   * replaying subscriptions, message and stream writes: see src/services.ts); others are not recorded.
+   */
+  async auditAccess(
+    viewer: Viewer,
+    conversationId: string,
+    action: 'expert.read' | 'expert.write',
+    details?: Record<string, unknown> | null,
+  ): Promise<void> {
     if (!isExpert(viewer)) return;
     await this.audit.record({
       orgId: viewer.orgId,
       action,
       actor: `user:${viewer.userId}`,
       conversationId,
+      details,
     });
   }
 

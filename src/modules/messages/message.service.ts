@@ -34,6 +34,8 @@ export type MessageHooks = {
   sendCheck?: (viewer: Viewer, message: SendCheckInput) => (() => Promise<void>) | null;
   /** After a message is committed and announced: typing ends, runs preempt, experts are audited. */
   afterSend?: (viewer: Viewer, message: MessageRow) => Promise<void>;
+  /** After an edit or a delete is committed and announced (experts are audited); must not throw. */
+  afterChange?: (viewer: Viewer, message: MessageRow, change: 'editMessage' | 'deleteMessage') => Promise<void>;
 };
 
 export type SendCheckInput = { conversationId: string; runId: string | null; traceId: string | null; priority: MessageRow['priority'] };
@@ -161,6 +163,7 @@ export class MessageService {
     if (existing.deletedAt) throw new BadInputError('A deleted message cannot be edited', 'id');
     const edited = await this.repo.edit(id, content);
     await this.bus.publish(topics.messageUpdated(edited.conversationId), messageSnapshot(edited, viewerSnapshot(viewer)));
+    await this.hooks.afterChange?.(viewer, edited, 'editMessage');
     return edited;
   }
 
@@ -179,6 +182,7 @@ export class MessageService {
     // subscription that selects it.
     const sender = deleted.senderId === viewer.userId ? viewerSnapshot(viewer) : (await this.users.snapshots(deleted.orgId, [deleted.senderId])).get(deleted.senderId);
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));
+    await this.hooks.afterChange?.(viewer, deleted, 'deleteMessage');
     return deleted;
   }
 
