@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { joinCluster, runPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
+import { DataDirInUseError } from './db/data-dir-lock.js';
 
 async function main() {
   let config;
@@ -42,6 +43,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error('switchboard failed to start:', err);
+  // Another process has the embedded database: its one line says what to do.
+  if (err instanceof DataDirInUseError) console.error(err.message);
+  else console.error('switchboard failed to start:', err);
   process.exit(1);
 });

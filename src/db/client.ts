@@ -5,6 +5,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { lockDataDir } from './data-dir-lock.js';
 import * as schema from './schema/index.js';
 
 export type Schema = typeof schema;
@@ -26,7 +27,7 @@ export type Database = {
 export type DatabaseOptions = {
   /** postgres:// URL; without one the embedded PGlite is used. */
   url?: string;
-  /** PGlite folder; `undefined` with no url means in memory (tests). */
+  /** PGlite folder, locked for this process while open; `undefined` with no url means in memory (tests). */
   dataDir?: string;
   poolMax?: number;
   connectTimeoutMs?: number;
@@ -67,15 +68,32 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     };
   }
 
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const pglite = new PGlite(options.dataDir);
-  await pglite.waitReady;
+  let unlock = () => {};
+  if (options.dataDir) {
+    mkdirSync(options.dataDir, { recursive: true });
+    // PGlite's files take one process at a time (see data-dir-lock.ts).
+    unlock = lockDataDir(options.dataDir);
+  }
+  let pglite: PGlite;
+  try {
+    pglite = new PGlite(options.dataDir);
+    await pglite.waitReady;
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const db = drizzlePglite({ client: pglite, schema, logger }) as unknown as Db;
   return {
     db,
     kind: 'pglite',
     stats,
     pglite,
-    close: () => pglite.close(),
+    close: async () => {
+      try {
+        await pglite.close();
+      } finally {
+        unlock();
+      }
+    },
   };
 }
