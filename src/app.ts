@@ -167,9 +167,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   /** Open sockets per user on this instance (MAX_SOCKETS_PER_USER). */
   const socketsPerUser = new Map<string, number>();
 
+  /** Once stopping, a connection is closed as soon as its answer is out, not kept alive for another. */
+  const closeWhenStopping = () => {
+    if (stopping) server.closeIdleConnections();
+  };
   const web = createWebHandler(config, log);
   const graphqlHttp = createHttpHandler(yoga);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    res.on('close', closeWhenStopping);
     const path = req.url?.split('?')[0];
     if (path === '/health') {
       // Alive: the process answers. Whether it can serve is /ready.
@@ -352,6 +357,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         const cleanedUp = () => Promise.all([...sockets.values()].map((s) => s.cleanedUp));
         for (const socket of sockets.keys()) socket.close(1001, 'Server shutting down');
+        // SSE streams end too, with a complete: their clients reconnect and resume likewise.
+        fanOut.endStreams();
         wss.close();
         graphqlWs.stop();
         server.closeIdleConnections?.();

@@ -36,6 +36,9 @@ export const VIEWER_INDEPENDENT: Record<string, readonly string[]> = {
   Subscription: ['messageAdded', 'messageUpdated', 'messageDeleted', 'typing', 'presence', 'controlEvent'],
 };
 
+/** A running subscription, as endStreams sees it. */
+type Running = { return(): Promise<unknown> };
+
 /** What a subscription reports as it runs (Prometheus). */
 type SubscriptionMetrics = { activeSubscriptions: { inc(): void; dec(): void }; deliveries: { inc(): void } };
 
@@ -44,6 +47,12 @@ export type FanOut = {
   subscribe(args: ExecutionArgs): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>>;
   /** The same for Yoga's own transports (SSE): it replaces envelop's subscribe function. */
   plugin: Plugin<Context>;
+  /**
+   * Ends every subscription of Yoga's transports, now and from now on (shutdown): each completes,
+   * so Yoga sends `complete` and ends its response, and the client reconnects and resumes as
+   * after a socket closed with 1001. Sockets are closed by their own server, without a complete.
+   */
+  endStreams(): void;
 };
 
 /**
@@ -83,7 +92,11 @@ export function createFanOut({ maskError, metrics }: { maskError: (error: unknow
   const masked = (result: ExecutionResult): ExecutionResult =>
     result.errors?.length ? { ...result, errors: result.errors.map((e) => maskError(e) as GraphQLError) } : result;
 
-  const subscribe = async (args: ExecutionArgs) => {
+  /** Subscriptions running over Yoga's transports, until they end (see endStreams). */
+  const streams = new Set<Running>();
+  let ending = false;
+
+  const subscribe = async (args: ExecutionArgs, tracked?: Set<Running>) => {
     const stream = await createSourceEventStream(args);
     if (!isAsyncIterable(stream)) return masked(stream);
     const document = describe(args.schema, args.document);
@@ -105,15 +118,25 @@ export function createFanOut({ maskError, metrics }: { maskError: (error: unknow
       if (!result) byKey.set(key, (result = executeMasked(event)));
       return result;
     };
-    return new Subscription(stream[Symbol.asyncIterator](), executeOnce, metrics, maskError);
+    return new Subscription(stream[Symbol.asyncIterator](), executeOnce, metrics, maskError, tracked);
+  };
+
+  const subscribeStream = async (args: ExecutionArgs) => {
+    const result = await subscribe(args, streams);
+    if (ending && result instanceof Subscription) void result.return();
+    return result;
   };
 
   return {
-    subscribe,
+    subscribe: (args) => subscribe(args),
     plugin: {
       onSubscribe({ setSubscribeFn }) {
-        setSubscribeFn(subscribe as never);
+        setSubscribeFn(subscribeStream as never);
       },
+    },
+    endStreams: () => {
+      ending = true;
+      for (const stream of streams) void stream.return();
     },
   };
 }
@@ -180,8 +203,11 @@ class Subscription<T> implements AsyncIterableIterator<ExecutionResult> {
     private readonly metrics: SubscriptionMetrics,
     /** What a failure of the stream becomes for the client (an unexpected one: INTERNAL_SERVER_ERROR). */
     private readonly maskError: (error: unknown) => Error,
+    /** Where the subscription is listed while it runs, if anywhere. */
+    private readonly runningIn?: Set<Running>,
   ) {
     metrics.activeSubscriptions.inc();
+    runningIn?.add(this);
   }
 
   async next(): Promise<IteratorResult<ExecutionResult>> {
@@ -221,6 +247,7 @@ class Subscription<T> implements AsyncIterableIterator<ExecutionResult> {
     if (this.ended) return;
     this.ended = true;
     this.metrics.activeSubscriptions.dec();
+    this.runningIn?.delete(this);
   }
 
   private async close() {

@@ -1,16 +1,18 @@
 // SIGTERM on a real server process (src/main.ts): the request in flight finishes and is answered,
 // sockets close with 1001 (going away: reconnect elsewhere), and the process exits cleanly.
 // The request is held open honestly: the test locks the conversation's row in Postgres, so the
-// send waits on that lock until the test lets go.
+// send waits on that lock until the test lets go. And stop() in process: SSE streams complete at
+// once instead of holding the server for the grace period.
 import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateConversationDocument, MessageAddedDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
 import { mintToken } from '../../src/auth/jwt.js';
-import { rawSocket } from '../kit/realtime.js';
+import { createGroup, rawSocket, sendText } from '../kit/realtime.js';
+import { startServer } from '../kit/server.js';
 import { spawnService, type ServiceProcess } from '../kit/service-process.js';
-import { createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
+import { backends, createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
 import { eventually } from '../kit/subscriptions.js';
 
 type Started = ServiceProcess & { url: string; wsUrl: string };
@@ -93,5 +95,44 @@ describe.skipIf(!TEST_DATABASE_URL)('SIGTERM drains', () => {
     await locker.end();
     // The logs say why it stopped.
     expect(started.logs.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM')).toBe(true);
+  });
+});
+
+describe.each(backends)('stop() with SSE streams open on %s', (backend) => {
+  it('ends each stream with a complete event and does not wait the grace period for them', async () => {
+    // A grace far beyond the test's timeout: a stop() that waited for the streams would time out.
+    const server = await startServer({ backend, env: { SHUTDOWN_GRACE_MS: '600000' } });
+    const alice = await server.token('alice');
+    const bob = await server.token('bob');
+    const conversationId = await createGroup(server, alice, ['bob']);
+    const { seq } = await sendText(server, alice, conversationId, 'before the stream');
+
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${bob}` },
+      body: JSON.stringify({ query: print(MessageAddedDocument), variables: { conversationId, afterSeq: seq - 1 } }),
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    /** Reads until `done` holds of what came so far, or the stream ends (then false). */
+    const readUntil = async (done: (text: string) => boolean) => {
+      while (!done(text)) {
+        const chunk = await reader.read();
+        if (chunk.done) return false;
+        text += decoder.decode(chunk.value, { stream: true });
+      }
+      return true;
+    };
+    // The stream is live: the stored message came through it.
+    expect(await readUntil((t) => t.includes('before the stream'))).toBe(true);
+
+    const stopped = server.stop();
+    // Read to the end: the last event is the completion, after the message already sent.
+    expect(await readUntil(() => false)).toBe(false);
+    const events = [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    expect(events).toEqual(['next', 'complete']);
+    await stopped;
   });
 });
