@@ -21,7 +21,11 @@ export const CONTRACT_CODES = new Set<string>([
 export function withContractCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
   if (typeof code === 'string' && CONTRACT_CODES.has(code)) return error;
-  const { originalError: _hidden, ...extensions } = error.extensions ?? {};
+  const { originalError: hidden, ...extensions } = error.extensions ?? {};
+  // Yoga answers a body that is not JSON 400 under every Accept (it is no GraphQL request), but
+  // tells it from a query that does not parse (200 under application/json) by the originalError
+  // it leaves in the extensions. With that gone, its status is made to hold without the mark.
+  if (hidden !== undefined && isHttpHint(extensions.http)) extensions.http = { ...extensions.http, spec: false };
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
@@ -46,3 +50,6 @@ export function contractCodesPlugin(): Plugin {
     },
   };
 }
+
+/** Yoga's `extensions.http`: the status and headers an error asks for on HTTP. */
+const isHttpHint = (value: unknown): value is { status?: number; spec?: boolean } => typeof value === 'object' && value !== null;

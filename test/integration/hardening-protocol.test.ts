@@ -1,7 +1,8 @@
 // Protocol violations on the WebSocket, each answered by graphql-ws's close code (or the WebSocket
 // one for a broken frame), and the query limits on the socket: refused before any resolver, with
 // the socket left open. Token problems at connection_init (4403) are in hardening-jwt and
-// realtime-transport; oversized frames (1009) in realtime-transport.
+// realtime-transport; oversized frames (1009) in realtime-transport. Malformed requests over HTTP
+// get the status GraphQL over HTTP gives them.
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -160,5 +161,43 @@ describe('WebSocket protocol violations', () => {
       expect(JSON.stringify(error.payload)).not.toMatch(/Did you mean|messageAdded/);
       raw.socket.close(1000);
     });
+  });
+});
+
+describe('GraphQL over HTTP: malformed requests', () => {
+  let server: TestServer;
+  let bob: string;
+  beforeAll(async () => {
+    server = await startServer({ env: UNLIMITED_ENV });
+    bob = await server.token('bob');
+  });
+  afterAll(() => server?.stop());
+
+  const post = (body: string, accept?: string) =>
+    fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bob}`, ...(accept ? { accept } : {}) },
+      body,
+    });
+  const accepts = [undefined, '*/*', 'application/json', 'application/graphql-response+json', 'application/graphql-response+json, application/json;q=0.9'];
+
+  it('answers a body that is not JSON with 400 and BAD_USER_INPUT, whatever the client accepts', async () => {
+    for (const accept of accepts) {
+      const res = await post('{"query": "{ viewer { id } }"', accept);
+      expect(res.status, `Accept: ${accept}`).toBe(400);
+      const body = (await res.json()) as { data?: unknown; errors: { extensions: { code: string } }[] };
+      expect(body.data).toBeUndefined();
+      expect(body.errors.map((e) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
+    }
+  });
+
+  it('answers a query that does not parse with 200 under application/json and 400 under application/graphql-response+json', async () => {
+    // A well-formed request whose GraphQL is wrong: the spec's status for each media type.
+    const body = JSON.stringify({ query: '{ viewer { id ' });
+    for (const [accept, status] of [['application/json', 200], ['application/graphql-response+json', 400]] as const) {
+      const res = await post(body, accept);
+      expect(res.status, accept).toBe(status);
+      expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
+    }
   });
 });
