@@ -8,7 +8,6 @@ import {
   areGraphQLErrors,
   CloseCode,
   GRAPHQL_TRANSPORT_WS_PROTOCOL,
-  handleProtocols,
   MessageType,
   parseMessage,
   stringifyMessage,
@@ -70,7 +69,7 @@ export function serveGraphqlWs<E extends WsExtra>(
   hooks: WsHooks<E>,
   { keepAliveMs, log }: { keepAliveMs: number; log: Logger },
 ): { stop(): void } {
-  wss.options.handleProtocols = handleProtocols;
+  wss.options.handleProtocols = agreeToProtocol;
   wss.on('error', (err) => log.error({ err }, 'websocket server error'));
 
   /** Sockets pinged and not heard from since. */
@@ -104,6 +103,15 @@ export function serveGraphqlWs<E extends WsExtra>(
   });
 
   return { stop: () => clearInterval(keepAlive) };
+}
+
+/**
+ * The subprotocol agreed to in the handshake: graphql-transport-ws when offered, else the first
+ * one offered. Agreeing to none would make the client fail the handshake itself (1006, no reason
+ * given); agreed to, the socket opens and is closed at once with 4406 (see above), which says why.
+ */
+function agreeToProtocol(protocols: Set<string>): string {
+  return protocols.has(GRAPHQL_TRANSPORT_WS_PROTOCOL) ? GRAPHQL_TRANSPORT_WS_PROTOCOL : protocols.values().next().value!;
 }
 
 /** `next` payloads already serialized, by result: a shared result is serialized once. */
