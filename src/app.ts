@@ -236,8 +236,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           };
           viewer = await services.authenticate(credentials);
         } catch (err) {
-          if (!(err instanceof AppError)) log.error({ err }, 'websocket authentication failed');
-          return false;
+          // An AppError refuses the credentials (4403); anything else is ours, e.g. the database
+          // away, and closes the socket so that the client tries again with the same ones.
+          if (err instanceof AppError) return false;
+          throw err;
         }
         // The verifier allows a little clock skew; a socket, unlike a request, would outlive it.
         if (!viewer || !tokenValid(viewer) || state.closed) return false;

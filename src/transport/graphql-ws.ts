@@ -21,6 +21,12 @@ import type { WebSocket, WebSocketServer } from 'ws';
  * that reads slowly then holds up only its own stream, whose buffer (AsyncQueue) bounds it.
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
+/**
+ * The close code when connection_init fails on our side (the database or Redis away): WebSocket's
+ * "try again later". Not 4403, which tells the client its credentials were refused (and to get new
+ * ones), nor 4500 or 1011, which graphql-ws's client takes as final: after 1013 it reconnects.
+ */
+export const TRY_AGAIN_LATER = 1013;
 /** A socket must send connection_init within this time (graphql-ws's default). */
 const CONNECTION_INIT_WAIT_MS = 3_000;
 
@@ -40,7 +46,10 @@ type Result = ExecutionResult | AsyncIterableIterator<ExecutionResult>;
 type Operation = { iterator?: AsyncIterator<unknown> };
 
 export type WsHooks<E extends WsExtra> = {
-  /** Decides on connection_init, given its payload (not kept): false closes the socket with 4403. */
+  /**
+   * Decides on connection_init, given its payload (not kept): false closes the socket with 4403
+   * (refused credentials), a throw with 1013 (the server could not decide: try again later).
+   */
   onConnect(ctx: WsContext<E>, params: Record<string, unknown>): Promise<boolean>;
   /** After the socket closed and its operations were stopped. */
   onClose(ctx: WsContext<E>, code: number, reason: string): Promise<void> | void;
@@ -202,7 +211,15 @@ class Connection<E extends WsExtra> {
         clearTimeout(this.initTimer);
         this.initTimer = undefined;
         const params = message.payload && typeof message.payload === 'object' ? message.payload : {};
-        if (!(await this.hooks.onConnect(ctx, params))) {
+        let accepted: boolean;
+        try {
+          accepted = await this.hooks.onConnect(ctx, params);
+        } catch (err) {
+          this.log.error({ err }, 'websocket connection_init failed');
+          socket.close(TRY_AGAIN_LATER, 'Try again later');
+          return;
+        }
+        if (!accepted) {
           socket.close(CloseCode.Forbidden, 'Forbidden');
           return;
         }

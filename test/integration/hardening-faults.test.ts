@@ -2,7 +2,9 @@
 // this test alone), and a Postgres that drops every connection and refuses new ones (a TCP proxy
 // in this process between the server and the test Postgres). After each, every acknowledged
 // message must be stored once and delivered once, in order.
+import { createClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import {
   MessageAddedDocument,
   MessagesDocument,
@@ -10,7 +12,7 @@ import {
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import { hasRedisServer, redisProcess, tcpProxy, viaProxy, type RedisProcess, type TcpProxy } from '../kit/faults.js';
-import { createGroup, sleep } from '../kit/realtime.js';
+import { createGroup, rawSocket, sleep } from '../kit/realtime.js';
 import { capturedLog, dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
 import { createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
@@ -238,6 +240,41 @@ describe.skipIf(!TEST_DATABASE_URL)('Postgres drops every connection and refuses
       live.stop();
     });
   }
+
+  it('closes a socket connecting while Postgres is away with 1013, not 4403; a retrying client gets in once it is back', async () => {
+    // Never seen: checking the token needs the database (just-in-time provisioning).
+    const carol = await server.token('carol-outage');
+    proxy.setMode('refuse');
+    proxy.cutAll();
+    const raw = await rawSocket(server.wsUrl, carol, { init: false });
+    raw.socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${carol}` } }));
+    expect((await raw.closed).code).toBe(1013);
+
+    // graphql-ws's client, retrying as the SDK does: after 1013 it reconnects with the same token
+    // (after 4500 or 1011 it would give up), and gets in once Postgres is back.
+    const codes: number[] = [];
+    const client = createClient({
+      url: server.wsUrl,
+      webSocketImpl: WebSocket,
+      lazy: true,
+      retryAttempts: Number.POSITIVE_INFINITY,
+      shouldRetry: () => true,
+      retryWait: async () => void (await sleep(100)),
+      connectionParams: { authorization: `Bearer ${carol}` },
+      on: { closed: (event) => void codes.push((event as { code: number }).code) },
+    });
+    try {
+      const viewer = new Promise<unknown>((resolve, reject) =>
+        client.subscribe({ query: '{ viewer { id } }' }, { next: resolve, error: reject, complete: () => {} }),
+      );
+      await eventually(() => codes.length >= 2);
+      proxy.setMode('pass');
+      expect(await viewer).toEqual({ data: { viewer: { id: 'carol-outage' } } });
+      expect(new Set(codes)).toEqual(new Set([1013]));
+    } finally {
+      await client.dispose();
+    }
+  });
 
   it('survives Postgres killing its backends (pg_terminate_backend) and serves the next request', async () => {
     const alice = await server.token('alice-term');

@@ -1,6 +1,8 @@
 // The WebSocket and SSE transports: one port and path for HTTP, graphql-ws and SSE; the
-// connection_init handshake and token expiry (close 4403); per-socket limits; keep-alive.
+// connection_init handshake (close 4403 for refused credentials, 1013 when they cannot be checked)
+// and token expiry (4403); per-socket limits; keep-alive.
 import { connect } from 'node:net';
+import { sql } from 'drizzle-orm';
 import { print } from 'graphql';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -201,6 +203,23 @@ describe.each(backends)('real-time transports on %s', (backend) => {
       await sub.waitForEnd();
       expect(sub.events).toEqual([]);
     }
+  });
+
+  it('closes with 1013 (try again later), not 4403, when connection_init cannot be checked', async () => {
+    // A user never seen: checking the token provisions its row, in a table that is gone for now.
+    const carol = await server.token('carol-db-broken');
+    const { db } = server.app.services.database;
+    await db.execute(sql`ALTER TABLE users RENAME TO users_away`);
+    try {
+      const raw = await rawSocket(server.wsUrl, carol, { init: false });
+      raw.socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${carol}` } }));
+      expect(await raw.closed).toEqual({ code: 1013, reason: 'Try again later' });
+    } finally {
+      await db.execute(sql`ALTER TABLE users_away RENAME TO users`);
+    }
+    // The same token is good once the database is.
+    const again = await rawSocket(server.wsUrl, carol);
+    again.socket.close(1000);
   });
 
   it('closes the socket with 4403 when the token expires and delivers nothing after exp', async () => {
