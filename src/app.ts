@@ -33,6 +33,7 @@ import { RateLimiter } from './ratelimit/rate-limiter.js';
 import { createServices, type Services } from './services.js';
 import { serveGraphqlWs, type WsExtra } from './transport/graphql-ws.js';
 import { createHttpHandler } from './transport/http.js';
+import { createOriginPolicy } from './transport/origins.js';
 import { createWebHandler } from './web/serve.js';
 
 /** Largest WebSocket frame accepted; bigger ones close the socket (1009). */
@@ -112,11 +113,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const maskError = createMaskError(log);
   const fanOut = createFanOut({ maskError, metrics });
+  const origins = createOriginPolicy(config);
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { title: 'Switchboard', subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
+    cors: origins.cors,
     // One operation per request: a batch would multiply every limit below.
     batching: false,
     // Bodies are read and bounded before Yoga sees them (transport/http.ts).
@@ -203,7 +206,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     graphqlHttp(req, res);
   });
 
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: WS_MAX_PAYLOAD });
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: WS_MAX_PAYLOAD, verifyClient: origins.verifyClient });
   /**
    * Every socket until its close cleanup (presence, typing) has finished: stop() waits for these
    * before it closes Redis and the database under them.

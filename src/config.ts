@@ -30,6 +30,18 @@ const urlWithScheme = (schemes: string[]) =>
     { message: `must be a URL starting with ${schemes.join(' or ')}//` },
   );
 
+/**
+ * Whether `v` is an origin as a browser sends it: scheme, host and port only, lowercase host. No
+ * pattern (`https://*.example.com`): origins are matched exactly.
+ */
+const isOrigin = (v: string) => {
+  try {
+    return !v.includes('*') && new URL(v).origin === v;
+  } catch {
+    return false;
+  }
+};
+
 const MAX_WORKERS = 64;
 /** What WORKERS=auto starts: a worker per core the process may use, at most MAX_WORKERS. */
 export const autoWorkers = () => Math.min(availableParallelism(), MAX_WORKERS);
@@ -57,6 +69,11 @@ const envSchema = z
     INTROSPECTION: booleanString.optional(),
     ACCOUNTS_ENABLED: booleanString.optional(),
     WEB_CHAT: booleanString.optional(),
+    CORS_ORIGINS: optionalString
+      .transform((v) => (v ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+      .refine((list) => list.every((o) => o === '*' || isOrigin(o)), {
+        message: 'must be * or a comma-separated list of exact origins such as https://chat.example.com (scheme, host and port; no path, trailing slash or wildcard)',
+      }),
     RATE_LIMIT_USER_MESSAGES_PER_SEC: rate(DEFAULT_RATE_LIMITS.userMessages.perSecond),
     RATE_LIMIT_USER_MESSAGES_BURST: rate(DEFAULT_RATE_LIMITS.userMessages.burst),
     RATE_LIMIT_AGENT_MESSAGES_PER_SEC: rate(DEFAULT_RATE_LIMITS.agentMessages.perSecond),
@@ -110,6 +127,11 @@ export type Config = {
   accountsEnabled: boolean;
   /** The web chat at `/`. */
   webChat: boolean;
+  /**
+   * Origins that browsers may call the API from with credentials, besides the server's own (and
+   * localhost outside production); `*` lets any other origin in without credentials.
+   */
+  corsOrigins: string[];
   /** Schema introspection; on by default except in production. */
   introspection: boolean;
   rateLimits: RateLimits;
@@ -169,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     accountsEnabled: e.ACCOUNTS_ENABLED ?? (!e.DATABASE_URL && !(e.JWT_JWKS_URL && !e.JWT_SECRET)),
     webChat: e.WEB_CHAT ?? true,
+    corsOrigins: e.CORS_ORIGINS,
     introspection: e.INTROSPECTION ?? e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     rateLimits: {
       userMessages: { perSecond: e.RATE_LIMIT_USER_MESSAGES_PER_SEC, burst: e.RATE_LIMIT_USER_MESSAGES_BURST },

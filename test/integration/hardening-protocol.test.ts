@@ -2,11 +2,14 @@
 // one for a broken frame), and the query limits on the socket: refused before any resolver, with
 // the socket left open. Token problems at connection_init (4403) are in hardening-jwt and
 // realtime-transport; oversized frames (1009) in realtime-transport. Malformed requests over HTTP
-// get the status GraphQL over HTTP gives them.
+// get the status GraphQL over HTTP gives them. Browsers' origins: CORS and WebSocket upgrades (the
+// server's own origin, which the web chat uses, is in web.test.ts).
+import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MessageAddedDocument, TypingDocument } from '../../src/client/generated/graphql.js';
+import { preflight, rawHttp, upgradeStatus } from '../kit/origins.js';
 import { createGroup, rawSocket, UNLIMITED_ENV, type Closed } from '../kit/realtime.js';
 import { startServer, type TestServer } from '../kit/server.js';
 
@@ -209,5 +212,116 @@ describe('GraphQL over HTTP: malformed requests', () => {
       expect(res.status, accept).toBe(status);
       expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
     }
+  });
+});
+
+describe('Origins: CORS and WebSocket upgrades', () => {
+  /** Production, with two origins listed. */
+  let listed: TestServer;
+  /** Development (the test servers' NODE_ENV=test counts as that), nothing listed. */
+  let development: TestServer;
+  /** Production, any origin without credentials and one with. */
+  let anyOrigin: TestServer;
+  let token: string;
+  const APP = 'https://app.example.com';
+  const ADMIN = 'https://admin.example.com';
+
+  beforeAll(async () => {
+    // No web chat: a production server would build its bundle at start.
+    const secret = randomBytes(32).toString('hex');
+    [listed, development, anyOrigin] = await Promise.all([
+      startServer({ secret, env: { NODE_ENV: 'production', WEB_CHAT: 'false', CORS_ORIGINS: `${APP}, ${ADMIN}` } }),
+      startServer({ secret }),
+      startServer({ secret, env: { NODE_ENV: 'production', WEB_CHAT: 'false', CORS_ORIGINS: `*,${APP}` } }),
+    ]);
+    token = await listed.token('bob');
+  });
+  afterAll(() => Promise.all([listed?.stop(), development?.stop(), anyOrigin?.stop()]));
+
+  const post = (server: TestServer, origin: string) =>
+    rawHttp(server.url, 'POST', { origin, 'content-type': 'application/json', authorization: `Bearer ${token}` }, JSON.stringify({ query: '{ viewer { id } }' }));
+  const ownOrigin = (server: TestServer) => new URL(server.url).origin;
+
+  /** The CORS headers of a preflight and of the request itself, for `origin`. */
+  async function corsOf(server: TestServer, origin: string) {
+    const before = await preflight(server.url, { origin });
+    const actual = await post(server, origin);
+    // The request is answered either way: it is the browser that keeps the answer from a page.
+    expect(actual.status).toBe(200);
+    expect(JSON.parse(actual.body)).toEqual({ data: { viewer: { id: 'bob' } } });
+    return [before, actual].map(({ status, headers }) => ({
+      status,
+      origin: headers['access-control-allow-origin'],
+      credentials: headers['access-control-allow-credentials'],
+      vary: headers.vary,
+      methods: headers['access-control-allow-methods'],
+      allowedHeaders: headers['access-control-allow-headers'],
+    }));
+  }
+
+  it('reflects an allowed origin with credentials, on the preflight and on the request', async () => {
+    for (const [server, origin] of [[listed, APP], [listed, ADMIN], [listed, ownOrigin(listed)], [development, 'http://localhost:5173'], [development, 'http://127.0.0.1:3000'], [anyOrigin, APP]] as const) {
+      const [before, actual] = await corsOf(server, origin);
+      expect(before, origin).toMatchObject({ status: 204, origin, credentials: 'true', methods: 'POST', allowedHeaders: 'authorization, content-type' });
+      expect(before!.vary, origin).toMatch(/\bOrigin\b/);
+      expect(actual, origin).toMatchObject({ origin, credentials: 'true' });
+      expect(actual!.vary, origin).toMatch(/\bOrigin\b/);
+    }
+  });
+
+  it('gives any other origin no Access-Control-Allow-Origin, on the preflight or on the request', async () => {
+    const { port } = new URL(listed.url);
+    const others = [
+      'http://evil.example',
+      `${APP}.evil.example`,
+      'http://app.example.com',
+      // localhost is for development only.
+      'http://localhost:5173',
+      // The server's own host, but another scheme or port.
+      `https://127.0.0.1:${port}`,
+      `http://127.0.0.1:${Number(port) + 1}`,
+      'null',
+    ];
+    for (const origin of others) {
+      for (const answer of await corsOf(listed, origin)) {
+        expect(answer.origin, origin).toBeUndefined();
+        expect(answer.credentials, origin).toBeUndefined();
+      }
+    }
+    for (const origin of ['https://localhost:5173', 'http://localhost.evil.example', 'http://evil.example']) {
+      for (const answer of await corsOf(development, origin)) expect(answer.origin, origin).toBeUndefined();
+    }
+  });
+
+  it('with * in CORS_ORIGINS lets any origin in without credentials', async () => {
+    for (const origin of ['http://evil.example', 'http://localhost:5173']) {
+      for (const answer of await corsOf(anyOrigin, origin)) {
+        expect(answer.origin, origin).toBe(origin);
+        expect(answer.credentials, origin).toBeUndefined();
+      }
+    }
+  });
+
+  it('refuses a WebSocket upgrade from another origin with 403, and lets allowed origins and clients without one in', async () => {
+    const cases: [TestServer, string | undefined, number][] = [
+      [listed, 'http://evil.example', 403],
+      [listed, 'http://localhost:5173', 403],
+      [listed, `https://127.0.0.1:${new URL(listed.url).port}`, 403],
+      [development, 'http://evil.example', 403],
+      [listed, APP, 101],
+      [listed, ownOrigin(listed), 101],
+      [listed, undefined, 101],
+      [development, 'http://localhost:5173', 101],
+      [development, undefined, 101],
+      [anyOrigin, 'http://evil.example', 101],
+    ];
+    for (const [server, origin, status] of cases) expect(await upgradeStatus(server.wsUrl, { origin }), `${origin}`).toBe(status);
+    // An allowed origin's socket is a working one.
+    const socket = new WebSocket(listed.wsUrl, 'graphql-transport-ws', { origin: APP });
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(init(token));
+    const ack = await new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
+    expect(JSON.parse(ack)).toEqual({ type: 'connection_ack' });
+    socket.close(1000);
   });
 });

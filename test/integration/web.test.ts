@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preflight, upgradeStatus, type BrowserHeaders } from '../kit/origins.js';
 import { startServer, type TestServer } from '../kit/server.js';
 
 /** The web chat's files as the server serves them (the browser tests are in test/e2e). */
@@ -43,6 +44,38 @@ describe('web chat assets', () => {
     expect((await fetch(`${base}/app.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
     expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(405);
     expect((await fetch(`${base}/nothing-here.js`)).status).toBe(404);
+  });
+
+  it('lets the page call the API and open its socket by whatever host name the server is reached at', async () => {
+    // Production: localhost is not let in as such there, only as the server's own origin.
+    const production = await startServer({ env: { NODE_ENV: 'production' } });
+    try {
+      const { port } = new URL(production.url);
+      const own: BrowserHeaders[] = [
+        { origin: `http://127.0.0.1:${port}` },
+        { host: `localhost:${port}`, origin: `http://localhost:${port}` },
+        { host: `chat.example.com:${port}`, origin: `http://chat.example.com:${port}` },
+        // Behind a proxy that ends TLS and says so.
+        { host: 'chat.example.com', 'x-forwarded-proto': 'https', origin: 'https://chat.example.com' },
+      ];
+      for (const headers of own) {
+        const answer = await preflight(production.url, headers);
+        expect(answer.headers['access-control-allow-origin'], JSON.stringify(headers)).toBe(headers.origin);
+        expect(answer.headers['access-control-allow-credentials']).toBe('true');
+        expect(await upgradeStatus(production.wsUrl, headers), JSON.stringify(headers)).toBe(101);
+      }
+      // A page of another host, or of this one without TLS when the proxy says it has it, is not its own.
+      const foreign: BrowserHeaders[] = [
+        { host: `chat.example.com:${port}`, origin: `http://other.example:${port}` },
+        { host: 'chat.example.com', 'x-forwarded-proto': 'https', origin: 'http://chat.example.com' },
+      ];
+      for (const headers of foreign) {
+        expect((await preflight(production.url, headers)).headers['access-control-allow-origin'], JSON.stringify(headers)).toBeUndefined();
+        expect(await upgradeStatus(production.wsUrl, headers), JSON.stringify(headers)).toBe(403);
+      }
+    } finally {
+      await production.stop();
+    }
   });
 
   it('is off with WEB_CHAT=false', async () => {

@@ -30,3 +30,20 @@ describe('WORKERS', () => {
     expect(problems({ WORKERS: '1' })).toEqual([]);
   });
 });
+
+describe('CORS_ORIGINS', () => {
+  it('is a comma-separated list of origins, * among them if wanted; none by default', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: ' https://chat.example.com, http://localhost:5173 ,*' }).corsOrigins).toEqual([
+      'https://chat.example.com',
+      'http://localhost:5173',
+      '*',
+    ]);
+  });
+
+  it('refuses what is not an origin as a browser sends it', () => {
+    for (const CORS_ORIGINS of ['chat.example.com', 'https://chat.example.com/', 'https://chat.example.com/app', 'https://Chat.example.com', 'https://*.example.com']) {
+      expect(problems({ CORS_ORIGINS }), CORS_ORIGINS).toEqual([expect.stringMatching(/^CORS_ORIGINS: /)]);
+    }
+  });
+});
