@@ -24,7 +24,7 @@ export function withContractCode(error: GraphQLError): GraphQLError {
   const { originalError: hidden, ...extensions } = error.extensions ?? {};
   // Yoga answers a body that is not JSON 400 under every Accept (it is no GraphQL request), but
   // tells it from a query that does not parse (200 under application/json) by the originalError
-  // it leaves in the extensions. With that gone, its status is made to hold without the mark.
+  // it leaves in the extensions. That is dropped here, so the 400 is made unconditional instead.
   if (hidden !== undefined && isHttpHint(extensions.http)) extensions.http = { ...extensions.http, spec: false };
   return new GraphQLError(error.message, {
     nodes: error.nodes,

@@ -26,7 +26,7 @@ const HIGH_WATER_BYTES = 1024 * 1024;
  * "try again later". Not 4403, which tells the client its credentials were refused (and to get new
  * ones), nor 4500 or 1011, which graphql-ws's client takes as final: after 1013 it reconnects.
  */
-export const TRY_AGAIN_LATER = 1013;
+const TRY_AGAIN_LATER = 1013;
 /** A socket must send connection_init within this time (graphql-ws's default). */
 const CONNECTION_INIT_WAIT_MS = 3_000;
 
