@@ -101,19 +101,41 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
         options.apiKey ? { apiKey: options.apiKey, actAs: options.actAs } : { authorization: `Bearer ${await token()}` },
     }));
 
-  /** Listens to a subscription; `onData` gets each event. Returns the function that stops it. */
+  /**
+   * Listens to a subscription; `onData` gets each event. Returns the function that stops it.
+   * graphql-ws reconnects by itself except after a close it takes as final: 4500 or 1011, which
+   * the server sends when it could not check the credentials (its database away). The listener
+   * then subscribes again after a growing pause, as graphql-ws would have.
+   */
   function listen<R, V>(document: TypedDocumentNode<R, V>, variables: V, onData: (data: R) => void, onError?: (err: unknown) => void): Unsubscribe {
     // graphql-ws resends this same payload object when it resubscribes after a reconnect, so a
     // listener can move its variables forward (afterSeq) as events arrive.
     const payload = { query: print(document), variables: variables as Record<string, unknown> };
-    return ws().subscribe<R>(payload, {
-      next: (result) => {
-        if (result.data) onData(result.data as R);
-        else if (result.errors?.length) onError?.(result.errors);
-      },
-      error: (err) => onError?.(err),
-      complete: () => {},
-    });
+    let stopped = false;
+    let failures = 0;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let stop: Unsubscribe = () => {};
+    const start = () => {
+      stop = ws().subscribe<R>(payload, {
+        next: (result) => {
+          failures = 0;
+          if (result.data) onData(result.data as R);
+          else if (result.errors?.length) onError?.(result.errors);
+        },
+        error: (err) => {
+          if (stopped) return;
+          if (!isServerFailureClose(err)) return onError?.(err);
+          retry = setTimeout(start, Math.min(30_000, 1_000 * 2 ** failures++) * (0.5 + Math.random() / 2));
+        },
+        complete: () => {},
+      });
+    };
+    start();
+    return () => {
+      stopped = true;
+      clearTimeout(retry);
+      stop();
+    };
   }
 
   const typingSentAt = new Map<string, number>();
@@ -229,6 +251,10 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
 }
 
 export type SwitchboardClient = ReturnType<typeof createSwitchboardClient>;
+
+/** A socket the server closed because it failed, not because of anything the client did. */
+const isServerFailureClose = (err: unknown) =>
+  typeof err === 'object' && err !== null && 'code' in err && (err.code === 4500 || err.code === 1011);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomId = () =>

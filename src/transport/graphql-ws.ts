@@ -22,11 +22,11 @@ import type { WebSocket, WebSocketServer } from 'ws';
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
 /**
- * The close code when connection_init fails on our side (the database or Redis away): WebSocket's
- * "try again later". Not 4403, which tells the client its credentials were refused (and to get new
- * ones), nor 4500 or 1011, which graphql-ws's client takes as final: after 1013 it reconnects.
+ * The close code when connection_init fails on our side (the database or Redis away): graphql-ws's
+ * 4500, not 4403, which tells the client its credentials were refused and to get new ones. The
+ * graphql-ws client takes 4500 as final; the typed client (src/client) subscribes again after it.
  */
-const TRY_AGAIN_LATER = 1013;
+const CONNECT_FAILED = CloseCode.InternalServerError;
 /** A socket must send connection_init within this time (graphql-ws's default). */
 const CONNECTION_INIT_WAIT_MS = 3_000;
 
@@ -48,7 +48,7 @@ type Operation = { iterator?: AsyncIterator<unknown> };
 export type WsHooks<E extends WsExtra> = {
   /**
    * Decides on connection_init, given its payload (not kept): false closes the socket with 4403
-   * (refused credentials), a throw with 1013 (the server could not decide: try again later).
+   * (refused credentials), a throw with 4500 (the server could not decide: try again).
    */
   onConnect(ctx: WsContext<E>, params: Record<string, unknown>): Promise<boolean>;
   /** After the socket closed and its operations were stopped. */
@@ -216,7 +216,7 @@ class Connection<E extends WsExtra> {
           accepted = await this.hooks.onConnect(ctx, params);
         } catch (err) {
           this.log.error({ err }, 'websocket connection_init failed');
-          socket.close(TRY_AGAIN_LATER, 'Try again later');
+          socket.close(CONNECT_FAILED, 'Internal server error');
           return;
         }
         if (!accepted) {

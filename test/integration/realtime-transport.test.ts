@@ -1,5 +1,5 @@
 // The WebSocket and SSE transports: one port and path for HTTP, graphql-ws and SSE; the
-// connection_init handshake (close 4403 for refused credentials, 1013 when they cannot be checked)
+// connection_init handshake (close 4403 for refused credentials, 4500 when they cannot be checked)
 // and token expiry (4403); per-socket limits; keep-alive.
 import { connect } from 'node:net';
 import { sql } from 'drizzle-orm';
@@ -205,7 +205,7 @@ describe.each(backends)('real-time transports on %s', (backend) => {
     }
   });
 
-  it('closes with 1013 (try again later), not 4403, when connection_init cannot be checked', async () => {
+  it('closes with 4500, not 4403, when connection_init cannot be checked', async () => {
     // A user never seen: checking the token provisions its row, in a table that is gone for now.
     const carol = await server.token('carol-db-broken');
     const { db } = server.app.services.database;
@@ -213,7 +213,7 @@ describe.each(backends)('real-time transports on %s', (backend) => {
     try {
       const raw = await rawSocket(server.wsUrl, carol, { init: false });
       raw.socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${carol}` } }));
-      expect(await raw.closed).toEqual({ code: 1013, reason: 'Try again later' });
+      expect(await raw.closed).toEqual({ code: 4500, reason: 'Internal server error' });
     } finally {
       await db.execute(sql`ALTER TABLE users_away RENAME TO users`);
     }
