@@ -16,6 +16,7 @@ import { openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { sql } from 'drizzle-orm';
 import { AppError } from './graphql/errors.js';
+import { GRAPHIQL_OPTIONS, renderGraphiQL } from './graphiql.js';
 import { createMaskError } from './graphql/mask.js';
 import { schema } from './graphql/schema.js';
 import type { PresenceTiming } from './modules/realtime/presence.service.js';
@@ -117,7 +118,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.graphiql ? { title: 'Switchboard', subscriptionsProtocol: 'WS' } : false,
+    graphiql: config.graphiql ? GRAPHIQL_OPTIONS : false,
+    renderGraphiQL,
     landingPage: false,
     cors: origins.cors,
     // One operation per request: a batch would multiply every limit below.
