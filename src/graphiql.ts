@@ -6,7 +6,11 @@ import type { GraphiQLOptions } from 'graphql-yoga';
  * (Yoga's own page loads them from a CDN).
  */
 
-export const GRAPHIQL_OPTIONS: GraphiQLOptions = { title: 'Switchboard', subscriptionsProtocol: 'WS' };
+/**
+ * Subscriptions go over SSE, an HTTP request like any query: the Headers tab's authorization goes
+ * with it. Over WebSocket GraphiQL sends an empty connection_init, which the socket refuses.
+ */
+export const GRAPHIQL_OPTIONS: GraphiQLOptions = { title: 'Switchboard', subscriptionsProtocol: 'SSE' };
 
 /** Pages rendered so far, by their options (the same for every request of a server). */
 const pages = new Map<string, Promise<string>>();

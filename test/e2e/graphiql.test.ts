@@ -2,12 +2,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../kit/server.js';
+import { CreateConversationDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../kit/server.js';
 
 /**
  * GraphiQL at /graphql in Debian's headless Chromium, with no network: every request to another
  * origin than the server's is refused, as offline or behind a strict firewall. The page must
- * render from what the server sends.
+ * render from what the server sends, and the README's first session must work in it as written:
+ * a token in the Headers tab, the `messageAdded` subscription, messages in the result pane.
  * Like web-chat.test.ts, it fails under CI=true without Chromium and is skipped elsewhere.
  *
  * SB_E2E_SCREENSHOTS=<dir> saves screenshots of the pages, to look at.
@@ -66,6 +68,14 @@ describe.skipIf(!HAVE_CHROMIUM)('GraphiQL in a browser, offline', () => {
     return page;
   }
 
+  /** Replaces the text of a Monaco editor, as a person selecting all and typing would. */
+  async function replaceText(page: Page, editor: string, text: string) {
+    await page.locator(`${editor} .monaco-editor`).click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(text);
+  }
+
   async function screenshot(page: Page, name: string) {
     const dir = process.env.SB_E2E_SCREENSHOTS;
     if (!dir) return;
@@ -78,6 +88,39 @@ describe.skipIf(!HAVE_CHROMIUM)('GraphiQL in a browser, offline', () => {
     await page.locator('.graphiql-query-editor .monaco-editor .view-lines', { hasText: 'Welcome to Switchboard' }).waitFor();
     await page.locator('.graphiql-execute-button').waitFor();
     await screenshot(page, 'graphiql');
+    expect(refused).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("runs the README's subscription with the token from the Headers tab and shows each message", async () => {
+    // The README's first session: Alice opens a conversation with Bob and says hello.
+    const alice = await server.token('alice', { name: 'Alice' });
+    const bob = await server.token('bob', { name: 'Bob' });
+    const conv = dataOf(await server.gql(alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['bob'] } }))
+      .createConversation.id;
+    dataOf(await server.gql(alice, SendMessageDocument, { input: { conversationId: conv, content: 'Hello Bob', clientMessageId: 'm-1' } }));
+
+    // Bob, in GraphiQL: his token in the Headers tab, then the subscription as the README gives it.
+    const page = await openGraphiQL();
+    await page.locator('.graphiql-query-editor .monaco-editor .view-lines', { hasText: 'Welcome to Switchboard' }).waitFor();
+    await replaceText(page, '.graphiql-query-editor', `subscription { messageAdded(conversationId: "${conv}", afterSeq: 0) { seq content sender { id } } }`);
+    await page.getByText('Headers', { exact: true }).click();
+    await replaceText(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', `{"authorization": "Bearer ${bob}"}`);
+    await page.locator('.graphiql-execute-button').click();
+
+    const result = page.locator('.result-window');
+    // The result pane shows the latest event (Monaco lays spaces out as no-break spaces).
+    const shown = async () => JSON.parse((await result.innerText()).replace(/\u00a0/g, ' ')) as unknown;
+    const event = (seq: number, content: string) => ({ data: { messageAdded: { seq, content, sender: { id: 'alice' } } } });
+    // afterSeq: 0 replays what is stored, then goes live.
+    await result.locator('.view-lines', { hasText: 'Hello Bob' }).waitFor();
+    expect(await shown()).toEqual(event(1, 'Hello Bob'));
+    dataOf(await server.gql(alice, SendMessageDocument, { input: { conversationId: conv, content: 'Are you there?' } }));
+    await result.locator('.view-lines', { hasText: 'Are you there?' }).waitFor();
+    expect(await shown()).toEqual(event(2, 'Are you there?'));
+    await screenshot(page, 'graphiql-subscription');
+
     expect(refused).toEqual([]);
     expect(pageErrors).toEqual([]);
     await page.close();
