@@ -159,15 +159,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
-  /** Postgres and (when configured) Redis answer within a second. */
-  const readiness = async () => {
+  /**
+   * Postgres and (when configured) Redis answer within a second. Without Redis there is nothing
+   * to reach for pub/sub: the checks say it is in-process.
+   */
+  const readiness = async (): Promise<Record<string, string>> => {
     const probe = (check: () => Promise<unknown>) =>
       Promise.race([check().then(() => 'ok'), delay(1_000).then(() => 'timeout')]).catch((err: Error) => `error: ${err.message}`);
     const [postgres, redis] = await Promise.all([
       probe(() => database.db.execute(sql`SELECT 1`)),
-      bus.commands ? probe(() => bus.commands!.ping()) : Promise.resolve('ok'),
+      bus.commands ? probe(() => bus.commands!.ping()) : undefined,
     ]);
-    return { postgres, redis };
+    return redis === undefined ? { postgres, pubsub: bus.kind } : { postgres, redis };
   };
   /** Open sockets per user on this instance (MAX_SOCKETS_PER_USER). */
   const socketsPerUser = new Map<string, number>();
@@ -188,7 +191,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
     if (path === '/ready') {
       void readiness().then((checks) => {
-        const ready = Object.values(checks).every((c) => c === 'ok');
+        const ready = checks.postgres === 'ok' && (checks.redis ?? 'ok') === 'ok';
         res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'unavailable', checks }));
       });
       return;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageAddedDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
 import { createGroup, rawSocket, UNLIMITED_ENV } from '../kit/realtime.js';
 import { capturedLog, startServer, type TestServer } from '../kit/server.js';
+import { TEST_REDIS_URL } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
 
 /** The value of a sample in Prometheus text, e.g. `switchboard_open_sockets`. */
@@ -48,12 +49,23 @@ describe('logs, health and metrics', () => {
     expect(String(failed.requestId)).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('answers /health and /ready with the state of Postgres (and Redis when configured)', async () => {
+  it('answers /health and /ready with the state of Postgres, and pub/sub in-process without Redis', async () => {
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);
     const ready = await fetch(`${base}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', pubsub: 'in-process' } });
+  });
+
+  it.skipIf(!TEST_REDIS_URL)('answers /ready with the state of Redis when it is configured', async () => {
+    const withRedis = await startServer({ redisUrl: TEST_REDIS_URL });
+    try {
+      const ready = await fetch(`${new URL(withRedis.url).origin}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
+    } finally {
+      await withRedis.stop();
+    }
   });
 
   it('exports sockets, subscriptions, sends, deliveries and latency to Prometheus', async () => {
