@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import pino from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from './config.js';
+import { printStartupLine } from './startup.js';
 
 /** A worker that dies before it has been listening this long failed to start. */
 const STARTUP_MS = 10_000;
@@ -61,8 +62,13 @@ export function runPrimary(config: Config): void {
     }, timeoutMs);
   };
 
-  cluster.on('listening', (worker) => {
+  let announced = false;
+  cluster.on('listening', (worker, address) => {
     workers.set(worker, Date.now());
+    if (!announced) {
+      announced = true;
+      printStartupLine(config, address.port);
+    }
     log.info({ worker: worker.id, pid: worker.process.pid }, 'worker started');
     // A start that lasts ends the run of failed ones, even if no worker dies later to say so.
     setTimeout(() => {

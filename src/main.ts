@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { joinCluster, runPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
+import { printStartupLine } from './startup.js';
 
 async function main() {
   let config;
@@ -23,7 +24,9 @@ async function main() {
   const { createApp } = await import('./app.js');
   const app = await createApp(config);
   shareMetrics?.(app.metrics.registry);
-  await app.start();
+  const { port } = await app.start();
+  // With WORKERS > 1 the primary prints it, once for the deployment.
+  if (!shareMetrics) printStartupLine(config, port);
 
   let signalled = false;
   const shutdown = (signal: string) => {

@@ -161,6 +161,10 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
     expect(answers).toEqual(Array(4).fill({ viewer: { id: 'alice' } }));
   });
 
+  it('printed its URLs on stderr once, from the primary, also after replacing a worker', () => {
+    expect(service.stderr()).toBe(`Switchboard is running: GraphQL ${base}/graphql, GraphiQL ${base}/graphql in a browser, web chat ${base}/\n`);
+  });
+
   it('stops the primary and every worker with code 0 on SIGTERM', async () => {
     const workers = liveWorkers();
     service.child.kill('SIGTERM');

@@ -8,26 +8,41 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/jwt.js';
 import { freePort } from '../kit/faults.js';
+import { eventually } from '../kit/subscriptions.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
 
+/** `npm start`'s process, with what it wrote to stdout and stderr. */
+function startCompiled(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['dist/main.js'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (chunk) => (output.stdout += String(chunk)));
+  child.stderr!.on('data', (chunk) => (output.stderr += String(chunk)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output, exited };
+}
+
 describe('the compiled service (npm start)', () => {
   let child: ChildProcess;
+  let output: { stdout: string; stderr: string };
+  let port: number;
   let url: string;
   let dataDir: string;
+  const dataDirs: string[] = [];
   const secret = randomBytes(32).toString('hex');
 
   beforeAll(async () => {
     execFileSync(process.execPath, ['--import', 'tsx', 'src/build.ts'], { cwd: ROOT, stdio: 'pipe' });
     dataDir = mkdtempSync(join(tmpdir(), 'sb-start-'));
-    const port = await freePort();
+    dataDirs.push(dataDir);
+    port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['dist/main.js'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, JWT_SECRET: secret, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    ({ child, output } = startCompiled({ PORT: String(port), DATA_DIR: dataDir, JWT_SECRET: secret }));
     const deadline = Date.now() + 30_000;
     for (;;) {
       const ready = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
@@ -38,7 +53,20 @@ describe('the compiled service (npm start)', () => {
   }, 60_000);
   afterAll(() => {
     child?.kill('SIGKILL');
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints its URLs in one line on stderr, beside a stdout of JSON log lines', async () => {
+    await eventually(() => output.stderr.includes('\n'));
+    expect(output.stderr).toBe(`Switchboard is running: GraphQL ${url}/graphql, GraphiQL ${url}/graphql in a browser, web chat ${url}/\n`);
+    const lines = output.stdout.split('\n').filter(Boolean);
+    expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toContain('switchboard listening');
+  });
+
+  it('answers /ready with pub/sub in-process when no Redis is configured', async () => {
+    const ready = await fetch(`${url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', pubsub: 'in-process' } });
   });
 
   it('serves GraphQL and the web chat, and exits cleanly on SIGTERM', async () => {
