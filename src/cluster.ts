@@ -9,7 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import pino from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from './config.js';
-import { printStartupLine } from './startup.js';
+import { EXIT_CONFIG, printStartupLine } from './startup.js';
 
 /** A worker that dies before it has been listening this long failed to start. */
 const STARTUP_MS = 10_000;
@@ -81,11 +81,18 @@ export function runPrimary(config: Config): void {
     const exit = { worker: worker.id, pid: worker.process.pid, code, signal };
     if (stopping) {
       // Dying of the forwarded signal is stopping too: a worker still starting has no handler yet.
-      if (code !== 0 && signal !== stopping.signal) {
+      // So is failing to start with the configuration that made the primary stop (EXIT_CONFIG).
+      if (code !== 0 && code !== EXIT_CONFIG && signal !== stopping.signal) {
         stopping.failed = true;
         log.error(exit, 'worker failed to stop');
       }
       if (workers.size === 0) finish();
+      return;
+    }
+    if (code === EXIT_CONFIG) {
+      // Every worker has the same configuration (a port in use, say): another would fail alike.
+      log.fatal(exit, 'a worker cannot start with this configuration: giving up');
+      stop('SIGTERM', true);
       return;
     }
     if (listeningSince === undefined || Date.now() - listeningSince < STARTUP_MS) failedStarts++;

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { joinCluster, runPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
-import { printStartupLine } from './startup.js';
+import { EXIT_CONFIG, listenProblem, printStartupLine } from './startup.js';
 
 async function main() {
   let config;
@@ -11,7 +11,7 @@ async function main() {
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
-      process.exit(2);
+      process.exit(EXIT_CONFIG);
     }
     throw err;
   }
@@ -24,7 +24,17 @@ async function main() {
   const { createApp } = await import('./app.js');
   const app = await createApp(config);
   shareMetrics?.(app.metrics.registry);
-  const { port } = await app.start();
+  let port: number;
+  try {
+    ({ port } = await app.start());
+  } catch (err) {
+    const problem = listenProblem(err, config);
+    if (!problem) throw err;
+    // A configuration problem, said in a line without a stack.
+    console.error(problem);
+    await app.stop().catch(() => {});
+    process.exit(EXIT_CONFIG);
+  }
   // With WORKERS > 1 the primary prints it, once for the deployment.
   if (!shareMetrics) printStartupLine(config, port);
 

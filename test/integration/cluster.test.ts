@@ -3,7 +3,8 @@
 // /metrics counts for the whole deployment, a killed worker is replaced, SIGTERM stops all.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,5 +180,26 @@ describe('WORKERS=2 without Redis', () => {
     const refused = spawnService({ WORKERS: '2', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused' });
     expect(await refused.exited).toBe(2);
     expect(refused.stderr()).toContain('REDIS_URL');
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2 on a port in use', () => {
+  it('says which variable to change and stops, instead of starting worker after worker', async () => {
+    const database = await createTestDatabase();
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-cluster-'));
+    const occupant = createServer();
+    await new Promise<void>((resolve) => occupant.listen(0, '127.0.0.1', resolve));
+    const { port } = occupant.address() as AddressInfo;
+    try {
+      const refused = spawnService({ PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL!, WORKERS: '2' });
+      expect(await refused.exited).toBe(1);
+      expect(refused.stderr()).toContain(`switchboard cannot start: port ${port} on 127.0.0.1 is already in use. Set PORT to a free port`);
+      expect(refused.logs.filter((l) => l.msg === 'worker exited: starting another')).toEqual([]);
+      expect(refused.logs.map((l) => l.msg)).toContain('a worker cannot start with this configuration: giving up');
+    } finally {
+      await new Promise((resolve) => occupant.close(resolve));
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

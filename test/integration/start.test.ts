@@ -69,6 +69,16 @@ describe('the compiled service (npm start)', () => {
     expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', pubsub: 'in-process' } });
   });
 
+  it('says which variable to change when its port is taken, and exits without a stack', async () => {
+    const second = mkdtempSync(join(tmpdir(), 'sb-start-'));
+    dataDirs.push(second);
+    const taken = startCompiled({ PORT: String(port), DATA_DIR: second, JWT_SECRET: secret });
+    expect(await taken.exited).toBe(2);
+    expect(taken.output.stderr).toBe(
+      `switchboard cannot start: port ${port} on 127.0.0.1 is already in use. Set PORT to a free port (or HOST to another interface), or stop what is using it.\n`,
+    );
+  });
+
   it('serves GraphQL and the web chat, and exits cleanly on SIGTERM', async () => {
     const token = await mintToken(secret, { sub: 'alice', name: 'Alice' });
     const response = await fetch(`${url}/graphql`, {
