@@ -62,11 +62,11 @@ export function createAuthenticator(deps: {
     if (!match) throw new UnauthenticatedError('Authorization must be "Bearer <token>"');
     const claims = await deps.verifyJwt(match[1]!);
     const profile = { orgId: claims.org, id: claims.sub, displayName: claims.name, kind: claims.kind, roles: claims.roles };
-    await deps.users.provision(profile);
+    const displayName = await deps.users.provision(profile);
     return {
       orgId: profile.orgId,
       userId: profile.id,
-      displayName: profile.displayName,
+      displayName,
       kind: profile.kind,
       roles: profile.roles,
       credential: { type: 'jwt', expiresAt: claims.exp },

@@ -6,7 +6,8 @@ import { UnauthenticatedError } from '../graphql/errors.js';
 export type TokenClaims = {
   sub: string;
   exp: number;
-  name: string;
+  /** Absent: the user keeps the display name it has (a new user is named by its id). */
+  name?: string;
   org: string;
   roles: string[];
   kind: 'USER' | 'AGENT';
@@ -116,7 +117,7 @@ function createUncachedVerifier(options: JwtVerifierOptions): JwtVerifier {
     return {
       sub: c.sub,
       exp: c.exp,
-      name: c.name ?? c.sub,
+      name: c.name,
       org: c.org ?? 'default',
       roles: [...new Set(c.roles ?? [])],
       kind: c.kind === 'agent' ? 'AGENT' : 'USER',

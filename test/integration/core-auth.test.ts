@@ -11,6 +11,7 @@ import {
   EditMessageDocument,
   LeaveConversationDocument,
   MarkReadDocument,
+  MessageAddedDocument,
   MessagesDocument,
   RemoveParticipantDocument,
   SendControlDocument,
@@ -20,7 +21,8 @@ import {
   UserDocument,
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
-import { dataOf, startServer, type Auth, type TestServer } from '../kit/server.js';
+import { activeSubscriptions, dataOf, startServer, type Auth, type TestServer } from '../kit/server.js';
+import { collect, eventually } from '../kit/subscriptions.js';
 import { backends } from '../kit/services.js';
 import { allMessages, conversationOf, createGroup, expectCode, lastSeqOf, send, users } from './core-helpers.js';
 
@@ -107,6 +109,27 @@ describe.each(backends)('core auth on %s', (backend) => {
       expect(dataOf(await server.gql(other, ViewerDocument)).viewer.displayName).toBe('Other org');
       // The default org's row is untouched by the acme one.
       expect(dataOf(await server.gql(t2, UserDocument, { id: 'prov' })).user?.displayName).toBe('Second');
+    });
+
+    it('keeps the display name a user has when a token carries none; a new user is named by its id', async () => {
+      const named = await server.token('keeps', { name: 'Kept Name' });
+      const peer = await server.token('keeps-peer', { name: 'Peer' });
+      const conversationId = await createGroup(server, named, ['keeps-peer']);
+      const before = await activeSubscriptions(server);
+      const live = collect(server.ws(peer), MessageAddedDocument, { conversationId });
+      await eventually(async () => (await activeSubscriptions(server)) > before);
+
+      const nameless = await server.token('keeps');
+      expect(dataOf(await server.gql(nameless, ViewerDocument)).viewer.displayName).toBe('Kept Name');
+      // What its requests announce names the sender so too.
+      dataOf(await server.gql(nameless, SendMessageDocument, { input: { conversationId, content: 'still me' } }));
+      const [event] = await live.waitFor(1);
+      expect(event!.messageAdded.sender).toMatchObject({ id: 'keeps', displayName: 'Kept Name' });
+      live.stop();
+      expect(dataOf(await server.gql(peer, UserDocument, { id: 'keeps' })).user?.displayName).toBe('Kept Name');
+
+      const fresh = await server.token('keeps-new');
+      expect(dataOf(await server.gql(fresh, ViewerDocument)).viewer.displayName).toBe('keeps-new');
     });
   });
 

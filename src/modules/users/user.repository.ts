@@ -8,7 +8,8 @@ export const USER_SNAPSHOT_COLUMNS = { orgId: users.orgId, id: users.id, display
 export type UserProfile = {
   orgId: string;
   id: string;
-  displayName: string;
+  /** Undefined: keep the stored one (a new user is named by its id). */
+  displayName?: string;
   kind: 'USER' | 'AGENT';
   roles: string[];
 };
@@ -16,15 +17,18 @@ export type UserProfile = {
 export class UserRepository {
   constructor(private readonly db: Db) {}
 
-  /** Creates the user or refreshes its profile from the token's claims. */
-  async upsert(profile: UserProfile): Promise<void> {
-    await this.db
+  /** Creates the user or refreshes its profile from the token's claims; answers its display name. */
+  async upsert(profile: UserProfile): Promise<string> {
+    const { displayName } = profile;
+    const rows = await this.db
       .insert(users)
-      .values(profile)
+      .values({ ...profile, displayName: displayName ?? profile.id })
       .onConflictDoUpdate({
         target: [users.orgId, users.id],
-        set: { displayName: profile.displayName, kind: profile.kind, roles: profile.roles, updatedAt: sql`now()` },
-      });
+        set: { ...(displayName === undefined ? {} : { displayName }), kind: profile.kind, roles: profile.roles, updatedAt: sql`now()` },
+      })
+      .returning({ displayName: users.displayName });
+    return rows[0]!.displayName;
   }
 
   /**

@@ -10,7 +10,7 @@ import { UserRepository, type UserProfile } from './user.repository.js';
 const PROVISION_TTL_MS = 60_000;
 
 export class UserService {
-  private readonly provisioned = new Map<string, { fingerprint: string; at: number }>();
+  private readonly provisioned = new Map<string, { fingerprint: string; at: number; displayName: string }>();
 
   constructor(
     private readonly repo: UserRepository,
@@ -20,16 +20,18 @@ export class UserService {
   /**
    * Just-in-time provisioning: creates or updates the user from token claims. Skips the write
    * while the same claims were seen recently, so a busy client costs no write per request.
+   * Answers the user's display name: the token's, or the stored one when the token has none.
    */
-  async provision(profile: UserProfile): Promise<void> {
+  async provision(profile: UserProfile): Promise<string> {
     const key = `${profile.orgId}\u0000${profile.id}`;
-    const fingerprint = JSON.stringify([profile.displayName, profile.kind, profile.roles]);
+    const fingerprint = JSON.stringify([profile.displayName ?? null, profile.kind, profile.roles]);
     const seen = this.provisioned.get(key);
     const now = Date.now();
-    if (seen && seen.fingerprint === fingerprint && now - seen.at < PROVISION_TTL_MS) return;
-    await this.repo.upsert(profile);
+    if (seen && seen.fingerprint === fingerprint && now - seen.at < PROVISION_TTL_MS) return seen.displayName;
+    const displayName = await this.repo.upsert(profile);
     if (this.provisioned.size > 100_000) this.provisioned.clear();
-    this.provisioned.set(key, { fingerprint, at: now });
+    this.provisioned.set(key, { fingerprint, at: now, displayName });
+    return displayName;
   }
 
   /** Creates placeholder users for ids not seen yet in the viewer's org (see UserRepository.ensureExist). */
