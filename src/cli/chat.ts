@@ -2,7 +2,8 @@
 //   npm run chat -- --user alice [--url http://localhost:4000/graphql] [--token JWT]
 // Type `bob: hello` to message bob, `!check` to list unread conversations, `exit` to leave.
 // Messages that arrived while you were away are shown when you connect.
-// Without --token it mints a development token with the server's secret (JWT_SECRET or DATA_DIR).
+// Without --token it mints a development token with the server's secret (JWT_SECRET or DATA_DIR),
+// with no name in it: the user keeps the display name it has.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -30,7 +31,7 @@ if (!token) {
     console.error('No local secret to mint a token with: pass --token');
     process.exit(2);
   }
-  token = await mintToken(secret, { sub: values.user, name: values.user, expiresIn: '12h' });
+  token = await mintToken(secret, { sub: values.user, expiresIn: '12h' });
 }
 
 const client = createSwitchboardClient({ url: values.url!, token, webSocketImpl: WebSocket });
@@ -43,8 +44,9 @@ const out = (line: string) => {
 };
 
 let me: string;
+let myName: string;
 try {
-  me = (await client.viewer()).id;
+  ({ id: me, displayName: myName } = await client.viewer());
 } catch (err) {
   console.error(`cannot sign in at ${values.url}: ${(err as Error).message}`);
   process.exit(1);
@@ -96,7 +98,7 @@ async function handle(line: string) {
   await client.sendMessage({ conversationId: conversation.id, content: content! });
 }
 
-console.log(`signed in as ${me} at ${values.url}. Type "name: message", "!check" or "exit".`);
+console.log(`signed in as ${myName === me ? me : `${myName} (${me})`} at ${values.url}. Type "name: message", "!check" or "exit".`);
 await showUnread(false);
 client.onMessage(null, (m) => void show(m), { onError: (err) => out(`connection problem: ${JSON.stringify(err)}`) });
 rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
