@@ -106,7 +106,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
     metrics,
     jwt: { ...config.jwt, secret: resolveJwtSecret(config) },
-    accounts: { enabled: config.accountsEnabled },
+    accounts: { enabled: config.accountsEnabled, org: config.accountsOrg },
   });
   services.presence.start(options.timing?.presence);
 

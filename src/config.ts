@@ -68,6 +68,9 @@ const envSchema = z
     GRAPHIQL: booleanString.optional(),
     INTROSPECTION: booleanString.optional(),
     ACCOUNTS_ENABLED: booleanString.optional(),
+    ACCOUNTS_ORG: optionalString.refine((v) => v === undefined || (v.length <= 200 && !v.includes('\u0000')), {
+      message: 'must be at most 200 characters, without NUL',
+    }),
     WEB_CHAT: booleanString.optional(),
     CORS_ORIGINS: optionalString
       .transform((v) => (v ?? '').split(',').map((o) => o.trim()).filter(Boolean))
@@ -125,6 +128,8 @@ export type Config = {
    * default in embedded mode (no DATABASE_URL), where there is usually no identity provider.
    */
   accountsEnabled: boolean;
+  /** The one org built-in accounts sign up and sign in to: anonymous input never picks one. */
+  accountsOrg: string;
   /** The web chat at `/`. */
   webChat: boolean;
   /**
@@ -190,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     accountsEnabled: e.ACCOUNTS_ENABLED ?? (!e.DATABASE_URL && !(e.JWT_JWKS_URL && !e.JWT_SECRET)),
+    accountsOrg: e.ACCOUNTS_ORG ?? 'default',
     webChat: e.WEB_CHAT ?? true,
     corsOrigins: e.CORS_ORIGINS,
     introspection: e.INTROSPECTION ?? e.GRAPHIQL ?? e.NODE_ENV !== 'production',

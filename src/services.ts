@@ -52,7 +52,7 @@ export type ServiceOptions = {
   log: Logger;
   jwt: { secret?: string; issuer?: string; audience?: string; jwksUrl?: string };
   /** Built-in accounts (signUp / signIn); off unless set. */
-  accounts?: { enabled: boolean };
+  accounts?: { enabled: boolean; org?: string };
   metrics?: Metrics;
 };
 
@@ -115,7 +115,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     experts.auditAccess(viewer, stream.conversationId, 'expert.write', { operation, messageId: stream.id }).catch(bestEffort(`audit of ${operation}`));
   runs.streams = streams;
   experts = new ExpertService(database, conversations, control, runs, audit, bus);
-  const accounts = new AccountService(new AccountRepository(database.db), { ...jwt, enabled: accountOptions?.enabled ?? false }, log);
+  const accounts = new AccountService(new AccountRepository(database.db), { ...jwt, enabled: accountOptions?.enabled ?? false, org: accountOptions?.org }, log);
   const authenticate = createAuthenticator({ verifyJwt: createJwtVerifier(jwt), apiKeys, users, audit });
   return {
     database,

@@ -89,7 +89,6 @@ function handle(formId: string, run: (form: HTMLFormElement) => Promise<Session>
 }
 
 const value = (id: string) => byId<HTMLInputElement | HTMLTextAreaElement>(id).value.trim();
-const optional = (s: string) => (s === '' ? null : s);
 
 function required(fields: [id: string, label: string][]): void {
   for (const [id, label] of fields) {
@@ -105,11 +104,11 @@ handle('signin-form', async () => {
     ['signin-user', 'User id'],
     ['signin-password', 'Password'],
   ]);
-  const org = optional(value('signin-org'));
   const { signIn } = await anonymous.request(SignInDocument, {
-    input: { userId: value('signin-user'), password: byId<HTMLInputElement>('signin-password').value, org },
+    input: { userId: value('signin-user'), password: byId<HTMLInputElement>('signin-password').value },
   });
-  return { token: signIn.token, userId: signIn.user.id, displayName: signIn.user.displayName, org: org ?? 'default', expiresAt: Date.parse(signIn.expiresAt) };
+  // The server picks the org (ACCOUNTS_ORG); its token says which.
+  return { ...sessionFromToken(signIn.token), userId: signIn.user.id, displayName: signIn.user.displayName, expiresAt: Date.parse(signIn.expiresAt) };
 });
 
 handle('signup-form', async () => {
@@ -120,11 +119,10 @@ handle('signup-form', async () => {
   ]);
   const password = byId<HTMLInputElement>('signup-password').value;
   if ([...password].length < 8) throw new Error('The password needs at least 8 characters.');
-  const org = optional(value('signup-org'));
   const { signUp } = await anonymous.request(SignUpDocument, {
-    input: { userId: value('signup-user'), displayName: value('signup-name'), password, org },
+    input: { userId: value('signup-user'), displayName: value('signup-name'), password },
   });
-  return { token: signUp.token, userId: signUp.user.id, displayName: signUp.user.displayName, org: org ?? 'default', expiresAt: Date.parse(signUp.expiresAt) };
+  return { ...sessionFromToken(signUp.token), userId: signUp.user.id, displayName: signUp.user.displayName, expiresAt: Date.parse(signUp.expiresAt) };
 });
 
 handle('token-form', async () => {

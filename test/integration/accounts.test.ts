@@ -18,6 +18,13 @@ describe('ACCOUNTS_ENABLED', () => {
     expect(loadConfig({ ACCOUNTS_ENABLED: 'false' }).accountsEnabled).toBe(false);
   });
 
+  it('puts accounts in ACCOUNTS_ORG, `default` unless set', () => {
+    expect(loadConfig({}).accountsOrg).toBe('default');
+    expect(loadConfig({ ACCOUNTS_ORG: '' }).accountsOrg).toBe('default');
+    expect(loadConfig({ ACCOUNTS_ORG: ' acme ' }).accountsOrg).toBe('acme');
+    expect(() => loadConfig({ ACCOUNTS_ORG: 'o'.repeat(201) })).toThrow(/ACCOUNTS_ORG/);
+  });
+
   it('refuses bad values, and accounts without an HS256 secret', () => {
     expect(() => loadConfig({ ACCOUNTS_ENABLED: 'maybe' })).toThrow(ConfigError);
     expect(() => loadConfig({ ACCOUNTS_ENABLED: 'true', JWT_JWKS_URL: 'https://idp.example/jwks' })).toThrow(/ACCOUNTS_ENABLED/);
@@ -136,15 +143,24 @@ describe.each(backends)('built-in accounts on %s', (backend) => {
     expect(codeOf(await signIn({ userId: 'eight', password: '' }))).toBe('BAD_USER_INPUT');
   });
 
-  it('keeps orgs apart', async () => {
-    const { signUp: acme } = dataOf(await signUp({ userId: 'fay', password: PASSWORD, displayName: 'Fay of Acme', org: 'acme' }));
-    expect(decodeJwt(acme.token).org).toBe('acme');
-    // The same id in another org is another person.
-    dataOf(await signUp({ userId: 'fay', password: 'default org password', displayName: 'Fay' }));
-    expect(codeOf(await signIn({ userId: 'fay', password: PASSWORD }))).toBe('UNAUTHENTICATED');
-    const { signIn: back } = dataOf(await signIn({ userId: 'fay', password: PASSWORD, org: 'acme' }));
-    expect(back.user.displayName).toBe('Fay of Acme');
-    expect(decodeJwt(back.token).org).toBe('acme');
+  it('never lets anonymous input pick an org: another `org` is BAD_USER_INPUT naming ACCOUNTS_ORG, and creates nothing', async () => {
+    // Acme exists, with members and a conversation.
+    const acmeAdmin = await server.token('acme-admin', { org: 'acme', roles: ['admin'] });
+    dataOf(await server.gql(acmeAdmin, CreateConversationDocument, { input: { type: 'GROUP', name: 'acme only', participantIds: ['acme-member'] } }));
+    for (const org of ['acme', 'elsewhere', '']) {
+      const up = await signUp({ userId: 'fay', password: PASSWORD, displayName: 'Fay', org });
+      expect(codeOf(up), org).toBe('BAD_USER_INPUT');
+      expect(up.errors![0]!.extensions!.field).toBe('org');
+      expect(up.errors![0]!.message).toContain('ACCOUNTS_ORG');
+      expect(codeOf(await signIn({ userId: 'acme-member', password: PASSWORD, org }))).toBe('BAD_USER_INPUT');
+    }
+    const db = server.app.services.database.db;
+    expect(await db.select().from(users).where(eq(users.id, 'fay'))).toEqual([]);
+    expect(await db.select().from(accounts).where(eq(accounts.userId, 'fay'))).toEqual([]);
+    // Naming the server's own org (the deprecated way) is the same as leaving it out.
+    const { signUp: payload } = dataOf(await signUp({ userId: 'fay', password: PASSWORD, displayName: 'Fay', org: 'default' }));
+    expect(decodeJwt(payload.token).org).toBe('default');
+    expect(dataOf(await signIn({ userId: 'fay', password: PASSWORD, org: ' default ' })).signIn.user.id).toBe('fay');
   });
 
   it('slows down guessing: too many wrong passwords lock the account for a while', async () => {
@@ -155,6 +171,26 @@ describe.each(backends)('built-in accounts on %s', (backend) => {
     expect(locked.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
     // Other accounts are not affected.
     dataOf(await signIn({ userId: 'ben', password: PASSWORD }));
+  });
+});
+
+describe('ACCOUNTS_ORG set', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ env: { ACCOUNTS_ENABLED: 'true', ACCOUNTS_ORG: 'team' } });
+  });
+  afterAll(() => server?.stop());
+
+  it('signs up and in to that org only', async () => {
+    const up = dataOf(await server.gql(null, SignUpDocument, { input: { userId: 'ida', password: PASSWORD, displayName: 'Ida' } })).signUp;
+    expect(decodeJwt(up.token).org).toBe('team');
+    const [row] = await server.app.services.database.db.select().from(users).where(eq(users.id, 'ida'));
+    expect(row).toMatchObject({ orgId: 'team', id: 'ida' });
+    const inTeam = dataOf(await server.gql(null, SignInDocument, { input: { userId: 'ida', password: PASSWORD, org: 'team' } })).signIn;
+    expect(decodeJwt(inTeam.token).org).toBe('team');
+    const other = await server.gql(null, SignInDocument, { input: { userId: 'ida', password: PASSWORD, org: 'default' } });
+    expect(codeOf(other)).toBe('BAD_USER_INPUT');
+    expect(other.errors![0]!.message).toContain('ACCOUNTS_ORG');
   });
 });
 

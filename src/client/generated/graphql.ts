@@ -99,7 +99,10 @@ export type SendMessageInput = {
 };
 
 export type SignInInput = {
-  /** Tenant; default `default`. */
+  /**
+   * Must be left out or name the server's accounts org (ACCOUNTS_ORG); any other value is BAD_USER_INPUT.
+   * @deprecated Accounts live in the org the server is configured for (ACCOUNTS_ORG).
+   */
   org?: string | null | undefined;
   password: string;
   userId: string;
@@ -107,7 +110,10 @@ export type SignInInput = {
 
 export type SignUpInput = {
   displayName: string;
-  /** Tenant; default `default`. */
+  /**
+   * Must be left out or name the server's accounts org (ACCOUNTS_ORG); any other value is BAD_USER_INPUT.
+   * @deprecated Accounts live in the org the server is configured for (ACCOUNTS_ORG).
+   */
   org?: string | null | undefined;
   /** 8 to 200 characters. */
   password: string;

@@ -12,12 +12,15 @@ const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
   }),
 });
 
+const ORG_DESCRIPTION = 'Must be left out or name the server\'s accounts org (ACCOUNTS_ORG); any other value is BAD_USER_INPUT.';
+const ORG_DEPRECATION = 'Accounts live in the org the server is configured for (ACCOUNTS_ORG).';
+
 const SignUpInput = builder.inputType('SignUpInput', {
   fields: (t) => ({
     userId: t.id({ required: true, description: '1 to 64 letters, digits or . _ @ -, starting with a letter or digit.' }),
     password: t.string({ required: true, description: '8 to 200 characters.' }),
     displayName: t.string({ required: true }),
-    org: t.string({ description: 'Tenant; default `default`.' }),
+    org: t.string({ description: ORG_DESCRIPTION, deprecationReason: ORG_DEPRECATION }),
   }),
 });
 
@@ -25,7 +28,7 @@ const SignInInput = builder.inputType('SignInInput', {
   fields: (t) => ({
     userId: t.id({ required: true }),
     password: t.string({ required: true }),
-    org: t.string({ description: 'Tenant; default `default`.' }),
+    org: t.string({ description: ORG_DESCRIPTION, deprecationReason: ORG_DEPRECATION }),
   }),
 });
 
@@ -33,7 +36,7 @@ builder.mutationFields((t) => ({
   signUp: t.field({
     type: AuthPayloadRef,
     description:
-      'Creates a user with a password (built-in accounts, when the server has them on) and signs it in. CONFLICT when the user id is taken.',
+      'Creates a user with a password in the server\'s accounts org (ACCOUNTS_ORG; built-in accounts, when the server has them on) and signs it in. CONFLICT when the user id is taken.',
     args: { input: t.arg({ type: SignUpInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const payload = await ctx.services.accounts.signUp({ ...input, userId: String(input.userId) });

@@ -12,6 +12,7 @@ export const PASSWORD_MIN_CHARS = 8;
 export const PASSWORD_MAX_CHARS = 200;
 /** Ids people pick for themselves: plain enough to type, read aloud and put in a URL. */
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/** ACCOUNTS_ORG's default. */
 const DEFAULT_ORG = 'default';
 /** Lifetime of a token from signIn / signUp. */
 export const ACCOUNT_TOKEN_TTL_SECONDS = 24 * 60 * 60;
@@ -26,6 +27,8 @@ export type AuthPayload = { token: string; user: UserRow; expiresAt: Date; viewe
 
 export type AccountOptions = {
   enabled: boolean;
+  /** The org every account lives in (ACCOUNTS_ORG). */
+  org?: string;
   /** The server's HS256 secret; without one no token can be minted and accounts stay off. */
   secret?: string;
   issuer?: string;
@@ -128,10 +131,18 @@ export class AccountService {
     if (!this.enabled) throw new ForbiddenError('Built-in accounts are turned off on this server (ACCOUNTS_ENABLED)');
   }
 
-  private org(raw: string | null | undefined): string {
-    if (raw == null || raw.trim() === '') return DEFAULT_ORG;
-    const org = raw.trim();
-    checkText('org', org, { max: LIMITS.shortTextChars });
+  /**
+   * The server's accounts org. A client that names another one is refused rather than let in
+   * anywhere: anonymous input must never pick an existing org and its members.
+   */
+  private org(requested: string | null | undefined): string {
+    const org = this.options.org ?? DEFAULT_ORG;
+    if (requested != null && requested.trim() !== org) {
+      throw new BadInputError(
+        `Built-in accounts live in the org "${org}" set by ACCOUNTS_ORG; leave \`org\` out (it is deprecated)`,
+        'org',
+      );
+    }
     return org;
   }
 
