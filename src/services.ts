@@ -59,7 +59,7 @@ export type ServiceOptions = {
 export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics }: ServiceOptions): Services {
   const presence = new PresenceService(bus, log, bus.commands);
   const typing = new TypingService(bus, bus.commands);
-  const users = new UserService(new UserRepository(database.db), presence);
+  const users = new UserService(new UserRepository(database.db), presence, log);
   const apiKeys = new ApiKeys(database.db, log);
   const audit = new AuditLog(database.db);
   const conversations = new ConversationService(database, users, bus);

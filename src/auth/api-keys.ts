@@ -3,6 +3,7 @@ import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema/index.js';
+import { UserRepository } from '../modules/users/user.repository.js';
 
 const KEY_PREFIX = 'sbk_';
 /**
@@ -30,13 +31,22 @@ export class ApiKeys {
     private readonly log?: Logger,
   ) {}
 
-  async create(options: { orgId: string; name: string; userId: string }): Promise<{ key: string; row: ApiKeyRow }> {
+  /**
+   * A new key for `userId`, whose user is made with it: a service (kind AGENT, named
+   * `displayName` or the key's name) unless it is a person already (UserRepository.upsertService).
+   */
+  async create(options: { orgId: string; name: string; userId: string; displayName?: string }): Promise<{ key: string; row: ApiKeyRow }> {
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-    const [row] = await this.db
-      .insert(apiKeys)
-      .values({ ...options, keyHash: hashKey(key), prefix: key.slice(0, KEY_PREFIX.length + 6) })
-      .returning();
-    return { key, row: row! };
+    const { orgId, name, userId } = options;
+    const row = await this.db.transaction(async (tx) => {
+      await new UserRepository(tx).upsertService({ orgId, id: userId, displayName: options.displayName ?? name });
+      const [inserted] = await tx
+        .insert(apiKeys)
+        .values({ orgId, name, userId, keyHash: hashKey(key), prefix: key.slice(0, KEY_PREFIX.length + 6) })
+        .returning();
+      return inserted!;
+    });
+    return { key, row };
   }
 
   /** The live key row for a presented key, or null. Cached briefly: keys are checked per request. */

@@ -19,8 +19,9 @@ export type Credentials = {
 export type Authenticator = (credentials: Credentials) => Promise<Viewer | null>;
 
 /**
- * Turns credentials into a Viewer: a JWT (provisioning its user) or a service API key, which may
- * act as any user of its org (audited). No credentials: null. Bad credentials: UNAUTHENTICATED.
+ * Turns credentials into a Viewer: a built-in account's token (its row), another JWT (provisioning
+ * its user, never over an account's row) or a service API key, which may act as any existing user
+ * of its org (audited). No credentials: null. Bad credentials: UNAUTHENTICATED.
  */
 export function createAuthenticator(deps: {
   verifyJwt: JwtVerifier;
@@ -61,6 +62,19 @@ export function createAuthenticator(deps: {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!match) throw new UnauthenticatedError('Authorization must be "Bearer <token>"');
     const claims = await deps.verifyJwt(match[1]!);
+    if (claims.account) {
+      // The account's row says who this is and what they may do; the token only names it.
+      const user = await deps.users.account(claims.org, claims.sub);
+      if (!user) throw new UnauthenticatedError('The account of this token does not exist');
+      return {
+        orgId: user.orgId,
+        userId: user.id,
+        displayName: user.displayName,
+        kind: user.kind,
+        roles: user.roles,
+        credential: { type: 'jwt', expiresAt: claims.exp },
+      };
+    }
     const profile = { orgId: claims.org, id: claims.sub, displayName: claims.name, kind: claims.kind, roles: claims.roles };
     const displayName = await deps.users.provision(profile);
     return {

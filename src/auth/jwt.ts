@@ -11,7 +11,18 @@ export type TokenClaims = {
   org: string;
   roles: string[];
   kind: 'USER' | 'AGENT';
+  /**
+   * Minted by signUp / signIn for a built-in account (ACCOUNT_CLAIM), verified with the server's
+   * own HS256 secret: the account's row, not these claims, says who the viewer is.
+   */
+  account: boolean;
 };
+
+/**
+ * The private claim that marks a token of a built-in account. Honoured only on HS256 tokens
+ * verified with the server's own secret; on an identity provider's token it means nothing.
+ */
+export const ACCOUNT_CLAIM = 'sb_account';
 
 /** A text claim: it is stored, and Postgres text cannot hold NUL. */
 const text = (min: number, max: number) =>
@@ -91,10 +102,12 @@ function createUncachedVerifier(options: JwtVerifierOptions): JwtVerifier {
 
   return async (token) => {
     let payload: JWTPayload;
+    let ownSecret = false;
     try {
       const alg = peekAlgorithm(token);
       if (alg === 'HS256' && secretKey) {
         ({ payload } = await jwtVerify(token, secretKey, { ...common, algorithms: ['HS256'] }));
+        ownSecret = true;
       } else if ((alg === 'RS256' || alg === 'ES256') && jwks) {
         ({ payload } = await jwtVerify(token, jwks, { ...common, algorithms: ['RS256', 'ES256'] }));
       } else {
@@ -121,6 +134,7 @@ function createUncachedVerifier(options: JwtVerifierOptions): JwtVerifier {
       org: c.org ?? 'default',
       roles: [...new Set(c.roles ?? [])],
       kind: c.kind === 'agent' ? 'AGENT' : 'USER',
+      account: ownSecret && payload[ACCOUNT_CLAIM] === true,
     };
   };
 }
@@ -145,6 +159,8 @@ export type MintOptions = {
   expiresIn?: string | number;
   issuer?: string;
   audience?: string;
+  /** Marks the token as one of a built-in account (ACCOUNT_CLAIM): only signUp / signIn set it. */
+  account?: boolean;
 };
 
 /** Signs an HS256 token: for development (npm run token) and tests. */
@@ -154,6 +170,7 @@ export async function mintToken(secret: string, options: MintOptions): Promise<s
   if (options.org) claims.org = options.org;
   if (options.roles) claims.roles = options.roles;
   if (options.kind) claims.kind = options.kind;
+  if (options.account) claims[ACCOUNT_CLAIM] = true;
   let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(options.sub)

@@ -9,7 +9,6 @@ import { ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/client.js';
 import { DataDirInUseError } from '../db/data-dir-lock.js';
 import { migrate } from '../db/migrate.js';
-import { UserRepository } from '../modules/users/user.repository.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -49,15 +48,8 @@ try {
   if (command === 'create') {
     if (!values.name) usage();
     const userId = values.user ?? values.name!;
-    // The key's own identity: a service account of kind AGENT, used when no act-as is given.
-    await new UserRepository(database.db).upsert({
-      orgId: values.org!,
-      id: userId,
-      displayName: values['display-name'] ?? values.name!,
-      kind: 'AGENT',
-      roles: [],
-    });
-    const { key, row } = await keys.create({ orgId: values.org!, name: values.name!, userId });
+    // The key's own identity, used when no act-as is given: a service account of kind AGENT.
+    const { key, row } = await keys.create({ orgId: values.org!, name: values.name!, userId, displayName: values['display-name'] });
     console.error(`created API key ${row.id} (${row.prefix}…) for org "${row.orgId}", acting as "${userId}" by default.`);
     console.error('Store it now: it is not shown again.');
     console.log(key);

@@ -1,4 +1,4 @@
-import { decodeJwt } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignInDocument, SignUpDocument, ViewerDocument, CreateConversationDocument } from '../../src/client/generated/graphql.js';
@@ -161,6 +161,79 @@ describe.each(backends)('built-in accounts on %s', (backend) => {
     const { signUp: payload } = dataOf(await signUp({ userId: 'fay', password: PASSWORD, displayName: 'Fay', org: 'default' }));
     expect(decodeJwt(payload.token).org).toBe('default');
     expect(dataOf(await signIn({ userId: 'fay', password: PASSWORD, org: ' default ' })).signIn.user.id).toBe('fay');
+  });
+
+  /** Where the user's row came from (users.source), or undefined without a row. */
+  const sourceOf = async (userId: string, orgId = 'default') => {
+    const [row] = await server.app.services.database.db
+      .select()
+      .from(users)
+      .where(and(eq(users.orgId, orgId), eq(users.id, userId)));
+    return row?.source;
+  };
+
+  it('keeps an account its own: a token from elsewhere for its id is UNAUTHENTICATED and changes nothing', async () => {
+    // Someone claims the id before its owner's first token arrives.
+    const { signUp: claimed } = dataOf(await signUp({ userId: 'frank', password: PASSWORD, displayName: 'Not Frank' }));
+    expect(await sourceOf('frank')).toBe('ACCOUNT');
+    // The owner's token (an identity provider's, or npm run token's) does not adopt the row ...
+    const owners = await server.token('frank', { name: 'Frank', roles: ['admin', 'expert'] });
+    const refused = await server.gql(owners, ViewerDocument);
+    expect(codeOf(refused)).toBe('UNAUTHENTICATED');
+    expect(refused.errors![0]!.message).toMatch(/built-in account/);
+    // ... so the account never gets the roles that token carried.
+    const [row] = await server.app.services.database.db.select().from(users).where(and(eq(users.orgId, 'default'), eq(users.id, 'frank')));
+    expect(row).toMatchObject({ displayName: 'Not Frank', roles: [], source: 'ACCOUNT' });
+    const { signIn: again } = dataOf(await signIn({ userId: 'frank', password: PASSWORD }));
+    expect(again.user.roles).toEqual([]);
+    expect(decodeJwt(again.token).roles).toBeUndefined();
+    for (const token of [claimed.token, again.token]) {
+      expect(dataOf(await server.gql(token, ViewerDocument)).viewer).toMatchObject({ id: 'frank', displayName: 'Not Frank', roles: [] });
+    }
+  });
+
+  it('reads an account token\'s viewer from the account\'s row, never from its claims', async () => {
+    dataOf(await signUp({ userId: 'gwen', password: PASSWORD, displayName: 'Gwen' }));
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (claims: Record<string, unknown>) =>
+      new SignJWT({ sb_account: true, exp: now + 600, ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(server.secret));
+    // Claims that differ from the row are not believed, and do not change it.
+    const boastful = await sign({ sub: 'gwen', name: 'Admin Gwen', roles: ['admin'], kind: 'agent' });
+    expect(dataOf(await server.gql(boastful, ViewerDocument)).viewer).toMatchObject({ id: 'gwen', displayName: 'Gwen', kind: 'USER', roles: [] });
+    expect(await sourceOf('gwen')).toBe('ACCOUNT');
+    // An account token for an id that is no account is refused, and provisions nothing.
+    dataOf(await server.gql(await server.token('token-user'), ViewerDocument));
+    for (const sub of ['token-user', 'no-such-account']) {
+      expect(codeOf(await server.gql(await sign({ sub }), ViewerDocument)), sub).toBe('UNAUTHENTICATED');
+    }
+    expect(await sourceOf('token-user')).toBe('TOKEN');
+    expect(await sourceOf('no-such-account')).toBeUndefined();
+  });
+
+  it('lets the first token adopt a placeholder, and keeps concurrent sign-up and token apart', async () => {
+    const alice = await server.token('alice');
+    dataOf(await server.gql(alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['later-lou'] } }));
+    expect(await sourceOf('later-lou')).toBe('PLACEHOLDER');
+    expect(dataOf(await server.gql(await server.token('later-lou', { name: 'Lou' }), ViewerDocument)).viewer.displayName).toBe('Lou');
+    expect(await sourceOf('later-lou')).toBe('TOKEN');
+
+    // A sign-up and a token racing for a new id: exactly one of them gets it.
+    for (let i = 0; i < 5; i++) {
+      const id = `race-${i}`;
+      const [up, viewer] = await Promise.all([
+        signUp({ userId: id, password: PASSWORD, displayName: 'Racer' }),
+        server.token(id).then((t) => server.gql(t, ViewerDocument)),
+      ]);
+      const source = await sourceOf(id);
+      if (source === 'ACCOUNT') {
+        expect(up.errors).toBeUndefined();
+        expect(codeOf(viewer)).toBe('UNAUTHENTICATED');
+      } else {
+        expect(source).toBe('TOKEN');
+        expect(codeOf(up)).toBe('CONFLICT');
+        expect(viewer.errors).toBeUndefined();
+      }
+    }
   });
 
   it('slows down guessing: too many wrong passwords lock the account for a while', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { print } from 'graphql';
 import {
   ConversationDocument,
@@ -16,7 +16,7 @@ import {
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import { REVOCATION_DELAY_MS } from '../../src/auth/api-keys.js';
-import { apiKeys } from '../../src/db/schema/index.js';
+import { apiKeys, users as usersTable } from '../../src/db/schema/index.js';
 import { nextClose } from '../kit/realtime.js';
 import { activeSubscriptions, dataOf, startServer, type TestServer } from '../kit/server.js';
 import { collect, eventually, within } from '../kit/subscriptions.js';
@@ -33,6 +33,8 @@ describe.each(backends)('core API keys on %s', (backend) => {
   afterAll(() => server?.stop());
 
   const actAsRows = (orgId: string) => server.app.services.audit.list(orgId, { limit: 1000, action: 'act_as' });
+  const rowOf = async (orgId: string, id: string) =>
+    (await server.app.services.database.db.select().from(usersTable).where(and(eq(usersTable.orgId, orgId), eq(usersTable.id, id))))[0];
 
   it('authenticates as the key’s own service user, without an audit entry', async () => {
     const { key, row } = await createApiKey(server, { orgId: 'default', name: 'notifier', userId: 'notifier-bot' });
@@ -42,6 +44,19 @@ describe.each(backends)('core API keys on %s', (backend) => {
     const { viewer } = dataOf(await server.gql({ apiKey: key }, ViewerDocument));
     expect(viewer).toMatchObject({ id: 'notifier-bot', displayName: 'notifier', kind: 'AGENT' });
     expect(await actAsRows('default')).toHaveLength(before);
+    expect(await rowOf('default', 'notifier-bot')).toMatchObject({ kind: 'AGENT', source: 'SERVICE' });
+  });
+
+  it('makes a service of the key\'s user only when the key creates it or finds a placeholder', async () => {
+    const { alice } = await users(server, ['alice']);
+    await createGroup(server, alice, ['placeholder-bot'], 'adopted');
+    expect(await rowOf('default', 'placeholder-bot')).toMatchObject({ source: 'PLACEHOLDER' });
+    await createApiKey(server, { orgId: 'default', name: 'Adopted Bot', userId: 'placeholder-bot' });
+    expect(await rowOf('default', 'placeholder-bot')).toMatchObject({ displayName: 'Adopted Bot', kind: 'AGENT', source: 'SERVICE' });
+    // A person's row stays theirs: the key acts as them by default.
+    const { key } = await createApiKey(server, { orgId: 'default', name: 'alice-key', userId: 'alice' });
+    expect(await rowOf('default', 'alice')).toMatchObject({ displayName: 'alice name', kind: 'USER', source: 'TOKEN' });
+    expect(dataOf(await server.gql({ apiKey: key }, ViewerDocument)).viewer).toMatchObject({ id: 'alice', kind: 'USER' });
   });
 
   it('acts as a user with X-Act-As-User, writing an act_as audit row per request', async () => {
@@ -213,6 +228,8 @@ describe.each(backends)('npm run apikey on %s', (backend) => {
     try {
       const { viewer } = dataOf(await server.gql({ apiKey: key! }, ViewerDocument));
       expect(viewer).toMatchObject({ id: 'ci-bot', displayName: 'CI Bot', kind: 'AGENT' });
+      const [own] = await server.app.services.database.db.select().from(usersTable).where(and(eq(usersTable.orgId, 'acme'), eq(usersTable.id, 'ci-bot')));
+      expect(own!.source).toBe('SERVICE');
       const asUser = dataOf(await server.gql({ apiKey: key!, actAs: 'operator' }, ViewerDocument)).viewer;
       expect(asUser).toMatchObject({ id: 'operator', kind: 'USER' });
       const audit = await server.app.services.audit.list('acme', { limit: 10, action: 'act_as' });

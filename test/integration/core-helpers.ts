@@ -10,7 +10,6 @@ import {
   type SendMessageInput,
 } from '../../src/client/generated/graphql.js';
 import { ApiKeys } from '../../src/auth/api-keys.js';
-import { UserRepository } from '../../src/modules/users/user.repository.js';
 import { dataOf, type Auth, type GqlResult, type TestServer } from '../kit/server.js';
 
 /** Asserts that nothing in an error response gives away internals: stack traces, SQL, driver errors. */
@@ -77,12 +76,9 @@ export async function users<const T extends string>(
   return out;
 }
 
-/** An API key as the CLI makes one: its own AGENT service user upserted first. */
+/** An API key as the CLI makes one, with its own AGENT service user. */
 export async function createApiKey(server: TestServer, options: { orgId: string; name: string; userId?: string }) {
-  const userId = options.userId ?? options.name;
-  const db = server.app.services.database.db;
-  await new UserRepository(db).upsert({ orgId: options.orgId, id: userId, displayName: options.name, kind: 'AGENT', roles: [] });
-  return new ApiKeys(db).create({ orgId: options.orgId, name: options.name, userId });
+  return new ApiKeys(server.app.services.database.db).create({ orgId: options.orgId, name: options.name, userId: options.userId ?? options.name });
 }
 
 /** Runs `n` async tasks at once and waits for all of them. */

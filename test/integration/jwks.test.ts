@@ -2,8 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ViewerDocument } from '../../src/client/generated/graphql.js';
-import { codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
+import { and, eq } from 'drizzle-orm';
+import { SignUpDocument, ViewerDocument } from '../../src/client/generated/graphql.js';
+import { users } from '../../src/db/schema/index.js';
+import { capturedLog, codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
 
 /** Tokens from an identity provider: RS256/ES256 verified against its JWKS (JWT_JWKS_URL). */
 describe('JWKS tokens', () => {
@@ -11,6 +13,7 @@ describe('JWKS tokens', () => {
   let jwksServer: Server;
   let rsa: { privateKey: CryptoKey; publicKey: CryptoKey };
   let ec: { privateKey: CryptoKey; publicKey: CryptoKey };
+  const logged = capturedLog();
 
   beforeAll(async () => {
     rsa = await generateKeyPair('RS256');
@@ -22,17 +25,21 @@ describe('JWKS tokens', () => {
     jwksServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys })));
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/.well-known/jwks.json`;
-    server = await startServer({ backend: 'pglite', env: { JWT_JWKS_URL: url, JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'switchboard' } });
+    server = await startServer({
+      backend: 'pglite',
+      log: logged.log,
+      env: { JWT_JWKS_URL: url, JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'switchboard', ACCOUNTS_ENABLED: 'true' },
+    });
   });
   afterAll(async () => {
     await server?.stop();
     jwksServer?.close();
   });
 
-  const sign = (alg: 'RS256' | 'ES256', kid: string, key: CryptoKey, claims: Record<string, unknown> = {}) =>
+  const sign = (alg: 'RS256' | 'ES256', kid: string, key: CryptoKey, claims: Record<string, unknown> = {}, sub = 'ida') =>
     new SignJWT({ name: 'Ida', org: 'idp-org', ...claims })
       .setProtectedHeader({ alg, kid })
-      .setSubject('ida')
+      .setSubject(sub)
       .setIssuer('https://idp.example')
       .setAudience('switchboard')
       .setIssuedAt()
@@ -48,5 +55,20 @@ describe('JWKS tokens', () => {
   it('refuses a token signed by a key that is not in the JWKS', async () => {
     const stranger = await generateKeyPair('RS256');
     expect(codeOf(await server.gql(await sign('RS256', 'rsa-1', stranger.privateKey), ViewerDocument))).toBe('UNAUTHENTICATED');
+  });
+
+  it('never adopts a built-in account: its id is UNAUTHENTICATED (logged), even with the account marker', async () => {
+    dataOf(await server.gql(null, SignUpDocument, { input: { userId: 'jo', password: 'jo password 1', displayName: 'Someone' } }));
+    for (const claims of [{ org: 'default', roles: ['admin'] }, { org: 'default', roles: ['admin'], sb_account: true }]) {
+      const result = await server.gql(await sign('RS256', 'rsa-1', rsa.privateKey, claims, 'jo'), ViewerDocument);
+      expect(codeOf(result)).toBe('UNAUTHENTICATED');
+      expect(result.errors![0]!.message).toMatch(/built-in account/);
+    }
+    expect(logged.lines).toContainEqual(expect.objectContaining({ level: 40, userId: 'jo', msg: expect.stringMatching(/built-in account/) }));
+    const [row] = await server.app.services.database.db.select().from(users).where(and(eq(users.orgId, 'default'), eq(users.id, 'jo')));
+    expect(row).toMatchObject({ displayName: 'Someone', roles: [], source: 'ACCOUNT' });
+    // The marker means nothing on an identity provider's token: it is provisioned like any other.
+    const marked = await sign('ES256', 'ec-1', ec.privateKey, { org: 'default', name: 'Kit', sb_account: true }, 'kit');
+    expect(dataOf(await server.gql(marked, ViewerDocument)).viewer).toMatchObject({ id: 'kit', displayName: 'Kit' });
   });
 });

@@ -26,7 +26,7 @@ export class AccountRepository {
       return await this.db.transaction(async (tx) => {
         const [row] = await tx
           .insert(users)
-          .values({ orgId: user.orgId, id: user.id, displayName: user.displayName, kind: 'USER', roles: [] })
+          .values({ orgId: user.orgId, id: user.id, displayName: user.displayName, kind: 'USER', roles: [], source: 'ACCOUNT' })
           .onConflictDoNothing()
           .returning();
         if (!row) throw new ConflictError(`User id "${user.id}" is taken`);

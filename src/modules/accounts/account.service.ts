@@ -37,9 +37,9 @@ export type AccountOptions = {
 };
 
 /**
- * Built-in accounts for standalone use: a user id with an scrypt-hashed password, traded for the
- * same kind of HS256 token `npm run token` mints, so everything after sign-in is the ordinary
- * token path (provisioning, sockets, expiry).
+ * Built-in accounts for standalone use: a user id with an scrypt-hashed password, traded for an
+ * HS256 token marked as an account's (ACCOUNT_CLAIM). Its user is the account's row (source
+ * ACCOUNT): such a token is never provisioned from, and no other token adopts the row.
  */
 export class AccountService {
   /** Recent wrong passwords per account (this instance only): a brake on guessing. */
@@ -104,9 +104,10 @@ export class AccountService {
       sub: user.id,
       name: user.displayName,
       org: user.orgId,
-      // The row's profile, so that provisioning from this token leaves it as it is.
+      // For clients that read their token; the server reads the account's row instead.
       roles: user.roles.length ? user.roles : undefined,
       kind: user.kind === 'AGENT' ? 'agent' : 'user',
+      account: true,
       expiresIn: this.options.tokenTtlSeconds ?? ACCOUNT_TOKEN_TTL_SECONDS,
       issuer: this.options.issuer,
       audience: this.options.audience,

@@ -17,30 +17,68 @@ export type UserProfile = {
 export class UserRepository {
   constructor(private readonly db: Db) {}
 
-  /** Creates the user or refreshes its profile from the token's claims; answers its display name. */
-  async upsert(profile: UserProfile): Promise<string> {
+  /**
+   * Creates the user or refreshes its profile from a token's claims and answers its display name
+   * (the token's, or the stored one when the token has none); null, writing nothing, when the id is
+   * a built-in account's. Checked in the statement itself, so no sign-up can slip in between a
+   * check and the write. A placeholder becomes the token's user.
+   */
+  async upsert(profile: UserProfile): Promise<string | null> {
     const { displayName } = profile;
     const rows = await this.db
       .insert(users)
-      .values({ ...profile, displayName: displayName ?? profile.id })
+      .values({ ...profile, displayName: displayName ?? profile.id, source: 'TOKEN' })
       .onConflictDoUpdate({
         target: [users.orgId, users.id],
-        set: { ...(displayName === undefined ? {} : { displayName }), kind: profile.kind, roles: profile.roles, updatedAt: sql`now()` },
+        set: {
+          ...(displayName === undefined ? {} : { displayName }),
+          kind: profile.kind,
+          roles: profile.roles,
+          source: sql`CASE WHEN ${users.source} = 'PLACEHOLDER' THEN 'TOKEN'::user_source ELSE ${users.source} END`,
+          updatedAt: sql`now()`,
+        },
+        setWhere: sql`${users.source} <> 'ACCOUNT'`,
       })
       .returning({ displayName: users.displayName });
-    return rows[0]!.displayName;
+    return rows[0]?.displayName ?? null;
   }
 
   /**
-   * Makes sure the ids exist in the org, creating the missing ones as plain users named by their id.
+   * An API key's own user, made a service (kind AGENT) when the key creates it or finds only a
+   * placeholder; refreshed when it is a service already. A person's row (from a token or an
+   * account) is left as it is: the key then acts as that person by default.
+   */
+  async upsertService(profile: { orgId: string; id: string; displayName: string }): Promise<void> {
+    await this.db
+      .insert(users)
+      .values({ ...profile, kind: 'AGENT', roles: [], source: 'SERVICE' })
+      .onConflictDoUpdate({
+        target: [users.orgId, users.id],
+        set: { displayName: profile.displayName, kind: 'AGENT', roles: [], source: 'SERVICE', updatedAt: sql`now()` },
+        setWhere: sql`${users.source} IN ('SERVICE', 'PLACEHOLDER')`,
+      });
+  }
+
+  /**
+   * Makes sure the ids exist in the org, creating the missing ones as placeholders named by their id.
    * Lets people add someone who has not signed in yet; the first token of that user fills the profile.
    */
   async ensureExist(orgId: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.db
       .insert(users)
-      .values(ids.map((id) => ({ orgId, id, displayName: id })))
+      .values(ids.map((id) => ({ orgId, id, displayName: id, source: 'PLACEHOLDER' as const })))
       .onConflictDoNothing();
+  }
+
+  /** A built-in account's user row, or null when the id is no account (any more). */
+  async account(orgId: string, id: string): Promise<UserRow | null> {
+    const rows = await this.db
+      .select()
+      .from(users)
+      .where(and(eq(users.orgId, orgId), eq(users.id, id), eq(users.source, 'ACCOUNT')))
+      .limit(1);
+    return rows[0] ?? null;
   }
 
   async byIds(orgId: string, ids: readonly string[]): Promise<UserRow[]> {

@@ -1,4 +1,6 @@
+import type { Logger } from 'pino';
 import type { UserRow } from '../../db/schema/index.js';
+import { UnauthenticatedError } from '../../graphql/errors.js';
 import { userSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import type { Viewer } from '../../auth/viewer.js';
 import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
@@ -8,19 +10,28 @@ import { UserRepository, type UserProfile } from './user.repository.js';
 
 /** How long a provisioned profile is trusted before the next token refreshes the row. */
 const PROVISION_TTL_MS = 60_000;
+/**
+ * How long an account's row is trusted before the next request re-reads it: roles an admin
+ * changes, or an account removed, take effect within this.
+ */
+const ACCOUNT_TTL_MS = 10_000;
+const CACHE_MAX = 100_000;
 
 export class UserService {
   private readonly provisioned = new Map<string, { fingerprint: string; at: number; displayName: string }>();
+  private readonly accounts = new Map<string, { row: UserRow; at: number }>();
 
   constructor(
     private readonly repo: UserRepository,
     private readonly presence: PresenceService,
+    private readonly log?: Logger,
   ) {}
 
   /**
    * Just-in-time provisioning: creates or updates the user from token claims. Skips the write
    * while the same claims were seen recently, so a busy client costs no write per request.
    * Answers the user's display name: the token's, or the stored one when the token has none.
+   * UNAUTHENTICATED when the id is a built-in account's: a token from elsewhere never adopts it.
    */
   async provision(profile: UserProfile): Promise<string> {
     const key = `${profile.orgId}\u0000${profile.id}`;
@@ -29,9 +40,31 @@ export class UserService {
     const now = Date.now();
     if (seen && seen.fingerprint === fingerprint && now - seen.at < PROVISION_TTL_MS) return seen.displayName;
     const displayName = await this.repo.upsert(profile);
-    if (this.provisioned.size > 100_000) this.provisioned.clear();
+    if (displayName === null) {
+      this.log?.warn({ org: profile.orgId, userId: profile.id }, 'refused a token for the id of a built-in account');
+      throw new UnauthenticatedError(
+        `User id "${profile.id}" belongs to a built-in account: sign in with its password (signIn) for a token`,
+      );
+    }
+    if (this.provisioned.size > CACHE_MAX) this.provisioned.clear();
     this.provisioned.set(key, { fingerprint, at: now, displayName });
     return displayName;
+  }
+
+  /**
+   * The row of a built-in account, for its tokens (see TokenClaims.account), or null. Kept briefly,
+   * so a busy client costs no read per request.
+   */
+  async account(orgId: string, id: string): Promise<UserRow | null> {
+    const key = `${orgId}\u0000${id}`;
+    const cached = this.accounts.get(key);
+    const now = Date.now();
+    if (cached && now - cached.at < ACCOUNT_TTL_MS) return cached.row;
+    const row = await this.repo.account(orgId, id);
+    if (this.accounts.size > CACHE_MAX) this.accounts.clear();
+    if (row) this.accounts.set(key, { row, at: now });
+    else this.accounts.delete(key);
+    return row;
   }
 
   /** Creates placeholder users for ids not seen yet in the viewer's org (see UserRepository.ensureExist). */
