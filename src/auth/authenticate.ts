@@ -36,8 +36,14 @@ export function createAuthenticator(deps: {
       if (!key) throw new UnauthenticatedError('API key is invalid or revoked');
       const userId = actAs ?? key.userId;
       checkText('actAs', userId, { max: LIMITS.shortTextChars });
+      const [user] = await deps.users.byIds(key.orgId, [userId]);
+      // An act-as never creates anyone: the key may only be someone its org already has.
+      if (!user) {
+        throw new UnauthenticatedError(
+          actAs ? `X-Act-As-User "${actAs}" is no user of the API key's org` : `The API key's user ${userId} does not exist`,
+        );
+      }
       if (actAs) {
-        await deps.users.ensureExist(key.orgId, [actAs]);
         await deps.audit.record({
           orgId: key.orgId,
           action: 'act_as',
@@ -46,8 +52,6 @@ export function createAuthenticator(deps: {
           details: { keyName: key.name, operation: operation ?? null },
         });
       }
-      const [user] = await deps.users.byIds(key.orgId, [userId]);
-      if (!user) throw new UnauthenticatedError(`The API key's user ${userId} does not exist`);
       return {
         orgId: key.orgId,
         userId: user.id,

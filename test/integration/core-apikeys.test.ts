@@ -107,6 +107,7 @@ describe.each(backends)('core API keys on %s', (backend) => {
     expectCode(await server.gql({ apiKey: key }, ConversationDocument, { id: conv }), 'FORBIDDEN');
     // Acting as a participant works; acting as someone else is that someone's FORBIDDEN.
     expect(dataOf(await server.gql({ apiKey: key, actAs: 'bob' }, ConversationDocument, { id: conv })).conversation?.id).toBe(conv);
+    await users(server, ['stranger']);
     expectCode(await server.gql({ apiKey: key, actAs: 'stranger' }, ConversationDocument, { id: conv }), 'FORBIDDEN');
     expectCode(
       await server.gql({ apiKey: key, actAs: 'stranger' }, SendMessageDocument, { input: { conversationId: conv, content: 'x' } }),
@@ -115,11 +116,34 @@ describe.each(backends)('core API keys on %s', (backend) => {
     expect((await conversationOf(server, alice, conv)).lastSeq).toBe(0);
   });
 
+  it('refuses to act as an id that is no user of the key\'s org (UNAUTHENTICATED, socket 4403), creating and auditing nothing', async () => {
+    await users(server, ['acme-only'], { org: 'acme' });
+    const { key } = await createApiKey(server, { orgId: 'default', name: 'careful-bot' });
+    const before = (await actAsRows('default')).length;
+    for (const actAs of ['nobody-yet', 'acme-only']) {
+      const result = await server.gql({ apiKey: key, actAs }, ViewerDocument);
+      expectCode(result, 'UNAUTHENTICATED');
+      expect(result.errors![0]!.message).toContain('X-Act-As-User');
+      const socket = server.ws({ apiKey: key, actAs });
+      const closed = nextClose(socket);
+      collect(socket, MessageAddedDocument, {});
+      expect((await closed).code).toBe(4403);
+      expect(await rowOf('default', actAs)).toBeUndefined();
+    }
+    expect(await actAsRows('default')).toHaveLength(before);
+    // A placeholder is a user of the org: someone added it.
+    const { alice } = await users(server, ['alice']);
+    await createGroup(server, alice, ['added-not-seen'], 'placeholder');
+    expect(dataOf(await server.gql({ apiKey: key, actAs: 'added-not-seen' }, ViewerDocument)).viewer.id).toBe('added-not-seen');
+  });
+
   it('keeps a key inside its own org', async () => {
     const { alice } = await users(server, ['alice']);
     const conv = await createGroup(server, alice, ['bob'], 'tenant');
     await send(server, alice, conv, 'default org only');
     const { key } = await createApiKey(server, { orgId: 'acme', name: 'acme-bot' });
+    // Acme's alice is another person; the key can be only her.
+    await users(server, ['alice'], { org: 'acme' });
     const asAlice = { apiKey: key, actAs: 'alice' };
     expectCode(await server.gql(asAlice, ConversationDocument, { id: conv }), 'NOT_FOUND');
     expectCode(await server.gql(asAlice, MessagesDocument, { conversationId: conv, last: 5 }), 'NOT_FOUND');
@@ -230,6 +254,7 @@ describe.each(backends)('npm run apikey on %s', (backend) => {
       expect(viewer).toMatchObject({ id: 'ci-bot', displayName: 'CI Bot', kind: 'AGENT' });
       const [own] = await server.app.services.database.db.select().from(usersTable).where(and(eq(usersTable.orgId, 'acme'), eq(usersTable.id, 'ci-bot')));
       expect(own!.source).toBe('SERVICE');
+      dataOf(await server.gql(await server.token('operator', { org: 'acme' }), ViewerDocument));
       const asUser = dataOf(await server.gql({ apiKey: key!, actAs: 'operator' }, ViewerDocument)).viewer;
       expect(asUser).toMatchObject({ id: 'operator', kind: 'USER' });
       const audit = await server.app.services.audit.list('acme', { limit: 10, action: 'act_as' });
