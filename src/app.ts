@@ -30,10 +30,10 @@ import { jitPlugin } from './graphql/jit.js';
 import { Metrics } from './observability/metrics.js';
 import { observabilityPlugin } from './observability/plugin.js';
 import { rateLimitPlugin } from './ratelimit/plugin.js';
-import { RateLimiter } from './ratelimit/rate-limiter.js';
 import { createServices, type Services } from './services.js';
 import { serveGraphqlWs, type WsExtra } from './transport/graphql-ws.js';
-import { createHttpHandler } from './transport/http.js';
+import { clientAddress } from './transport/client-address.js';
+import { clientAddressOf, createHttpHandler } from './transport/http.js';
 import { createOriginPolicy } from './transport/origins.js';
 import { createWebHandler } from './web/serve.js';
 
@@ -107,6 +107,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics,
     jwt: { ...config.jwt, secret: resolveJwtSecret(config) },
     accounts: { enabled: config.accountsEnabled, org: config.accountsOrg },
+    rateLimits: config.rateLimits,
   });
   services.presence.start(options.timing?.presence);
 
@@ -132,7 +133,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...queryLimitPlugins(config.queryLimits),
       ...(config.introspection ? [] : [{ onValidate: ({ addValidationRule }: { addValidationRule: (r: unknown) => void }) => addValidationRule(NoSchemaIntrospectionCustomRule) }]),
       contractCodesPlugin(),
-      rateLimitPlugin(new RateLimiter(config.rateLimits, log, bus.commands)),
+      rateLimitPlugin(services.rateLimiter),
       observabilityPlugin(metrics),
       // Queries run compiled once they recur (graphql-jit); results are what graphql-js gives.
       jitPlugin(),
@@ -155,7 +156,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         actAs: header(initial.request, 'x-act-as-user'),
         operation: initial.params?.operationName ?? null,
       });
-      return createContext(services, viewer, requestId);
+      return createContext(services, viewer, requestId, clientAddressOf(initial.request) ?? 'unknown');
     },
   });
 
@@ -180,7 +181,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (stopping) server.closeIdleConnections();
   };
   const web = createWebHandler(config, log);
-  const graphqlHttp = createHttpHandler(yoga);
+  const graphqlHttp = createHttpHandler(yoga, { trustedProxies: config.trustProxyHops });
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     res.on('close', closeWhenStopping);
     const path = req.url?.split('?')[0];
@@ -216,11 +217,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
    * Every socket until its close cleanup (presence, typing) has finished: stop() waits for these
    * before it closes Redis and the database under them.
    */
-  const sockets = new Map<WebSocket, { cleanedUp: Promise<void>; done: () => void }>();
-  wss.on('connection', (socket) => {
+  const sockets = new Map<WebSocket, { cleanedUp: Promise<void>; done: () => void; clientAddress: string }>();
+  wss.on('connection', (socket, upgrade) => {
     let done!: () => void;
     const cleanedUp = new Promise<void>((resolve) => (done = resolve)).finally(() => sockets.delete(socket));
-    sockets.set(socket, { cleanedUp, done });
+    // Operations on the socket come from where it was opened.
+    sockets.set(socket, { cleanedUp, done, clientAddress: clientAddress(upgrade, config.trustProxyHops) });
   });
 
   const graphqlWs = serveGraphqlWs<SocketState>(
@@ -323,7 +325,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           document,
           variableValues: payload.variables,
           // Not Yoga's context (it copies every field into an object of its own): a lean one.
-          contextValue: new SocketContext(services, state.viewer!, randomUUID()),
+          contextValue: new SocketContext(services, state.viewer!, randomUUID(), sockets.get(ctx.extra.socket)?.clientAddress ?? 'unknown'),
           // Queries and mutations execute through envelop (its plugins: rate limits, the log line);
           // subscriptions go to the fan-out directly (see serveGraphqlWs below), whose subscribe
           // resolvers ignore the root value and whose events replace it.

@@ -85,6 +85,11 @@ const envSchema = z
     RATE_LIMIT_USER_MUTATIONS_BURST: rate(DEFAULT_RATE_LIMITS.userMutations.burst),
     RATE_LIMIT_AGENT_MUTATIONS_PER_SEC: rate(DEFAULT_RATE_LIMITS.agentMutations.perSecond),
     RATE_LIMIT_AGENT_MUTATIONS_BURST: rate(DEFAULT_RATE_LIMITS.agentMutations.burst),
+    RATE_LIMIT_ACCOUNT_ATTEMPTS_PER_SEC: rate(DEFAULT_RATE_LIMITS.accountAttempts.perSecond),
+    RATE_LIMIT_ACCOUNT_ATTEMPTS_BURST: rate(DEFAULT_RATE_LIMITS.accountAttempts.burst),
+    RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_PER_SEC: rate(DEFAULT_RATE_LIMITS.accountAttemptsTotal.perSecond),
+    RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_BURST: rate(DEFAULT_RATE_LIMITS.accountAttemptsTotal.burst),
+    TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(20),
     QUERY_MAX_DEPTH: limit(DEFAULT_QUERY_LIMITS.maxDepth),
     QUERY_MAX_ALIASES: limit(DEFAULT_QUERY_LIMITS.maxAliases),
@@ -140,6 +145,11 @@ export type Config = {
   /** Schema introspection; on by default except in production. */
   introspection: boolean;
   rateLimits: RateLimits;
+  /**
+   * Reverse proxies in front of the server whose X-Forwarded-For is believed (see
+   * transport/client-address.ts); 0: the peer's address is the client's.
+   */
+  trustProxyHops: number;
   queryLimits: QueryLimits;
   /** Open WebSockets one user may hold on one instance. */
   maxSocketsPerUser: number;
@@ -204,7 +214,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       agentMessages: { perSecond: e.RATE_LIMIT_AGENT_MESSAGES_PER_SEC, burst: e.RATE_LIMIT_AGENT_MESSAGES_BURST },
       userMutations: { perSecond: e.RATE_LIMIT_USER_MUTATIONS_PER_SEC, burst: e.RATE_LIMIT_USER_MUTATIONS_BURST },
       agentMutations: { perSecond: e.RATE_LIMIT_AGENT_MUTATIONS_PER_SEC, burst: e.RATE_LIMIT_AGENT_MUTATIONS_BURST },
+      accountAttempts: { perSecond: e.RATE_LIMIT_ACCOUNT_ATTEMPTS_PER_SEC, burst: e.RATE_LIMIT_ACCOUNT_ATTEMPTS_BURST },
+      accountAttemptsTotal: { perSecond: e.RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_PER_SEC, burst: e.RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_BURST },
     },
+    trustProxyHops: e.TRUST_PROXY_HOPS,
     queryLimits: {
       maxDepth: e.QUERY_MAX_DEPTH,
       maxAliases: e.QUERY_MAX_ALIASES,

@@ -13,6 +13,8 @@ export type Context = {
   loaders: Loaders;
   log: Logger;
   requestId: string;
+  /** Where the request came from (transport/client-address.ts), for limits on anonymous work. */
+  clientAddress: string;
 };
 
 /**
@@ -116,9 +118,9 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   return groups;
 }
 
-export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {
+export function createContext(services: Services, viewer: Viewer | null, requestId: string, clientAddress: string): Context {
   const log = services.log.child({ requestId, user: viewer?.userId });
-  return { viewer, services, loaders: new Loaders(services, viewer), log, requestId };
+  return { viewer, services, loaders: new Loaders(services, viewer), log, requestId, clientAddress };
 }
 
 /**
@@ -135,6 +137,7 @@ export class SocketContext implements Context {
     readonly services: Services,
     readonly viewer: Viewer,
     readonly requestId: string,
+    readonly clientAddress: string,
   ) {}
 
   get log(): Logger {

@@ -21,6 +21,7 @@ import { UserRepository } from './modules/users/user.repository.js';
 import { UserService } from './modules/users/user.service.js';
 import { AccountRepository } from './modules/accounts/account.repository.js';
 import { AccountService } from './modules/accounts/account.service.js';
+import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from './ratelimit/rate-limiter.js';
 
 /** Everything resolvers call into; built once per process and shared by every request. */
 export type Services = {
@@ -44,6 +45,8 @@ export type Services = {
   streams: StreamService;
   experts: ExpertService;
   accounts: AccountService;
+  /** Token buckets: mutations and sends (rateLimitPlugin), sign-in attempts. */
+  rateLimiter: RateLimiter;
 };
 
 export type ServiceOptions = {
@@ -54,9 +57,11 @@ export type ServiceOptions = {
   /** Built-in accounts (signUp / signIn); off unless set. */
   accounts?: { enabled: boolean; org?: string };
   metrics?: Metrics;
+  rateLimits?: RateLimits;
 };
 
-export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics }: ServiceOptions): Services {
+export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits }: ServiceOptions): Services {
+  const rateLimiter = new RateLimiter(rateLimits ?? DEFAULT_RATE_LIMITS, log, bus.commands);
   const presence = new PresenceService(bus, log, bus.commands);
   const typing = new TypingService(bus, bus.commands);
   const users = new UserService(new UserRepository(database.db), presence, log);
@@ -138,5 +143,6 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     streams,
     experts,
     accounts,
+    rateLimiter,
   };
 }

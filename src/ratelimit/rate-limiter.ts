@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/viewer.js';
 import { AppError } from '../graphql/errors.js';
+import { clientBucket } from '../transport/client-address.js';
 
 /** A token bucket: `perSecond` sustained, `burst` at once. */
 export type Bucket = { perSecond: number; burst: number };
@@ -14,6 +15,10 @@ export type RateLimits = {
   /** Every other mutation by people. */
   userMutations: Bucket;
   agentMutations: Bucket;
+  /** signIn / signUp attempts from one client address (an IPv6 client: its /64), signed in or not. */
+  accountAttempts: Bucket;
+  /** The same from every client together, on all instances: what a crowd of addresses gets. */
+  accountAttemptsTotal: Bucket;
 };
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
@@ -21,7 +26,22 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   agentMessages: { perSecond: 100, burst: 200 },
   userMutations: { perSecond: 20, burst: 40 },
   agentMutations: { perSecond: 200, burst: 400 },
+  accountAttempts: { perSecond: 0.5, burst: 10 },
+  accountAttemptsTotal: { perSecond: 10, burst: 50 },
 };
+
+/**
+ * RATE_LIMITED with `retryAfter` (seconds) and `retryAfterMs` in extensions; on HTTP the answer is
+ * a 429 with Retry-After (Yoga reads `extensions.http` and leaves it out of the response).
+ */
+export function rateLimitedError(message: string, waitMs: number): AppError {
+  const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+  return new AppError('RATE_LIMITED', `${message}; retry in ${retryAfter} s`, {
+    retryAfter,
+    retryAfterMs: waitMs,
+    http: { status: 429, headers: { 'retry-after': String(retryAfter) } },
+  });
+}
 
 export type LimitKind = 'message' | 'mutation';
 
@@ -56,8 +76,10 @@ type TokenBucketCommand = {
 };
 
 /**
- * Per-user (and per-API-key) rate limits for sends and other mutations, shared by all instances
- * through Redis when it is configured. While Redis is unreachable each instance limits on its own.
+ * Token buckets shared by all instances through Redis when it is configured: per user (and per
+ * API key) for sends and other mutations, per client address for sign-ins, and whatever else
+ * names its own key (an account's lockout). While Redis is unreachable each instance limits on
+ * its own.
  */
 export class RateLimiter {
   private readonly local = new Map<string, { tokens: number; ts: number }>();
@@ -81,14 +103,26 @@ export class RateLimiter {
         : automated ? this.limits.agentMutations : this.limits.userMutations;
     // An API key is limited as a whole, whoever it acts as.
     const who = viewer.credential.type === 'apiKey' ? `key:${viewer.credential.keyId}` : `user:${viewer.orgId}\u0000${viewer.userId}`;
-    const key = `sb:rl:${kind}:${who}`;
+    await this.consumeKey(`sb:rl:${kind}:${who}`, bucket, cost, `Too many ${kind === 'message' ? 'messages' : 'requests'}`);
+  }
+
+  /** Sign-in and sign-up attempts: the client's bucket first, then everyone's. */
+  async consumeAccountAttempts(clientAddress: string, cost = 1): Promise<void> {
+    await this.consumeKey(`sb:rl:account:client:${clientBucket(clientAddress)}`, this.limits.accountAttempts, cost, 'Too many sign-in attempts from your address');
+    await this.consumeKey('sb:rl:account:all', this.limits.accountAttemptsTotal, cost, 'Too many sign-in attempts on this server');
+  }
+
+  /** Takes `cost` tokens of `bucket` under `key`, or throws RATE_LIMITED saying `message`. */
+  async consumeKey(key: string, bucket: Bucket, cost: number, message: string): Promise<void> {
     const waitMs = await this.take(key, bucket, cost);
-    if (waitMs > 0) {
-      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-      throw new AppError('RATE_LIMITED', `Too many ${kind === 'message' ? 'messages' : 'requests'}; retry in ${retryAfter} s`, {
-        retryAfter,
-        retryAfterMs: waitMs,
-      });
+    if (waitMs > 0) throw rateLimitedError(message, waitMs);
+  }
+
+  /** Fills the bucket under `key` again (forgets it). */
+  async reset(key: string): Promise<void> {
+    this.local.delete(key);
+    if (this.redis && this.redis.status === 'ready') {
+      await this.redis.del(key).catch((err: Error) => this.log.warn({ err: err.message }, 'rate limit reset failed'));
     }
   }
 

@@ -1,9 +1,14 @@
 // Real rate limits (the kit sets them out of the way by default): per user and per API key, people
 // lower than agents, RATE_LIMITED with a retry-after on HTTP and WebSocket, shared by instances
-// through Redis; and the cap on open sockets per user.
+// through Redis; the cap on open sockets per user; and sign-in attempts per client address, in
+// total and per account.
+import { request as httpRequest } from 'node:http';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MarkReadDocument, PresenceDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
-import { createGroup, freshOrg, nextClose, rawSocket } from '../kit/realtime.js';
+import { MarkReadDocument, PresenceDocument, SendMessageDocument, SignInDocument, SignUpDocument } from '../../src/client/generated/graphql.js';
+import { users } from '../../src/db/schema/index.js';
+import { createGroup, freshOrg, nextClose, rawSocket, type RawSocket } from '../kit/realtime.js';
 import { startServer, type GqlResult, type TestServer } from '../kit/server.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
 import { collect } from '../kit/subscriptions.js';
@@ -152,5 +157,156 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('rate limits shared by tw
     const ok = codes(results).filter((x) => x === 'OK').length;
     expect(ok).toBeGreaterThanOrEqual(10);
     expect(ok).toBeLessThanOrEqual(Math.min(19, most(10, 5, startedAt)));
+  });
+});
+
+// Sign-in and sign-up attempts: per client address (HTTP and WebSocket), in total, and per
+// account, shared by instances through Redis. Refills are slow (one per 100 s) so that what a
+// slow machine adds during a test does not count.
+const ACCOUNT_ENV = {
+  ACCOUNTS_ENABLED: 'true',
+  RATE_LIMIT_ACCOUNT_ATTEMPTS_PER_SEC: '0.01',
+  RATE_LIMIT_ACCOUNT_ATTEMPTS_BURST: '10',
+};
+
+/** A loopback address of its own (all of 127/8 reaches the server on 127.0.0.1): another client. */
+const freshAddress = () => `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 250)}`;
+
+type Answer = { status: number; retryAfter: string | null; result: GqlResult<unknown> };
+
+/** A GraphQL request over HTTP from `localAddress`. */
+function postFrom<R, V>(server: TestServer, localAddress: string, document: TypedDocumentNode<R, V>, variables: V, headers: Record<string, string> = {}): Promise<Answer> {
+  const body = JSON.stringify({ query: print(document), variables });
+  const url = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode!, retryAfter: (res.headers['retry-after'] as string | undefined) ?? null, result: JSON.parse(text) as GqlResult<unknown> }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const codeOfAnswer = (a: Answer) => (a.result.errors?.[0]?.extensions?.code as string | undefined) ?? 'OK';
+const wrongSignIn = (userId: string) => ({ input: { userId, password: 'not the password' } });
+
+describe('sign-in attempts on one instance', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ env: ACCOUNT_ENV });
+  });
+  afterAll(() => server?.stop());
+
+  it('gives 40 sign-ins at once for 40 ids from one client a burst of 10, the rest RATE_LIMITED (429); another client is not affected', async () => {
+    const me = freshAddress();
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => postFrom(server, me, SignInDocument, wrongSignIn(`nobody-${i}`))));
+    const c = answers.map(codeOfAnswer);
+    // Only the ten that got through checked a password (and were wrong).
+    expect(c.filter((x) => x === 'UNAUTHENTICATED')).toHaveLength(10);
+    expect(c.filter((x) => x === 'RATE_LIMITED')).toHaveLength(30);
+    const limited = answers.find((a) => codeOfAnswer(a) === 'RATE_LIMITED')!;
+    expect(limited.status).toBe(429);
+    expect(Number(limited.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(limited.result.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+
+    // Sign-ups from there are refused too, and create nothing.
+    const up = await postFrom(server, me, SignUpDocument, { input: { userId: 'blocked-signup', password: 'a fine password', displayName: 'Blocked' } });
+    expect(codeOfAnswer(up)).toBe('RATE_LIMITED');
+    expect(await server.app.services.database.db.select().from(users).where(eq(users.id, 'blocked-signup'))).toEqual([]);
+    // A header the client writes does not make it another client.
+    expect(codeOfAnswer(await postFrom(server, me, SignInDocument, wrongSignIn('nobody-x'), { 'x-forwarded-for': freshAddress() }))).toBe('RATE_LIMITED');
+    // Another address has a bucket of its own.
+    expect(codeOfAnswer(await postFrom(server, freshAddress(), SignInDocument, wrongSignIn('nobody-y')))).toBe('UNAUTHENTICATED');
+  });
+
+  it('counts sign-ins over a WebSocket against the socket\u2019s address', async () => {
+    const me = freshAddress();
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => postFrom(server, me, SignInDocument, wrongSignIn(`ws-nobody-${i}`))));
+    expect(answers.map(codeOfAnswer).every((x) => x === 'UNAUTHENTICATED')).toBe(true);
+    const token = await server.token('socket-user');
+    const signInOver = async (raw: RawSocket) => {
+      raw.subscribe('s', SignInDocument, wrongSignIn('ws-nobody-x'));
+      const m = await raw.waitFor((x) => x.id === 's' && (x.type === 'next' || x.type === 'error'));
+      const p = m.payload as { errors?: { extensions?: { code?: string } }[] } | { extensions?: { code?: string } }[];
+      return (Array.isArray(p) ? p : p.errors)?.[0]?.extensions?.code;
+    };
+    const same = await rawSocket(server.wsUrl, token, { localAddress: me });
+    expect(await signInOver(same)).toBe('RATE_LIMITED');
+    const other = await rawSocket(server.wsUrl, token, { localAddress: freshAddress() });
+    expect(await signInOver(other)).toBe('UNAUTHENTICATED');
+    same.socket.close(1000);
+    other.socket.close(1000);
+  });
+});
+
+describe('sign-in attempts in total', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({
+      env: { ...ACCOUNT_ENV, RATE_LIMIT_ACCOUNT_ATTEMPTS_BURST: '100', RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_PER_SEC: '0.01', RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_BURST: '12' },
+    });
+  });
+  afterAll(() => server?.stop());
+
+  it('caps attempts from many addresses together', async () => {
+    const clients = Array.from({ length: 6 }, freshAddress);
+    const answers = await Promise.all(
+      clients.flatMap((address, i) => Array.from({ length: 4 }, (_, j) => postFrom(server, address, SignInDocument, wrongSignIn(`many-${i}-${j}`)))),
+    );
+    const c = answers.map(codeOfAnswer);
+    expect(c.filter((x) => x === 'UNAUTHENTICATED')).toHaveLength(12);
+    expect(c.filter((x) => x === 'RATE_LIMITED')).toHaveLength(12);
+    expect(answers.find((a) => codeOfAnswer(a) === 'RATE_LIMITED')!.result.errors![0]!.message).toMatch(/on this server/);
+  });
+});
+
+describe('sign-in attempts behind a proxy (TRUST_PROXY_HOPS=1)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ env: { ...ACCOUNT_ENV, RATE_LIMIT_ACCOUNT_ATTEMPTS_BURST: '2', TRUST_PROXY_HOPS: '1' } });
+  });
+  afterAll(() => server?.stop());
+
+  it('counts per address the proxy saw, never per what the client wrote before it', async () => {
+    const proxy = freshAddress();
+    const from = (forwardedFor: string, id: string) => postFrom(server, proxy, SignInDocument, wrongSignIn(id), { 'x-forwarded-for': forwardedFor });
+    expect(codeOfAnswer(await from('203.0.113.7', 'p1'))).toBe('UNAUTHENTICATED');
+    expect(codeOfAnswer(await from('203.0.113.7', 'p2'))).toBe('UNAUTHENTICATED');
+    expect(codeOfAnswer(await from('203.0.113.7', 'p3'))).toBe('RATE_LIMITED');
+    // The client put an address of its own in front: the proxy's entry (the last) still counts.
+    expect(codeOfAnswer(await from('198.51.100.1, 203.0.113.7', 'p4'))).toBe('RATE_LIMITED');
+    // Another client behind the same proxy; IPv6 clients count per /64.
+    expect(codeOfAnswer(await from('203.0.113.8', 'p5'))).toBe('UNAUTHENTICATED');
+    expect(codeOfAnswer(await from('2001:db8:1:2::1', 'p6'))).toBe('UNAUTHENTICATED');
+    expect(codeOfAnswer(await from('2001:db8:1:2::ffff:9', 'p7'))).toBe('UNAUTHENTICATED');
+    expect(codeOfAnswer(await from('2001:db8:1:2:aaaa::1', 'p8'))).toBe('RATE_LIMITED');
+    expect(codeOfAnswer(await from('2001:db8:1:3::1', 'p9'))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('sign-in attempts shared by two instances through Redis', () => {
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL, env: ACCOUNT_ENV });
+    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret, env: ACCOUNT_ENV });
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
+
+  it('counts a client\u2019s attempts on both instances against one bucket', async () => {
+    const me = freshAddress();
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => postFrom(i % 2 ? a : b, me, SignInDocument, wrongSignIn(`shared-${i}`))));
+    const c = answers.map(codeOfAnswer);
+    expect(c.filter((x) => x === 'UNAUTHENTICATED')).toHaveLength(10);
+    expect(c.filter((x) => x === 'RATE_LIMITED')).toHaveLength(10);
   });
 });

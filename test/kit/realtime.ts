@@ -46,14 +46,15 @@ export type RawSocket = {
 
 /**
  * Opens a raw socket and, unless `init` is false, sends connection_init with the token and waits
- * for the ack. `autoPong: false` makes it a dead peer that never answers the server's pings.
+ * for the ack. `autoPong: false` makes it a dead peer that never answers the server's pings;
+ * `localAddress` opens it from another loopback address (another client, to the server).
  */
 export async function rawSocket(
   wsUrl: string,
   token: string | null,
-  options: { init?: boolean; autoPong?: boolean } = {},
+  options: { init?: boolean; autoPong?: boolean; localAddress?: string } = {},
 ): Promise<RawSocket> {
-  const socket = new WebSocket(wsUrl, 'graphql-transport-ws', { autoPong: options.autoPong ?? true });
+  const socket = new WebSocket(wsUrl, 'graphql-transport-ws', { autoPong: options.autoPong ?? true, localAddress: options.localAddress });
   const messages: ServerMessage[] = [];
   const waiters: (() => void)[] = [];
   socket.on('message', (data) => {
