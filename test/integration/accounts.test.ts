@@ -7,6 +7,7 @@ import { accounts, users } from '../../src/db/schema/index.js';
 import { hashPassword, verifyPassword } from '../../src/modules/accounts/password.js';
 import { codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
+import { eventually } from '../kit/subscriptions.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -244,6 +245,41 @@ describe.each(backends)('built-in accounts on %s', (backend) => {
     expect(locked.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
     // Other accounts are not affected.
     dataOf(await signIn({ userId: 'ben', password: PASSWORD }));
+  });
+});
+
+describe('password hashing under load', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ env: { ACCOUNTS_ENABLED: 'true' } });
+  });
+  afterAll(() => server?.stop());
+
+  it('runs a few hashes at once per process and answers RATE_LIMITED when too many wait', async () => {
+    dataOf(await server.gql(null, SignUpDocument, { input: { userId: 'kim', password: PASSWORD, displayName: 'Kim' } }));
+    const { hashing } = server.app.services.accounts;
+    // Every slot taken and the line full, as a crowd of sign-ins would leave them.
+    const held = Array.from({ length: hashing.limit + hashing.maxWaiting }, () => hashing.acquire()!);
+    expect(hashing.acquire()).toBeNull();
+    for (const busy of [
+      await server.gql(null, SignInDocument, { input: { userId: 'kim', password: PASSWORD } }),
+      await server.gql(null, SignUpDocument, { input: { userId: 'lee', password: PASSWORD, displayName: 'Lee' } }),
+    ]) {
+      expect(codeOf(busy)).toBe('RATE_LIMITED');
+      expect(busy.errors![0]!.extensions!.retryAfter).toBe(1);
+    }
+    expect(await server.app.services.database.db.select().from(users).where(eq(users.id, 'lee'))).toEqual([]);
+    // Slots are handed on in order as they are released; then sign-ins go through again.
+    for (const slot of held) (await slot)();
+    expect(hashing.load).toEqual({ running: 0, waiting: 0 });
+    // A sign-in that waits in line gets its turn.
+    const first = hashing.acquire()!;
+    const second = hashing.acquire()!;
+    const queued = server.gql(null, SignInDocument, { input: { userId: 'kim', password: PASSWORD } });
+    await eventually(() => hashing.load.waiting === 1);
+    (await first)();
+    expect(dataOf(await queued).signIn.user.id).toBe('kim');
+    (await second)();
   });
 });
 

@@ -4,7 +4,9 @@ import type { Viewer } from '../../auth/viewer.js';
 import { mintToken } from '../../auth/jwt.js';
 import type { UserRow } from '../../db/schema/index.js';
 import { AppError, BadInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
+import { Semaphore } from '../../lib/semaphore.js';
 import { charLength, checkText, LIMITS } from '../../lib/validate.js';
+import { rateLimitedError } from '../../ratelimit/rate-limiter.js';
 import type { AccountRepository } from './account.repository.js';
 import { burnVerification, hashPassword, verifyPassword } from './password.js';
 
@@ -19,6 +21,9 @@ export const ACCOUNT_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 /** Wrong passwords for one account before it is locked for the rest of the window. */
 const MAX_FAILURES = 10;
 const FAILURE_WINDOW_MS = 15 * 60_000;
+/** Password hashes (scrypt, 32 MiB each) computed at once by this process, and how many may wait. */
+const HASHING_AT_ONCE = 2;
+const HASHING_WAITING = 16;
 const WRONG_CREDENTIALS = 'Wrong user id or password';
 
 export type SignUpInput = { userId: string; password: string; displayName: string; org?: string | null };
@@ -44,6 +49,8 @@ export type AccountOptions = {
 export class AccountService {
   /** Recent wrong passwords per account (this instance only): a brake on guessing. */
   private readonly failures = new Map<string, { count: number; since: number }>();
+  /** Bounds the memory and threads scrypt takes, whatever the rate limits let through. */
+  readonly hashing = new Semaphore(HASHING_AT_ONCE, HASHING_WAITING);
 
   constructor(
     private readonly repo: AccountRepository,
@@ -71,7 +78,8 @@ export class AccountService {
     checkPassword(input.password);
     // Cheap check first: no hashing for an id that is obviously taken.
     if (await this.repo.userExists(org, userId)) throw new ConflictError(`User id "${userId}" is taken`);
-    const user = await this.repo.create({ orgId: org, id: userId, displayName }, await hashPassword(input.password));
+    const hash = await this.hashed(() => hashPassword(input.password));
+    const user = await this.repo.create({ orgId: org, id: userId, displayName }, hash);
     this.log.info({ org, userId }, 'account created');
     return this.issue(user);
   }
@@ -88,15 +96,32 @@ export class AccountService {
     const key = `${org}\u0000${userId}`;
     this.checkThrottle(key);
     const account = await this.repo.find(org, userId);
-    let ok = false;
-    if (account) ok = await verifyPassword(input.password, account.passwordHash);
-    else await burnVerification(input.password);
+    const ok = await this.hashed(async () => {
+      if (account) return verifyPassword(input.password, account.passwordHash);
+      await burnVerification(input.password);
+      return false;
+    });
     if (!account || !ok) {
       this.recordFailure(key);
       throw new UnauthenticatedError(WRONG_CREDENTIALS);
     }
     this.failures.delete(key);
     return this.issue(account.user);
+  }
+
+  /**
+   * Runs `task` (password hashing) when one of this process's few slots is free; RATE_LIMITED at
+   * once when too many are waiting already.
+   */
+  private async hashed<T>(task: () => Promise<T>): Promise<T> {
+    const slot = this.hashing.acquire();
+    if (!slot) throw rateLimitedError('The server is busy checking passwords', 1_000);
+    const release = await slot;
+    try {
+      return await task();
+    } finally {
+      release();
+    }
   }
 
   private async issue(user: UserRow): Promise<AuthPayload> {
