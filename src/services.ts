@@ -120,7 +120,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     experts.auditAccess(viewer, stream.conversationId, 'expert.write', { operation, messageId: stream.id }).catch(bestEffort(`audit of ${operation}`));
   runs.streams = streams;
   experts = new ExpertService(database, conversations, control, runs, audit, bus);
-  const accounts = new AccountService(new AccountRepository(database.db), { ...jwt, enabled: accountOptions?.enabled ?? false, org: accountOptions?.org }, log);
+  const accounts = new AccountService(new AccountRepository(database.db), { ...jwt, enabled: accountOptions?.enabled ?? false, org: accountOptions?.org }, log, rateLimiter);
   const authenticate = createAuthenticator({ verifyJwt: createJwtVerifier(jwt), apiKeys, users, audit });
   return {
     database,

@@ -302,6 +302,21 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('sign-in attempts shared 
     await a?.stop();
   });
 
+  it('locks an account after 10 attempts on the two instances together', async () => {
+    const userId = `lock-${freshOrg()}`;
+    const password = 'the right password';
+    expect(codeOfAnswer(await postFrom(a, freshAddress(), SignUpDocument, { input: { userId, password, displayName: 'Locked' } }))).toBe('OK');
+    // Each attempt from an address of its own: only the account's count is at work.
+    for (let i = 0; i < 10; i++) {
+      expect(codeOfAnswer(await postFrom(i % 2 ? a : b, freshAddress(), SignInDocument, wrongSignIn(userId)))).toBe('UNAUTHENTICATED');
+    }
+    for (const server of [a, b]) {
+      const locked = await postFrom(server, freshAddress(), SignInDocument, { input: { userId, password } });
+      expect(codeOfAnswer(locked)).toBe('RATE_LIMITED');
+      expect(locked.result.errors![0]!.message).toMatch(/for this account/);
+    }
+  });
+
   it('counts a client\u2019s attempts on both instances against one bucket', async () => {
     const me = freshAddress();
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => postFrom(i % 2 ? a : b, me, SignInDocument, wrongSignIn(`shared-${i}`))));

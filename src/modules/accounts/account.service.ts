@@ -3,10 +3,10 @@ import type { Logger } from 'pino';
 import type { Viewer } from '../../auth/viewer.js';
 import { mintToken } from '../../auth/jwt.js';
 import type { UserRow } from '../../db/schema/index.js';
-import { AppError, BadInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
+import { BadInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
 import { Semaphore } from '../../lib/semaphore.js';
 import { charLength, checkText, LIMITS } from '../../lib/validate.js';
-import { rateLimitedError } from '../../ratelimit/rate-limiter.js';
+import { rateLimitedError, type Bucket, type RateLimiter } from '../../ratelimit/rate-limiter.js';
 import type { AccountRepository } from './account.repository.js';
 import { burnVerification, hashPassword, verifyPassword } from './password.js';
 
@@ -18,9 +18,11 @@ const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const DEFAULT_ORG = 'default';
 /** Lifetime of a token from signIn / signUp. */
 export const ACCOUNT_TOKEN_TTL_SECONDS = 24 * 60 * 60;
-/** Wrong passwords for one account before it is locked for the rest of the window. */
-const MAX_FAILURES = 10;
-const FAILURE_WINDOW_MS = 15 * 60_000;
+/**
+ * Sign-in attempts one account gets, counted on every instance (RateLimiter): 10 at once, then
+ * one per 90 s (10 per 15 minutes). A right password forgets them.
+ */
+const ACCOUNT_ATTEMPTS: Bucket = { perSecond: 10 / (15 * 60), burst: 10 };
 /** Password hashes (scrypt, 32 MiB each) computed at once by this process, and how many may wait. */
 const HASHING_AT_ONCE = 2;
 const HASHING_WAITING = 16;
@@ -47,8 +49,6 @@ export type AccountOptions = {
  * ACCOUNT): such a token is never provisioned from, and no other token adopts the row.
  */
 export class AccountService {
-  /** Recent wrong passwords per account (this instance only): a brake on guessing. */
-  private readonly failures = new Map<string, { count: number; since: number }>();
   /** Bounds the memory and threads scrypt takes, whatever the rate limits let through. */
   readonly hashing = new Semaphore(HASHING_AT_ONCE, HASHING_WAITING);
 
@@ -56,6 +56,7 @@ export class AccountService {
     private readonly repo: AccountRepository,
     private readonly options: AccountOptions,
     private readonly log: Logger,
+    private readonly limiter: RateLimiter,
   ) {}
 
   get enabled(): boolean {
@@ -93,19 +94,16 @@ export class AccountService {
     if (typeof input.password !== 'string' || input.password.length === 0) throw new BadInputError('`password` must not be empty', 'password');
     // An over-long password cannot be right (sign-up refuses them); do not spend scrypt on it.
     if (input.password.length > PASSWORD_MAX_CHARS * 2) throw new UnauthenticatedError(WRONG_CREDENTIALS);
-    const key = `${org}\u0000${userId}`;
-    this.checkThrottle(key);
-    const account = await this.repo.find(org, userId);
-    const ok = await this.hashed(async () => {
-      if (account) return verifyPassword(input.password, account.passwordHash);
+    const attempts = `sb:rl:account:attempts:${org}\u0000${userId}`;
+    const account = await this.hashed(async () => {
+      await this.limiter.consumeKey(attempts, ACCOUNT_ATTEMPTS, 1, 'Too many sign-in attempts for this account');
+      const found = await this.repo.find(org, userId);
+      if (found) return (await verifyPassword(input.password, found.passwordHash)) ? found : null;
       await burnVerification(input.password);
-      return false;
+      return null;
     });
-    if (!account || !ok) {
-      this.recordFailure(key);
-      throw new UnauthenticatedError(WRONG_CREDENTIALS);
-    }
-    this.failures.delete(key);
+    if (!account) throw new UnauthenticatedError(WRONG_CREDENTIALS);
+    await this.limiter.reset(attempts);
     return this.issue(account.user);
   }
 
@@ -170,30 +168,6 @@ export class AccountService {
       );
     }
     return org;
-  }
-
-  private checkThrottle(key: string) {
-    const entry = this.failures.get(key);
-    if (!entry) return;
-    const age = Date.now() - entry.since;
-    if (age > FAILURE_WINDOW_MS) {
-      this.failures.delete(key);
-      return;
-    }
-    if (entry.count >= MAX_FAILURES) {
-      const retryAfter = Math.max(1, Math.ceil((FAILURE_WINDOW_MS - age) / 1000));
-      throw new AppError('RATE_LIMITED', `Too many wrong passwords; retry in ${retryAfter} s`, { retryAfter });
-    }
-  }
-
-  private recordFailure(key: string) {
-    const now = Date.now();
-    const entry = this.failures.get(key);
-    if (entry && now - entry.since <= FAILURE_WINDOW_MS) entry.count++;
-    else {
-      if (this.failures.size > 100_000) this.failures.clear();
-      this.failures.set(key, { count: 1, since: now });
-    }
   }
 }
 
