@@ -2,12 +2,14 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AddParticipantDocument,
   AppendMessageChunkDocument,
   AuditLogDocument,
   ClaimExpertRequestDocument,
   CompleteMessageDocument,
   ControlEventSubDocument,
   ControlEventsDocument,
+  ConversationDocument,
   ConversationRunsDocument,
   CreateConversationDocument,
   DeleteMessageDocument,
@@ -15,10 +17,12 @@ import {
   ExpertRequestsDocument,
   ExpertRequestUpdatedDocument,
   HandBackToAgentDocument,
+  LeaveConversationDocument,
   MessageAddedDocument,
   MessagesDocument,
   MessagesFilteredDocument,
   MessageStreamDocument,
+  RemoveParticipantDocument,
   RequestExpertDocument,
   SendControlDocument,
   SendMessageDocument,
@@ -347,6 +351,26 @@ describe.each(backends)('agents and experts on %s', (backend) => {
     await eventually(async () => (await entries()).length === writes.length + 2);
     expect(await entries()).toEqual([...writes, resumed, streamed]);
     chunks.stop();
+  });
+
+  it('lets an expert removed from a conversation back in only through a manager, not by claiming a request there', async () => {
+    const c = await newConversation();
+    const expertRequests = async () => dataOf(await server.gql(expert, ExpertRequestsDocument, {})).expertRequests.nodes;
+    const participants = async () => dataOf(await server.gql(user, ConversationDocument, { id: c })).conversation!.participants;
+    const participantIds = async () => (await participants()).map((p) => p.user.id).sort();
+    dataOf(await server.gql(user, AddParticipantDocument, { conversationId: c, userId: 'erin' }));
+    dataOf(await server.gql(user, RemoveParticipantDocument, { conversationId: c, userId: 'erin' }));
+    const request = dataOf(await server.gql(user, RequestExpertDocument, { conversationId: c })).requestExpert;
+
+    expect(codeOf(await server.gql(expert, ClaimExpertRequestDocument, { id: request.id }))).toBe('FORBIDDEN');
+    expect((await expertRequests()).find((r) => r.id === request.id)).toMatchObject({ status: 'OPEN' });
+    expect(await participantIds()).toEqual(['assistant', 'max', 'other-bot', 'uma']);
+
+    // Added back by the owner, then leaving of her own accord: a claim may bring her back.
+    dataOf(await server.gql(user, AddParticipantDocument, { conversationId: c, userId: 'erin' }));
+    dataOf(await server.gql(expert, LeaveConversationDocument, { conversationId: c }));
+    expect(dataOf(await server.gql(expert, ClaimExpertRequestDocument, { id: request.id })).claimExpertRequest.status).toBe('CLAIMED');
+    expect((await participants()).find((p) => p.user.id === 'erin')).toMatchObject({ role: 'ADMIN' });
   });
 
   it('a HIGH message from a person preempts interruptible runs when the conversation says so; messages filter by priority and kind', async () => {

@@ -2,13 +2,18 @@
 // replies, PRIVATE uniqueness and read markers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ConversationDocument,
   ConversationsActivityDocument,
   CreateConversationDocument,
+  DeleteConversationDocument,
   DeleteMessageDocument,
   EditMessageDocument,
   MarkReadDocument,
   AddParticipantDocument,
+  LeaveConversationDocument,
+  RemoveParticipantDocument,
   SendMessageDocument,
+  UpdateConversationDocument,
 } from '../../src/client/generated/graphql.js';
 import { dataOf, startServer, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
@@ -246,6 +251,93 @@ describe.each(backends)('core messages on %s', (backend) => {
         .createConversation.id;
       expectCode(await server.gql(dan, AddParticipantDocument, { conversationId: pair, userId: 'gus' }), 'BAD_USER_INPUT');
       expect((await conversationOf(server, dan, pair)).participants).toHaveLength(2);
+    });
+  });
+
+  describe('PRIVATE conversations left, removed and deleted', () => {
+    const open = (auth: string, other: string) =>
+      server.gql(auth, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [other] } });
+    const rolesIn = async (auth: string, id: string) =>
+      Object.fromEntries((await conversationOf(server, auth, id)).participants.map((p) => [p.user.id, p.role]));
+    const listed = async (auth: string) =>
+      dataOf(await server.gql(auth, ConversationsActivityDocument, { type: 'PRIVATE', first: 200 })).conversations.edges.map((e) => e.node.id);
+
+    it('brings a MEMBER who left back as MEMBER with their read marker; deleting only hides it from them', async () => {
+      const { hal, ida } = await users(server, ['hal', 'ida']);
+      const pair = dataOf(await open(hal, 'ida')).createConversation.id;
+      for (const text of ['one', 'two', 'three']) await send(server, hal, pair, text);
+      dataOf(await server.gql(ida, MarkReadDocument, { conversationId: pair, seq: 2 }));
+      dataOf(await server.gql(ida, LeaveConversationDocument, { conversationId: pair }));
+
+      const back = dataOf(await open(ida, 'hal')).createConversation;
+      expect(back.id).toBe(pair);
+      expect(await rolesIn(hal, pair)).toEqual({ hal: 'OWNER', ida: 'MEMBER' });
+      expect(back.participants.find((p) => p.user.id === 'ida')!.lastReadSeq).toBe(2);
+      expect((await conversationOf(server, ida, pair)).unreadCount).toBe(1);
+
+      // A MEMBER's delete is their own leaving: the owner keeps the conversation and its history.
+      expect(dataOf(await server.gql(ida, DeleteConversationDocument, { id: pair })).deleteConversation).toBe(true);
+      expectCode(await server.gql(ida, ConversationDocument, { id: pair }), 'FORBIDDEN');
+      expect(await listed(ida)).not.toContain(pair);
+      expect(await rolesIn(hal, pair)).toEqual({ hal: 'OWNER' });
+      expect((await allMessages(server, hal, pair)).map((m) => m.content)).toEqual(['one', 'two', 'three']);
+      expect(await listed(hal)).toContain(pair);
+
+      // Opening it again: back as MEMBER, still unable to delete anything but their own view.
+      expect(dataOf(await open(ida, 'hal')).createConversation.id).toBe(pair);
+      expect(await rolesIn(ida, pair)).toEqual({ hal: 'OWNER', ida: 'MEMBER' });
+      expectCode(await server.gql(ida, RemoveParticipantDocument, { conversationId: pair, userId: 'hal' }), 'FORBIDDEN');
+      expect((await allMessages(server, ida, pair)).map((m) => m.content)).toEqual(['one', 'two', 'three']);
+    });
+
+    it('keeps a removed participant out: re-creating is FORBIDDEN and changes nothing, until the owner opens it again', async () => {
+      const { jo, kim } = await users(server, ['jo', 'kim']);
+      const pair = dataOf(await open(jo, 'kim')).createConversation.id;
+      await send(server, jo, pair, 'hello');
+      dataOf(await server.gql(jo, RemoveParticipantDocument, { conversationId: pair, userId: 'kim' }));
+
+      expectCode(await open(kim, 'jo'), 'FORBIDDEN');
+      expectCode(await server.gql(kim, ConversationDocument, { id: pair }), 'FORBIDDEN');
+      expect(await listed(kim)).toEqual([]);
+      expect(await rolesIn(jo, pair)).toEqual({ jo: 'OWNER' });
+
+      // The owner manages participants: opening the pair again brings kim back, as she was.
+      expect(dataOf(await open(jo, 'kim')).createConversation.id).toBe(pair);
+      expect(await rolesIn(kim, pair)).toEqual({ jo: 'OWNER', kim: 'MEMBER' });
+      expect(await listed(kim)).toEqual([pair]);
+    });
+
+    it('brings an OWNER who left back as ADMIN under the one who stayed, and deletes the conversation once both deleted it', async () => {
+      const { lou, mia } = await users(server, ['lou', 'mia']);
+      const pair = dataOf(await open(lou, 'mia')).createConversation.id;
+      await send(server, mia, pair, 'hi lou');
+      dataOf(await server.gql(lou, LeaveConversationDocument, { conversationId: pair }));
+      expect(await rolesIn(mia, pair)).toEqual({ mia: 'OWNER' });
+
+      expect(dataOf(await open(lou, 'mia')).createConversation.id).toBe(pair);
+      expect(await rolesIn(lou, pair)).toEqual({ lou: 'ADMIN', mia: 'OWNER' });
+      // The owner stays in charge: an admin cannot remove an owner.
+      expectCode(await server.gql(lou, RemoveParticipantDocument, { conversationId: pair, userId: 'mia' }), 'FORBIDDEN');
+      dataOf(await server.gql(lou, UpdateConversationDocument, { id: pair, input: { name: 'lou and mia' } }));
+
+      // Each deletes it for themselves; the second delete leaves nobody, and it is gone.
+      expect(dataOf(await server.gql(mia, DeleteConversationDocument, { id: pair })).deleteConversation).toBe(true);
+      expect((await allMessages(server, lou, pair)).map((m) => m.content)).toEqual(['hi lou']);
+      expect(dataOf(await server.gql(lou, DeleteConversationDocument, { id: pair })).deleteConversation).toBe(true);
+      for (const who of [lou, mia]) expectCode(await server.gql(who, ConversationDocument, { id: pair }), 'NOT_FOUND');
+      const fresh = dataOf(await open(mia, 'lou')).createConversation;
+      expect(fresh.id).not.toBe(pair);
+      expect(fresh.lastSeq).toBe(0);
+      expect(await rolesIn(lou, fresh.id)).toEqual({ lou: 'MEMBER', mia: 'OWNER' });
+    });
+
+    it('restores both sides when both left, without making two owners', async () => {
+      const { ned, ola } = await users(server, ['ned', 'ola']);
+      const pair = dataOf(await open(ned, 'ola')).createConversation.id;
+      dataOf(await server.gql(ned, LeaveConversationDocument, { conversationId: pair })); // ola becomes OWNER
+      dataOf(await server.gql(ola, LeaveConversationDocument, { conversationId: pair }));
+      expect(dataOf(await open(ned, 'ola')).createConversation.id).toBe(pair);
+      expect(await rolesIn(ned, pair)).toEqual({ ned: 'OWNER', ola: 'ADMIN' });
     });
   });
 

@@ -1,10 +1,16 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateConversationDocument, MessageAddedDocument, SendMessageDocument, TypingDocument } from '../../src/client/generated/graphql.js';
+import {
+  CreateConversationDocument,
+  DeleteConversationDocument,
+  MessageAddedDocument,
+  SendMessageDocument,
+  TypingDocument,
+} from '../../src/client/generated/graphql.js';
 import { participants } from '../../src/db/schema/index.js';
 import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
-import { collect } from '../kit/subscriptions.js';
+import { collect, eventually } from '../kit/subscriptions.js';
 
 /** The instance-wide re-check that ends subscriptions whose removal event was lost. */
 describe.each(backends)('membership re-check on %s', (backend) => {
@@ -38,5 +44,30 @@ describe.each(backends)('membership re-check on %s', (backend) => {
     dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'after' } }));
     await new Promise((r) => setTimeout(r, 300));
     expect(messages.events.map((e) => e.messageAdded.content)).toEqual(['before']);
+  });
+
+  it('follows a PRIVATE conversation out of the stream of the one who deletes it, and back in when they open it again', async () => {
+    const pia = await server.token('pia');
+    const quinn = await server.token('quinn');
+    const open = (auth: string, other: string) =>
+      server.gql(auth, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [other] } });
+    const conversationId = dataOf(await open(pia, 'quinn')).createConversation.id;
+    const all = collect(server.ws(quinn), MessageAddedDocument, {});
+    const contents = () => all.events.map((e) => e.messageAdded.content);
+    const sendUntilHeard = (content: string) =>
+      eventually(async () => {
+        dataOf(await server.gql(pia, SendMessageDocument, { input: { conversationId, content } }));
+        return contents().includes(content);
+      });
+
+    await sendUntilHeard('hello');
+    dataOf(await server.gql(quinn, DeleteConversationDocument, { id: conversationId }));
+    dataOf(await server.gql(pia, SendMessageDocument, { input: { conversationId, content: 'while away' } }));
+    // Announced as an addition: the stream follows quinn back in without waiting for its re-check.
+    expect(dataOf(await open(quinn, 'pia')).createConversation.id).toBe(conversationId);
+    await sendUntilHeard('back');
+    expect(contents()).not.toContain('while away');
+    expect(all.done).toBe(false);
+    all.stop();
   });
 });

@@ -2,10 +2,12 @@ import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import {
   conversations,
+  departures,
   messages,
   participants,
   users,
   type ConversationRow,
+  type DepartureRow,
   type MessageRow,
   type ParticipantRow,
 } from '../../db/schema/index.js';
@@ -43,6 +45,24 @@ export class ConversationRepository {
       .from(conversations)
       .where(and(eq(conversations.orgId, orgId), eq(conversations.privateKey, privateKey)));
     return rows[0] ?? null;
+  }
+
+  /**
+   * The pair's conversation, locked until the transaction ends. Membership changes of a
+   * conversation take this lock first (see lock), so they decide on participants that stay as read.
+   */
+  async byPrivateKeyForUpdate(tx: Tx, orgId: string, privateKey: string): Promise<ConversationRow | null> {
+    const rows = await tx
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.orgId, orgId), eq(conversations.privateKey, privateKey)))
+      .for('update');
+    return rows[0] ?? null;
+  }
+
+  /** Locks the conversation row until the transaction ends: its membership changes run one at a time. */
+  async lock(tx: Tx, conversationId: string): Promise<void> {
+    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId)).for('update');
   }
 
   /** The user's conversations, newest activity first. */
@@ -97,23 +117,63 @@ export class ConversationRepository {
     return row!;
   }
 
-  async delete(id: string): Promise<boolean> {
-    const rows = await this.db.delete(conversations).where(eq(conversations.id, id)).returning({ id: conversations.id });
+  async delete(id: string, db: Db | Tx = this.db): Promise<boolean> {
+    const rows = await db.delete(conversations).where(eq(conversations.id, id)).returning({ id: conversations.id });
     return rows.length > 0;
   }
 
-  /** Adds participants; existing ones are left as they are. */
+  /**
+   * Adds participants; existing ones are left as they are. Whoever is added is no longer departed:
+   * their departure row goes in the same transaction.
+   */
   async addParticipants(
-    db: Db | Tx,
+    tx: Tx,
     orgId: string,
     conversationId: string,
-    members: { userId: string; role: Role }[],
+    members: { userId: string; role: Role; lastReadSeq?: number }[],
   ): Promise<void> {
     if (members.length === 0) return;
-    await db
+    await tx
       .insert(participants)
-      .values(members.map((m) => ({ conversationId, orgId, userId: m.userId, role: m.role })))
+      .values(members.map((m) => ({ conversationId, orgId, userId: m.userId, role: m.role, lastReadSeq: m.lastReadSeq ?? 0 })))
       .onConflictDoNothing();
+    await tx.delete(departures).where(
+      and(
+        eq(departures.conversationId, conversationId),
+        inArray(
+          departures.userId,
+          members.map((m) => m.userId),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Takes the user out of the conversation and records the departure with their role and read
+   * marker; `removedBy` is who removed them, null when they left. False if they were not in it.
+   */
+  async depart(tx: Tx, conversationId: string, userId: string, removedBy: string | null): Promise<boolean> {
+    const [gone] = await tx
+      .delete(participants)
+      .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)))
+      .returning();
+    if (!gone) return false;
+    const departure = { role: gone.role, lastReadSeq: gone.lastReadSeq, removedBy };
+    await tx
+      .insert(departures)
+      .values({ conversationId, orgId: gone.orgId, userId, ...departure })
+      .onConflictDoUpdate({ target: [departures.conversationId, departures.userId], set: { ...departure, departedAt: sql`now()` } });
+    return true;
+  }
+
+  /** The departures of these users from the conversation, by user. */
+  async departuresOf(conversationId: string, userIds: string[], db: Db | Tx = this.db): Promise<Map<string, DepartureRow>> {
+    if (userIds.length === 0) return new Map();
+    const rows = await db
+      .select()
+      .from(departures)
+      .where(and(eq(departures.conversationId, conversationId), inArray(departures.userId, userIds)));
+    return new Map(rows.map((r) => [r.userId, r]));
   }
 
   async participant(conversationId: string, userId: string, db: Db | Tx = this.db): Promise<ParticipantRow | null> {
@@ -137,14 +197,6 @@ export class ConversationRepository {
         ),
       );
     return new Set(rows.map((r) => `${r.conversationId}\u0000${r.userId}`));
-  }
-
-  async removeParticipant(db: Db | Tx, conversationId: string, userId: string): Promise<boolean> {
-    const rows = await db
-      .delete(participants)
-      .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)))
-      .returning({ userId: participants.userId });
-    return rows.length > 0;
   }
 
   /** When the last owner leaves, the longest-standing admin (else member) becomes owner. */
@@ -173,9 +225,9 @@ export class ConversationRepository {
 
   // Batch reads for the per-request loaders: one statement whatever the number of keys.
 
-  async participantsOf(conversationIds: readonly string[]): Promise<ParticipantRow[]> {
+  async participantsOf(conversationIds: readonly string[], db: Db | Tx = this.db): Promise<ParticipantRow[]> {
     if (conversationIds.length === 0) return [];
-    return this.db
+    return db
       .select()
       .from(participants)
       .where(inArray(participants.conversationId, [...conversationIds]))

@@ -1,5 +1,5 @@
 import type { Viewer } from '../../auth/viewer.js';
-import type { Database } from '../../db/client.js';
+import type { Database, Tx } from '../../db/client.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
@@ -75,7 +75,8 @@ export class ConversationService {
 
   /**
    * Creates a conversation with the viewer as OWNER. A PRIVATE conversation is between the viewer
-   * and exactly one other user and is unique per pair: asking again returns the existing one.
+   * and exactly one other user and is unique per pair: asking again returns the existing one, and
+   * brings back whoever left it (see rejoinPrivate).
    */
   async create(viewer: Viewer, input: CreateConversationInput): Promise<ConversationRow> {
     checkText('name', input.name, { max: LIMITS.nameChars });
@@ -97,37 +98,32 @@ export class ConversationService {
 
     await this.users.ensureExist(viewer.orgId, others);
     const { db } = this.database;
-    const created = await db.transaction(async (tx) => {
-      if (privateKey) {
-        const existing = await this.repo.byPrivateKey(viewer.orgId, privateKey, tx);
-        if (existing) {
-          // Someone who left the pair's conversation comes back to it rather than to a new one.
-          await this.repo.addParticipants(tx, viewer.orgId, existing.id, [
-            { userId: viewer.userId, role: 'OWNER' },
-            { userId: others[0]!, role: 'MEMBER' },
-          ]);
-          return { row: existing, isNew: false };
+    const created = await db
+      .transaction(async (tx) => {
+        if (privateKey) {
+          const existing = await this.repo.byPrivateKeyForUpdate(tx, viewer.orgId, privateKey);
+          if (existing) return { row: existing, isNew: false, back: await this.rejoinPrivate(tx, viewer, existing.id, others[0]!) };
         }
-      }
-      const row = await this.repo.insert(tx, {
-        orgId: viewer.orgId,
-        type: input.type,
-        name: input.name ?? null,
-        description: input.description ?? null,
-        metadata: input.metadata ?? null,
-        createdBy: viewer.userId,
-        privateKey,
+        const row = await this.repo.insert(tx, {
+          orgId: viewer.orgId,
+          type: input.type,
+          name: input.name ?? null,
+          description: input.description ?? null,
+          metadata: input.metadata ?? null,
+          createdBy: viewer.userId,
+          privateKey,
+        });
+        await this.repo.addParticipants(tx, viewer.orgId, row.id, [
+          { userId: viewer.userId, role: 'OWNER' },
+          ...others.map((userId) => ({ userId, role: 'MEMBER' as const })),
+        ]);
+        return { row, isNew: true, back: [] };
+      })
+      .catch((err) => {
+        // Two people opening the same PRIVATE conversation at once: the loser gets the winner's.
+        if (privateKey && pgErrorCode(err) === UNIQUE_VIOLATION) return { row: null, isNew: false, back: [] };
+        throw err;
       });
-      await this.repo.addParticipants(tx, viewer.orgId, row.id, [
-        { userId: viewer.userId, role: 'OWNER' },
-        ...others.map((userId) => ({ userId, role: 'MEMBER' as const })),
-      ]);
-      return { row, isNew: true };
-    }).catch((err) => {
-      // Two people opening the same PRIVATE conversation at once: the loser gets the winner's.
-      if (privateKey && pgErrorCode(err) === UNIQUE_VIOLATION) return { row: null, isNew: false };
-      throw err;
-    });
     const row = created.row ?? (await this.repo.byPrivateKey(viewer.orgId, privateKey!))!;
     if (created.isNew) {
       await Promise.all(
@@ -136,7 +132,39 @@ export class ConversationService {
         ),
       );
     }
+    await Promise.all(created.back.map((userId) => this.announceAddition(viewer.orgId, row.id, userId)));
     return row;
+  }
+
+  /**
+   * Opening a PRIVATE conversation again, with its row locked: brings back those of the pair who
+   * are not in it, each with the role and read marker they left with. The viewer, if removed, may
+   * not come back (FORBIDDEN); the other, if removed, comes back only when the viewer manages
+   * participants. Nobody becomes OWNER by coming back unless they were one and nobody else is one
+   * now: an owner who left handed the conversation to the other (ensureOwner), who keeps it; the
+   * returner comes back as ADMIN, and admins cannot remove owners. Returns who came back.
+   */
+  private async rejoinPrivate(tx: Tx, viewer: Viewer, conversationId: string, otherId: string): Promise<string[]> {
+    const present = await this.repo.participantsOf([conversationId], tx);
+    const roleOf = new Map(present.map((p) => [p.userId, p.role]));
+    const missing = [viewer.userId, otherId].filter((id) => !roleOf.has(id));
+    if (missing.length === 0) return [];
+    const departed = await this.repo.departuresOf(conversationId, missing, tx);
+    if (departed.get(viewer.userId)?.removedBy) throw new ForbiddenError('You were removed from this conversation');
+
+    const back: { userId: string; role: Role; lastReadSeq: number }[] = [];
+    for (const userId of missing) {
+      const departure = departed.get(userId);
+      // The other, removed, stays out unless the viewer (back by now if they were out) may add them.
+      if (userId === otherId && departure?.removedBy && !canManage(roleOf.get(viewer.userId))) continue;
+      // No departure row: they left before departures were recorded; they come back as MEMBER.
+      let role = departure?.role ?? 'MEMBER';
+      if (role === 'OWNER' && [...roleOf.values()].includes('OWNER')) role = 'ADMIN';
+      roleOf.set(userId, role);
+      back.push({ userId, role, lastReadSeq: departure?.lastReadSeq ?? 0 });
+    }
+    await this.repo.addParticipants(tx, viewer.orgId, conversationId, back);
+    return back.map((b) => b.userId);
   }
 
   async update(viewer: Viewer, id: string, input: UpdateConversationInput): Promise<ConversationRow> {
@@ -154,9 +182,14 @@ export class ConversationService {
     return this.repo.update(id, set as Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority'>>);
   }
 
-  /** Deletes the conversation with its messages: owners only. */
+  /**
+   * A GROUP: deletes it with its messages, owners only. A PRIVATE: the viewer leaves it (it is
+   * gone from their list, the other keeps it and its history, opening it again brings them back);
+   * once nobody is left in it, it is deleted.
+   */
   async delete(viewer: Viewer, id: string): Promise<boolean> {
-    const { participant } = await this.requireParticipant(viewer, id);
+    const { conversation, participant } = await this.requireParticipant(viewer, id);
+    if (conversation.type === 'PRIVATE') return this.depart(viewer, id, { deleteIfEmpty: true });
     if (participant.role !== 'OWNER') throw new ForbiddenError('Only owners can delete a conversation');
     const members = await this.repo.participantsOf([id]);
     const deleted = await this.repo.delete(id);
@@ -184,24 +217,27 @@ export class ConversationService {
       return existing;
     }
     await this.users.ensureExist(viewer.orgId, [userId]);
-    await this.repo.addParticipants(this.database.db, viewer.orgId, conversationId, [{ userId, role }]);
+    await this.database.db.transaction((tx) => this.repo.addParticipants(tx, viewer.orgId, conversationId, [{ userId, role }]));
     const added = (await this.repo.participant(conversationId, userId))!;
-    const event = { conversationId, userId, change: 'ADDED' as const };
-    await Promise.all([
-      this.bus.publish(topics.membership(conversationId), event),
-      this.bus.publish(topics.userMembership(viewer.orgId, userId), event),
-    ]);
+    await this.announceAddition(viewer.orgId, conversationId, userId);
     return added;
   }
 
-  /** The viewer joins a conversation of their org by right of their role (an expert taking a request). */
+  /** Whether the viewer was removed from the conversation (and not added back since). */
+  async wasRemoved(viewer: Viewer, conversationId: string): Promise<boolean> {
+    const departure = (await this.repo.departuresOf(conversationId, [viewer.userId])).get(viewer.userId);
+    return Boolean(departure?.removedBy);
+  }
+
+  /**
+   * The viewer joins a conversation of their org by right of their role (an expert taking a
+   * request). The caller checks first that they were not removed from it (wasRemoved).
+   */
   async join(viewer: Viewer, conversationId: string, role: Role): Promise<void> {
-    await this.repo.addParticipants(this.database.db, viewer.orgId, conversationId, [{ userId: viewer.userId, role }]);
-    const event = { conversationId, userId: viewer.userId, change: 'ADDED' as const };
-    await Promise.all([
-      this.bus.publish(topics.membership(conversationId), event),
-      this.bus.publish(topics.userMembership(viewer.orgId, viewer.userId), event),
-    ]);
+    await this.database.db.transaction((tx) =>
+      this.repo.addParticipants(tx, viewer.orgId, conversationId, [{ userId: viewer.userId, role }]),
+    );
+    await this.announceAddition(viewer.orgId, conversationId, viewer.userId);
   }
 
   /** Removes a participant: owners and admins; admins cannot remove owners. Use leave for yourself. */
@@ -213,7 +249,8 @@ export class ConversationService {
     const target = await this.repo.participant(conversationId, userId);
     if (!target) throw new NotFoundError('Participant');
     if (target.role === 'OWNER' && participant.role !== 'OWNER') throw new ForbiddenError('Only owners can remove owners');
-    await this.repo.removeParticipant(this.database.db, conversationId, userId);
+    // Recorded as removed by the viewer: the user cannot put themselves back (see rejoinPrivate).
+    await this.database.db.transaction((tx) => this.repo.depart(tx, conversationId, userId, viewer.userId));
     await this.announceRemoval(viewer.orgId, conversationId, userId);
     return true;
   }
@@ -221,9 +258,19 @@ export class ConversationService {
   /** The viewer leaves; if they were the last owner, the longest-standing admin or member takes over. */
   async leave(viewer: Viewer, conversationId: string): Promise<boolean> {
     await this.requireParticipant(viewer, conversationId);
+    return this.depart(viewer, conversationId, { deleteIfEmpty: false });
+  }
+
+  /** The viewer leaves (see leave); with `deleteIfEmpty`, the conversation goes if nobody is left in it. */
+  private async depart(viewer: Viewer, conversationId: string, { deleteIfEmpty }: { deleteIfEmpty: boolean }): Promise<boolean> {
     await this.database.db.transaction(async (tx) => {
-      await this.repo.removeParticipant(tx, conversationId, viewer.userId);
+      // Under the lock, two last participants leaving at once cannot both see the other still there.
+      await this.repo.lock(tx, conversationId);
+      await this.repo.depart(tx, conversationId, viewer.userId, null);
       await this.repo.ensureOwner(tx, conversationId);
+      if (deleteIfEmpty && (await this.repo.participantsOf([conversationId], tx)).length === 0) {
+        await this.repo.delete(conversationId, tx);
+      }
     });
     await this.announceRemoval(viewer.orgId, conversationId, viewer.userId);
     return true;
@@ -239,6 +286,14 @@ export class ConversationService {
     const row = await this.repo.markRead(conversationId, viewer.userId, seq);
     if (!row) throw new ForbiddenError('You are not a participant of this conversation');
     return row;
+  }
+
+  private async announceAddition(orgId: string, conversationId: string, userId: string) {
+    const event = { conversationId, userId, change: 'ADDED' as const };
+    await Promise.all([
+      this.bus.publish(topics.membership(conversationId), event),
+      this.bus.publish(topics.userMembership(orgId, userId), event),
+    ]);
   }
 
   private async announceRemoval(orgId: string, conversationId: string, userId: string) {

@@ -99,6 +99,10 @@ export class ExpertService {
     const request = await this.get(viewer, id);
     const access = await this.conversations.repo.access(viewer.orgId, request.conversationId, viewer.userId);
     if (!access) throw new NotFoundError('Conversation');
+    // Claiming joins the conversation: an expert removed from it would put themselves back.
+    if (!access.participant && (await this.conversations.wasRemoved(viewer, request.conversationId))) {
+      throw new ForbiddenError('You were removed from this conversation');
+    }
     const [claimed] = await this.db
       .update(expertRequests)
       .set({
