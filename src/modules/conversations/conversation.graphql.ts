@@ -96,7 +96,8 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createConversation: t.field({
     type: ConversationRef,
-    description: 'A PRIVATE conversation with one other user is unique: creating it again returns it.',
+    description:
+      'A PRIVATE conversation with one other user is unique: creating it again returns it and brings back whoever left it, with the role they had. Someone removed from it comes back only when its owner or admin creates it.',
     args: { input: t.arg({ type: CreateConversationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.conversations.create(requireViewer(ctx), {
@@ -110,6 +111,8 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => ctx.services.conversations.update(requireViewer(ctx), String(args.id), args.input),
   }),
   deleteConversation: t.boolean({
+    description:
+      'A GROUP (owners only) is deleted with its messages. A PRIVATE conversation is only left: the other keeps it, and it is deleted once neither takes part.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.conversations.delete(requireViewer(ctx), String(args.id)),
   }),
