@@ -1,8 +1,10 @@
+import { escapeId as id } from '../lib/id-names.js';
 import type { ControlEventSnapshot, MessageSnapshot, UserSnapshot } from './snapshots.js';
 
 /**
  * Every pub/sub topic, typed by its payload. Ids are part of the topic name, so each instance
  * subscribes only to what its clients watch (no pattern subscriptions, no filtering of a firehose).
+ * Each id is escaped (see escapeId): ids of any characters never make two topics equal.
  */
 export type Topic<Payload> = string & { readonly __payload?: Payload };
 
@@ -36,19 +38,19 @@ export type ExpertRequestEvent = { id: string; status: string };
 export type MembershipEvent = { conversationId: string; userId: string; change: 'ADDED' | 'REMOVED' };
 
 export const topics = {
-  messageAdded: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${conversationId}:message-added`),
-  messageUpdated: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${conversationId}:message-updated`),
-  messageDeleted: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${conversationId}:message-deleted`),
-  typing: (conversationId: string) => topic<TypingEvent>(`sb:conv:${conversationId}:typing`),
-  controlEvent: (conversationId: string) => topic<ControlEventSnapshot>(`sb:conv:${conversationId}:control`),
-  messageChunk: (conversationId: string) => topic<ChunkEvent>(`sb:conv:${conversationId}:chunk`),
+  messageAdded: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${id(conversationId)}:message-added`),
+  messageUpdated: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${id(conversationId)}:message-updated`),
+  messageDeleted: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${id(conversationId)}:message-deleted`),
+  typing: (conversationId: string) => topic<TypingEvent>(`sb:conv:${id(conversationId)}:typing`),
+  controlEvent: (conversationId: string) => topic<ControlEventSnapshot>(`sb:conv:${id(conversationId)}:control`),
+  messageChunk: (conversationId: string) => topic<ChunkEvent>(`sb:conv:${id(conversationId)}:chunk`),
   /** Expert requests of an org opened, claimed or resolved (for the org's experts). */
-  expertRequests: (orgId: string) => topic<ExpertRequestEvent>(`sb:org:${orgId}:expert-requests`),
-  membership: (conversationId: string) => topic<MembershipEvent>(`sb:conv:${conversationId}:membership`),
+  expertRequests: (orgId: string) => topic<ExpertRequestEvent>(`sb:org:${id(orgId)}:expert-requests`),
+  membership: (conversationId: string) => topic<MembershipEvent>(`sb:conv:${id(conversationId)}:membership`),
   /** Conversations a user was added to or removed from (for subscriptions across all of them). */
   userMembership: (orgId: string, userId: string) =>
-    topic<MembershipEvent>(`sb:org:${orgId}:user:${userId}:membership`),
-  presence: (orgId: string, userId: string) => topic<PresenceEvent>(`sb:org:${orgId}:user:${userId}:presence`),
+    topic<MembershipEvent>(`sb:org:${id(orgId)}:user:${id(userId)}:membership`),
+  presence: (orgId: string, userId: string) => topic<PresenceEvent>(`sb:org:${id(orgId)}:user:${id(userId)}:presence`),
   /** Every presence change of an org, for subscribers that name no users. */
-  orgPresence: (orgId: string) => topic<PresenceEvent>(`sb:org:${orgId}:presence`),
+  orgPresence: (orgId: string) => topic<PresenceEvent>(`sb:org:${id(orgId)}:presence`),
 };

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Viewer } from '../auth/viewer.js';
 import { AppError } from '../graphql/errors.js';
 import { clientBucket } from '../transport/client-address.js';
+import { idKey } from '../lib/id-names.js';
 
 /** A token bucket: `perSecond` sustained, `burst` at once. */
 export type Bucket = { perSecond: number; burst: number };
@@ -102,7 +103,7 @@ export class RateLimiter {
         ? automated ? this.limits.agentMessages : this.limits.userMessages
         : automated ? this.limits.agentMutations : this.limits.userMutations;
     // An API key is limited as a whole, whoever it acts as.
-    const who = viewer.credential.type === 'apiKey' ? `key:${viewer.credential.keyId}` : `user:${viewer.orgId}\u0000${viewer.userId}`;
+    const who = viewer.credential.type === 'apiKey' ? `key:${viewer.credential.keyId}` : `user:${idKey(viewer.orgId, viewer.userId)}`;
     await this.consumeKey(`sb:rl:${kind}:${who}`, bucket, cost, `Too many ${kind === 'message' ? 'messages' : 'requests'}`);
   }
 

@@ -2,6 +2,7 @@
 // disconnect, ONLINE/AWAY/BUSY/OFFLINE, and queries that agree with the events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  MessageAddedDocument,
   PresenceDocument,
   SetTypingDocument,
   TypingDocument,
@@ -11,9 +12,9 @@ import {
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
+import { backends, TEST_REDIS_URL } from '../kit/services.js';
 import { collect, eventually, type Collector } from '../kit/subscriptions.js';
-import { createGroup, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../kit/realtime.js';
+import { createGroup, freshOrg, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../kit/realtime.js';
 import type { PresenceSubscription, TypingSubscription } from '../../src/client/generated/graphql.js';
 
 describe.each(backends)('typing and presence on %s', (backend) => {
@@ -147,5 +148,58 @@ describe.each(backends)('typing and presence on %s', (backend) => {
     expect(orgWide.events.some((e) => e.presence.user.id === 'erin')).toBe(false);
     other.terminate();
     mine.terminate();
+  });
+});
+
+/** The in-process bus, and Redis when the suite has one. */
+const buses = TEST_REDIS_URL ? ['in-process', 'redis'] : ['in-process'];
+
+describe.each(buses)('orgs whose names mimic another org’s topics, on the %s bus', (bus) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ redisUrl: bus === 'redis' ? TEST_REDIS_URL : undefined });
+  });
+  afterAll(() => server?.stop());
+
+  it('keeps an org named "<org>:user:<user>" from hearing that user’s presence, and ids with ":" from another org’s messages', async () => {
+    const acme = freshOrg();
+    // Named as acme's alice's presence topic would be, were ids not escaped.
+    const mimic = `${acme}:user:alice`;
+    const watcher = await server.token('watcher', { org: mimic });
+    const orgWide = collect(server.ws(watcher), PresenceDocument, {});
+    await eventually(async () => {
+      const probe = await rawSocket(server.wsUrl, await server.token('probe', { org: mimic }));
+      probe.terminate();
+      await probe.closed;
+      return orgWide.events.some((e) => e.presence.user.id === 'probe');
+    });
+    const alice = await rawSocket(server.wsUrl, await server.token('alice', { org: acme }));
+    // The mimic org's own event comes after alice's would have: the barrier for the negative check.
+    const insider = await rawSocket(server.wsUrl, await server.token('insider', { org: mimic }));
+    await eventually(() => orgWide.events.some((e) => e.presence.user.id === 'insider'));
+    expect(orgWide.events.filter((e) => e.presence.user.id === 'alice')).toEqual([]);
+    alice.terminate();
+    insider.terminate();
+
+    // acme's "alice:user:bob" has the membership topic the mimic org's bob would have.
+    const lookalike = await server.token('alice:user:bob', { org: acme });
+    const own = await createGroup(server, lookalike, ['alice']);
+    const all = collect(server.ws(lookalike), MessageAddedDocument, {});
+    const heard = () => all.events.map((e) => e.messageAdded.content);
+    const barrier = (content: string) =>
+      eventually(async () => {
+        await sendText(server, lookalike, own, content);
+        return heard().includes(content);
+      });
+    await barrier('mine');
+    const bob = await server.token('bob', { org: mimic });
+    const theirs = await createGroup(server, bob, ['carl']);
+    await barrier('after their conversation began');
+    await sendText(server, bob, theirs, 'for the mimic org only');
+    await barrier('after their message');
+    expect(all.events.filter((e) => e.messageAdded.conversationId !== own)).toEqual([]);
+    expect(heard()).not.toContain('for the mimic org only');
+    all.stop();
+    orgWide.stop();
   });
 });

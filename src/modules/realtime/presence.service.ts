@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { idKey, idsOfKey } from '../../lib/id-names.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type PresenceEvent } from '../../pubsub/topics.js';
@@ -116,7 +117,7 @@ class MemoryPresenceStore implements PresenceStore {
 /**
  * Redis layout: `sb:presence:leases:<key>` is a sorted set of socket leases scored by expiry;
  * `sb:presence:online` a sorted set of users scored by their latest lease expiry (the sweep index);
- * `sb:presence:manual` and `sb:presence:seen` are hashes. <key> is "<org>\0<user>".
+ * `sb:presence:manual` and `sb:presence:seen` are hashes. <key> is idKey(org, user).
  */
 class RedisPresenceStore implements PresenceStore {
   constructor(
@@ -218,10 +219,10 @@ class RedisPresenceStore implements PresenceStore {
   }
 }
 
-const keyOf = (orgId: string, userId: string) => `${orgId}\u0000${userId}`;
+const keyOf = (orgId: string, userId: string) => idKey(orgId, userId);
 const splitKey = (key: string) => {
-  const i = key.indexOf('\u0000');
-  return { orgId: key.slice(0, i), userId: key.slice(i + 1) };
+  const [orgId, userId] = idsOfKey(key) as [string, string];
+  return { orgId, userId };
 };
 
 /**

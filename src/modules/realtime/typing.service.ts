@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { idKey } from '../../lib/id-names.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
@@ -22,7 +23,7 @@ interface TypingStore {
   clearAll(orgId: string, userId: string): Promise<[string, Mark][]>;
 }
 
-const keyOf = (orgId: string, userId: string) => `${orgId}\u0000${userId}`;
+const keyOf = (orgId: string, userId: string) => idKey(orgId, userId);
 const live = (mark: Mark | undefined | null, now = Date.now()) => (mark && mark.until > now ? mark : null);
 
 class MemoryTypingStore implements TypingStore {
@@ -59,7 +60,7 @@ return mark
 /** The script as a command of the Redis client (defineCommand). */
 type ClearCommand = { sbTypingClear(key: string, conversationId: string): Promise<string | null> };
 
-/** `sb:typing:<org>\0<user>`: a hash conversationId -> Mark as JSON, expiring with its last entry. */
+/** `sb:typing:<idKey(org, user)>`: a hash conversationId -> Mark as JSON, expiring with its last entry. */
 class RedisTypingStore implements TypingStore {
   private readonly scripts: ClearCommand;
 
