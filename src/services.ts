@@ -132,7 +132,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     users,
     presence,
     typing,
-    membership: new MembershipWatch(conversations.repo, log),
+    membership: new MembershipWatch(conversations.repo, log, bus),
     catchUp: new CatchUpReader(messages.repo),
     conversations,
     messages,

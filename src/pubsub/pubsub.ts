@@ -18,6 +18,7 @@ export class EventBus {
   onPublishFailure: () => void = () => {};
   private closed = false;
   private readonly reconnectListeners = new Set<() => void>();
+  private readonly disconnectListeners = new Set<() => void>();
   /** Local listeners per topic: what hygiene checks and metrics look at. */
   private readonly listeners = new Map<string, number>();
 
@@ -48,9 +49,14 @@ export class EventBus {
     const engine = new RedisPubSub({ publisher, subscriber });
     const bus = new EventBus(engine, log, 'redis', { publisher, subscriber });
     // Events published while the subscriber was away are lost (pub/sub is at-most-once): when it is
-    // back (ioredis resubscribes by itself), streams re-read what they may have missed.
+    // back (ioredis resubscribes by itself), streams re-read what they may have missed, and lost
+    // removals are looked for in the database (MembershipWatch) from the moment it goes.
     let lost = false;
-    subscriber.on('close', () => (lost = true));
+    subscriber.on('close', () => {
+      if (lost) return;
+      lost = true;
+      for (const listener of bus.disconnectListeners) listener();
+    });
     subscriber.on('ready', () => {
       if (!lost) return;
       lost = false;
@@ -61,8 +67,10 @@ export class EventBus {
       setImmediate(() => {
         void subscriber
           .ping()
-          .catch(() => {}) // lost again: the next 'ready' resyncs; resyncing now does no harm
+          .catch(() => {})
           .then(() => {
+            // Lost again meanwhile: the next 'ready' resyncs (and memberships stay held until then).
+            if (lost) return;
             log.info('redis subscriber reconnected: streams resync from the database');
             for (const listener of bus.reconnectListeners) listener();
           });
@@ -125,6 +133,12 @@ export class EventBus {
   onReconnect(listener: () => void): Unlisten {
     this.reconnectListeners.add(listener);
     return () => this.reconnectListeners.delete(listener);
+  }
+
+  /** Calls `listener` whenever the Redis subscriber loses its connection (once per loss). */
+  onDisconnect(listener: () => void): Unlisten {
+    this.disconnectListeners.add(listener);
+    return () => this.disconnectListeners.delete(listener);
   }
 
   /** Listeners on this instance: of one topic, or of all topics together. */

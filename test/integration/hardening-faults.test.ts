@@ -5,16 +5,19 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
+  EditMessageDocument,
   MessageAddedDocument,
   MessagesDocument,
+  MessageUpdatedDocument,
+  RemoveParticipantDocument,
   SendMessageDocument,
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import { createSwitchboardClient } from '../../src/client/index.js';
 import { hasRedisServer, redisProcess, tcpProxy, viaProxy, type RedisProcess, type TcpProxy } from '../kit/faults.js';
-import { createGroup, rawSocket, sleep } from '../kit/realtime.js';
+import { createGroup, rawSocket, sendText, sleep } from '../kit/realtime.js';
 import { capturedLog, dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
-import { createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
+import { backends, createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
 
 /** Generous: a request that takes longer than this is hanging, not slow. */
@@ -153,6 +156,85 @@ describe.skipIf(!hasRedisServer)('Redis goes away and comes back', () => {
     }
   });
 });
+
+for (const backend of backends) {
+  describe.skipIf(!hasRedisServer)(`a removal committed while Redis is away, on ${backend}`, () => {
+    let redis: RedisProcess;
+    let server: TestServer;
+
+    beforeAll(async () => {
+      redis = await redisProcess();
+      server = await startServer({ backend, redisUrl: redis.url });
+    });
+    afterAll(async () => {
+      await server?.stop();
+      await redis?.stop();
+    });
+
+    it('ends the removed participant’s subscriptions when Redis is back, delivering them nothing sent after the removal', async () => {
+      const alice = await server.token('alice');
+      const bob = await server.token('bob');
+      const carol = await server.token('carol');
+      const conversationId = await createGroup(server, alice, ['bob', 'carol']);
+      // Bob's conversation with dave, which he stays in: the barrier for his all-conversations stream.
+      const elsewhere = await createGroup(server, bob, ['dave']);
+      const base = new URL(server.url).origin;
+      const ready = async () => (await fetchStatus(`${base}/ready`)).status === 200;
+
+      const bobs = server.ws(bob);
+      const bobMessages = collect(bobs, MessageAddedDocument, { conversationId });
+      const bobUpdates = collect(bobs, MessageUpdatedDocument, { conversationId });
+      const bobAll = collect(bobs, MessageAddedDocument, {});
+      const carolMessages = collect(server.ws(carol), MessageAddedDocument, { conversationId });
+      const contents = (c: typeof bobAll) => c.events.map((e) => e.messageAdded.content);
+      // Live once a message sent now reaches every stream (the all-conversations one goes live last).
+      await eventually(async () => {
+        await sendText(server, alice, conversationId, 'before');
+        return bobAll.events.length > 0;
+      });
+      const first = await sendText(server, alice, conversationId, 'first');
+      await eventually(async () => {
+        dataOf(await server.gql(alice, EditMessageDocument, { id: first.id, content: 'first, edited' }));
+        return bobUpdates.events.length > 0;
+      });
+      // Events of a topic arrive in order: once these are in, nothing sent before is still on its way.
+      dataOf(await server.gql(alice, EditMessageDocument, { id: first.id, content: 'first, last edit' }));
+      await eventually(() => bobUpdates.events.some((e) => e.messageUpdated.content === 'first, last edit'));
+      await eventually(() => contents(bobMessages).includes('first') && contents(bobAll).includes('first'));
+      const seenBefore = { messages: bobMessages.events.length, updates: bobUpdates.events.length, all: bobAll.events.length };
+
+      await redis.stop();
+      await eventually(async () => !(await ready()));
+      try {
+        // Committed; its event is lost with Redis.
+        expect(dataOf(await server.gql(alice, RemoveParticipantDocument, { conversationId, userId: 'bob' })).removeParticipant).toBe(true);
+        await sendText(server, alice, conversationId, 'during');
+      } finally {
+        await redis.start();
+      }
+      await eventually(ready, 15_000);
+      const after = await sendText(server, alice, conversationId, 'after');
+      dataOf(await server.gql(alice, EditMessageDocument, { id: after.id, content: 'after, edited' }));
+
+      // Carol, still in it, gets what was sent while Redis was away and what came after.
+      await eventually(() => contents(carolMessages).includes('after'), 20_000);
+      expect(contents(carolMessages).slice(-2)).toEqual(['during', 'after']);
+      // Bob's streams of the conversation end, with nothing sent after his removal.
+      await bobMessages.waitForEnd(20_000);
+      await bobUpdates.waitForEnd(20_000);
+      expect(bobMessages.events).toHaveLength(seenBefore.messages);
+      expect(bobUpdates.events).toHaveLength(seenBefore.updates);
+      // His all-conversations stream goes on for the conversations he is still in, without this one.
+      await eventually(async () => {
+        await sendText(server, bob, elsewhere, 'still here');
+        return contents(bobAll).includes('still here');
+      }, 20_000);
+      expect(bobAll.events.slice(seenBefore.all).map((e) => e.messageAdded.conversationId)).not.toContain(conversationId);
+      expect(bobAll.done).toBe(false);
+      for (const c of [bobAll, carolMessages]) c.stop();
+    });
+  });
+}
 
 describe.skipIf(!TEST_DATABASE_URL)('Postgres drops every connection and refuses new ones', () => {
   let proxy: TcpProxy;

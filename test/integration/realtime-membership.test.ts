@@ -8,6 +8,8 @@ import {
   TypingDocument,
 } from '../../src/client/generated/graphql.js';
 import { participants } from '../../src/db/schema/index.js';
+import { messageSnapshot } from '../../src/pubsub/snapshots.js';
+import { topics } from '../../src/pubsub/topics.js';
 import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
@@ -44,6 +46,42 @@ describe.each(backends)('membership re-check on %s', (backend) => {
     dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'after' } }));
     await new Promise((r) => setTimeout(r, 300));
     expect(messages.events.map((e) => e.messageAdded.content)).toEqual(['before']);
+  });
+
+  it('asks the database before filling a hole in seq: a user removed behind pub/sub’s back gets nothing, the others get it all', async () => {
+    const owner = await server.token('hana');
+    const conversationId = dataOf(
+      await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['ivo', 'jan', 'kai'] } }),
+    ).createConversation.id;
+    const subs = Object.fromEntries(
+      await Promise.all(['ivo', 'jan', 'kai'].map(async (id) => [id, collect(server.ws(await server.token(id)), MessageAddedDocument, { conversationId })] as const)),
+    );
+    await eventually(async () => {
+      dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'probe' } }));
+      return Object.values(subs).every((sub) => sub.events.length > 0);
+    });
+    const lastProbe = dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'last probe' } })).sendMessage;
+    await eventually(() => Object.values(subs).every((sub) => sub.events.at(-1)?.messageAdded.seq === lastProbe.seq));
+
+    // Kai is removed and two messages are committed, all without events; then only the second is announced.
+    const { db } = server.app.services.database;
+    await db.delete(participants).where(and(eq(participants.conversationId, conversationId), eq(participants.userId, 'kai')));
+    const repo = server.app.services.messages.repo;
+    const behindTheBack = (content: string) => repo.insertNext({ conversationId, orgId: 'default', senderId: 'hana', senderKind: 'USER', content });
+    await behindTheBack('lost');
+    const revealing = await behindTheBack('revealing');
+    const checks = await statementsOf(server, async () => {
+      await server.app.services.bus.publish(topics.messageAdded(conversationId), messageSnapshot(revealing!));
+      await subs.kai!.waitForEnd();
+      await eventually(() => ['ivo', 'jan'].every((id) => subs[id]!.events.at(-1)?.messageAdded.id === revealing!.id));
+    });
+    for (const id of ['ivo', 'jan']) {
+      expect(subs[id]!.events.slice(-2).map((e) => e.messageAdded.content)).toEqual(['lost', 'revealing']);
+    }
+    expect(subs.kai!.events.at(-1)!.messageAdded.seq).toBe(lastProbe.seq);
+    // One statement asks about every subscriber, one reads the missing message for those still in,
+    // one reads the announced message's sender.
+    expect(checks.statements).toBe(3);
   });
 
   it('follows a PRIVATE conversation out of the stream of the one who deletes it, and back in when they open it again', async () => {

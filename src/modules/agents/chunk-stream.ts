@@ -26,6 +26,9 @@ export async function chunkStream(services: Services, viewer: Viewer, conversati
     queue.push(event);
   };
   const handle = async (event: ChunkEvent) => {
+    // After pub/sub came back, chunks wait until removals it may have lost are known (MembershipWatch).
+    for (let check = services.membership.pendingCheck; check; check = services.membership.pendingCheck) await check;
+    if (queue.done) return;
     if (event.state !== 'STREAMING') {
       delivered.delete(event.messageId);
       emit(event);
@@ -35,6 +38,8 @@ export async function chunkStream(services: Services, viewer: Viewer, conversati
     const end = event.offset + chars(event.chunk).length;
     if (end <= known && event.chunk !== '') return;
     if (event.offset > known) {
+      // A chunk was lost, and maybe the viewer's removal with it: the database says before the re-read.
+      if (!(await services.membership.confirm(conversationId, viewer.userId))) return queue.end();
       const stored = await services.streams.get(event.messageId);
       if (stored) {
         const text = chars(stored.content);
@@ -62,6 +67,7 @@ export async function chunkStream(services: Services, viewer: Viewer, conversati
     if (event.userId === viewer.userId && event.change === 'REMOVED') queue.end();
   });
   queue.onFinish(unlistenMembership);
+  queue.onFinish(services.membership.watch(conversationId, viewer.userId, () => queue.end()));
 
   // Catch up: the text so far of every stream still running.
   for (const stream of await services.streams.liveStreams(conversationId)) {

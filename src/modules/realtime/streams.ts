@@ -22,10 +22,12 @@ type Endable = Pick<AsyncQueue<unknown>, 'end' | 'onFinish'>;
 
 /**
  * Keeps a subscription's right to hear from a conversation current: it ends the stream when the
- * viewer is removed (membership event, or the instance's periodic re-check, see MembershipWatch) and when
- * the viewer's token expires or API key is revoked (see endWithCredential). Every event is checked
- * with `allows()` before it is delivered, and dropped if it fails: whatever ends the stream does so on its own.
- * Call it before checking membership, so that a removal right after the check is not missed.
+ * viewer is removed (membership event, or the instance's re-checks, see MembershipWatch: the
+ * periodic one, and the one after pub/sub comes back, when removal events may have been lost) and
+ * when the viewer's token expires or API key is revoked (see endWithCredential). Every event is
+ * checked with `allows()` before it is delivered, and dropped if it fails: whatever ends the stream
+ * does so on its own. Call it before checking membership, so that a removal right after the check
+ * is not missed.
  */
 async function guardConversation(services: Services, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
   let member = true;
@@ -87,6 +89,10 @@ export async function messageStream(
     let wake: (() => void) | undefined;
     queue.onFinish(() => wake?.());
 
+    /** Waits while memberships are being re-checked after pub/sub came back (see MembershipWatch). */
+    const settled = async () => {
+      for (let check = services.membership.pendingCheck; check; check = services.membership.pendingCheck) await check;
+    };
     const deliver = (m: MessageSnapshot) => {
       if (m.seq <= delivered) return;
       delivered = m.seq;
@@ -97,6 +103,7 @@ export async function messageStream(
     const readStored = async (before = Number.POSITIVE_INFINITY) => {
       for (;;) {
         await queue.whenBelow(BACKFILL_PAGE);
+        await settled();
         if (queue.done) return;
         const rows = await services.catchUp.after(conversationId, delivered, BACKFILL_PAGE);
         for (const row of rows) {
@@ -109,6 +116,11 @@ export async function messageStream(
     const run = async () => {
       await readStored();
       while (!queue.done) {
+        if (services.membership.pendingCheck) {
+          // Pub/sub was lost: whatever comes next waits until removals it may have lost are known.
+          await settled();
+          continue;
+        }
         const event = pending.shift();
         if (!event) {
           if (resync) {
@@ -131,7 +143,15 @@ export async function messageStream(
           continue;
         }
         if (event.seq <= delivered) continue;
-        if (event.seq > delivered + 1) await readStored(event.seq);
+        if (event.seq > delivered + 1) {
+          // An event was lost, and with it maybe the viewer's removal: ask the database before
+          // reading the missing ones (together with the other subscribers that noticed the hole).
+          if (!(await services.membership.confirm(conversationId, viewer.userId))) {
+            void queue.return();
+            return;
+          }
+          await readStored(event.seq);
+        }
         await queue.whenBelow(BACKFILL_PAGE);
         deliver(event);
       }
@@ -171,6 +191,9 @@ export async function allMessagesStream(services: Services, viewer: Viewer): Pro
     inner.onFinish(() => {
       if (perConversation.get(conversationId) === inner) perConversation.delete(conversationId);
     });
+    // The instance's re-checks stop following conversations the viewer was removed from behind
+    // pub/sub's back, as they end single-conversation streams.
+    inner.onFinish(services.membership.watch(conversationId, viewer.userId, () => void inner.return()));
     try {
       await messageStream(services, viewer, conversationId, undefined, inner, {
         allows: () => tokenValid(viewer) && perConversation.get(conversationId) === inner,
@@ -227,7 +250,10 @@ export async function conversationTopicStream<T>(
     const guard = await guardConversation(services, viewer, conversationId, queue);
     await services.conversations.requireParticipant(viewer, conversationId);
     const unlisten = await services.bus.listen(topic, (event) => {
-      if (guard.allows()) queue.push(event);
+      // While memberships are re-checked after pub/sub came back, events wait for the answer, in order.
+      const check = services.membership.pendingCheck;
+      if (check) void check.then(() => guard.allows() && queue.push(event));
+      else if (guard.allows()) queue.push(event);
     });
     queue.onFinish(unlisten);
   });
