@@ -4,6 +4,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import { mintToken } from '../../auth/jwt.js';
 import type { UserRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
+import { idKey } from '../../lib/id-names.js';
 import { Semaphore } from '../../lib/semaphore.js';
 import { charLength, checkText, LIMITS } from '../../lib/validate.js';
 import { rateLimitedError, type Bucket, type RateLimiter } from '../../ratelimit/rate-limiter.js';
@@ -94,7 +95,7 @@ export class AccountService {
     if (typeof input.password !== 'string' || input.password.length === 0) throw new BadInputError('`password` must not be empty', 'password');
     // An over-long password cannot be right (sign-up refuses them); do not spend scrypt on it.
     if (input.password.length > PASSWORD_MAX_CHARS * 2) throw new UnauthenticatedError(WRONG_CREDENTIALS);
-    const attempts = `sb:rl:account:attempts:${org}\u0000${userId}`;
+    const attempts = `sb:rl:account:attempts:${idKey(org, userId)}`;
     const account = await this.hashed(async () => {
       await this.limiter.consumeKey(attempts, ACCOUNT_ATTEMPTS, 1, 'Too many sign-in attempts for this account');
       const found = await this.repo.find(org, userId);
