@@ -24,6 +24,7 @@ import { atCredentialEnd, closesWithCredential, tokenValid } from './modules/rea
 import { EventBus } from './pubsub/pubsub.js';
 import { viewerSnapshot } from './pubsub/snapshots.js';
 import { queryLimitPlugins } from './graphql/armor.js';
+import { refuseOperation } from './graphql/operation-checks.js';
 import { contractCodesPlugin, withContractCode } from './graphql/contract-codes.js';
 import { createFanOut } from './graphql/fan-out.js';
 import { jitPlugin } from './graphql/jit.js';
@@ -129,7 +130,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maxRequestBodySize: false,
     maskedErrors: { maskError },
     plugins: [
-      // Limits run at parse and validation time, before any resolver, on HTTP, SSE and WebSocket.
+      // Limits run before any resolver, on HTTP, SSE and WebSocket (see queryLimitPlugins).
       ...queryLimitPlugins(config.queryLimits),
       ...(config.introspection ? [] : [{ onValidate: ({ addValidationRule }: { addValidationRule: (r: unknown) => void }) => addValidationRule(NoSchemaIntrospectionCustomRule) }]),
       contractCodesPlugin(),
@@ -335,13 +336,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         try {
           errors = enveloped.validate(args.schema, args.document);
         } catch (err) {
-          // graphql-armor throws its rejections (depth, aliases, cost, directives) from inside
+          // graphql-armor throws its rejections (depth, aliases, directives) from inside
           // validation. Yoga turns that into an error result on HTTP and SSE; here, uncaught, it
           // would be an "internal error" of graphql-ws that leaves the subscribe unanswered.
           if (!(err instanceof GraphQLError)) throw err;
           errors = [err];
         }
         if (errors.length) return errors.map(withContractCode);
+        // The check that needs the variables (cost), as Yoga's transports run it; a query
+        // or mutation meets it again in envelop's execute, with the same answer.
+        const refused = refuseOperation(args, config.queryLimits.maxCost);
+        if (refused) return [withContractCode(refused)];
         return args;
       },
     },

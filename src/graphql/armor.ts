@@ -1,11 +1,13 @@
 import type { Plugin } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
+import { operationChecksPlugin, refusal } from './operation-checks.js';
 
-/** Query limits, checked at parse and validation time: before any resolver runs. */
+/** Query limits, checked before any resolver runs. */
 export type QueryLimits = {
   maxDepth: number;
   maxAliases: number;
+  /** Objects an answer may hold, pages counted at their size (cost.ts), variables included. */
   maxCost: number;
   maxTokens: number;
   maxDirectives: number;
@@ -23,19 +25,20 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxCharacters: 40_000,
 };
 
-const rejection = (message: string) =>
-  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-
 /**
- * graphql-armor (depth, aliases, cost, tokens, directives, no field suggestions) plus a
- * character limit. Plugins of Yoga's envelop, so HTTP, SSE and WebSocket all pass through them.
+ * graphql-armor (depth, aliases, tokens, directives, no field suggestions) at parse and validation
+ * time, a character limit, and the cost check that needs the variables
+ * (operation-checks.ts). Plugins of Yoga's envelop, so HTTP, SSE and WebSocket all pass through
+ * them; the WebSocket runs the cost check itself too (its subscriptions skip envelop).
+ * Armor's own cost limit is off: it runs in validation, where variables are unknown, and counts
+ * a page size given as a variable as one row.
  */
 export function queryLimitPlugins(limits: QueryLimits = DEFAULT_QUERY_LIMITS): Plugin[] {
   const characterLimit: Plugin = {
     onParse({ params }) {
       const source = typeof params.source === 'string' ? params.source : params.source.body;
       if (source.length > limits.maxCharacters) {
-        throw rejection(`Query is longer than ${limits.maxCharacters} characters`);
+        throw refusal(`Query is longer than ${limits.maxCharacters} characters`);
       }
     },
   };
@@ -48,10 +51,11 @@ export function queryLimitPlugins(limits: QueryLimits = DEFAULT_QUERY_LIMITS): P
     EnvelopArmorPlugin({
       maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, onReject },
       maxAliases: { n: limits.maxAliases, onReject },
-      costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, onReject },
+      costLimit: { enabled: false },
       maxTokens: { n: limits.maxTokens, onReject },
       maxDirectives: { n: limits.maxDirectives, onReject },
       blockFieldSuggestion: { enabled: true },
     }) as Plugin,
+    operationChecksPlugin(limits.maxCost),
   ];
 }

@@ -53,11 +53,17 @@ export function parsePageArgs<K>(args: PageArgs, decode: (raw: string) => K | un
   const backward = args.last != null || (args.first == null && args.before != null);
   return {
     direction: backward ? 'backward' : 'forward',
-    limit: (backward ? args.last : args.first) ?? DEFAULT_PAGE_SIZE,
+    limit: pageLimit(args),
     after: cursor('after'),
     before: cursor('before'),
   };
 }
+
+/**
+ * The rows a page holds: `last`, else `first`, else the default. The query cost (cost.ts) counts
+ * pages by this too.
+ */
+export const pageLimit = (args: Pick<PageArgs, 'first' | 'last'>): number => args.last ?? args.first ?? DEFAULT_PAGE_SIZE;
 
 /** Cursors are opaque to clients: base64url of "<kind>:<value>". */
 export function encodeCursor(kind: string, value: string | number): string {

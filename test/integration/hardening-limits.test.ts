@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_QUERY_LIMITS } from '../../src/graphql/armor.js';
 import { LIMITS } from '../../src/lib/validate.js';
 import { HTTP_MAX_BODY_BYTES } from '../../src/transport/http.js';
-import { createGroup, UNLIMITED_ENV } from '../kit/realtime.js';
-import { startServer, type TestServer } from '../kit/server.js';
+import { createGroup, rawSocket, UNLIMITED_ENV } from '../kit/realtime.js';
+import { startServer, statementsOf, type TestServer } from '../kit/server.js';
 
 type Body = { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] };
 
@@ -139,6 +139,81 @@ describe('query limits and bad input over HTTP and SSE', () => {
   it('turns batching off: an array of operations is refused', async () => {
     const { status, body } = await post(JSON.stringify([{ query: '{ viewer { id } }' }, { query: '{ viewer { id } }' }]));
     expectRefused(status, body, 'batch');
+  });
+
+  describe('the cost counts page sizes given as variables', () => {
+    /** Issue 14's query: with n = 200, a page of 200 conversations with 200 messages each. */
+    const pages = 'query Pages($n: Int) { conversations(first: $n) { nodes { id messages(last: $n) { nodes { id content } } } } }';
+    const asLiterals = (n: number) => pages.replace('query Pages($n: Int)', 'query Pages').replaceAll('$n', String(n));
+    /** The answer over SSE: the events' data, parsed. */
+    const overSse = async (q: string, variables: unknown) => {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${alice}` },
+        body: JSON.stringify({ query: q, variables }),
+      });
+      const text = await res.text();
+      return text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6).map((l) => JSON.parse(l.slice(6)) as Body);
+    };
+    const overWebSocket = async (q: string, variables: unknown) => {
+      const raw = await rawSocket(server.wsUrl, alice);
+      try {
+        raw.socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: { query: q, variables } }));
+        return await raw.waitFor((m) => m.id === 'q' && (m.type === 'error' || m.type === 'complete'));
+      } finally {
+        raw.socket.close(1000);
+      }
+    };
+
+    it('refuses it over HTTP as it refuses the literals, before anything runs, and takes small pages', async () => {
+      const literal = await query(asLiterals(200));
+      expectRefused(literal.status, literal.body, 'literals');
+      const { statements, result } = await statementsOf(server, () => query(pages, { n: 200 }));
+      expectRefused(result.status, result.body, 'variables');
+      expect(result.body.errors![0]!.message).toMatch(/cost/i);
+      expect(statements).toBe(0);
+
+      const small = await query(pages, { n: 10 });
+      expect(small.body.errors).toBeUndefined();
+      expect((small.body.data as { conversations: { nodes: unknown[] } }).conversations.nodes.length).toBeGreaterThan(0);
+      // A default written in the operation counts as the variable would.
+      const byDefault = await query(pages.replace('$n: Int)', '$n: Int = 200)'), {});
+      expectRefused(byDefault.status, byDefault.body, 'default');
+      // Through a fragment, spread in two aliases: each spread counts.
+      const fragment = 'fragment Page on Conversation { messages(last: $n) { nodes { id } } }';
+      const twice = `query($n: Int) { a: conversations(first: $n) { nodes { ...Page } } b: conversations(first: $n) { nodes { ... on Conversation { ...Page } } } } ${fragment}`;
+      expect((await query(twice, { n: 40 })).body.errors).toBeUndefined();
+      const once = `query($n: Int) { a: conversations(first: $n) { nodes { ...Page } } } ${fragment}`;
+      expect((await query(once, { n: 60 })).body.errors).toBeUndefined();
+      const refusedTwice = await query(twice, { n: 60 });
+      expectRefused(refusedTwice.status, refusedTwice.body, 'fragment twice');
+    });
+
+    it('refuses it over SSE, and takes small pages', async () => {
+      const { statements, result } = await statementsOf(server, () => overSse(pages, { n: 200 }));
+      expect(result.length).toBe(1);
+      expectRefused(400, result[0]!, 'SSE');
+      expect(statements).toBe(0);
+      const small = await overSse(pages, { n: 10 });
+      expect(small[0]!.errors).toBeUndefined();
+      expect(small[0]!.data).toHaveProperty('conversations.nodes');
+    });
+
+    it('refuses it over the WebSocket, and takes small pages', async () => {
+      const { statements, result } = await statementsOf(server, () => overWebSocket(pages, { n: 200 }));
+      expect(result.type).toBe('error');
+      const errors = result.payload as Body['errors'];
+      expectRefused(400, { errors }, 'WebSocket');
+      expect(statements).toBe(0);
+
+      const raw = await rawSocket(server.wsUrl, alice);
+      raw.socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: { query: pages, variables: { n: 10 } } }));
+      const next = await raw.waitFor((m) => m.id === 'q' && m.type !== 'complete');
+      expect(next.type).toBe('next');
+      expect((next.payload as Body).errors).toBeUndefined();
+      expect((next.payload as Body).data).toHaveProperty('conversations.nodes');
+      raw.socket.close(1000);
+    });
   });
 
   it('applies the limits to subscriptions over SSE', async () => {
