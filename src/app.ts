@@ -343,8 +343,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           errors = [err];
         }
         if (errors.length) return errors.map(withContractCode);
-        // The check that needs the variables (cost), as Yoga's transports run it; a query
-        // or mutation meets it again in envelop's execute, with the same answer.
+        // The checks that need the variables (text, cost), as Yoga's transports run them; a query
+        // or mutation meets them again in envelop's execute, with the same answers.
         const refused = refuseOperation(args, config.queryLimits.maxCost);
         if (refused) return [withContractCode(refused)];
         return args;

@@ -27,9 +27,9 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
 
 /**
  * graphql-armor (depth, aliases, tokens, directives, no field suggestions) at parse and validation
- * time, a character limit, and the cost check that needs the variables
+ * time, a character limit, and the text and cost checks that need the variables
  * (operation-checks.ts). Plugins of Yoga's envelop, so HTTP, SSE and WebSocket all pass through
- * them; the WebSocket runs the cost check itself too (its subscriptions skip envelop).
+ * them; the WebSocket runs those checks itself too (its subscriptions skip envelop).
  * Armor's own cost limit is off: it runs in validation, where variables are unknown, and counts
  * a page size given as a variable as one row.
  */

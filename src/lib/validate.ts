@@ -29,27 +29,76 @@ export const charLength = (value: string) => {
 
 type TextRule = { max: number; allowEmpty?: boolean };
 
-/** Throws BAD_USER_INPUT unless `value` is within the rule; NUL is refused (Postgres text cannot hold it). */
+/**
+ * NUL, or a surrogate without its other half: in a `u` regex a pair is one code point, so only a
+ * lone one matches. Postgres text cannot hold NUL; a lone surrogate is not Unicode at all (jsonb
+ * refuses it, text would store U+FFFD in its place).
+ */
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/u;
+
+/** Whether `value` is text Postgres stores as it is: no NUL, no lone surrogate. */
+export const isStorableText = (value: string) => !UNSTORABLE.test(value);
+
+export const UNSTORABLE_TEXT = 'must not contain NUL characters or unpaired surrogates';
+
+/**
+ * Where a value holds a string that is not storable text, keys of objects included: a path such
+ * as `a.b[2]` ('' for the value itself), or undefined when every string is storable. Walked
+ * without recursion: variables can nest as deep as a request body allows.
+ */
+export function unstorableTextIn(value: unknown): string | undefined {
+  const pending: [unknown, string][] = [[value, '']];
+  while (pending.length) {
+    const [v, path] = pending.pop()!;
+    if (typeof v === 'string') {
+      if (!isStorableText(v)) return path;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) pending.push([v[i], `${path}[${i}]`]);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [key, child] of Object.entries(v)) {
+        const at = path ? `${path}.${key}` : key;
+        if (!isStorableText(key)) return at;
+        pending.push([child, at]);
+      }
+    }
+  }
+  return undefined;
+}
+
+const EARLIEST_DATE = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_DATE = Date.parse('9999-12-31T23:59:59.999Z');
+export const STORABLE_YEARS = '1 to 9999';
+
+/**
+ * Whether a date can be a timestamp parameter: a year of four digits, which Postgres and ISO 8601
+ * write alike. Others are sent with a sign and six digits (or as year 0), which Postgres refuses.
+ */
+export const isStorableDate = (date: Date) => {
+  const time = date.getTime();
+  return time >= EARLIEST_DATE && time <= LATEST_DATE;
+};
+
+/** Throws BAD_USER_INPUT unless `value` is within the rule and storable text. */
 export function checkText(field: string, value: string | null | undefined, rule: TextRule): void {
   if (value == null) return;
   if (!rule.allowEmpty && value.trim() === '') throw new BadInputError(`\`${field}\` must not be empty`, field);
   if (value.length > rule.max * 2 || charLength(value) > rule.max) {
     throw new BadInputError(`\`${field}\` is longer than ${rule.max} characters`, field);
   }
-  if (value.includes('\u0000')) throw new BadInputError(`\`${field}\` must not contain NUL characters`, field);
+  if (!isStorableText(value)) throw new BadInputError(`\`${field}\` ${UNSTORABLE_TEXT}`, field);
 }
 
-/** Throws BAD_USER_INPUT unless `value` serializes to at most `maxBytes` of JSON without NUL. */
+/** Throws BAD_USER_INPUT unless `value` serializes to at most `maxBytes` of JSON of storable text (keys too). */
 export function checkJson(field: string, value: unknown, maxBytes: number = LIMITS.metadataBytes): void {
   if (value === undefined || value === null) return;
   if (jsonDepth(value, LIMITS.jsonDepth) > LIMITS.jsonDepth) {
     throw new BadInputError(`\`${field}\` is nested deeper than ${LIMITS.jsonDepth} levels`, field);
   }
+  if (unstorableTextIn(value) !== undefined) throw new BadInputError(`\`${field}\` ${UNSTORABLE_TEXT}`, field);
   const text = JSON.stringify(value);
   if (Buffer.byteLength(text, 'utf8') > maxBytes) {
     throw new BadInputError(`\`${field}\` is larger than ${maxBytes} bytes of JSON`, field);
   }
-  if (text.includes('\\u0000')) throw new BadInputError(`\`${field}\` must not contain NUL characters`, field);
 }
 
 /** Nesting depth of a JSON value (a scalar is 0), counted without recursion; stops once past `limit`. */

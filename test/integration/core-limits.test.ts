@@ -91,6 +91,20 @@ describe.each(backends)('core limits on %s', (backend) => {
       await expectRefusedSend({ metadata: { note: 'a\u0000b' } }, 'metadata NUL value');
       await expectRefusedSend({ metadata: { ['k\u0000']: 1 } }, 'metadata NUL key');
     });
+
+    it('refuses unpaired surrogates (not Unicode) in content, the other text fields and metadata, and keeps pairs', async () => {
+      await expectRefusedSend({ content: 'broken \uD83D' }, 'content high surrogate');
+      await expectRefusedSend({ content: '\uDE00 broken' }, 'content low surrogate');
+      await expectRefusedSend({ content: `${EMOJI.slice(1)}${EMOJI.slice(0, 1)}` }, 'content pair reversed');
+      await expectRefusedSend({ clientMessageId: 'c\uD800' }, 'clientMessageId');
+      await expectRefusedSend({ runId: '\uDFFF' }, 'runId');
+      await expectRefusedSend({ metadata: { note: 'a\uD800b' } }, 'metadata value');
+      await expectRefusedSend({ metadata: { ['k\uDC00']: 1 } }, 'metadata key');
+      await expectRefusedSend({ metadata: { a: [{ b: ['\uD83D'] }] } }, 'metadata nested');
+      const whole = `${EMOJI} ok`;
+      expect((await send(server, alice, conv, whole, { metadata: { [EMOJI]: [EMOJI] } })).metadata).toEqual({ [EMOJI]: [EMOJI] });
+      expectCode(await server.gql(alice, EditMessageDocument, { id: (await send(server, alice, conv, 'x')).id, content: 'y\uD800' }), 'BAD_USER_INPUT');
+    });
   });
 
   describe('metadata', () => {
