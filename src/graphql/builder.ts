@@ -1,7 +1,8 @@
 import SchemaBuilder from '@pothos/core';
-import { GraphQLScalarType } from 'graphql';
+import { GraphQLError, GraphQLScalarType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from '../context.js';
+import { isStorableDate, STORABLE_YEARS } from '../lib/validate.js';
 
 /**
  * The one SchemaBuilder. It only configures the builder: each module defines its types and
@@ -27,6 +28,9 @@ builder.addScalarType(
   'DateTime',
   new GraphQLScalarType({
     ...DateTimeResolver.toConfig(),
+    // A date Postgres cannot take as a parameter is the client's error, not the database's.
+    parseValue: (value) => storable(DateTimeResolver.parseValue(value) as Date),
+    parseLiteral: (ast, variables) => storable(DateTimeResolver.parseLiteral(ast, variables) as Date),
     // What JSON would make of the Date anyway (its toJSON): the same output, but a result holding
     // strings is stringified on V8's fast path, which a Date leaves (a page of 50 messages was
     // stringified three times slower).
@@ -35,6 +39,11 @@ builder.addScalarType(
       value instanceof Date && !Number.isNaN(value.getTime()) ? isoString(value) : (DateTimeResolver.serialize(value) as Date).toJSON(),
   }),
 );
+
+function storable(date: Date): Date {
+  if (!isStorableDate(date)) throw new GraphQLError(`DateTime must lie in the years ${STORABLE_YEARS}`);
+  return date;
+}
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
 const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);

@@ -1,4 +1,5 @@
 import type { ObjectRef } from '@pothos/core';
+import { isStorableDate } from '../lib/validate.js';
 import { BadInputError } from './errors.js';
 import { builder, type BuilderTypes } from './builder.js';
 
@@ -78,11 +79,24 @@ export function decodeCursor(kind: string, raw: string): string | undefined {
   return text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : undefined;
 }
 
-/** Decodes an integer cursor (seq, position), or undefined if it is not one. */
-export function decodeIntCursor(kind: string, raw: string): number | undefined {
+/** The largest value of a Postgres `integer` column (seq); `bigint` ones fit JavaScript's safe integers. */
+export const INT4_MAX = 2 ** 31 - 1;
+
+/**
+ * Decodes an integer cursor (seq, position), or undefined if it is not one or lies past `max`,
+ * the largest value its column holds: a larger one would reach SQL as a parameter out of range.
+ */
+export function decodeIntCursor(kind: string, raw: string, max: number): number | undefined {
   const value = decodeCursor(kind, raw);
-  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
-  return Number(value);
+  if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined;
+  const n = Number(value);
+  return n <= max ? n : undefined;
+}
+
+/** The date of a cursor (epoch milliseconds or an ISO string), or undefined if it is not one Postgres takes. */
+export function cursorDate(value: number | string): Date | undefined {
+  const date = new Date(value);
+  return isStorableDate(date) ? date : undefined;
 }
 
 /**

@@ -1,11 +1,13 @@
 // Relay pagination of messages and conversations: complete walks both ways, page sizes, cursors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AuditLogDocument,
   ControlEventsDocument,
   ConversationMessagesDocument,
   ConversationsActivityDocument,
   ConversationsDocument,
   CreateConversationDocument,
+  ExpertRequestsDocument,
   MessagesDocument,
   SendControlDocument,
   UsersDocument,
@@ -133,6 +135,9 @@ describe.each(backends)('core pagination on %s', (backend) => {
         { after: 'x'.repeat(600) },
         { after: encodeCursor('seq', 'abc') },
         { after: encodeCursor('seq', '-1') },
+        // Past the largest seq a column holds: refused, not sent to Postgres.
+        { after: encodeCursor('seq', 2 ** 31) },
+        { before: encodeCursor('seq', 99_999_999_999_999) },
         { after: encodeCursor('conv', '5') },
         { before: encodeCursor('user', 'alice') },
         { after: '!!!' },
@@ -150,6 +155,9 @@ describe.each(backends)('core pagination on %s', (backend) => {
       const p = await page({ first: 10, after: encodeCursor('seq', TOTAL) });
       expect(p.nodes).toEqual([]);
       expect(p.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null });
+      // The largest seq there can be is a cursor like any other.
+      expect((await page({ first: 10, after: encodeCursor('seq', 2 ** 31 - 1) })).nodes).toEqual([]);
+      expect((await page({ last: 2, before: encodeCursor('seq', 2 ** 31 - 1) })).nodes.map((n) => n.seq)).toEqual([TOTAL - 1, TOTAL]);
     });
   });
 
@@ -221,9 +229,23 @@ describe.each(backends)('core pagination on %s', (backend) => {
       expect(await ofType('GROUP')).toEqual([group]);
       expect(await ofType('PRIVATE')).toEqual([pair]);
 
-      for (const args of [{ first: 201 }, { last: 201 }, { first: -1 }, { after: 'garbage' }, { after: encodeCursor('seq', 1) }, { after: encodeCursor('conv', '1:nope') }]) {
+      const id = '00000000-0000-4000-8000-000000000000';
+      for (const args of [
+        { first: 201 },
+        { last: 201 },
+        { first: -1 },
+        { after: 'garbage' },
+        { after: encodeCursor('seq', 1) },
+        { after: encodeCursor('conv', '1:nope') },
+        // Dates past year 9999 (or before year 1) are refused, not sent to Postgres.
+        { after: encodeCursor('conv', `999999999999999:${id}`) },
+        { before: encodeCursor('conv', `${Date.parse('+010000-01-01T00:00:00Z')}:${id}`) },
+      ]) {
         expectCode(await server.gql(typer, ConversationsDocument, args), 'BAD_USER_INPUT');
       }
+      // The last instant of year 9999 is a cursor like any other.
+      const latest = encodeCursor('conv', `${Date.parse('9999-12-31T23:59:59.999Z')}:${id}`);
+      expect(dataOf(await server.gql(typer, ConversationsDocument, { after: latest })).conversations.edges).toHaveLength(2);
       const { conversations } = dataOf(await server.gql(typer, ConversationsDocument, { first: 200 }));
       expect(conversations.edges).toHaveLength(2);
     });
@@ -256,6 +278,18 @@ describe.each(backends)('core pagination on %s', (backend) => {
       expect(rest.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
       expectCode(await server.gql(bob, ControlEventsDocument, { conversationId: conv, first: 201 }), 'BAD_USER_INPUT');
       expectCode(await server.gql(bob, ControlEventsDocument, { conversationId: conv, after: 'garbage' }), 'BAD_USER_INPUT');
+    });
+
+    it('refuses expert request and audit cursors out of their range, and takes the edge of it', async () => {
+      const admin = await server.token('pager-admin', { roles: ['admin', 'expert'] });
+      const id = '00000000-0000-4000-8000-000000000000';
+      for (const at of ['+275760-09-13T00:00:00.000Z', '+010000-01-01T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '-000001-01-01T00:00:00.000Z']) {
+        expectCode(await server.gql(admin, ExpertRequestsDocument, { after: encodeCursor('xr', `${at}|${id}`) }), 'BAD_USER_INPUT');
+      }
+      const edge = dataOf(await server.gql(admin, ExpertRequestsDocument, { after: encodeCursor('xr', `9999-12-31T23:59:59.999Z|${id}`) }));
+      expect(edge.expertRequests.nodes).toEqual([]);
+      expectCode(await server.gql(admin, AuditLogDocument, { after: encodeCursor('audit', '99999999999999999') }), 'BAD_USER_INPUT');
+      expect(dataOf(await server.gql(admin, AuditLogDocument, { after: encodeCursor('audit', Number.MAX_SAFE_INTEGER) })).auditLog).toBeDefined();
     });
   });
 });

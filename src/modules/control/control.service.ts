@@ -79,7 +79,7 @@ export class ControlService {
   }
 
   async list(viewer: Viewer, conversationId: string, args: PageArgs): Promise<Page<ControlEventRow>> {
-    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('ctl', raw));
+    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('ctl', raw, Number.MAX_SAFE_INTEGER));
     await this.conversations.requireParticipant(viewer, conversationId);
     const rows = await this.repo.page(conversationId, request.after, request.limit + 1);
     const { nodes, hasMore } = trimPage(rows, request);

@@ -2,7 +2,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { Database, Tx } from '../../db/client.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { cursorDate, encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
@@ -308,6 +308,7 @@ export class ConversationService {
 function decodeActivityCursor(raw: string): ActivityKey | undefined {
   const value = decodeCursor('conv', raw);
   const match = value?.match(/^(\d{1,15}):([0-9a-f-]{36})$/);
-  if (!match || !isUuid(match[2]!)) return undefined;
-  return { at: new Date(Number(match[1])), id: match[2]! };
+  const at = match ? cursorDate(Number(match[1])) : undefined;
+  if (!match || !at || !isUuid(match[2]!)) return undefined;
+  return { at, id: match[2]! };
 }

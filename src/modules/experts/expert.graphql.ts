@@ -75,7 +75,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const viewer = requireViewer(ctx);
       if (!isAdmin(viewer)) throw new ForbiddenError('Only admins read the audit log');
-      const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('audit', raw));
+      const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('audit', raw, Number.MAX_SAFE_INTEGER));
       const rows = await ctx.services.audit.list(viewer.orgId, {
         beforeId: request.after,
         limit: request.limit + 1,

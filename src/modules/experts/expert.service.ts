@@ -4,7 +4,7 @@ import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
 import type { Database, Db } from '../../db/client.js';
 import { expertRequests, type ExpertRequestRow } from '../../db/schema/index.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { cursorDate, decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
@@ -198,6 +198,6 @@ export class ExpertService {
 
 function decodeKey(raw: string | undefined): { at: Date; id: string } | undefined {
   const [at, id] = (raw ?? '').split('|');
-  const date = new Date(at ?? '');
-  return id && isUuid(id) && !Number.isNaN(date.getTime()) ? { at: date, id } : undefined;
+  const date = at ? cursorDate(at) : undefined;
+  return id && isUuid(id) && date ? { at: date, id } : undefined;
 }

@@ -6,7 +6,7 @@ import type { Database } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { messages, participants, users, type MessageRow } from '../../db/schema/index.js';
 import { NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs, type PageRequest } from '../../graphql/pagination.js';
+import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs, type PageRequest } from '../../graphql/pagination.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
@@ -62,7 +62,7 @@ export class MessageHistory {
 
   /** History in seq order; `last: 50` is the newest 50. */
   async list(viewer: Viewer, conversationId: string, args: MessageListArgs): Promise<Page<HistoryMessage>> {
-    const request = parsePageArgs(args, (raw) => decodeIntCursor('seq', raw));
+    const request = parsePageArgs(args, (raw) => decodeIntCursor('seq', raw, INT4_MAX));
     if (args.senderId != null) checkText('senderId', args.senderId, { max: LIMITS.shortTextChars });
     // Not a uuid: no such conversation (and Postgres would refuse the parameter).
     if (!isUuid(conversationId)) throw new NotFoundError('Conversation');
@@ -82,7 +82,7 @@ export class MessageHistory {
     const cursorSide = forward ? request.after : request.before;
     const beyondCursor =
       cursorSide !== undefined &&
-      (await this.messageRepo.existsBeyond(conversationId, forward ? 'lt' : 'gt', forward ? cursorSide + 1 : cursorSide - 1, filter));
+      (await this.messageRepo.existsBeyond(conversationId, forward ? 'lte' : 'gte', cursorSide, filter));
     return {
       nodes,
       hasNextPage: forward ? hasMore : beyondCursor,

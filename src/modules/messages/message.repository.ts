@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, gte, inArray, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
@@ -99,15 +99,18 @@ export class MessageRepository {
     return row!;
   }
 
-  /** Whether any message matching `filter` lies before (`lt`) or after (`gt`) a seq. */
-  async existsBeyond(conversationId: string, side: 'lt' | 'gt', seq: number, filter: MessageFilter): Promise<boolean> {
+  /**
+   * Whether any message matching `filter` lies at or before (`lte`) or at or after (`gte`) a seq.
+   * Inclusive, so that a cursor at the largest seq needs no seq past it (out of the column's range).
+   */
+  async existsBeyond(conversationId: string, side: 'lte' | 'gte', seq: number, filter: MessageFilter): Promise<boolean> {
     const rows = await this.db
       .select({ seq: messages.seq })
       .from(messages)
       .where(
         and(
           eq(messages.conversationId, conversationId),
-          side === 'lt' ? lt(messages.seq, seq) : gt(messages.seq, seq),
+          side === 'lte' ? lte(messages.seq, seq) : gte(messages.seq, seq),
           ...filterConditions(filter),
         ),
       )
