@@ -29,6 +29,7 @@ import { contractCodesPlugin, withContractCode } from './graphql/contract-codes.
 import { createFanOut } from './graphql/fan-out.js';
 import { jitPlugin } from './graphql/jit.js';
 import { Metrics } from './observability/metrics.js';
+import { errorMessage, serializeError } from './observability/log-errors.js';
 import { observabilityPlugin } from './observability/plugin.js';
 import { rateLimitPlugin } from './ratelimit/plugin.js';
 import { createServices, type Services } from './services.js';
@@ -89,7 +90,9 @@ type InitialContext = {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   // Asynchronous writes: a line per operation written synchronously costs a syscall per request;
   // queued lines go out together, and pino flushes what is left when the process exits.
-  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard', pid: process.pid } }, pino.destination({ dest: 1, sync: false }));
+  const baseLog = options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard', pid: process.pid } }, pino.destination({ dest: 1, sync: false }));
+  // Every error logged through it, the given logger's too, is told without parameter values.
+  const log = baseLog.child({}, { serializers: { err: serializeError } });
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : config.dataDir === 'memory://' ? undefined : config.dataDir,
@@ -142,12 +145,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       fanOut.plugin,
     ],
     logging: {
-      debug: (...args) => log.debug(args.map(String).join(' ')),
-      info: (...args) => log.info(args.map(String).join(' ')),
-      warn: (...args) => log.warn(args.map(String).join(' ')),
-      // Yoga reports a client's unparsable or invalid request here too: a warning, not an error of
-      // ours (those are logged in full by maskError).
-      error: (...args) => log.warn(args.map(String).join(' ')),
+      debug: (...args) => log.debug(logText(args)),
+      info: (...args) => log.info(logText(args)),
+      warn: (...args) => log.warn(logText(args)),
+      // Yoga reports a client's unparsable or invalid request here too, and each error maskError
+      // has logged already: a warning, not an error of ours.
+      error: (...args) => log.warn(logText(args)),
     },
     context: async (initial: InitialContext) => {
       const requestId = header(initial.request, 'x-request-id')?.slice(0, 100) || randomUUID();
@@ -203,7 +206,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       void (clusterMetricsText() ?? metrics.registry.metrics()).then(
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
         (err: Error) => {
-          log.warn({ err: err.message }, 'metrics unavailable');
+          log.warn({ err: errorMessage(err) }, 'metrics unavailable');
           res.writeHead(503, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
         },
       );
@@ -267,7 +270,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         const lease = await services.presence
           .connected(viewerSnapshot(viewer))
           .catch((err: Error) => {
-            log.warn({ err: err.message }, 'presence unavailable for a new socket');
+            log.warn({ err: errorMessage(err) }, 'presence unavailable for a new socket');
             return undefined;
           });
         if (state.closed) {
@@ -298,8 +301,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         if (state.viewer) metrics.openSockets.dec();
         const { lease, viewer } = state;
         return (async () => {
-          if (lease) await services.presence.disconnected(lease).catch((err) => log.warn({ err: err.message }, 'presence cleanup failed'));
-          if (viewer) await services.typing.stopAll(viewer.orgId, viewer.userId).catch((err) => log.warn({ err: err.message }, 'typing cleanup failed'));
+          if (lease) await services.presence.disconnected(lease).catch((err) => log.warn({ err: errorMessage(err) }, 'presence cleanup failed'));
+          if (viewer) await services.typing.stopAll(viewer.orgId, viewer.userId).catch((err) => log.warn({ err: errorMessage(err) }, 'typing cleanup failed'));
         })().finally(() => sockets.get(ctx.extra.socket)?.done());
       },
       onSubscribe: async (ctx, _id, payload) => {
@@ -394,6 +397,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       })()),
   };
 }
+
+/** Yoga's log arguments as a line; errors as errorMessage tells them (no parameter values). */
+const logText = (args: unknown[]) => args.map((a) => (a instanceof Error ? errorMessage(a) : String(a))).join(' ');
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 

@@ -5,6 +5,7 @@ import type { AgentRunRow, MessageRow, ParticipantRow, UserRow } from './db/sche
 import { UnauthenticatedError } from './graphql/errors.js';
 import type { Presence } from './modules/realtime/presence.service.js';
 import type { Services } from './services.js';
+import { errorMessage } from './observability/log-errors.js';
 
 /** What every resolver gets, for HTTP, SSE and WebSocket alike. */
 export type Context = {
@@ -58,7 +59,7 @@ export class Loaders {
   get presence(): DataLoader<string, Presence> {
     return (this.made.presence ??= new DataLoader((ids) =>
       this.services.presence.get(this.orgId, ids).catch((err: Error) => {
-        this.services.log.warn({ err: err.message }, 'presence unavailable');
+        this.services.log.warn({ err: errorMessage(err) }, 'presence unavailable');
         return ids.map(() => ({ status: 'OFFLINE' as const, lastSeenAt: null }));
       }),
     ));

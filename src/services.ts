@@ -22,6 +22,7 @@ import { UserService } from './modules/users/user.service.js';
 import { AccountRepository } from './modules/accounts/account.repository.js';
 import { AccountService } from './modules/accounts/account.service.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from './ratelimit/rate-limiter.js';
+import { errorMessage } from './observability/log-errors.js';
 
 /** Everything resolvers call into; built once per process and shared by every request. */
 export type Services = {
@@ -73,7 +74,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   control.runs = runs;
   // Late-bound: the message hooks below reach the expert service, which needs the others.
   let experts: ExpertService;
-  const bestEffort = (what: string) => (err: Error) => log.warn({ err: err.message }, `after a committed write: ${what} failed`);
+  const bestEffort = (what: string) => (err: Error) => log.warn({ err: errorMessage(err) }, `after a committed write: ${what} failed`);
 
   const messages = new MessageService(database, conversations, users, bus, {
     // An agent speaking in a run registers it, and may not while the run is paused or ended.

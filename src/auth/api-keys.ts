@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema/index.js';
 import { UserRepository } from '../modules/users/user.repository.js';
+import { errorMessage } from '../observability/log-errors.js';
 
 const KEY_PREFIX = 'sbk_';
 /**
@@ -92,7 +93,7 @@ export class ApiKeys {
         if (this.rechecking) return;
         this.rechecking = true;
         this.recheck()
-          .catch((err: Error) => this.log?.warn({ err: err.message }, 'API key re-check failed'))
+          .catch((err: Error) => this.log?.warn({ err: errorMessage(err) }, 'API key re-check failed'))
           .finally(() => (this.rechecking = false));
       }, REVOCATION_DELAY_MS / 2);
       this.timer.unref();
@@ -128,7 +129,7 @@ export class ApiKeys {
       try {
         onRevoked();
       } catch (err) {
-        this.log?.warn({ err: (err as Error).message }, 'ending a connection of a revoked API key failed');
+        this.log?.warn({ err: errorMessage(err) }, 'ending a connection of a revoked API key failed');
       }
     }
   }

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { lockDataDir } from './data-dir-lock.js';
 import * as schema from './schema/index.js';
+import { errorMessage } from '../observability/log-errors.js';
 
 export type Schema = typeof schema;
 /** The drizzle database, whichever driver is under it. */
@@ -54,9 +55,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     });
     // An idle client losing its connection (Postgres restart, pg_terminate_backend) emits 'error'
     // on the pool; without a listener that would crash the process. The pool drops the client.
-    pool.on('error', (err) => options.log.warn({ err: err.message }, 'postgres idle client error'));
+    pool.on('error', (err) => options.log.warn({ err: errorMessage(err) }, 'postgres idle client error'));
     pool.on('connect', (client) => {
-      client.on('error', (err) => options.log.warn({ err: err.message }, 'postgres client error'));
+      client.on('error', (err) => options.log.warn({ err: errorMessage(err) }, 'postgres client error'));
     });
     const db = drizzlePg({ client: pool, schema, logger }) as unknown as Db;
     return {

@@ -4,6 +4,7 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Topic } from './topics.js';
+import { errorMessage } from '../observability/log-errors.js';
 
 export type Unlisten = () => void;
 
@@ -43,7 +44,7 @@ export class EventBus {
     // The subscriber queues its (re)subscribe commands and resubscribes by itself on reconnect.
     const subscriber = new Redis(url, { ...common, maxRetriesPerRequest: null });
     for (const [name, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
-      client.on('error', (err: Error) => log.warn({ err: err.message, client: name }, 'redis connection error'));
+      client.on('error', (err: Error) => log.warn({ err: errorMessage(err), client: name }, 'redis connection error'));
     }
     await Promise.all([publisher.connect(), subscriber.connect()]);
     const engine = new RedisPubSub({ publisher, subscriber });
@@ -86,7 +87,7 @@ export class EventBus {
     } catch (err) {
       this.publishFailures++;
       this.onPublishFailure();
-      this.log.error({ err: (err as Error).message, topic }, 'publish failed');
+      this.log.error({ err: errorMessage(err), topic }, 'publish failed');
     }
   }
 

@@ -4,6 +4,7 @@ import type { Viewer } from '../auth/viewer.js';
 import { AppError } from '../graphql/errors.js';
 import { clientBucket } from '../transport/client-address.js';
 import { idKey } from '../lib/id-names.js';
+import { errorMessage } from '../observability/log-errors.js';
 
 /** A token bucket: `perSecond` sustained, `burst` at once. */
 export type Bucket = { perSecond: number; burst: number };
@@ -123,7 +124,7 @@ export class RateLimiter {
   async reset(key: string): Promise<void> {
     this.local.delete(key);
     if (this.redis && this.redis.status === 'ready') {
-      await this.redis.del(key).catch((err: Error) => this.log.warn({ err: err.message }, 'rate limit reset failed'));
+      await this.redis.del(key).catch((err: Error) => this.log.warn({ err: errorMessage(err) }, 'rate limit reset failed'));
     }
   }
 
@@ -133,7 +134,7 @@ export class RateLimiter {
         const [allowed, wait] = await (this.redis as unknown as TokenBucketCommand).sbTokenBucket(key, bucket.perSecond, bucket.burst, cost);
         return allowed ? 0 : Math.max(1, wait);
       } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'rate limit check fell back to this instance');
+        this.log.warn({ err: errorMessage(err) }, 'rate limit check fell back to this instance');
       }
     }
     return this.takeLocal(key, bucket, cost);

@@ -1,12 +1,14 @@
 // What operators see: one JSON log line per operation with request id, user and operation;
 // /health and /ready; Prometheus metrics for sockets, subscriptions, sends, deliveries, publish
-// failures and operation latency. (Masked errors logged in full: hardening-faults, Postgres.)
+// failures and operation latency; database errors logged by their code, without the statement's
+// parameters. (Masked errors logged: hardening-faults, Postgres.)
+import { sql } from 'drizzle-orm';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageAddedDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
 import { createGroup, rawSocket, UNLIMITED_ENV } from '../kit/realtime.js';
 import { capturedLog, startServer, type TestServer } from '../kit/server.js';
-import { TEST_REDIS_URL } from '../kit/services.js';
+import { backends, TEST_REDIS_URL } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
 
 /** The value of a sample in Prometheus text, e.g. `switchboard_open_sockets`. */
@@ -99,5 +101,45 @@ describe('logs, health and metrics', () => {
       const t = await metrics();
       return sample(t, 'switchboard_active_subscriptions') === 0 && sample(t, 'switchboard_open_sockets') === 0;
     });
+  });
+});
+
+describe.each(backends)('database errors in the log on %s', (backend) => {
+  let server: TestServer;
+  const captured = capturedLog('info');
+
+  beforeAll(async () => {
+    server = await startServer({ backend, env: UNLIMITED_ENV, log: captured.log });
+  });
+  afterAll(() => server?.stop());
+
+  it('logs the Postgres code, constraint and statement of a failed send, never its text or other parameters', async () => {
+    const alice = await server.token('alice');
+    const conversationId = await createGroup(server, alice, ['bob']);
+    // A constraint that refuses what the test sends: the send fails in the database itself.
+    await server.app.services.database.db.execute(sql.raw(`ALTER TABLE messages ADD CONSTRAINT no_zebra CHECK (position('zebra' in content) = 0)`));
+    const secret = 'the zebra crosses at 4711';
+    const send = (i: number) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}` },
+        body: JSON.stringify({
+          query: print(SendMessageDocument),
+          variables: { input: { conversationId, content: `${secret} #${i}`, metadata: { note: `striped ${i}` }, clientMessageId: `cmid-zebra-${i}` } },
+        }),
+      }).then((r) => r.json() as Promise<{ errors?: { extensions?: { code?: string } }[] }>);
+    // Alone, and several at once (the group commit stores them in one statement, then each alone).
+    const answers = [await send(0), ...(await Promise.all([1, 2, 3, 4].map(send)))];
+    for (const answer of answers) expect(answer.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+
+    const logged = captured.lines.filter((l) => l.msg === 'unexpected error');
+    expect(logged.length).toBeGreaterThanOrEqual(answers.length);
+    for (const line of logged) {
+      expect(line.err).toMatchObject({ code: '23514', statement: expect.stringMatching(/^with "queued" as/) });
+      expect(JSON.stringify(line.err)).toContain('"constraint":"no_zebra"');
+    }
+    const everything = JSON.stringify(captured.lines);
+    for (const leak of ['zebra crosses', '4711', 'striped', 'cmid-zebra', conversationId, 'params']) expect(everything).not.toContain(leak);
+    await server.app.services.database.db.execute(sql.raw('ALTER TABLE messages DROP CONSTRAINT no_zebra'));
   });
 });

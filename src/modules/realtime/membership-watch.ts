@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
+import { errorMessage } from '../../observability/log-errors.js';
 
 /** How often watched memberships are re-checked in the database, in case a removal event was lost. */
 const RECHECK_MS = 30_000;
@@ -50,7 +51,7 @@ export class MembershipWatch {
     entry.onRemoved.add(onRemoved);
     this.watched.set(key, entry);
     if (!this.timer) {
-      this.timer = setInterval(() => void this.recheck().catch((err) => this.log.warn({ err: err.message }, 'membership re-check failed')), RECHECK_MS);
+      this.timer = setInterval(() => void this.recheck().catch((err) => this.log.warn({ err: errorMessage(err) }, 'membership re-check failed')), RECHECK_MS);
       this.timer.unref();
     }
     return () => {
@@ -129,7 +130,7 @@ export class MembershipWatch {
         await this.recheck();
         break;
       } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'membership re-check after pub/sub came back failed; retrying');
+        this.log.warn({ err: errorMessage(err) }, 'membership re-check after pub/sub came back failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
         if (this.stopped || losses !== this.losses) return;
       }

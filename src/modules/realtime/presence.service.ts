@@ -5,6 +5,7 @@ import { idKey, idsOfKey } from '../../lib/id-names.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type PresenceEvent } from '../../pubsub/topics.js';
+import { errorMessage } from '../../observability/log-errors.js';
 
 export type PresenceStatus = 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE';
 export type Presence = { status: PresenceStatus; lastSeenAt: Date | null };
@@ -253,7 +254,7 @@ export class PresenceService {
     this.timing = { ...DEFAULT_PRESENCE_TIMING, ...timing };
     if (this.redis) this.store = new RedisPresenceStore(this.redis, this.timing.leaseTtlMs);
     this.timer = setInterval(
-      () => void this.tick().catch((err) => this.log.warn({ err: err.message }, 'presence tick failed')),
+      () => void this.tick().catch((err) => this.log.warn({ err: errorMessage(err) }, 'presence tick failed')),
       this.timing.renewEveryMs,
     );
     this.timer.unref();
