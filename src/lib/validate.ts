@@ -44,9 +44,12 @@ export const UNSTORABLE_TEXT = 'must not contain NUL characters or unpaired surr
 /**
  * Where a value holds a string that is not storable text, keys of objects included: a path such
  * as `a.b[2]` ('' for the value itself), or undefined when every string is storable. Walked
- * without recursion: variables can nest as deep as a request body allows.
+ * without recursion (variables can nest as deep as a request body allows), and without making
+ * paths unless there is one to tell.
  */
 export function unstorableTextIn(value: unknown): string | undefined {
+  if (typeof value === 'string') return isStorableText(value) ? undefined : '';
+  if (value === null || typeof value !== 'object' || !holdsUnstorableText(value)) return undefined;
   const pending: [unknown, string][] = [[value, '']];
   while (pending.length) {
     const [v, path] = pending.pop()!;
@@ -55,14 +58,32 @@ export function unstorableTextIn(value: unknown): string | undefined {
     } else if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) pending.push([v[i], `${path}[${i}]`]);
     } else if (v !== null && typeof v === 'object') {
-      for (const [key, child] of Object.entries(v)) {
+      for (const key of Object.keys(v)) {
         const at = path ? `${path}.${key}` : key;
         if (!isStorableText(key)) return at;
-        pending.push([child, at]);
+        pending.push([(v as Record<string, unknown>)[key], at]);
       }
     }
   }
   return undefined;
+}
+
+function holdsUnstorableText(value: object): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length) {
+    const v = pending.pop();
+    if (typeof v === 'string') {
+      if (!isStorableText(v)) return true;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) pending.push(v[i]);
+    } else if (v !== null && typeof v === 'object') {
+      for (const key in v) {
+        if (!isStorableText(key)) return true;
+        pending.push((v as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return false;
 }
 
 const EARLIEST_DATE = Date.parse('0001-01-01T00:00:00.000Z');
