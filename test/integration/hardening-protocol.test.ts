@@ -139,18 +139,20 @@ describe('WebSocket protocol violations', () => {
 
   describe('query limits on the socket', () => {
     const deep = (n: number) => `subscription { messageAdded(conversationId: "${'0'.repeat(8)}-0000-0000-0000-000000000000") { ${'replyTo { '.repeat(n)}id${' }'.repeat(n)} } }`;
-    const cases: [string, string][] = [
+    const cases: [string, string | { query: string; variables: Record<string, unknown> }][] = [
       ['too deep', deep(30)],
       ['too many aliases', `subscription { ${Array.from({ length: 40 }, (_, i) => `a${i}: typing(conversationId: "x") { isTyping }`).join(' ')} }`],
       ['too long', `subscription { typing(conversationId: "x") { isTyping } } # ${'x'.repeat(50_000)}`],
       ['too many tokens', `subscription { typing(conversationId: "x") { ${'isTyping '.repeat(4_000)} } }`],
       ['too many directives', `subscription { typing(conversationId: "x") { isTyping ${'@include(if: true) '.repeat(50)} } }`],
       ['not parsable', 'subscription { typing('],
+      ['holding text Postgres cannot store', 'subscription { typing(conversationId: "a\\u0000b") { isTyping } }'],
+      ['holding an unpaired surrogate in a variable', { query: 'subscription($c: ID!) { typing(conversationId: $c) { isTyping } }', variables: { c: '\uD800' } }],
     ];
     for (const [name, query] of cases) {
       it(`refuses a subscription that is ${name} with BAD_USER_INPUT and keeps the socket`, async () => {
         const raw = await rawSocket(server.wsUrl, bob);
-        raw.socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: { query } }));
+        raw.socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: typeof query === 'string' ? { query } : query }));
         const error = await raw.waitFor((m) => m.id === 'q' && m.type === 'error');
         const errors = error.payload as { message: string; extensions?: { code?: string } }[];
         expect(errors.length).toBeGreaterThan(0);
