@@ -7,7 +7,7 @@ import { createJwtVerifier } from './auth/jwt.js';
 import type { Database } from './db/client.js';
 import type { EventBus } from './pubsub/pubsub.js';
 import { RunService } from './modules/agents/run.service.js';
-import { StreamService } from './modules/agents/stream.service.js';
+import { AnswerStreamService } from './modules/agents/answer-stream.service.js';
 import { ControlService } from './modules/control/control.service.js';
 import { ConversationService } from './modules/conversations/conversation.service.js';
 import { ExpertService } from './modules/experts/expert.service.js';
@@ -43,7 +43,7 @@ export type Services = {
   history: MessageHistory;
   control: ControlService;
   runs: RunService;
-  streams: StreamService;
+  answers: AnswerStreamService;
   experts: ExpertService;
   accounts: AccountService;
   /** Token buckets: mutations and sends (rateLimitPlugin), sign-in attempts. */
@@ -115,11 +115,11 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     afterChange: (viewer, message, change) =>
       experts.auditAccess(viewer, message.conversationId, 'expert.write', { operation: change, messageId: message.id }).catch(bestEffort(`audit of ${change}`)),
   });
-  const streams = new StreamService(database, conversations, messages, bus, users);
-  streams.runs = runs;
-  streams.afterWrite = (viewer, stream, operation) =>
+  const answers = new AnswerStreamService(database, conversations, messages, bus, users);
+  answers.runs = runs;
+  answers.afterWrite = (viewer, stream, operation) =>
     experts.auditAccess(viewer, stream.conversationId, 'expert.write', { operation, messageId: stream.id }).catch(bestEffort(`audit of ${operation}`));
-  runs.streams = streams;
+  runs.answers = answers;
   experts = new ExpertService(database, conversations, control, runs, audit, bus);
   const accounts = new AccountService(new AccountRepository(database.db), { ...jwt, enabled: accountOptions?.enabled ?? false, org: accountOptions?.org }, log, rateLimiter);
   const authenticate = createAuthenticator({ verifyJwt: createJwtVerifier(jwt), apiKeys, users, audit });
@@ -141,7 +141,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     history: new MessageHistory(database, conversations, messages.repo, (viewer, conversationId) => experts.auditAccess(viewer, conversationId, 'expert.read')),
     control,
     runs,
-    streams,
+    answers,
     experts,
     accounts,
     rateLimiter,

@@ -9,7 +9,7 @@ import { topics } from '../../pubsub/topics.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import type { UserService } from '../users/user.service.js';
 import { RunRepository, type RunState } from './run.repository.js';
-import type { StreamService } from './stream.service.js';
+import type { AnswerStreamService } from './answer-stream.service.js';
 
 type Access = { conversation: ConversationRow; participant: ParticipantRow };
 type ControlInput = { event: ControlEventRow['event']; target?: string | null; runId?: string | null };
@@ -39,7 +39,7 @@ const TRANSITIONS: Record<string, { from: RunState[]; to?: RunState }> = {
  */
 export class RunService {
   readonly repo: RunRepository;
-  streams!: StreamService;
+  answers!: AnswerStreamService;
 
   constructor(
     database: Database,
@@ -145,7 +145,7 @@ export class RunService {
     const moved = await this.repo.transition(event.conversationId, plan.run.runId, plan.from, plan.to);
     if (!moved) throw new BadInputError(`Run ${plan.run.runId} changed meanwhile; ${event.event} is not possible`, 'runId');
     if (event.event === 'PREEMPT') await this.preemptRun(event.conversationId, plan.run.runId, event.id);
-    if (event.event === 'CANCEL') await this.streams.endRunStreams(event.conversationId, plan.run.runId, { state: 'CANCELLED' });
+    if (event.event === 'CANCEL') await this.answers.endRunStreams(event.conversationId, plan.run.runId, { state: 'CANCELLED' });
   }
 
   /**
@@ -160,6 +160,6 @@ export class RunService {
     for (const message of marked) {
       await this.bus.publish(topics.messageUpdated(conversationId), messageSnapshot(message, senders.get(message.senderId)));
     }
-    await this.streams.endRunStreams(conversationId, runId, { state: 'PREEMPTED', by });
+    await this.answers.endRunStreams(conversationId, runId, { state: 'PREEMPTED', by });
   }
 }

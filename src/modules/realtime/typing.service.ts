@@ -12,7 +12,7 @@ type Mark = { until: number; user: UserSnapshot };
 
 /**
  * Who is typing where, so that a send or a disconnect can stop an indicator set through any
- * instance. Expiry itself is enforced where events are delivered (see typingStream), so it holds
+ * instance. Expiry itself is enforced where events are delivered (see typingFeed), so it holds
  * on every instance even if the one that set it dies.
  */
 interface TypingStore {

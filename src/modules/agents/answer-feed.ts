@@ -6,11 +6,12 @@ import type { Services } from '../../services.js';
 const chars = (text: string) => Array.from(text);
 
 /**
- * Streamed answers of a conversation, chunk by chunk. A late or reconnecting subscriber first
+ * The feed behind the `messageStream` subscription: a conversation's streamed answers, chunk by
+ * chunk (see AnswerStreamService). A late or reconnecting subscriber first
  * gets the text so far of every live stream (offset 0), then the rest; a chunk that skips ahead
  * (a lost event) is filled from the stored text first, and one already covered is dropped.
  */
-export async function chunkStream(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<ChunkEvent>> {
+export async function answerFeed(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<ChunkEvent>> {
   await services.conversations.requireParticipant(viewer, conversationId);
   // It starts with the text so far of running streams: for an expert, one audited read.
   await services.experts.auditAccess(viewer, conversationId, 'expert.read', { operation: 'messageStream' });
@@ -40,7 +41,7 @@ export async function chunkStream(services: Services, viewer: Viewer, conversati
     if (event.offset > known) {
       // A chunk was lost, and maybe the viewer's removal with it: the database says before the re-read.
       if (!(await services.membership.confirm(conversationId, viewer.userId))) return queue.end();
-      const stored = await services.streams.get(event.messageId);
+      const stored = await services.answers.get(event.messageId);
       if (stored) {
         const text = chars(stored.content);
         emit({ ...event, offset: known, chunk: text.slice(known, event.offset).join('') });
@@ -70,7 +71,7 @@ export async function chunkStream(services: Services, viewer: Viewer, conversati
   queue.onFinish(services.membership.watch(conversationId, viewer.userId, () => queue.end()));
 
   // Catch up: the text so far of every stream still running.
-  for (const stream of await services.streams.liveStreams(conversationId)) {
+  for (const stream of await services.answers.liveStreams(conversationId)) {
     emit({
       messageId: stream.id,
       conversationId,

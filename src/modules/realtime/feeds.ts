@@ -6,7 +6,10 @@ import type { Services } from '../../services.js';
 import { endWithCredential, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
-/** How often an all-conversations stream re-reads the viewer's conversations, in case a membership event was lost. */
+// Feeds: what the subscriptions messageAdded, messageUpdated, messageDeleted, typing and
+// controlEvent deliver, each an AsyncQueue fed from pub/sub (and, for messages, the database).
+
+/** How often an all-conversations feed re-reads the viewer's conversations, in case a membership event was lost. */
 const MEMBERSHIP_RECHECK_MS = 30_000;
 /** Catch-up reads this many stored messages at a time, and waits while this many are still unsent. */
 const BACKFILL_PAGE = 500;
@@ -67,7 +70,7 @@ async function settingUp<T>(queue: AsyncQueue<T>, setup: () => Promise<void>): P
  * are read from the database before it. The catch-up runs after the subscription is returned and
  * never reads ahead of the consumer by more than a page.
  */
-export async function messageStream(
+export async function messageFeed(
   services: Services,
   viewer: Viewer,
   conversationId: string,
@@ -179,7 +182,7 @@ export async function messageStream(
  * into conversations they join and out of those they leave. Membership comes from events, and is
  * re-read periodically in case one of those was lost.
  */
-export async function allMessagesStream(services: Services, viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
+export async function allMessagesFeed(services: Services, viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
   const queue = new AsyncQueue<MessageSnapshot>();
   const perConversation = new Map<string, AsyncQueue<MessageSnapshot>>();
 
@@ -195,7 +198,7 @@ export async function allMessagesStream(services: Services, viewer: Viewer): Pro
     // pub/sub's back, as they end single-conversation streams.
     inner.onFinish(services.membership.watch(conversationId, viewer.userId, () => void inner.return()));
     try {
-      await messageStream(services, viewer, conversationId, undefined, inner, {
+      await messageFeed(services, viewer, conversationId, undefined, inner, {
         allows: () => tokenValid(viewer) && perConversation.get(conversationId) === inner,
       });
     } catch {
@@ -239,7 +242,7 @@ export async function allMessagesStream(services: Services, viewer: Viewer): Pro
 }
 
 /** Events of one topic of a conversation the viewer takes part in, checked per event. */
-export async function conversationTopicStream<T>(
+export async function conversationTopicFeed<T>(
   services: Services,
   viewer: Viewer,
   conversationId: string,
@@ -267,8 +270,8 @@ export type TypingState = { conversationId: string; userId: string; isTyping: bo
  * every instance even if the instance that set it is gone. Refreshes (setTyping(true) again) and
  * repeated stops only move the deadline or are dropped.
  */
-export async function typingStream(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
-  const events = await conversationTopicStream(services, viewer, conversationId, topics.typing(conversationId));
+export async function typingFeed(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
+  const events = await conversationTopicFeed(services, viewer, conversationId, topics.typing(conversationId));
   const queue = new AsyncQueue<TypingState>();
   /** Who is typing, with the timer that turns them off. */
   const typing = new Map<string, NodeJS.Timeout>();

@@ -12,7 +12,7 @@ import type { MessageService } from '../messages/message.service.js';
 import type { UserService } from '../users/user.service.js';
 import type { RunService } from './run.service.js';
 
-export type StartStreamInput = {
+export type StartAnswerInput = {
   conversationId: string;
   runId?: string | null;
   traceId?: string | null;
@@ -25,15 +25,15 @@ export type StartStreamInput = {
 };
 
 /** Stream ends other than completion, and what they leave behind. */
-export type StreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by: string };
+export type AnswerStreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by: string };
 
 /**
- * Streamed answers: an agent starts a message, appends chunks (each broadcast with its offset in
+ * Streamed answers (the rows of message_streams): an agent starts a message, appends chunks (each broadcast with its offset in
  * characters) and completes it, at which point it becomes an ordinary message with the next seq.
  * CANCEL discards a stream; PREEMPT keeps the text so far of an interruptible one as a message
  * marked `preemptedBy`, and lets a non-interruptible one finish.
  */
-export class StreamService {
+export class AnswerStreamService {
   private readonly db: Db;
   runs!: RunService;
   /** After each write to a stream is committed (experts are audited); must not throw. */
@@ -49,7 +49,7 @@ export class StreamService {
     this.db = database.db;
   }
 
-  async start(viewer: Viewer, input: StartStreamInput): Promise<MessageStreamRow> {
+  async start(viewer: Viewer, input: StartAnswerInput): Promise<MessageStreamRow> {
     checkText('content', input.content, { max: LIMITS.contentChars, allowEmpty: true });
     checkText('contentType', input.contentType, { max: 100 });
     checkText('runId', input.runId, { max: LIMITS.shortTextChars });
@@ -120,7 +120,7 @@ export class StreamService {
    * ones, each kept as a message with its text so far, and leaves a non-interruptible one running
    * (it may not be interrupted: its agent finishes and completes it).
    */
-  async endRunStreams(conversationId: string, runId: string, end: StreamEnd): Promise<void> {
+  async endRunStreams(conversationId: string, runId: string, end: AnswerStreamEnd): Promise<void> {
     const live = await this.db
       .select()
       .from(messageStreams)
