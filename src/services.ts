@@ -22,13 +22,20 @@ import { UserService } from './modules/users/user.service.js';
 import { AccountRepository } from './modules/accounts/account.repository.js';
 import { AccountService } from './modules/accounts/account.service.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from './ratelimit/rate-limiter.js';
-import { errorMessage } from './observability/log-errors.js';
+import { DomainEvents } from './events/emitter.js';
+import { outputNeedsActiveRun } from './modules/agents/output-needs-active-run.js';
+import { preemptOnPriority } from './modules/control/preempt-on-priority.js';
+import { auditExpertWrites } from './modules/experts/audit-writes.js';
+import { typingStopsOnSend } from './modules/realtime/typing-stops-on-send.js';
+import { countMessagesSent } from './observability/messages-sent.js';
 
 /** Everything resolvers call into; built once per process and shared by every request. */
 export type Services = {
   database: Database;
   bus: EventBus;
   log: Logger;
+  /** Domain events (src/events): what other modules react to. */
+  events: DomainEvents;
   authenticate: Authenticator;
   apiKeys: ApiKeys;
   audit: AuditLog;
@@ -62,6 +69,7 @@ export type ServiceOptions = {
 };
 
 export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits }: ServiceOptions): Services {
+  const events = new DomainEvents(log);
   const rateLimiter = new RateLimiter(rateLimits ?? DEFAULT_RATE_LIMITS, log, bus.commands);
   const presence = new PresenceService(bus, log, bus.commands);
   const typing = new TypingService(bus, bus.commands);
@@ -72,61 +80,23 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const control = new ControlService(database, conversations, bus);
   const runs = new RunService(database, conversations.repo, users, bus);
   control.runs = runs;
-  // Late-bound: the message hooks below reach the expert service, which needs the others.
-  let experts: ExpertService;
-  const bestEffort = (what: string) => (err: Error) => log.warn({ err: errorMessage(err) }, `after a committed write: ${what} failed`);
-
-  const messages = new MessageService(database, conversations, users, bus, {
-    // An agent speaking in a run registers it, and may not while the run is paused or ended.
-    sendCheck: (viewer, { conversationId, runId, traceId, priority }) => {
-      if (viewer.kind !== 'AGENT' || !runId) return null;
-      return async () => {
-        await runs.requireActive(viewer, conversationId, runId, traceId, priority);
-      };
-    },
-    afterSend: async (viewer, message) => {
-      // The send is committed: nothing here may turn it into an error.
-      metrics?.messagesSent.inc();
-      await typing.stopOnSend(viewer.orgId, viewer.userId, message.conversationId).catch(bestEffort('typing'));
-      await experts
-        .auditAccess(viewer, message.conversationId, 'expert.write', { operation: 'sendMessage', messageId: message.id })
-        .catch(bestEffort('audit'));
-      const urgent = message.priority === 'HIGH' || message.priority === 'CRITICAL';
-      // The conversation's setting is read only here: the send itself does not read the row.
-      const preempts =
-        urgent &&
-        viewer.kind === 'USER' &&
-        (await conversations.repo.access(viewer.orgId, message.conversationId, viewer.userId).catch(() => null))?.conversation
-          .preemptOnPriority;
-      if (preempts) {
-        for (const run of await runs.repo.interruptibleRuns(message.conversationId).catch(() => [])) {
-          await control
-            .send(viewer, message.conversationId, {
-              event: 'PREEMPT',
-              runId: run.runId,
-              reason: `${message.priority} message ${message.id}`,
-              traceId: message.traceId,
-            })
-            .catch(bestEffort('preempt'));
-        }
-      }
-    },
-    // Committed: an audit that fails is logged, not turned into an error.
-    afterChange: (viewer, message, change) =>
-      experts.auditAccess(viewer, message.conversationId, 'expert.write', { operation: change, messageId: message.id }).catch(bestEffort(`audit of ${change}`)),
-  });
-  const answers = new AnswerStreamService(database, conversations, messages, bus, users);
+  const messages = new MessageService(database, conversations, users, bus, events);
+  messages.addSendCheck(outputNeedsActiveRun(runs));
+  const answers = new AnswerStreamService(database, conversations, messages, bus, users, events);
   answers.runs = runs;
-  answers.afterWrite = (viewer, stream, operation) =>
-    experts.auditAccess(viewer, stream.conversationId, 'expert.write', { operation, messageId: stream.id }).catch(bestEffort(`audit of ${operation}`));
   runs.answers = answers;
-  experts = new ExpertService(database, conversations, control, runs, audit, bus);
+  const experts = new ExpertService(database, conversations, control, runs, audit, bus);
+  events.on('messageCommitted', typingStopsOnSend(typing));
+  auditExpertWrites(events, audit);
+  events.on('messageCommitted', preemptOnPriority({ conversations, runs, control, log }));
+  if (metrics) countMessagesSent(events, metrics);
   const accounts = new AccountService(new AccountRepository(database.db), { ...jwt, enabled: accountOptions?.enabled ?? false, org: accountOptions?.org }, log, rateLimiter);
   const authenticate = createAuthenticator({ verifyJwt: createJwtVerifier(jwt), apiKeys, users, audit });
   return {
     database,
     bus,
     log,
+    events,
     authenticate,
     apiKeys,
     audit,
@@ -138,7 +108,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     conversations,
     messages,
     // Expert reads are audited.
-    history: new MessageHistory(database, conversations, messages.repo, (viewer, conversationId) => experts.auditAccess(viewer, conversationId, 'expert.read')),
+    history: new MessageHistory(database, conversations, messages.repo, audit),
     control,
     runs,
     answers,

@@ -1,6 +1,7 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { auditLog } from '../db/schema/index.js';
+import { isExpert, type Viewer } from './viewer.js';
 
 export type AuditEntry = {
   orgId: string;
@@ -26,6 +27,20 @@ export class AuditLog {
       conversationId: entry.conversationId ?? null,
       details: entry.details ?? null,
     });
+  }
+
+  /**
+   * Records an expert reading or writing a conversation, one entry per request (history pages,
+   * replaying subscriptions, message and stream writes); others' access is not recorded.
+   */
+  async expertAccess(
+    viewer: Viewer,
+    conversationId: string,
+    action: 'expert.read' | 'expert.write',
+    details?: Record<string, unknown> | null,
+  ): Promise<void> {
+    if (!isExpert(viewer)) return;
+    await this.record({ orgId: viewer.orgId, action, actor: `user:${viewer.userId}`, conversationId, details });
   }
 
   /** Newest first. */

@@ -14,7 +14,7 @@ const chars = (text: string) => Array.from(text);
 export async function answerFeed(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<ChunkEvent>> {
   await services.conversations.requireParticipant(viewer, conversationId);
   // It starts with the text so far of running streams: for an expert, one audited read.
-  await services.experts.auditAccess(viewer, conversationId, 'expert.read', { operation: 'messageStream' });
+  await services.audit.expertAccess(viewer, conversationId, 'expert.read', { operation: 'messageStream' });
   const queue = new AsyncQueue<ChunkEvent>();
   /** Characters delivered so far per live stream. */
   const delivered = new Map<string, number>();

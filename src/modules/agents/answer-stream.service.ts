@@ -4,6 +4,7 @@ import type { Database, Db } from '../../db/client.js';
 import { messageStreams, type MessageRow, type MessageStreamRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { charLength, checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
+import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { messageSnapshot, viewerSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type ChunkEvent } from '../../pubsub/topics.js';
@@ -36,8 +37,6 @@ export type AnswerStreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by:
 export class AnswerStreamService {
   private readonly db: Db;
   runs!: RunService;
-  /** After each write to a stream is committed (experts are audited); must not throw. */
-  afterWrite?: (viewer: Viewer, stream: MessageStreamRow, operation: 'startMessage' | 'appendMessageChunk' | 'completeMessage') => Promise<void>;
 
   constructor(
     database: Database,
@@ -45,6 +44,7 @@ export class AnswerStreamService {
     private readonly messages: MessageService,
     private readonly bus: EventBus,
     private readonly users: UserService,
+    private readonly events: DomainEvents,
   ) {
     this.db = database.db;
   }
@@ -74,7 +74,7 @@ export class AnswerStreamService {
       })
       .returning();
     await this.publish(row!, 0, row!.content);
-    await this.afterWrite?.(viewer, row!, 'startMessage');
+    await this.events.emit('answerStreamChanged', { actor: viewer, change: 'STARTED', stream: row! });
     return row!;
   }
 
@@ -101,7 +101,7 @@ export class AnswerStreamService {
     }
     const offset = row.length - charLength(chunk);
     const event = await this.publish(stream, offset, chunk);
-    await this.afterWrite?.(viewer, stream, 'appendMessageChunk');
+    await this.events.emit('answerStreamChanged', { actor: viewer, change: 'APPENDED', stream });
     return event;
   }
 
@@ -110,17 +110,15 @@ export class AnswerStreamService {
     const stream = await this.requireOwnStream(viewer, id);
     await this.runs.requireStreamOpen(stream);
     if (stream.content.trim() === '') throw new BadInputError('Nothing was streamed: a message needs content', 'id');
-    const message = await this.finalize(stream, null, viewerSnapshot(viewer));
-    await this.afterWrite?.(viewer, stream, 'completeMessage');
-    return message;
+    return this.finalize(viewer, stream, null, viewerSnapshot(viewer));
   }
 
   /**
    * Ends the live streams of a run: CANCEL discards all of them; PREEMPT ends the interruptible
    * ones, each kept as a message with its text so far, and leaves a non-interruptible one running
-   * (it may not be interrupted: its agent finishes and completes it).
+   * (it may not be interrupted: its agent finishes and completes it). `actor` sent the event.
    */
-  async endRunStreams(conversationId: string, runId: string, end: AnswerStreamEnd): Promise<void> {
+  async endRunStreams(actor: Viewer, conversationId: string, runId: string, end: AnswerStreamEnd): Promise<void> {
     const live = await this.db
       .select()
       .from(messageStreams)
@@ -135,7 +133,7 @@ export class AnswerStreamService {
     for (const stream of live) {
       if (end.state === 'PREEMPTED' && stream.content.trim() !== '') {
         const [sender] = await this.users.byIds(stream.orgId, [stream.senderId]);
-        await this.finalize(stream, end.by, sender);
+        await this.finalize(actor, stream, end.by, sender);
       } else {
         // Cancelled, or preempted with nothing streamed yet: no text to keep.
         const [ended] = await this.db
@@ -143,7 +141,9 @@ export class AnswerStreamService {
           .set({ state: end.state, updatedAt: sql`now()` })
           .where(and(eq(messageStreams.id, stream.id), eq(messageStreams.state, 'STREAMING')))
           .returning();
-        if (ended) await this.publish(ended, charLength(ended.content), '');
+        if (!ended) continue;
+        await this.publish(ended, charLength(ended.content), '');
+        await this.events.emit('answerStreamChanged', { actor, change: end.state, stream: ended });
       }
     }
   }
@@ -163,7 +163,11 @@ export class AnswerStreamService {
     return rows[0] ?? null;
   }
 
-  private async finalize(stream: MessageStreamRow, preemptedBy: string | null, sender?: UserSnapshot): Promise<MessageRow> {
+  /**
+   * Ends the stream as a message: completed by its agent (`actor`), or kept with its text so far
+   * when preempted by `actor`'s PREEMPT.
+   */
+  private async finalize(actor: Viewer, stream: MessageStreamRow, preemptedBy: string | null, sender?: UserSnapshot): Promise<MessageRow> {
     // Claim the stream first so that a concurrent complete, cancel or preempt cannot also end it.
     const [claimed] = await this.db
       .update(messageStreams)
@@ -197,6 +201,8 @@ export class AnswerStreamService {
     if (!message) throw new NotFoundError('Conversation');
     await this.publish(claimed, charLength(claimed.content), '', messageSnapshot(message, sender));
     await this.messages.announce(message, sender);
+    await this.events.emit('answerStreamChanged', { actor, change: preemptedBy ? 'PREEMPTED' : 'COMPLETED', stream: claimed });
+    await this.events.emit('messageCommitted', { actor, message, via: 'stream' });
     return message;
   }
 

@@ -76,6 +76,16 @@ export class RunService {
     return run;
   }
 
+  /** Runs still going (ACTIVE or PAUSED) of the conversation, oldest first. */
+  liveRuns(conversationId: string): Promise<AgentRunRow[]> {
+    return this.repo.liveRunsOf([conversationId]);
+  }
+
+  /** Live runs that have something interruptible: an interruptible message or stream. */
+  interruptibleRuns(conversationId: string): Promise<AgentRunRow[]> {
+    return this.repo.interruptibleRuns(conversationId);
+  }
+
   /**
    * An agent going on with a stream of a run (a chunk, the completion): the run must be ACTIVE, or
    * PREEMPTED while the stream is non-interruptible (PREEMPT lets such a stream finish). Refused
@@ -136,7 +146,7 @@ export class RunService {
    * Carries out a plan for the event about to be stored as `event.id`. The run moves only if it is
    * still where the plan found it, so of two racing events one wins and the other changes nothing.
    */
-  async apply(plan: ControlPlan, event: Pick<ControlEventRow, 'id' | 'conversationId' | 'event'>): Promise<void> {
+  async apply(actor: Viewer, plan: ControlPlan, event: Pick<ControlEventRow, 'id' | 'conversationId' | 'event'>): Promise<void> {
     if (plan.kind === 'route') {
       await this.repo.setConversationMode(event.conversationId, plan.mode, plan.assigneeId);
       return;
@@ -144,15 +154,15 @@ export class RunService {
     if (plan.kind !== 'run') return;
     const moved = await this.repo.transition(event.conversationId, plan.run.runId, plan.from, plan.to);
     if (!moved) throw new BadInputError(`Run ${plan.run.runId} changed meanwhile; ${event.event} is not possible`, 'runId');
-    if (event.event === 'PREEMPT') await this.preemptRun(event.conversationId, plan.run.runId, event.id);
-    if (event.event === 'CANCEL') await this.answers.endRunStreams(event.conversationId, plan.run.runId, { state: 'CANCELLED' });
+    if (event.event === 'PREEMPT') await this.preemptRun(actor, event.conversationId, plan.run.runId, event.id);
+    if (event.event === 'CANCEL') await this.answers.endRunStreams(actor, event.conversationId, plan.run.runId, { state: 'CANCELLED' });
   }
 
   /**
    * Marks a run's interruptible messages and ends its interruptible streams, keeping their text:
    * `by` is what preempted it. A non-interruptible stream goes on until its agent completes it.
    */
-  async preemptRun(conversationId: string, runId: string, by: string): Promise<void> {
+  async preemptRun(actor: Viewer, conversationId: string, runId: string, by: string): Promise<void> {
     const marked: MessageRow[] = await this.repo.preemptMessages(conversationId, runId, by);
     // The events carry their senders (the run's agent, as a rule), read once here rather than by
     // each subscription that selects them.
@@ -160,6 +170,6 @@ export class RunService {
     for (const message of marked) {
       await this.bus.publish(topics.messageUpdated(conversationId), messageSnapshot(message, senders.get(message.senderId)));
     }
-    await this.answers.endRunStreams(conversationId, runId, { state: 'PREEMPTED', by });
+    await this.answers.endRunStreams(actor, conversationId, runId, { state: 'PREEMPTED', by });
   }
 }

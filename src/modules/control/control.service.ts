@@ -61,7 +61,7 @@ export class ControlService {
     // its effect on the run or the conversation is applied before the event is stored.
     const plan = await this.runs.plan(viewer, access, input);
     const id = randomUUID();
-    await this.runs.apply(plan, { id, conversationId, event: input.event });
+    await this.runs.apply(viewer, plan, { id, conversationId, event: input.event });
     const row = await this.repo.insert({
       id,
       conversationId,

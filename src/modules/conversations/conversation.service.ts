@@ -49,11 +49,17 @@ export class ConversationService {
   }
 
   private async find(viewer: Viewer, conversationId: string): Promise<ConversationAccess> {
-    const access = isUuid(conversationId)
-      ? await this.repo.access(viewer.orgId, conversationId, viewer.userId)
-      : null;
+    const access = await this.access(viewer, conversationId);
     if (!access) throw new NotFoundError('Conversation');
     return access;
+  }
+
+  /**
+   * The conversation, if it is in the viewer's org, with the viewer's participant row (null when
+   * they take no part): for rules of other modules, which decide for themselves what it allows.
+   */
+  async access(viewer: Viewer, conversationId: string): Promise<ConversationAccess | null> {
+    return isUuid(conversationId) ? this.repo.access(viewer.orgId, conversationId, viewer.userId) : null;
   }
 
   async get(viewer: Viewer, conversationId: string): Promise<ConversationRow> {

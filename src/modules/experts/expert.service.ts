@@ -171,26 +171,6 @@ export class ExpertService {
     return resolved!;
   }
 
-  /**
-   * Records an expert reading or writing a conversation, one entry per request (history pages,
-   * replaying subscriptions, message and stream writes: see src/services.ts); others are not recorded.
-   */
-  async auditAccess(
-    viewer: Viewer,
-    conversationId: string,
-    action: 'expert.read' | 'expert.write',
-    details?: Record<string, unknown> | null,
-  ): Promise<void> {
-    if (!isExpert(viewer)) return;
-    await this.audit.record({
-      orgId: viewer.orgId,
-      action,
-      actor: `user:${viewer.userId}`,
-      conversationId,
-      details,
-    });
-  }
-
   private requireExpert(viewer: Viewer) {
     if (!isExpert(viewer) && !isAdmin(viewer)) throw new ForbiddenError('Only experts and admins see expert requests');
   }

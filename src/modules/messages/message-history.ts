@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, exists, fillPlaceholders, gt, lt, sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
+import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
@@ -56,8 +57,8 @@ export class MessageHistory {
     private readonly database: Database,
     private readonly conversations: ConversationService,
     private readonly messageRepo: MessageRepository,
-    /** After a page is read (experts' reads are audited). */
-    private readonly afterRead?: (viewer: Viewer, conversationId: string) => Promise<void>,
+    /** Experts' reads are audited. */
+    private readonly audit: Pick<AuditLog, 'expertAccess'>,
   ) {}
 
   /** History in seq order; `last: 50` is the newest 50. */
@@ -75,7 +76,7 @@ export class MessageHistory {
     const rows = await this.page(viewer, conversationId, request, filter);
     // No row: the conversation is missing, the viewer is not in it, or the page is empty.
     if (rows.length === 0) await this.conversations.requireParticipant(viewer, conversationId);
-    await this.afterRead?.(viewer, conversationId);
+    await this.audit.expertAccess(viewer, conversationId, 'expert.read');
     const { nodes, hasMore } = trimPage(rows, request);
     const forward = request.direction === 'forward';
     // The far side of the cursor is known to hold messages only if one matching the filter exists.

@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
+import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { messageSnapshot, viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
@@ -24,19 +25,13 @@ export type SendMessageInput = {
   clientMessageId?: string | null;
 };
 
-/** What other modules do around messages (wired in src/services.ts). */
-export type MessageHooks = {
-  /**
-   * What must hold before this message may be stored, if anything (an agent's message in a run:
-   * the run is active); null when nothing. The check runs once the viewer is known to take part
-   * in the conversation, and may refuse the message by throwing.
-   */
-  sendCheck?: (viewer: Viewer, message: SendCheckInput) => (() => Promise<void>) | null;
-  /** After a message is committed and announced: typing ends, runs preempt, experts are audited. */
-  afterSend?: (viewer: Viewer, message: MessageRow) => Promise<void>;
-  /** After an edit or a delete is committed and announced (experts are audited); must not throw. */
-  afterChange?: (viewer: Viewer, message: MessageRow, change: 'editMessage' | 'deleteMessage') => Promise<void>;
-};
+/**
+ * A rule another module sets for a message before it may be stored (agents: an agent's message
+ * in a run needs the run ACTIVE). Answers the check to run, or null when it has none for this
+ * message; the check may refuse the message by throwing. It runs once the viewer is known to take
+ * part in the conversation. A rule, not a domain event: it decides whether there is a write at all.
+ */
+export type SendCheck = (viewer: Viewer, message: SendCheckInput) => (() => Promise<void>) | null;
 
 export type SendCheckInput = { conversationId: string; runId: string | null; traceId: string | null; priority: MessageRow['priority'] };
 
@@ -48,15 +43,21 @@ const SEND_ATTEMPTS = 3;
 
 export class MessageService {
   readonly repo: MessageRepository;
+  private sendChecks: readonly SendCheck[] = [];
 
   constructor(
     database: Database,
     private readonly conversations: ConversationService,
     private readonly users: UserService,
     private readonly bus: EventBus,
-    private readonly hooks: MessageHooks = {},
+    private readonly events: DomainEvents,
   ) {
     this.repo = new MessageRepository(database.db);
+  }
+
+  /** Adds a rule every send must pass (see SendCheck); modules add theirs when they are made. */
+  addSendCheck(check: SendCheck): void {
+    this.sendChecks = [...this.sendChecks, check];
   }
 
   /**
@@ -95,21 +96,34 @@ export class MessageService {
       clientMessageId: input.clientMessageId ?? null,
     };
 
-    const check = this.hooks.sendCheck?.(viewer, message);
-    if (check) {
-      // The hook's check comes last, after the ones the statement makes: so a retry of a message
-      // stored before its run was paused or ended gets the original, not the run's refusal.
+    const checks = this.checksFor(viewer, message);
+    if (checks) {
+      // These come last, after the ones the statement makes: so a retry of a message stored
+      // before its run was paused or ended gets the original, not the run's refusal.
       const original = await this.checkOneByOne(viewer, message);
       if (original) return original;
-      await check();
+      for (const check of checks) await check();
     }
 
     const stored = await this.store(viewer, message);
     if (stored.isRetry) return stored.message;
     // Both at once: their Redis commands still go out in this order on the one connection, and
     // the sender waits one round trip, not two.
-    await Promise.all([this.announce(stored.message, viewerSnapshot(viewer)), this.hooks.afterSend?.(viewer, stored.message)]);
+    await Promise.all([
+      this.announce(stored.message, viewerSnapshot(viewer)),
+      this.events.emit('messageCommitted', { actor: viewer, message: stored.message, via: 'send' }),
+    ]);
     return stored.message;
+  }
+
+  /** The checks other modules have for this message, if any (most sends have none). */
+  private checksFor(viewer: Viewer, message: SendCheckInput): (() => Promise<void>)[] | null {
+    let checks: (() => Promise<void>)[] | null = null;
+    for (let i = 0; i < this.sendChecks.length; i++) {
+      const check = this.sendChecks[i]!(viewer, message);
+      if (check) (checks ??= []).push(check);
+    }
+    return checks;
   }
 
   /** Stores a new message, or finds the original of a retry, or throws why neither is possible. */
@@ -163,7 +177,7 @@ export class MessageService {
     if (existing.deletedAt) throw new BadInputError('A deleted message cannot be edited', 'id');
     const edited = await this.repo.edit(id, content);
     await this.bus.publish(topics.messageUpdated(edited.conversationId), messageSnapshot(edited, viewerSnapshot(viewer)));
-    await this.hooks.afterChange?.(viewer, edited, 'editMessage');
+    await this.events.emit('messageEdited', { actor: viewer, message: edited });
     return edited;
   }
 
@@ -182,7 +196,7 @@ export class MessageService {
     // subscription that selects it.
     const sender = deleted.senderId === viewer.userId ? viewerSnapshot(viewer) : (await this.users.snapshots(deleted.orgId, [deleted.senderId])).get(deleted.senderId);
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));
-    await this.hooks.afterChange?.(viewer, deleted, 'deleteMessage');
+    await this.events.emit('messageDeleted', { actor: viewer, message: deleted });
     return deleted;
   }
 

@@ -83,7 +83,7 @@ export async function messageFeed(
     const allowed = guard;
     const { conversation } = await services.conversations.requireParticipant(viewer, conversationId);
     // A resume replays stored messages: for an expert, one audited read (live deliveries are not).
-    if (afterSeq != null) await services.experts.auditAccess(viewer, conversationId, 'expert.read', { operation: 'messageAdded', afterSeq });
+    if (afterSeq != null) await services.audit.expertAccess(viewer, conversationId, 'expert.read', { operation: 'messageAdded', afterSeq });
 
     let delivered = afterSeq ?? conversation.lastSeq;
     /** The highest seq announced live; above `delivered` means there is more to fetch. */

@@ -1,0 +1,57 @@
+import type { Viewer } from '../auth/viewer.js';
+import type {
+  AgentRunRow,
+  ControlEventRow,
+  ConversationRow,
+  ExpertRequestRow,
+  MessageRow,
+  MessageStreamRow,
+  ParticipantRow,
+} from '../db/schema/index.js';
+
+/**
+ * The service's own events: what happened, raised in process once the write is committed, for
+ * other modules to react to (typing, audit, preemption, metrics, and webhooks later). Each carries
+ * the rows as stored and its actor, the viewer whose request caused it. The webhook event each
+ * maps onto is named in its comment.
+ *
+ * Pub/sub topics (pubsub/topics.ts) are something else: what clients see, across instances.
+ */
+export type DomainEventMap = {
+  /**
+   * `message.created`: a message was stored, by a send (`via: 'send'`) or as what a streamed
+   * answer left (`via: 'stream'`: completed, or cut short by PREEMPT with its text kept).
+   */
+  messageCommitted: { actor: Viewer; message: MessageRow; via: 'send' | 'stream' };
+  /** `message.updated`: its sender changed the content. */
+  messageEdited: { actor: Viewer; message: MessageRow };
+  /** `message.deleted`: soft-deleted, the row as it is now (no content). */
+  messageDeleted: { actor: Viewer; message: MessageRow };
+  /**
+   * `conversation.created`, `.updated`, `.deleted`. UPDATED includes who answers (mode and
+   * assignee, by ROUTE or HANDOFF); DELETED carries the row as it was.
+   */
+  conversationChanged: { actor: Viewer; change: 'CREATED' | 'UPDATED' | 'DELETED'; conversation: ConversationRow };
+  /**
+   * `participant.added`, `.removed`; UPDATED (the read marker moved) has no webhook. REMOVED
+   * carries the row as it was. A deleted GROUP raises conversationChanged only.
+   */
+  participantChanged: { actor: Viewer; change: 'ADDED' | 'REMOVED' | 'UPDATED'; participant: ParticipantRow };
+  /** `control.created`: a control event was stored (after its effect on runs and routing). */
+  controlIssued: { actor: Viewer; control: ControlEventRow };
+  /** `run.updated`: a control event moved a run's state or priority. */
+  runChanged: { actor: Viewer; run: AgentRunRow };
+  /**
+   * No webhook: a streamed answer started, grew (the row as before the chunk), completed or was
+   * ended by CANCEL or PREEMPT. What it leaves as a message is a messageCommitted of its own.
+   */
+  answerStreamChanged: {
+    actor: Viewer;
+    change: 'STARTED' | 'APPENDED' | 'COMPLETED' | 'CANCELLED' | 'PREEMPTED';
+    stream: MessageStreamRow;
+  };
+  /** `expert_request.opened`, `.claimed`, `.resolved`. */
+  expertRequestChanged: { actor: Viewer; change: 'OPENED' | 'CLAIMED' | 'RESOLVED'; request: ExpertRequestRow };
+};
+
+export type DomainEventName = keyof DomainEventMap;
