@@ -4,11 +4,24 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AddParticipantDocument,
   AppendMessageChunkDocument,
+  ClaimExpertRequestDocument,
   CompleteMessageDocument,
+  CreateConversationDocument,
+  DeleteConversationDocument,
   DeleteMessageDocument,
   EditMessageDocument,
+  HandBackToAgentDocument,
+  LeaveConversationDocument,
+  MarkReadDocument,
+  RemoveParticipantDocument,
+  RequestExpertDocument,
+  SendControlDocument,
+  SendMessageDocument,
   StartMessageDocument,
+  UpdateConversationDocument,
+  ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import { messages } from '../../src/db/schema/index.js';
 import type { DomainEventMap, DomainEventName } from '../../src/events/domain-events.js';
@@ -20,8 +33,9 @@ type Raised = { [N in DomainEventName]: { name: N; event: DomainEventMap[N] } }[
 
 describe.each(backends)('domain events on %s', (backend) => {
   let server: TestServer;
-  let t: Record<'alice' | 'bob', string>;
+  let t: Record<'alice' | 'bob' | 'carol', string>;
   let bot: string;
+  let erin: string;
   const removals: (() => void)[] = [];
   const raised: Raised[] = [];
 
@@ -37,13 +51,19 @@ describe.each(backends)('domain events on %s', (backend) => {
       actor: event.actor.userId,
       ...('change' in event ? { change: event.change } : {}),
       ...('via' in event ? { via: event.via } : {}),
+      ...('participant' in event ? { user: event.participant.userId } : {}),
+      ...('run' in event ? { run: `${event.run.runId} ${event.run.state} ${event.run.priority}` } : {}),
+      ...('control' in event ? { control: event.control.event } : {}),
+      ...('request' in event ? { request: event.request.status } : {}),
     }));
 
   beforeAll(async () => {
     server = await startServer({ backend });
-    t = await users(server, ['alice', 'bob']);
+    t = await users(server, ['alice', 'bob', 'carol']);
     bot = await server.token('bot', { kind: 'agent', name: 'Bot' });
-    await users(server, ['bot']);
+    erin = await server.token('erin', { roles: ['expert'], name: 'Erin' });
+    // Provisioned once, so that they can be added by id.
+    for (const auth of [bot, erin]) dataOf(await server.gql(auth, ViewerDocument));
   });
   afterEach(() => {
     for (const remove of removals.splice(0)) remove();
@@ -119,5 +139,107 @@ describe.each(backends)('domain events on %s', (backend) => {
     expect(summary()).toEqual([{ name: 'messageCommitted', actor: 'alice', via: 'send' }]);
     const { db } = server.app.services.database;
     expect((await db.select().from(messages).where(eq(messages.id, sent.id))).map((m) => m.content)).toEqual(['still stored']);
+  });
+
+  it('raises conversationChanged and participantChanged for every change of a conversation and its participants', async () => {
+    record('conversationChanged', 'participantChanged');
+    const group = dataOf(
+      await server.gql(t.alice, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['bob'] } }),
+    ).createConversation.id;
+    dataOf(await server.gql(t.alice, UpdateConversationDocument, { id: group, input: { name: 'renamed' } }));
+    dataOf(await server.gql(t.alice, AddParticipantDocument, { conversationId: group, userId: 'carol' }));
+    const { seq } = await send(server, t.alice, group, 'to read');
+    dataOf(await server.gql(t.bob, MarkReadDocument, { conversationId: group, seq }));
+    dataOf(await server.gql(t.alice, RemoveParticipantDocument, { conversationId: group, userId: 'carol' }));
+    dataOf(await server.gql(t.bob, LeaveConversationDocument, { conversationId: group }));
+    dataOf(await server.gql(t.alice, DeleteConversationDocument, { id: group }));
+    expect(summary()).toEqual([
+      { name: 'conversationChanged', actor: 'alice', change: 'CREATED' },
+      { name: 'participantChanged', actor: 'alice', change: 'ADDED', user: 'alice' },
+      { name: 'participantChanged', actor: 'alice', change: 'ADDED', user: 'bob' },
+      { name: 'conversationChanged', actor: 'alice', change: 'UPDATED' },
+      { name: 'participantChanged', actor: 'alice', change: 'ADDED', user: 'carol' },
+      { name: 'participantChanged', actor: 'bob', change: 'UPDATED', user: 'bob' },
+      { name: 'participantChanged', actor: 'alice', change: 'REMOVED', user: 'carol' },
+      { name: 'participantChanged', actor: 'bob', change: 'REMOVED', user: 'bob' },
+      { name: 'conversationChanged', actor: 'alice', change: 'DELETED' },
+    ]);
+    const conversations = raised.flatMap((r) => (r.name === 'conversationChanged' ? [r.event.conversation] : []));
+    expect(conversations.map((c) => [c.id, c.name])).toEqual([
+      [group, 'g'],
+      [group, 'renamed'],
+      [group, 'renamed'],
+    ]);
+    const participants = raised.flatMap((r) => (r.name === 'participantChanged' ? [r.event.participant] : []));
+    expect(participants.every((p) => p.conversationId === group)).toBe(true);
+    expect(participants.map((p) => [p.userId, p.role, p.lastReadSeq])).toEqual([
+      ['alice', 'OWNER', 0],
+      ['bob', 'MEMBER', 0],
+      ['carol', 'MEMBER', 0],
+      ['bob', 'MEMBER', seq],
+      ['carol', 'MEMBER', 0],
+      ['bob', 'MEMBER', seq],
+    ]);
+
+    // A PRIVATE conversation is deleted when the last of the pair leaves it.
+    raised.length = 0;
+    const pair = dataOf(await server.gql(t.alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['bob'] } }))
+      .createConversation.id;
+    dataOf(await server.gql(t.alice, DeleteConversationDocument, { id: pair }));
+    // Opening it again brings alice back.
+    dataOf(await server.gql(t.bob, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['alice'] } }));
+    dataOf(await server.gql(t.alice, DeleteConversationDocument, { id: pair }));
+    dataOf(await server.gql(t.bob, DeleteConversationDocument, { id: pair }));
+    expect(summary()).toEqual([
+      { name: 'conversationChanged', actor: 'alice', change: 'CREATED' },
+      { name: 'participantChanged', actor: 'alice', change: 'ADDED', user: 'alice' },
+      { name: 'participantChanged', actor: 'alice', change: 'ADDED', user: 'bob' },
+      { name: 'participantChanged', actor: 'alice', change: 'REMOVED', user: 'alice' },
+      { name: 'participantChanged', actor: 'bob', change: 'ADDED', user: 'alice' },
+      { name: 'participantChanged', actor: 'alice', change: 'REMOVED', user: 'alice' },
+      { name: 'participantChanged', actor: 'bob', change: 'REMOVED', user: 'bob' },
+      { name: 'conversationChanged', actor: 'bob', change: 'DELETED' },
+    ]);
+  });
+
+  it('raises runChanged, conversationChanged and the streams ended for what a control event does, then controlIssued', async () => {
+    const conversationId = await createGroup(server, t.alice, ['bot']);
+    dataOf(await server.gql(bot, SendMessageDocument, { input: { conversationId, content: 'working', runId: 'r1', interruptible: true } }));
+    const stream = dataOf(await server.gql(bot, StartMessageDocument, { input: { conversationId, runId: 'r1', content: 'half' } })).startMessage;
+    record('runChanged', 'conversationChanged', 'controlIssued', 'answerStreamChanged', 'messageCommitted');
+    const control = (input: Record<string, unknown>) => server.gql(t.alice, SendControlDocument, { conversationId, input: input as never });
+    dataOf(await control({ event: 'PRIORITY', runId: 'r1', target: 'HIGH' }));
+    dataOf(await control({ event: 'PREEMPT', runId: 'r1' }));
+    dataOf(await control({ event: 'ROUTE', target: 'DIRECT' }));
+    expect(summary()).toEqual([
+      { name: 'runChanged', actor: 'alice', run: 'r1 ACTIVE HIGH' },
+      { name: 'controlIssued', actor: 'alice', control: 'PRIORITY' },
+      { name: 'runChanged', actor: 'alice', run: 'r1 PREEMPTED HIGH' },
+      { name: 'answerStreamChanged', actor: 'alice', change: 'PREEMPTED' },
+      { name: 'messageCommitted', actor: 'alice', via: 'stream' },
+      { name: 'controlIssued', actor: 'alice', control: 'PREEMPT' },
+      { name: 'conversationChanged', actor: 'alice', change: 'UPDATED' },
+      { name: 'controlIssued', actor: 'alice', control: 'ROUTE' },
+    ]);
+    const kept = raised.find((r) => r.name === 'messageCommitted')!.event as DomainEventMap['messageCommitted'];
+    const preempt = raised.filter((r) => r.name === 'controlIssued')[1]!.event as DomainEventMap['controlIssued'];
+    expect(kept.message).toMatchObject({ id: stream.id, content: 'half', senderId: 'bot', preemptedBy: preempt.control.id });
+    expect((raised.at(-2)!.event as DomainEventMap['conversationChanged']).conversation).toMatchObject({ id: conversationId, mode: 'DIRECT' });
+  });
+
+  it('raises expertRequestChanged as a request is opened, claimed and resolved', async () => {
+    const conversationId = await createGroup(server, t.alice, ['bot']);
+    record('expertRequestChanged');
+    const request = dataOf(await server.gql(t.alice, RequestExpertDocument, { conversationId, reason: 'help' })).requestExpert;
+    // Asking again returns the open request: nothing changed.
+    dataOf(await server.gql(t.alice, RequestExpertDocument, { conversationId }));
+    dataOf(await server.gql(erin, ClaimExpertRequestDocument, { id: request.id }));
+    dataOf(await server.gql(erin, HandBackToAgentDocument, { conversationId }));
+    expect(summary()).toEqual([
+      { name: 'expertRequestChanged', actor: 'alice', change: 'OPENED', request: 'OPEN' },
+      { name: 'expertRequestChanged', actor: 'erin', change: 'CLAIMED', request: 'CLAIMED' },
+      { name: 'expertRequestChanged', actor: 'erin', change: 'RESOLVED', request: 'RESOLVED' },
+    ]);
+    expect(raised.every((r) => (r.event as DomainEventMap['expertRequestChanged']).request.id === request.id)).toBe(true);
   });
 });

@@ -36,12 +36,12 @@ export type AnswerStreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by:
  */
 export class AnswerStreamService {
   private readonly db: Db;
-  runs!: RunService;
 
   constructor(
     database: Database,
     private readonly conversations: ConversationService,
     private readonly messages: MessageService,
+    private readonly runs: RunService,
     private readonly bus: EventBus,
     private readonly users: UserService,
     private readonly events: DomainEvents,

@@ -1,13 +1,10 @@
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import {
   agentRuns,
-  conversations,
   messageStreams,
   messages,
   type AgentRunRow,
-  type ConversationRow,
-  type MessageRow,
 } from '../../db/schema/index.js';
 
 export type RunState = AgentRunRow['state'];
@@ -70,29 +67,5 @@ export class RunRepository {
                  AND s.run_id = ${agentRuns.runId} AND s.interruptible AND s.state = 'STREAMING'))`,
         ),
       );
-  }
-
-  /** Who answers in the conversation; `assigneeId` undefined keeps the current assignee. */
-  async setConversationMode(conversationId: string, mode: ConversationRow['mode'], assigneeId?: string | null): Promise<void> {
-    await this.db
-      .update(conversations)
-      .set({ mode, ...(assigneeId !== undefined ? { assigneeId } : {}), updatedAt: sql`now()` })
-      .where(eq(conversations.id, conversationId));
-  }
-
-  /** Marks the run's interruptible messages as preempted by `by`; returns them. */
-  async preemptMessages(conversationId: string, runId: string, by: string): Promise<MessageRow[]> {
-    return this.db
-      .update(messages)
-      .set({ preemptedBy: by })
-      .where(
-        and(
-          eq(messages.conversationId, conversationId),
-          eq(messages.runId, runId),
-          eq(messages.interruptible, true),
-          isNull(messages.preemptedBy),
-        ),
-      )
-      .returning();
   }
 }

@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { Viewer } from '../../auth/viewer.js';
+import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
-import type { ControlEventRow } from '../../db/schema/index.js';
-import { BadInputError } from '../../graphql/errors.js';
+import type { AgentRunRow, ControlEventRow, ConversationRow, ParticipantRow } from '../../db/schema/index.js';
+import type { DomainEvents } from '../../events/emitter.js';
+import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
 import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { controlEventSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
-import type { ConversationService } from '../conversations/conversation.service.js';
+import type { AnswerStreamService } from '../agents/answer-stream.service.js';
+import type { RunState } from '../agents/run.repository.js';
 import type { RunService } from '../agents/run.service.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
+import type { MessageService } from '../messages/message.service.js';
+import type { UserService } from '../users/user.service.js';
 import { ControlRepository } from './control.repository.js';
 
 export type ControlEventInput = {
@@ -21,27 +26,51 @@ export type ControlEventInput = {
   effectiveAt?: Date | null;
 };
 
+type Access = { conversation: ConversationRow; participant: ParticipantRow };
+
+/** What a control event will do once stored; computed (and authorized) before it is stored. */
+type ControlPlan =
+  | { kind: 'none' }
+  | { kind: 'run'; run: AgentRunRow; to: { state?: RunState; priority?: AgentRunRow['priority'] }; from: RunState[] }
+  | { kind: 'route'; mode: ConversationRow['mode']; assigneeId: string | null | undefined };
+
 const PRIORITIES = ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
+const MODES = ['AGENT', 'EXPERT', 'DIRECT'] as const;
 /** Events that steer one agent run and so must name it. */
 const RUN_EVENTS = new Set(['PAUSE', 'RESUME', 'PREEMPT', 'CANCEL', 'PRIORITY']);
 
+/** Which states each run event may start from, and where it leads. */
+const TRANSITIONS: Record<string, { from: RunState[]; to?: RunState }> = {
+  PAUSE: { from: ['ACTIVE'], to: 'PAUSED' },
+  RESUME: { from: ['PAUSED'], to: 'ACTIVE' },
+  CANCEL: { from: ['ACTIVE', 'PAUSED'], to: 'CANCELLED' },
+  PREEMPT: { from: ['ACTIVE', 'PAUSED'], to: 'PREEMPTED' },
+  PRIORITY: { from: ['ACTIVE', 'PAUSED'] },
+};
+
+/**
+ * Control events and what they do: PAUSE/RESUME/CANCEL move an agent run, PREEMPT also marks its
+ * interruptible messages and ends its interruptible streams, PRIORITY changes its priority, ROUTE
+ * and HANDOFF change the conversation's mode and who answers. Each is checked (who may send it,
+ * whether it is possible now), applied, then stored and broadcast.
+ */
 export class ControlService {
   readonly repo: ControlRepository;
-  /** Set once the run service exists (they need each other). */
-  runs!: RunService;
 
   constructor(
     database: Database,
     private readonly conversations: ConversationService,
+    private readonly users: UserService,
+    private readonly messages: MessageService,
+    private readonly runs: RunService,
+    private readonly answers: AnswerStreamService,
     private readonly bus: EventBus,
+    private readonly events: DomainEvents,
   ) {
     this.repo = new ControlRepository(database.db);
   }
 
-  /**
-   * Validates, applies, stores and broadcasts a control event to the conversation's participants
-   * (see RunService for who may send which event and what each does).
-   */
+  /** Validates, applies, stores and broadcasts a control event to the conversation's participants. */
   async send(viewer: Viewer, conversationId: string, input: ControlEventInput): Promise<ControlEventRow> {
     checkText('target', input.target, { max: LIMITS.shortTextChars });
     checkText('reason', input.reason, { max: LIMITS.reasonChars, allowEmpty: true });
@@ -59,9 +88,9 @@ export class ControlService {
     const access = await this.conversations.requireParticipant(viewer, conversationId);
     // Who may send it and whether it is possible now are checked before anything is written;
     // its effect on the run or the conversation is applied before the event is stored.
-    const plan = await this.runs.plan(viewer, access, input);
+    const plan = await this.plan(viewer, access, input);
     const id = randomUUID();
-    await this.runs.apply(viewer, plan, { id, conversationId, event: input.event });
+    await this.apply(viewer, plan, { id, conversationId, event: input.event });
     const row = await this.repo.insert({
       id,
       conversationId,
@@ -75,6 +104,7 @@ export class ControlService {
       ...(input.effectiveAt ? { effectiveAt: input.effectiveAt } : {}),
     });
     await this.bus.publish(topics.controlEvent(conversationId), controlEventSnapshot(row));
+    await this.events.emit('controlIssued', { actor: viewer, control: row });
     return row;
   }
 
@@ -89,5 +119,69 @@ export class ControlService {
       hasPreviousPage: request.after !== undefined,
       cursorOf: (e) => encodeCursor('ctl', e.position),
     };
+  }
+
+  /** Checks who may send the event and whether it is possible now; throws otherwise. */
+  private async plan(viewer: Viewer, access: Access, input: ControlEventInput): Promise<ControlPlan> {
+    const { conversation, participant } = access;
+    const manager = participant.role === 'OWNER' || participant.role === 'ADMIN' || isAdmin(viewer);
+
+    if (input.event === 'ROUTE' || input.event === 'HANDOFF') {
+      const assignee = conversation.assigneeId;
+      const allowed =
+        manager ||
+        isExpert(viewer) ||
+        assignee === viewer.userId ||
+        (input.event === 'HANDOFF' && !assignee && viewer.kind === 'AGENT');
+      if (!allowed) {
+        throw new ForbiddenError(`${input.event} is for owners, admins, experts and whoever answers now`);
+      }
+      const target = input.target!;
+      if (input.event === 'ROUTE' && (MODES as readonly string[]).includes(target)) {
+        return { kind: 'route', mode: target as ConversationRow['mode'], assigneeId: undefined };
+      }
+      if (!(await this.conversations.participant(conversation.id, target))) {
+        throw new BadInputError(`\`target\` must be AGENT, EXPERT, DIRECT or a participant's id`, 'target');
+      }
+      const [user] = await this.users.byIds(viewer.orgId, [target]);
+      return { kind: 'route', mode: user?.kind === 'AGENT' ? 'AGENT' : 'EXPERT', assigneeId: target };
+    }
+
+    const runId = input.runId ?? input.target!;
+    const run = await this.runs.get(conversation.id, runId);
+    // An event for a run the server has not seen yet is stored and relayed: the agent may act on it.
+    if (!run) return { kind: 'none' };
+    // People steer agents; an agent steers only its own runs.
+    if (viewer.kind === 'AGENT' && run.agentId !== viewer.userId && !manager) {
+      throw new ForbiddenError(`Only people, admins and the run's own agent may ${input.event} run ${runId}`);
+    }
+    const transition = TRANSITIONS[input.event]!;
+    if (!transition.from.includes(run.state)) {
+      throw new BadInputError(`Run ${runId} is ${run.state}: ${input.event} is not possible`, 'runId');
+    }
+    const priority = input.event === 'PRIORITY' ? (input.target as AgentRunRow['priority']) : undefined;
+    return { kind: 'run', run, from: transition.from, to: { state: transition.to, priority } };
+  }
+
+  /**
+   * Carries out a plan for the event about to be stored as `event.id`. The run moves only if it is
+   * still where the plan found it, so of two racing events one wins and the other changes nothing.
+   */
+  private async apply(actor: Viewer, plan: ControlPlan, event: Pick<ControlEventRow, 'id' | 'conversationId' | 'event'>): Promise<void> {
+    if (plan.kind === 'route') {
+      await this.conversations.setMode(actor, event.conversationId, plan.mode, plan.assigneeId);
+      return;
+    }
+    if (plan.kind !== 'run') return;
+    const { runId } = plan.run;
+    const moved = await this.runs.transition(actor, event.conversationId, runId, plan.from, plan.to);
+    if (!moved) throw new BadInputError(`Run ${runId} changed meanwhile; ${event.event} is not possible`, 'runId');
+    if (event.event === 'PREEMPT') {
+      // Its interruptible messages are marked, and its interruptible streams end keeping their
+      // text; a non-interruptible stream goes on until its agent completes it.
+      await this.messages.markPreempted(event.conversationId, runId, event.id);
+      await this.answers.endRunStreams(actor, event.conversationId, runId, { state: 'PREEMPTED', by: event.id });
+    }
+    if (event.event === 'CANCEL') await this.answers.endRunStreams(actor, event.conversationId, runId, { state: 'CANCELLED' });
   }
 }

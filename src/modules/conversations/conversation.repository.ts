@@ -117,6 +117,16 @@ export class ConversationRepository {
     return row!;
   }
 
+  /** Who answers in the conversation; `assigneeId` undefined keeps the current assignee. */
+  async setMode(conversationId: string, mode: ConversationRow['mode'], assigneeId?: string | null): Promise<ConversationRow | null> {
+    const [row] = await this.db
+      .update(conversations)
+      .set({ mode, ...(assigneeId !== undefined ? { assigneeId } : {}), updatedAt: sql`now()` })
+      .where(eq(conversations.id, conversationId))
+      .returning();
+    return row ?? null;
+  }
+
   async delete(id: string, db: Db | Tx = this.db): Promise<boolean> {
     const rows = await db.delete(conversations).where(eq(conversations.id, id)).returning({ id: conversations.id });
     return rows.length > 0;
@@ -124,19 +134,20 @@ export class ConversationRepository {
 
   /**
    * Adds participants; existing ones are left as they are. Whoever is added is no longer departed:
-   * their departure row goes in the same transaction.
+   * their departure row goes in the same transaction. Answers the rows added.
    */
   async addParticipants(
     tx: Tx,
     orgId: string,
     conversationId: string,
     members: { userId: string; role: Role; lastReadSeq?: number }[],
-  ): Promise<void> {
-    if (members.length === 0) return;
-    await tx
+  ): Promise<ParticipantRow[]> {
+    if (members.length === 0) return [];
+    const added = await tx
       .insert(participants)
       .values(members.map((m) => ({ conversationId, orgId, userId: m.userId, role: m.role, lastReadSeq: m.lastReadSeq ?? 0 })))
-      .onConflictDoNothing();
+      .onConflictDoNothing()
+      .returning();
     await tx.delete(departures).where(
       and(
         eq(departures.conversationId, conversationId),
@@ -146,24 +157,26 @@ export class ConversationRepository {
         ),
       ),
     );
+    return added;
   }
 
   /**
    * Takes the user out of the conversation and records the departure with their role and read
-   * marker; `removedBy` is who removed them, null when they left. False if they were not in it.
+   * marker; `removedBy` is who removed them, null when they left. Answers their participant row as
+   * it was, null if they were not in it.
    */
-  async depart(tx: Tx, conversationId: string, userId: string, removedBy: string | null): Promise<boolean> {
+  async depart(tx: Tx, conversationId: string, userId: string, removedBy: string | null): Promise<ParticipantRow | null> {
     const [gone] = await tx
       .delete(participants)
       .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)))
       .returning();
-    if (!gone) return false;
+    if (!gone) return null;
     const departure = { role: gone.role, lastReadSeq: gone.lastReadSeq, removedBy };
     await tx
       .insert(departures)
       .values({ conversationId, orgId: gone.orgId, userId, ...departure })
       .onConflictDoUpdate({ target: [departures.conversationId, departures.userId], set: { ...departure, departedAt: sql`now()` } });
-    return true;
+    return gone;
   }
 
   /** The departures of these users from the conversation, by user. */

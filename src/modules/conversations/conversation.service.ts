@@ -5,6 +5,7 @@ import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../
 import { cursorDate, encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
+import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
 import type { UserService } from '../users/user.service.js';
@@ -34,6 +35,7 @@ export class ConversationService {
     private readonly database: Database,
     private readonly users: UserService,
     private readonly bus: EventBus,
+    private readonly events: DomainEvents,
   ) {
     this.repo = new ConversationRepository(database.db);
   }
@@ -108,7 +110,7 @@ export class ConversationService {
       .transaction(async (tx) => {
         if (privateKey) {
           const existing = await this.repo.byPrivateKeyForUpdate(tx, viewer.orgId, privateKey);
-          if (existing) return { row: existing, isNew: false, back: await this.rejoinPrivate(tx, viewer, existing.id, others[0]!) };
+          if (existing) return { row: existing, isNew: false, added: await this.rejoinPrivate(tx, viewer, existing.id, others[0]!) };
         }
         const row = await this.repo.insert(tx, {
           orgId: viewer.orgId,
@@ -119,15 +121,15 @@ export class ConversationService {
           createdBy: viewer.userId,
           privateKey,
         });
-        await this.repo.addParticipants(tx, viewer.orgId, row.id, [
+        const added = await this.repo.addParticipants(tx, viewer.orgId, row.id, [
           { userId: viewer.userId, role: 'OWNER' },
           ...others.map((userId) => ({ userId, role: 'MEMBER' as const })),
         ]);
-        return { row, isNew: true, back: [] };
+        return { row, isNew: true, added };
       })
       .catch((err) => {
         // Two people opening the same PRIVATE conversation at once: the loser gets the winner's.
-        if (privateKey && pgErrorCode(err) === UNIQUE_VIOLATION) return { row: null, isNew: false, back: [] };
+        if (privateKey && pgErrorCode(err) === UNIQUE_VIOLATION) return { row: null, isNew: false, added: [] };
         throw err;
       });
     const row = created.row ?? (await this.repo.byPrivateKey(viewer.orgId, privateKey!))!;
@@ -137,8 +139,12 @@ export class ConversationService {
           this.bus.publish(topics.userMembership(viewer.orgId, userId), { conversationId: row.id, userId, change: 'ADDED' }),
         ),
       );
+      await this.events.emit('conversationChanged', { actor: viewer, change: 'CREATED', conversation: row });
+    } else {
+      // Those of the pair who came back (see rejoinPrivate).
+      await Promise.all(created.added.map((p) => this.announceAddition(viewer.orgId, row.id, p.userId)));
     }
-    await Promise.all(created.back.map((userId) => this.announceAddition(viewer.orgId, row.id, userId)));
+    await this.participantsAdded(viewer, created.added);
     return row;
   }
 
@@ -150,7 +156,7 @@ export class ConversationService {
    * now: an owner who left handed the conversation to the other (ensureOwner), who keeps it; the
    * returner comes back as ADMIN, and admins cannot remove owners. Returns who came back.
    */
-  private async rejoinPrivate(tx: Tx, viewer: Viewer, conversationId: string, otherId: string): Promise<string[]> {
+  private async rejoinPrivate(tx: Tx, viewer: Viewer, conversationId: string, otherId: string): Promise<ParticipantRow[]> {
     const present = await this.repo.participantsOf([conversationId], tx);
     const roleOf = new Map(present.map((p) => [p.userId, p.role]));
     const missing = [viewer.userId, otherId].filter((id) => !roleOf.has(id));
@@ -169,8 +175,7 @@ export class ConversationService {
       roleOf.set(userId, role);
       back.push({ userId, role, lastReadSeq: departure?.lastReadSeq ?? 0 });
     }
-    await this.repo.addParticipants(tx, viewer.orgId, conversationId, back);
-    return back.map((b) => b.userId);
+    return this.repo.addParticipants(tx, viewer.orgId, conversationId, back);
   }
 
   async update(viewer: Viewer, id: string, input: UpdateConversationInput): Promise<ConversationRow> {
@@ -185,7 +190,18 @@ export class ConversationService {
     if (input.description !== undefined) set.description = input.description;
     if (input.metadata !== undefined) set.metadata = input.metadata;
     if (input.preemptOnPriority != null) set.preemptOnPriority = input.preemptOnPriority;
-    return this.repo.update(id, set as Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority'>>);
+    const updated = await this.repo.update(id, set as Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority'>>);
+    await this.events.emit('conversationChanged', { actor: viewer, change: 'UPDATED', conversation: updated });
+    return updated;
+  }
+
+  /**
+   * Who answers in the conversation: its mode, and the assignee unless `assigneeId` is undefined.
+   * For control events (ROUTE, HANDOFF), which decide who may.
+   */
+  async setMode(actor: Viewer, conversationId: string, mode: ConversationRow['mode'], assigneeId?: string | null): Promise<void> {
+    const updated = await this.repo.setMode(conversationId, mode, assigneeId);
+    if (updated) await this.events.emit('conversationChanged', { actor, change: 'UPDATED', conversation: updated });
   }
 
   /**
@@ -195,11 +211,12 @@ export class ConversationService {
    */
   async delete(viewer: Viewer, id: string): Promise<boolean> {
     const { conversation, participant } = await this.requireParticipant(viewer, id);
-    if (conversation.type === 'PRIVATE') return this.depart(viewer, id, { deleteIfEmpty: true });
+    if (conversation.type === 'PRIVATE') return this.depart(viewer, conversation, { deleteIfEmpty: true });
     if (participant.role !== 'OWNER') throw new ForbiddenError('Only owners can delete a conversation');
     const members = await this.repo.participantsOf([id]);
     const deleted = await this.repo.delete(id);
     await Promise.all(members.map((m) => this.announceRemoval(viewer.orgId, id, m.userId)));
+    if (deleted) await this.events.emit('conversationChanged', { actor: viewer, change: 'DELETED', conversation });
     return deleted;
   }
 
@@ -226,7 +243,13 @@ export class ConversationService {
     await this.database.db.transaction((tx) => this.repo.addParticipants(tx, viewer.orgId, conversationId, [{ userId, role }]));
     const added = (await this.repo.participant(conversationId, userId))!;
     await this.announceAddition(viewer.orgId, conversationId, userId);
+    await this.participantsAdded(viewer, [added]);
     return added;
+  }
+
+  /** The user's participant row, if they take part in the conversation. */
+  participant(conversationId: string, userId: string): Promise<ParticipantRow | null> {
+    return this.repo.participant(conversationId, userId);
   }
 
   /** Whether the viewer was removed from the conversation (and not added back since). */
@@ -240,10 +263,11 @@ export class ConversationService {
    * request). The caller checks first that they were not removed from it (wasRemoved).
    */
   async join(viewer: Viewer, conversationId: string, role: Role): Promise<void> {
-    await this.database.db.transaction((tx) =>
+    const added = await this.database.db.transaction((tx) =>
       this.repo.addParticipants(tx, viewer.orgId, conversationId, [{ userId: viewer.userId, role }]),
     );
     await this.announceAddition(viewer.orgId, conversationId, viewer.userId);
+    await this.participantsAdded(viewer, added);
   }
 
   /** Removes a participant: owners and admins; admins cannot remove owners. Use leave for yourself. */
@@ -256,29 +280,32 @@ export class ConversationService {
     if (!target) throw new NotFoundError('Participant');
     if (target.role === 'OWNER' && participant.role !== 'OWNER') throw new ForbiddenError('Only owners can remove owners');
     // Recorded as removed by the viewer: the user cannot put themselves back (see rejoinPrivate).
-    await this.database.db.transaction((tx) => this.repo.depart(tx, conversationId, userId, viewer.userId));
+    const removed = await this.database.db.transaction((tx) => this.repo.depart(tx, conversationId, userId, viewer.userId));
     await this.announceRemoval(viewer.orgId, conversationId, userId);
+    if (removed) await this.events.emit('participantChanged', { actor: viewer, change: 'REMOVED', participant: removed });
     return true;
   }
 
   /** The viewer leaves; if they were the last owner, the longest-standing admin or member takes over. */
   async leave(viewer: Viewer, conversationId: string): Promise<boolean> {
-    await this.requireParticipant(viewer, conversationId);
-    return this.depart(viewer, conversationId, { deleteIfEmpty: false });
+    const { conversation } = await this.requireParticipant(viewer, conversationId);
+    return this.depart(viewer, conversation, { deleteIfEmpty: false });
   }
 
   /** The viewer leaves (see leave); with `deleteIfEmpty`, the conversation goes if nobody is left in it. */
-  private async depart(viewer: Viewer, conversationId: string, { deleteIfEmpty }: { deleteIfEmpty: boolean }): Promise<boolean> {
-    await this.database.db.transaction(async (tx) => {
+  private async depart(viewer: Viewer, conversation: ConversationRow, { deleteIfEmpty }: { deleteIfEmpty: boolean }): Promise<boolean> {
+    const conversationId = conversation.id;
+    const { left, deleted } = await this.database.db.transaction(async (tx) => {
       // Under the lock, two last participants leaving at once cannot both see the other still there.
       await this.repo.lock(tx, conversationId);
-      await this.repo.depart(tx, conversationId, viewer.userId, null);
+      const left = await this.repo.depart(tx, conversationId, viewer.userId, null);
       await this.repo.ensureOwner(tx, conversationId);
-      if (deleteIfEmpty && (await this.repo.participantsOf([conversationId], tx)).length === 0) {
-        await this.repo.delete(conversationId, tx);
-      }
+      const deleted = deleteIfEmpty && (await this.repo.participantsOf([conversationId], tx)).length === 0 && (await this.repo.delete(conversationId, tx));
+      return { left, deleted };
     });
     await this.announceRemoval(viewer.orgId, conversationId, viewer.userId);
+    if (left) await this.events.emit('participantChanged', { actor: viewer, change: 'REMOVED', participant: left });
+    if (deleted) await this.events.emit('conversationChanged', { actor: viewer, change: 'DELETED', conversation });
     return true;
   }
 
@@ -291,7 +318,13 @@ export class ConversationService {
     }
     const row = await this.repo.markRead(conversationId, viewer.userId, seq);
     if (!row) throw new ForbiddenError('You are not a participant of this conversation');
+    await this.events.emit('participantChanged', { actor: viewer, change: 'UPDATED', participant: row });
     return row;
+  }
+
+  /** Raises participantChanged for each participant added. */
+  private async participantsAdded(actor: Viewer, added: ParticipantRow[]): Promise<void> {
+    for (const participant of added) await this.events.emit('participantChanged', { actor, change: 'ADDED', participant });
   }
 
   private async announceAddition(orgId: string, conversationId: string, userId: string) {

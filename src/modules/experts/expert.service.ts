@@ -6,6 +6,7 @@ import { expertRequests, type ExpertRequestRow } from '../../db/schema/index.js'
 import { ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { cursorDate, decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
+import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
 import type { RunService } from '../agents/run.service.js';
@@ -30,6 +31,7 @@ export class ExpertService {
     private readonly runs: RunService,
     private readonly audit: AuditLog,
     private readonly bus: EventBus,
+    private readonly events: DomainEvents,
   ) {
     this.db = database.db;
   }
@@ -48,6 +50,7 @@ export class ExpertService {
       .values({ conversationId, orgId: viewer.orgId, requestedBy: viewer.userId, reason: reason ?? null })
       .returning();
     await this.bus.publish(topics.expertRequests(viewer.orgId), { id: row!.id, status: row!.status });
+    await this.events.emit('expertRequestChanged', { actor: viewer, change: 'OPENED', request: row! });
     return row!;
   }
 
@@ -130,6 +133,7 @@ export class ExpertService {
     }
     await this.control.send(viewer, request.conversationId, { event: 'HANDOFF', target: viewer.userId, reason: 'expert claimed request' });
     await this.bus.publish(topics.expertRequests(viewer.orgId), { id, status: 'CLAIMED' });
+    await this.events.emit('expertRequestChanged', { actor: viewer, change: 'CLAIMED', request: claimed });
     return claimed;
   }
 
@@ -168,6 +172,7 @@ export class ExpertService {
       details: { requestId: request.id, to: agent },
     });
     await this.bus.publish(topics.expertRequests(viewer.orgId), { id: request.id, status: 'RESOLVED' });
+    await this.events.emit('expertRequestChanged', { actor: viewer, change: 'RESOLVED', request: resolved! });
     return resolved!;
   }
 

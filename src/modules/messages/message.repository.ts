@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, getTableColumns, gt, gte, inArray, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, gte, inArray, isNull, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
@@ -97,6 +97,22 @@ export class MessageRepository {
       .where(eq(messages.id, id))
       .returning();
     return row!;
+  }
+
+  /** Marks the run's interruptible messages as preempted by `by`; returns them. */
+  async preemptRunMessages(conversationId: string, runId: string, by: string): Promise<MessageRow[]> {
+    return this.db
+      .update(messages)
+      .set({ preemptedBy: by })
+      .where(
+        and(
+          eq(messages.conversationId, conversationId),
+          eq(messages.runId, runId),
+          eq(messages.interruptible, true),
+          isNull(messages.preemptedBy),
+        ),
+      )
+      .returning();
   }
 
   /**

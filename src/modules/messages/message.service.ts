@@ -200,6 +200,20 @@ export class MessageService {
     return deleted;
   }
 
+  /**
+   * Marks a run's interruptible messages as preempted by `by` (the PREEMPT control event) and
+   * tells subscribers of each.
+   */
+  async markPreempted(conversationId: string, runId: string, by: string): Promise<void> {
+    const marked = await this.repo.preemptRunMessages(conversationId, runId, by);
+    // The events carry their senders (the run's agent, as a rule), read once here rather than by
+    // each subscription that selects them.
+    const senders = marked.length ? await this.users.snapshots(marked[0]!.orgId, marked.map((m) => m.senderId)) : new Map();
+    for (const message of marked) {
+      await this.bus.publish(topics.messageUpdated(conversationId), messageSnapshot(message, senders.get(message.senderId)));
+    }
+  }
+
   /** A message of a conversation the viewer takes part in (NOT_FOUND or FORBIDDEN otherwise). */
   private async requireVisible(viewer: Viewer, id: string): Promise<MessageRow> {
     const message = isUuid(id) ? await this.repo.byId(viewer.orgId, id) : null;
