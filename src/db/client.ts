@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
@@ -15,11 +16,22 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 /** A transaction handle has the same query API as the database. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
+/** A statement prepared under its name: parsed and planned once per connection on Postgres. */
+export type PreparedStatement = { name: string; sql: string };
+
 export type Database = {
   db: Db;
   kind: 'pglite' | 'postgres';
   /** Statements sent so far; tests read it to prove that a page costs a fixed number of queries. */
   stats: { statements: number };
+  /**
+   * Runs a prepared statement on whichever driver is under the database, with rows as arrays for
+   * a repository's own decoder: values as the driver decodes them, except timestamptz, which stays
+   * Postgres' text for parsePgTimestamptz. Counted in `stats` like every drizzle statement.
+   */
+  queryRows(statement: PreparedStatement, values: unknown[]): Promise<unknown[][]>;
+  /** Resolves once the database answers a trivial statement (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
   pool?: pg.Pool;
   pglite?: PGlite;
@@ -64,6 +76,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db,
       kind: 'postgres',
       stats,
+      queryRows: async (statement, values) => {
+        stats.statements++;
+        const result = await pool.query<unknown[]>({ name: statement.name, text: statement.sql, values, rowMode: 'array', types: ROW_TYPES });
+        return result.rows;
+      },
+      ping: () => ping(db),
       pool,
       close: () => pool.end(),
     };
@@ -88,6 +106,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     db,
     kind: 'pglite',
     stats,
+    queryRows: async (statement, values) => {
+      stats.statements++;
+      const result = await pglite.query<unknown[]>(statement.sql, values, { rowMode: 'array', parsers: PGLITE_PARSERS });
+      return result.rows;
+    },
+    ping: () => ping(db),
     pglite,
     close: async () => {
       try {
@@ -98,3 +122,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     },
   };
 }
+
+const ping = async (db: Db) => {
+  await db.execute(sql`SELECT 1`);
+};
+
+/**
+ * How queryRows has pg decode values: timestamptz as Postgres' text, for parsePgTimestamptz (faster
+ * than pg-types' own decoder), everything else as pg always does.
+ */
+const TIMESTAMPTZ = 1184;
+const raw = (value: string) => value;
+export const ROW_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMPTZ ? raw : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+const PGLITE_PARSERS = { [TIMESTAMPTZ]: raw };

@@ -16,7 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { fillPlaceholders } from 'drizzle-orm';
 import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
-import { PAGE_TYPES, pageStatement } from '../../../src/modules/messages/message-history.js';
+import { ROW_TYPES } from '../../../src/db/client.js';
+import { pageStatement } from '../../../src/modules/messages/message-history.repository.js';
 import { INSERT_BATCH_STATEMENT, insertBatchQuery, insertBatchValues } from '../../../src/modules/messages/message.repository.js';
 import { serveRpc } from '../lib/rpc.js';
 import { closedLoops, type ClosedResult } from '../lib/closed-loop.js';
@@ -58,8 +59,8 @@ async function run(p: Params): Promise<ClosedResult> {
   };
   const query = async (loop: PgLoop, c: string) => {
     const values = fillPlaceholders(PAGE.params, { orgId: p.orgId, conversationId: c, userId: loop.userId, limit: 51 });
-    // Decoded as the server has the driver decode a page (PAGE_TYPES).
-    const page = await db.query({ name: PAGE.name, text: PAGE.sql, rowMode: 'array', types: PAGE_TYPES, values });
+    // Decoded as the server has the driver decode a page (ROW_TYPES, Database.queryRows).
+    const page = await db.query({ name: PAGE.name, text: PAGE.sql, rowMode: 'array', types: ROW_TYPES, values });
     // The server reads further only for an empty page; every seeded conversation has history.
     if (page.rowCount === 0) throw new Error('empty page (not a participant?)');
   };
