@@ -1,7 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
 import type { Viewer } from '../../auth/viewer.js';
-import type { Database, Db } from '../../db/client.js';
-import { messageStreams, type MessageRow, type MessageStreamRow } from '../../db/schema/index.js';
+import type { MessageRow, MessageStreamRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { charLength, checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
@@ -11,6 +9,7 @@ import { topics, type ChunkEvent } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { MessageService } from '../messages/message.service.js';
 import type { UserService } from '../users/user.service.js';
+import type { AnswerStreamRepository } from './answer-stream.repository.js';
 import type { RunService } from './run.service.js';
 
 export type StartAnswerInput = {
@@ -35,19 +34,15 @@ export type AnswerStreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by:
  * marked `preemptedBy`, and lets a non-interruptible one finish.
  */
 export class AnswerStreamService {
-  private readonly db: Db;
-
   constructor(
-    database: Database,
+    private readonly repo: AnswerStreamRepository,
     private readonly conversations: ConversationService,
     private readonly messages: MessageService,
     private readonly runs: RunService,
     private readonly bus: EventBus,
     private readonly users: UserService,
     private readonly events: DomainEvents,
-  ) {
-    this.db = database.db;
-  }
+  ) {}
 
   async start(viewer: Viewer, input: StartAnswerInput): Promise<MessageStreamRow> {
     checkText('content', input.content, { max: LIMITS.contentChars, allowEmpty: true });
@@ -57,25 +52,22 @@ export class AnswerStreamService {
     checkJson('metadata', input.metadata);
     await this.conversations.requireParticipant(viewer, input.conversationId);
     if (input.runId) await this.runs.requireActive(viewer, input.conversationId, input.runId, input.traceId, input.priority);
-    const [row] = await this.db
-      .insert(messageStreams)
-      .values({
-        conversationId: input.conversationId,
-        orgId: viewer.orgId,
-        senderId: viewer.userId,
-        senderKind: viewer.kind,
-        runId: input.runId ?? null,
-        traceId: input.traceId ?? null,
-        content: input.content ?? '',
-        contentType: input.contentType ?? 'text/plain',
-        priority: input.priority ?? 'NORMAL',
-        interruptible: input.interruptible ?? true,
-        metadata: input.metadata ?? null,
-      })
-      .returning();
-    await this.publish(row!, 0, row!.content);
-    await this.events.emit('answerStreamChanged', { actor: viewer, change: 'STARTED', stream: row! });
-    return row!;
+    const row = await this.repo.insert({
+      conversationId: input.conversationId,
+      orgId: viewer.orgId,
+      senderId: viewer.userId,
+      senderKind: viewer.kind,
+      runId: input.runId ?? null,
+      traceId: input.traceId ?? null,
+      content: input.content ?? '',
+      contentType: input.contentType ?? 'text/plain',
+      priority: input.priority ?? 'NORMAL',
+      interruptible: input.interruptible ?? true,
+      metadata: input.metadata ?? null,
+    });
+    await this.publish(row, 0, row.content);
+    await this.events.emit('answerStreamChanged', { actor: viewer, change: 'STARTED', stream: row });
+    return row;
   }
 
   /** Appends a chunk; returns the event (its offset is where the chunk starts, in characters). */
@@ -83,23 +75,14 @@ export class AnswerStreamService {
     checkText('chunk', chunk, { max: LIMITS.contentChars });
     const stream = await this.requireOwnStream(viewer, id);
     await this.runs.requireStreamOpen(stream);
-    const [row] = await this.db
-      .update(messageStreams)
-      .set({ content: sql`${messageStreams.content} || ${chunk}`, updatedAt: sql`now()` })
-      .where(
-        and(
-          eq(messageStreams.id, id),
-          eq(messageStreams.state, 'STREAMING'),
-          sql`char_length(${messageStreams.content}) + ${charLength(chunk)} <= ${LIMITS.contentChars}`,
-        ),
-      )
-      .returning({ length: sql<number>`char_length(${messageStreams.content})` });
-    if (!row) {
+    const chunkChars = charLength(chunk);
+    const length = await this.repo.append(id, chunk, chunkChars, LIMITS.contentChars);
+    if (length === null) {
       const now = await this.get(id);
       if (now?.state !== 'STREAMING') throw new BadInputError(`The stream has ended (${now?.state})`, 'id');
       throw new BadInputError(`A message is at most ${LIMITS.contentChars} characters`, 'chunk');
     }
-    const offset = row.length - charLength(chunk);
+    const offset = length - chunkChars;
     const event = await this.publish(stream, offset, chunk);
     await this.events.emit('answerStreamChanged', { actor: viewer, change: 'APPENDED', stream });
     return event;
@@ -119,28 +102,14 @@ export class AnswerStreamService {
    * (it may not be interrupted: its agent finishes and completes it). `actor` sent the event.
    */
   async endRunStreams(actor: Viewer, conversationId: string, runId: string, end: AnswerStreamEnd): Promise<void> {
-    const live = await this.db
-      .select()
-      .from(messageStreams)
-      .where(
-        and(
-          eq(messageStreams.conversationId, conversationId),
-          eq(messageStreams.runId, runId),
-          eq(messageStreams.state, 'STREAMING'),
-          end.state === 'PREEMPTED' ? eq(messageStreams.interruptible, true) : undefined,
-        ),
-      );
+    const live = await this.repo.liveOfRun(conversationId, runId, end.state === 'PREEMPTED');
     for (const stream of live) {
       if (end.state === 'PREEMPTED' && stream.content.trim() !== '') {
         const [sender] = await this.users.byIds(stream.orgId, [stream.senderId]);
         await this.finalize(actor, stream, end.by, sender);
       } else {
         // Cancelled, or preempted with nothing streamed yet: no text to keep.
-        const [ended] = await this.db
-          .update(messageStreams)
-          .set({ state: end.state, updatedAt: sql`now()` })
-          .where(and(eq(messageStreams.id, stream.id), eq(messageStreams.state, 'STREAMING')))
-          .returning();
+        const ended = await this.repo.end(stream.id, end.state);
         if (!ended) continue;
         await this.publish(ended, charLength(ended.content), '');
         await this.events.emit('answerStreamChanged', { actor, change: end.state, stream: ended });
@@ -150,17 +119,11 @@ export class AnswerStreamService {
 
   /** Live streams of a conversation: what a late subscriber is caught up with. */
   async liveStreams(conversationId: string): Promise<MessageStreamRow[]> {
-    return this.db
-      .select()
-      .from(messageStreams)
-      .where(and(eq(messageStreams.conversationId, conversationId), eq(messageStreams.state, 'STREAMING')))
-      .orderBy(messageStreams.createdAt);
+    return this.repo.live(conversationId);
   }
 
   async get(id: string): Promise<MessageStreamRow | null> {
-    if (!isUuid(id)) return null;
-    const rows = await this.db.select().from(messageStreams).where(eq(messageStreams.id, id));
-    return rows[0] ?? null;
+    return isUuid(id) ? this.repo.get(id) : null;
   }
 
   /**
@@ -169,11 +132,7 @@ export class AnswerStreamService {
    */
   private async finalize(actor: Viewer, stream: MessageStreamRow, preemptedBy: string | null, sender?: UserSnapshot): Promise<MessageRow> {
     // Claim the stream first so that a concurrent complete, cancel or preempt cannot also end it.
-    const [claimed] = await this.db
-      .update(messageStreams)
-      .set({ state: preemptedBy ? 'PREEMPTED' : 'COMPLETED', preemptedBy, updatedAt: sql`now()` })
-      .where(and(eq(messageStreams.id, stream.id), eq(messageStreams.state, 'STREAMING')))
-      .returning();
+    const claimed = await this.repo.claim(stream.id, preemptedBy);
     if (!claimed) {
       const existing = await this.messages.repo.byId(stream.orgId, stream.id);
       if (existing) return existing;

@@ -1,8 +1,6 @@
-import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import type { AuditLog } from '../../auth/audit.js';
 import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
-import type { Database, Db } from '../../db/client.js';
-import { expertRequests, type ExpertRequestRow } from '../../db/schema/index.js';
+import type { ExpertRequestRow } from '../../db/schema/index.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { cursorDate, decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
@@ -12,6 +10,7 @@ import { topics } from '../../pubsub/topics.js';
 import type { RunService } from '../agents/run.service.js';
 import type { ControlService } from '../control/control.service.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
+import type { ExpertRepository, QueueKey } from './expert.repository.js';
 
 type Status = ExpertRequestRow['status'];
 
@@ -22,60 +21,33 @@ type Status = ExpertRequestRow['status'];
  * agent resumes. Every claim, read and write of an expert is audited.
  */
 export class ExpertService {
-  private readonly db: Db;
-
   constructor(
-    database: Database,
+    private readonly repo: ExpertRepository,
     private readonly conversations: ConversationService,
     private readonly control: ControlService,
     private readonly runs: RunService,
     private readonly audit: AuditLog,
     private readonly bus: EventBus,
     private readonly events: DomainEvents,
-  ) {
-    this.db = database.db;
-  }
+  ) {}
 
   /** Opens a request (or returns the one already open or claimed for the conversation). */
   async request(viewer: Viewer, conversationId: string, reason?: string | null): Promise<ExpertRequestRow> {
     checkText('reason', reason, { max: LIMITS.reasonChars, allowEmpty: true });
     await this.conversations.requireParticipant(viewer, conversationId);
-    const open = await this.db
-      .select()
-      .from(expertRequests)
-      .where(and(eq(expertRequests.conversationId, conversationId), inArray(expertRequests.status, ['OPEN', 'CLAIMED'])));
-    if (open[0]) return open[0];
-    const [row] = await this.db
-      .insert(expertRequests)
-      .values({ conversationId, orgId: viewer.orgId, requestedBy: viewer.userId, reason: reason ?? null })
-      .returning();
-    await this.bus.publish(topics.expertRequests(viewer.orgId), { id: row!.id, status: row!.status });
-    await this.events.emit('expertRequestChanged', { actor: viewer, change: 'OPENED', request: row! });
-    return row!;
+    const pending = await this.repo.pendingFor(conversationId);
+    if (pending) return pending;
+    const row = await this.repo.insert({ conversationId, orgId: viewer.orgId, requestedBy: viewer.userId, reason: reason ?? null });
+    await this.bus.publish(topics.expertRequests(viewer.orgId), { id: row.id, status: row.status });
+    await this.events.emit('expertRequestChanged', { actor: viewer, change: 'OPENED', request: row });
+    return row;
   }
 
   /** The org's requests in a status (OPEN by default), oldest first: the experts' queue. */
   async list(viewer: Viewer, status: Status, args: PageArgs): Promise<Page<ExpertRequestRow>> {
     this.requireExpert(viewer);
     const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeKey(decodeCursor('xr', raw)));
-    const after = request.after;
-    const rows = await this.db
-      .select()
-      .from(expertRequests)
-      .where(
-        and(
-          eq(expertRequests.orgId, viewer.orgId),
-          eq(expertRequests.status, status),
-          after
-            ? or(
-                gt(expertRequests.createdAt, after.at),
-                and(eq(expertRequests.createdAt, after.at), gt(expertRequests.id, after.id)),
-              )
-            : undefined,
-        ),
-      )
-      .orderBy(asc(expertRequests.createdAt), asc(expertRequests.id))
-      .limit(request.limit + 1);
+    const rows = await this.repo.page(viewer.orgId, status, request.after, request.limit + 1);
     const { nodes, hasMore } = trimPage(rows, request);
     return {
       nodes,
@@ -86,9 +58,7 @@ export class ExpertService {
   }
 
   async get(viewer: Viewer, id: string): Promise<ExpertRequestRow> {
-    const row = isUuid(id)
-      ? (await this.db.select().from(expertRequests).where(and(eq(expertRequests.id, id), eq(expertRequests.orgId, viewer.orgId))))[0]
-      : undefined;
+    const row = isUuid(id) ? await this.repo.byId(viewer.orgId, id) : null;
     if (!row) throw new NotFoundError('Expert request');
     return row;
   }
@@ -100,22 +70,13 @@ export class ExpertService {
   async claim(viewer: Viewer, id: string): Promise<ExpertRequestRow> {
     this.requireExpert(viewer);
     const request = await this.get(viewer, id);
-    const access = await this.conversations.repo.access(viewer.orgId, request.conversationId, viewer.userId);
+    const access = await this.conversations.access(viewer, request.conversationId);
     if (!access) throw new NotFoundError('Conversation');
     // Claiming joins the conversation: an expert removed from it would put themselves back.
     if (!access.participant && (await this.conversations.wasRemoved(viewer, request.conversationId))) {
       throw new ForbiddenError('You were removed from this conversation');
     }
-    const [claimed] = await this.db
-      .update(expertRequests)
-      .set({
-        status: 'CLAIMED',
-        claimedBy: viewer.userId,
-        claimedAt: sql`now()`,
-        previousAssigneeId: access.conversation.assigneeId,
-      })
-      .where(and(eq(expertRequests.id, id), eq(expertRequests.status, 'OPEN')))
-      .returning();
+    const claimed = await this.repo.claim(id, viewer.userId, access.conversation.assigneeId);
     if (!claimed) throw new ConflictError(`The request is ${request.status}${request.claimedBy ? ` by ${request.claimedBy}` : ''}`);
     await this.audit.record({
       orgId: viewer.orgId,
@@ -126,7 +87,7 @@ export class ExpertService {
       details: { requestId: id },
     });
     if (!access.participant) await this.conversations.join(viewer, request.conversationId, 'ADMIN');
-    for (const run of await this.runs.repo.liveRunsOf([request.conversationId])) {
+    for (const run of await this.runs.liveRuns(request.conversationId)) {
       if (run.state === 'ACTIVE') {
         await this.control.send(viewer, request.conversationId, { event: 'PAUSE', runId: run.runId, reason: 'expert took over' });
       }
@@ -140,10 +101,7 @@ export class ExpertService {
   /** The expert hands the conversation back to the agent that answered before; its runs resume. */
   async handBack(viewer: Viewer, conversationId: string): Promise<ExpertRequestRow> {
     const { conversation } = await this.conversations.requireParticipant(viewer, conversationId);
-    const [request] = await this.db
-      .select()
-      .from(expertRequests)
-      .where(and(eq(expertRequests.conversationId, conversationId), eq(expertRequests.status, 'CLAIMED')));
+    const request = await this.repo.claimedFor(conversationId);
     if (!request) throw new ConflictError('No expert has this conversation');
     if (request.claimedBy !== viewer.userId && conversation.assigneeId !== viewer.userId && !isAdmin(viewer)) {
       throw new ForbiddenError('Only the expert who has the conversation hands it back');
@@ -154,16 +112,12 @@ export class ExpertService {
       target: agent ?? 'AGENT',
       reason: 'expert handed back',
     });
-    for (const run of await this.runs.repo.liveRunsOf([conversationId])) {
+    for (const run of await this.runs.liveRuns(conversationId)) {
       if (run.state === 'PAUSED') {
         await this.control.send(viewer, conversationId, { event: 'RESUME', runId: run.runId, reason: 'expert handed back' });
       }
     }
-    const [resolved] = await this.db
-      .update(expertRequests)
-      .set({ status: 'RESOLVED', resolvedAt: sql`now()` })
-      .where(eq(expertRequests.id, request.id))
-      .returning();
+    const resolved = await this.repo.resolve(request.id);
     await this.audit.record({
       orgId: viewer.orgId,
       action: 'expert.handback',
@@ -172,8 +126,8 @@ export class ExpertService {
       details: { requestId: request.id, to: agent },
     });
     await this.bus.publish(topics.expertRequests(viewer.orgId), { id: request.id, status: 'RESOLVED' });
-    await this.events.emit('expertRequestChanged', { actor: viewer, change: 'RESOLVED', request: resolved! });
-    return resolved!;
+    await this.events.emit('expertRequestChanged', { actor: viewer, change: 'RESOLVED', request: resolved });
+    return resolved;
   }
 
   private requireExpert(viewer: Viewer) {
@@ -181,7 +135,7 @@ export class ExpertService {
   }
 }
 
-function decodeKey(raw: string | undefined): { at: Date; id: string } | undefined {
+function decodeKey(raw: string | undefined): QueueKey | undefined {
   const [at, id] = (raw ?? '').split('|');
   const date = at ? cursorDate(at) : undefined;
   return id && isUuid(id) && date ? { at: date, id } : undefined;

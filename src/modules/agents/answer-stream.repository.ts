@@ -1,0 +1,83 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { messageStreams, type MessageStreamRow } from '../../db/schema/index.js';
+
+export class AnswerStreamRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(values: typeof messageStreams.$inferInsert): Promise<MessageStreamRow> {
+    const [row] = await this.db.insert(messageStreams).values(values).returning();
+    return row!;
+  }
+
+  async get(id: string): Promise<MessageStreamRow | null> {
+    const rows = await this.db.select().from(messageStreams).where(eq(messageStreams.id, id));
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Appends `chunk` (`chunkChars` characters) to a stream still STREAMING whose text stays within
+   * `maxChars`; answers the text's length after it, or null when nothing was appended.
+   */
+  async append(id: string, chunk: string, chunkChars: number, maxChars: number): Promise<number | null> {
+    const [row] = await this.db
+      .update(messageStreams)
+      .set({ content: sql`${messageStreams.content} || ${chunk}`, updatedAt: sql`now()` })
+      .where(
+        and(
+          eq(messageStreams.id, id),
+          eq(messageStreams.state, 'STREAMING'),
+          sql`char_length(${messageStreams.content}) + ${chunkChars} <= ${maxChars}`,
+        ),
+      )
+      .returning({ length: sql<number>`char_length(${messageStreams.content})` });
+    return row ? row.length : null;
+  }
+
+  /** A run's streams still STREAMING, or only its interruptible ones. */
+  async liveOfRun(conversationId: string, runId: string, onlyInterruptible: boolean): Promise<MessageStreamRow[]> {
+    return this.db
+      .select()
+      .from(messageStreams)
+      .where(
+        and(
+          eq(messageStreams.conversationId, conversationId),
+          eq(messageStreams.runId, runId),
+          eq(messageStreams.state, 'STREAMING'),
+          onlyInterruptible ? eq(messageStreams.interruptible, true) : undefined,
+        ),
+      );
+  }
+
+  /** A conversation's streams still STREAMING, oldest first. */
+  async live(conversationId: string): Promise<MessageStreamRow[]> {
+    return this.db
+      .select()
+      .from(messageStreams)
+      .where(and(eq(messageStreams.conversationId, conversationId), eq(messageStreams.state, 'STREAMING')))
+      .orderBy(messageStreams.createdAt);
+  }
+
+  /** Ends a stream that is still STREAMING with nothing kept; null if it had ended already. */
+  async end(id: string, state: 'CANCELLED' | 'PREEMPTED'): Promise<MessageStreamRow | null> {
+    const [ended] = await this.db
+      .update(messageStreams)
+      .set({ state, updatedAt: sql`now()` })
+      .where(and(eq(messageStreams.id, id), eq(messageStreams.state, 'STREAMING')))
+      .returning();
+    return ended ?? null;
+  }
+
+  /**
+   * Claims a stream still STREAMING for the message it becomes: COMPLETED, or PREEMPTED by
+   * `preemptedBy`. Null if it had ended already, so of two racing ends one wins.
+   */
+  async claim(id: string, preemptedBy: string | null): Promise<MessageStreamRow | null> {
+    const [claimed] = await this.db
+      .update(messageStreams)
+      .set({ state: preemptedBy ? 'PREEMPTED' : 'COMPLETED', preemptedBy, updatedAt: sql`now()` })
+      .where(and(eq(messageStreams.id, id), eq(messageStreams.state, 'STREAMING')))
+      .returning();
+    return claimed ?? null;
+  }
+}
