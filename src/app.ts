@@ -14,7 +14,6 @@ import type { Config } from './config.js';
 import { createContext, SocketContext, type Context } from './context.js';
 import { openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
-import { sql } from 'drizzle-orm';
 import { AppError } from './graphql/errors.js';
 import { GRAPHIQL_OPTIONS, renderGraphiQL } from './graphiql.js';
 import { createMaskError } from './graphql/mask.js';
@@ -172,7 +171,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const probe = (check: () => Promise<unknown>) =>
       Promise.race([check().then(() => 'ok'), delay(1_000).then(() => 'timeout')]).catch((err: Error) => `error: ${err.message}`);
     const [postgres, redis] = await Promise.all([
-      probe(() => database.db.execute(sql`SELECT 1`)),
+      probe(() => database.ping()),
       bus.commands ? probe(() => bus.commands!.ping()) : undefined,
     ]);
     return redis === undefined ? { postgres, pubsub: bus.kind } : { postgres, redis };

@@ -2,16 +2,20 @@ import type { Logger } from 'pino';
 import type { Metrics } from './observability/metrics.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { AuditLog } from './auth/audit.js';
+import { AuditRepository } from './auth/audit.repository.js';
 import { createAuthenticator, type Authenticator } from './auth/authenticate.js';
 import { createJwtVerifier } from './auth/jwt.js';
 import type { Database } from './db/client.js';
 import type { EventBus } from './pubsub/pubsub.js';
 import { RunService } from './modules/agents/run.service.js';
+import { AnswerStreamRepository } from './modules/agents/answer-stream.repository.js';
 import { AnswerStreamService } from './modules/agents/answer-stream.service.js';
 import { ControlService } from './modules/control/control.service.js';
 import { ConversationService } from './modules/conversations/conversation.service.js';
+import { ExpertRepository } from './modules/experts/expert.repository.js';
 import { ExpertService } from './modules/experts/expert.service.js';
 import { MessageHistory } from './modules/messages/message-history.js';
+import { MessageHistoryRepository } from './modules/messages/message-history.repository.js';
 import { MessageService } from './modules/messages/message.service.js';
 import { CatchUpReader } from './modules/realtime/catch-up.js';
 import { MembershipWatch } from './modules/realtime/membership-watch.js';
@@ -75,14 +79,14 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const typing = new TypingService(bus, bus.commands);
   const users = new UserService(new UserRepository(database.db), presence, log);
   const apiKeys = new ApiKeys(database.db, log);
-  const audit = new AuditLog(database.db);
+  const audit = new AuditLog(new AuditRepository(database.db));
   const conversations = new ConversationService(database, users, bus, events);
   const runs = new RunService(database, events);
   const messages = new MessageService(database, conversations, users, bus, events);
   messages.addSendCheck(outputNeedsActiveRun(runs));
-  const answers = new AnswerStreamService(database, conversations, messages, runs, bus, users, events);
+  const answers = new AnswerStreamService(new AnswerStreamRepository(database.db), conversations, messages, runs, bus, users, events);
   const control = new ControlService(database, conversations, users, messages, runs, answers, bus, events);
-  const experts = new ExpertService(database, conversations, control, runs, audit, bus, events);
+  const experts = new ExpertService(new ExpertRepository(database.db), conversations, control, runs, audit, bus, events);
   events.on('messageCommitted', typingStopsOnSend(typing));
   auditExpertWrites(events, audit);
   events.on('messageCommitted', preemptOnPriority({ conversations, runs, control, log }));
@@ -105,7 +109,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     conversations,
     messages,
     // Expert reads are audited.
-    history: new MessageHistory(database, conversations, messages.repo, audit),
+    history: new MessageHistory(new MessageHistoryRepository(database), conversations, messages.repo, audit),
     control,
     runs,
     answers,

@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
-import { apiKeys, type ApiKeyRow } from '../db/schema/index.js';
-import { UserRepository } from '../modules/users/user.repository.js';
+import type { ApiKeyRow } from '../db/schema/index.js';
 import { errorMessage } from '../observability/log-errors.js';
+import { ApiKeyRepository } from './api-key.repository.js';
 
 const KEY_PREFIX = 'sbk_';
 /**
@@ -26,11 +25,14 @@ export class ApiKeys {
   private timer?: NodeJS.Timeout;
   /** A re-check in flight: a tick that comes while the database is slow is skipped. */
   private rechecking = false;
+  private readonly repo: ApiKeyRepository;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.repo = new ApiKeyRepository(db);
+  }
 
   /**
    * A new key for `userId`, whose user is made with it: a service (kind AGENT, named
@@ -39,14 +41,10 @@ export class ApiKeys {
   async create(options: { orgId: string; name: string; userId: string; displayName?: string }): Promise<{ key: string; row: ApiKeyRow }> {
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
     const { orgId, name, userId } = options;
-    const row = await this.db.transaction(async (tx) => {
-      await new UserRepository(tx).upsertService({ orgId, id: userId, displayName: options.displayName ?? name });
-      const [inserted] = await tx
-        .insert(apiKeys)
-        .values({ orgId, name, userId, keyHash: hashKey(key), prefix: key.slice(0, KEY_PREFIX.length + 6) })
-        .returning();
-      return inserted!;
-    });
+    const row = await this.repo.create(
+      { orgId, name, userId, keyHash: hashKey(key), prefix: key.slice(0, KEY_PREFIX.length + 6) },
+      options.displayName ?? name,
+    );
     return { key, row };
   }
 
@@ -56,28 +54,20 @@ export class ApiKeys {
     const hash = hashKey(key);
     const cached = this.cache.get(hash);
     if (cached && Date.now() - cached.at < REVOCATION_DELAY_MS / 2) return cached.row;
-    const rows = await this.db
-      .select()
-      .from(apiKeys)
-      .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)));
-    const row = rows[0] ?? null;
+    const row = await this.repo.live(hash);
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { row, at: Date.now() });
     return row;
   }
 
   async list(orgId: string): Promise<ApiKeyRow[]> {
-    return this.db.select().from(apiKeys).where(eq(apiKeys.orgId, orgId));
+    return this.repo.list(orgId);
   }
 
   async revoke(id: string): Promise<boolean> {
-    const rows = await this.db
-      .update(apiKeys)
-      .set({ revokedAt: new Date() })
-      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-      .returning({ id: apiKeys.id });
+    const revoked = await this.repo.revoke(id);
     this.cache.clear();
-    return rows.length > 0;
+    return revoked;
   }
 
   /**
@@ -109,11 +99,7 @@ export class ApiKeys {
     const ids = [...this.watched.keys()];
     for (let i = 0; i < ids.length; i += RECHECK_BATCH) {
       const batch = ids.slice(i, i + RECHECK_BATCH);
-      const live = await this.db
-        .select({ id: apiKeys.id })
-        .from(apiKeys)
-        .where(and(inArray(apiKeys.id, batch), isNull(apiKeys.revokedAt)));
-      const alive = new Set(live.map((k) => k.id));
+      const alive = await this.repo.liveIds(batch);
       const revoked = batch.filter((id) => !alive.has(id));
       // Their cached checks go too, or a client reconnecting at once would get back in.
       if (revoked.length) this.cache.clear();

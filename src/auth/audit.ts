@@ -1,6 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { auditLog } from '../db/schema/index.js';
+import type { AuditRepository, AuditRow } from './audit.repository.js';
 import { isExpert, type Viewer } from './viewer.js';
 
 export type AuditEntry = {
@@ -16,10 +14,10 @@ export type AuditEntry = {
 
 /** Who acted for whom and who looked at what: append-only. */
 export class AuditLog {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly repo: AuditRepository) {}
 
   async record(entry: AuditEntry): Promise<void> {
-    await this.db.insert(auditLog).values({
+    await this.repo.insert({
       orgId: entry.orgId,
       action: entry.action,
       actor: entry.actor,
@@ -44,15 +42,7 @@ export class AuditLog {
   }
 
   /** Newest first. */
-  async list(orgId: string, options: { beforeId?: number; limit: number; action?: string }) {
-    const conditions = [eq(auditLog.orgId, orgId)];
-    if (options.beforeId !== undefined) conditions.push(lt(auditLog.id, options.beforeId));
-    if (options.action) conditions.push(eq(auditLog.action, options.action));
-    return this.db
-      .select()
-      .from(auditLog)
-      .where(and(...conditions))
-      .orderBy(desc(auditLog.id))
-      .limit(options.limit);
+  list(orgId: string, options: { beforeId?: number; limit: number; action?: string }): Promise<AuditRow[]> {
+    return this.repo.list(orgId, options);
   }
 }
