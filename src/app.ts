@@ -18,7 +18,7 @@ import { AppError } from './graphql/errors.js';
 import { GRAPHIQL_OPTIONS, renderGraphiQL } from './graphiql.js';
 import { createMaskError } from './graphql/mask.js';
 import { schema } from './graphql/schema.js';
-import type { PresenceTiming } from './modules/realtime/presence.service.js';
+import type { PresenceTiming } from './modules/users/presence.service.js';
 import { atCredentialEnd, closesWithCredential, tokenValid } from './modules/realtime/token-expiry.js';
 import { EventBus } from './pubsub/pubsub.js';
 import { viewerSnapshot } from './pubsub/snapshots.js';

@@ -13,7 +13,7 @@ import {
   type SendMessageInput,
 } from '../../src/client/generated/graphql.js';
 import { DuplicateClientMessageId } from '../../src/modules/messages/message.repository.js';
-import { codeOf, dataOf, startServer, statementsOf, type GqlResult, type TestServer } from '../kit/server.js';
+import { codeOf, dataOf, messageRepository, startServer, statementsOf, type GqlResult, type TestServer } from '../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
 import { allMessages, concurrently, createGroup, expectCode, expectNoLeak, lastSeqOf, range, send, users } from './core-helpers.js';
 
@@ -172,7 +172,7 @@ describe.each(backends)('send path on %s', (backend) => {
 
     it('stores messages sent at the same time with fewer statements than messages', async () => {
       const [one, two] = [await createGroup(server, alice, ['bob']), await createGroup(server, bob, ['alice'])];
-      const { repo } = server.app.services.messages;
+      const repo = messageRepository(server);
       const { statements, result } = await statementsOf(server, () =>
         Promise.all(range(30).map((i) => repo.insertNext(message(i % 3 ? one : two, `m${i}`), { senderMustParticipate: true }))),
       );
@@ -186,7 +186,7 @@ describe.each(backends)('send path on %s', (backend) => {
     it('fails only the message that reuses a clientMessageId, and stores nothing for one not allowed', async () => {
       const conv = await createGroup(server, alice, ['bob']);
       const closed = await createGroup(server, bob, ['carol']);
-      const { repo } = server.app.services.messages;
+      const repo = messageRepository(server);
       await repo.insertNext(message(conv, 'first', 'used'));
       const outcomes = await Promise.allSettled([
         ...range(5).map((i) => repo.insertNext(message(conv, `new ${i}`, `fresh-${i}`), { senderMustParticipate: true })),

@@ -3,7 +3,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
+import { dataOf, messageRepository, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { collect, eventually, type Collector } from '../kit/subscriptions.js';
 import { createGroup, sendText, sleep, UNLIMITED_ENV } from '../kit/realtime.js';
@@ -129,7 +129,7 @@ describe.each(backends)('fan-out on %s', (backend) => {
     const plain = await statementsToDeliver(() => sendText(server, alice, conversationId, 'plain'));
     const had = subs[0]!.events.length;
     // Three messages committed behind pub/sub's back, as if their events were lost.
-    const repo = server.app.services.messages.repo;
+    const repo = messageRepository(server);
     for (const content of ['lost 1', 'lost 2', 'lost 3']) {
       await repo.insertNext({ conversationId, orgId: 'default', senderId: 'alice', senderKind: 'USER', content });
     }

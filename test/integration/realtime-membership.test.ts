@@ -10,7 +10,7 @@ import {
 import { participants } from '../../src/db/schema/index.js';
 import { messageSnapshot } from '../../src/pubsub/snapshots.js';
 import { topics } from '../../src/pubsub/topics.js';
-import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
+import { dataOf, messageRepository, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
 
@@ -66,7 +66,7 @@ describe.each(backends)('membership re-check on %s', (backend) => {
     // Kai is removed and two messages are committed, all without events; then only the second is announced.
     const { db } = server.app.services.database;
     await db.delete(participants).where(and(eq(participants.conversationId, conversationId), eq(participants.userId, 'kai')));
-    const repo = server.app.services.messages.repo;
+    const repo = messageRepository(server);
     const behindTheBack = (content: string) => repo.insertNext({ conversationId, orgId: 'default', senderId: 'hana', senderKind: 'USER', content });
     await behindTheBack('lost');
     const revealing = await behindTheBack('revealing');

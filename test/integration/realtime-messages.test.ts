@@ -15,10 +15,9 @@ import {
   TypingDocument,
 } from '../../src/client/generated/graphql.js';
 import type { Viewer } from '../../src/auth/viewer.js';
-import { messageFeed } from '../../src/modules/realtime/feeds.js';
 import { messageSnapshot } from '../../src/pubsub/snapshots.js';
 import { topics } from '../../src/pubsub/topics.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
+import { dataOf, messageRepository, startServer, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
 import { consecutive, createGroup, sendBulk, sendMany, sendText, UNLIMITED_ENV } from '../kit/realtime.js';
@@ -130,7 +129,7 @@ describe.each(backends)('message subscriptions on %s', (backend) => {
     const conversationId = await createGroup(server, alice, ['bob']);
     const { sub, after } = await follow(bob, conversationId);
     // Three messages committed behind pub/sub's back, as if their events were lost.
-    const repo = server.app.services.messages.repo;
+    const repo = messageRepository(server);
     const behindTheBack = (content: string) =>
       repo.insertNext({ conversationId, orgId: 'default', senderId: 'alice', senderKind: 'USER', content });
     for (const content of ['lost 1', 'lost 2', 'lost 3']) await behindTheBack(content);
@@ -223,7 +222,7 @@ describe(`a subscriber that falls far behind (${backends.at(-1)})`, () => {
     const conversationId = await createGroup(server, alice, ['bob']);
     const bob: Viewer = { orgId: 'default', userId: 'bob', displayName: 'bob', kind: 'USER', roles: [], credential: { type: 'apiKey', keyId: 'test', actingAs: false } };
     // The stream as a resolver returns it, with a consumer that does not read for a while.
-    const stream = await messageFeed(server.app.services, bob, conversationId, 0);
+    const stream = await server.app.services.feeds.messages(bob, conversationId, 0);
     // Far more than the page held for the consumer plus the live events kept while it is behind.
     await sendBulk(server, alice, conversationId, 2_000, 16);
     const seqs: number[] = [];

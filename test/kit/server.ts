@@ -8,6 +8,7 @@ import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, type Backend } from './services.js';
+import { MessageRepository } from '../../src/modules/messages/message.repository.js';
 
 /** Rate limits and the socket cap out of the way (the default of every test server). */
 export const UNLIMITED_ENV: Record<string, string> = {
@@ -163,3 +164,9 @@ export function capturedLog(level: 'debug' | 'info' = 'info'): { log: Logger; li
   const stream = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
   return { log: pino({ level, base: { service: 'switchboard' } }, stream), lines };
 }
+
+/**
+ * The messages repository on the server's database, for tests that store messages behind the
+ * service's back (nothing published) or drive the group commit directly.
+ */
+export const messageRepository = (server: TestServer) => new MessageRepository(server.app.services.database.db);

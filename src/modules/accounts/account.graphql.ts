@@ -1,4 +1,3 @@
-import { Loaders } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
 import { UserRef } from '../users/user.graphql.js';
 import type { AuthPayload } from './account.service.js';
@@ -41,7 +40,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const payload = await ctx.services.accounts.signUp({ ...input, userId: String(input.userId) });
       // The payload's user is read in the new user's org (its presence, for one).
-      ctx.loaders = new Loaders(ctx.services, payload.viewer);
+      ctx.loaders = ctx.services.loadersFor(payload.viewer);
       return payload;
     },
   }),
@@ -51,7 +50,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SignInInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const payload = await ctx.services.accounts.signIn({ ...input, userId: String(input.userId) });
-      ctx.loaders = new Loaders(ctx.services, payload.viewer);
+      ctx.loaders = ctx.services.loadersFor(payload.viewer);
       return payload;
     },
   }),

@@ -6,7 +6,6 @@ import type { ChunkEvent } from '../../pubsub/topics.js';
 import { ConversationRef } from '../conversations/conversation.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
-import { answerFeed } from './answer-feed.js';
 
 export const ConversationModeEnum = builder.enumType('ConversationMode', {
   description: 'Who answers: the AI agent, a human expert, or the expert directly while the agent observes.',
@@ -113,7 +112,7 @@ builder.subscriptionFields((t) => ({
     type: MessageChunkRef,
     description: 'Streamed answers of a conversation: the text so far of running streams, then each chunk as it comes.',
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => answerFeed(ctx.services, requireViewer(ctx), String(args.conversationId)),
+    subscribe: (_root, args, ctx) => ctx.services.answerFeed.follow(requireViewer(ctx), String(args.conversationId)),
     resolve: (e) => e,
   }),
 }));

@@ -1,7 +1,21 @@
+import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
+import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics, type ChunkEvent } from '../../pubsub/topics.js';
-import type { Services } from '../../services.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
+import type { MembershipWatch } from '../realtime/membership-watch.js';
+import type { AnswerStreamService } from './answer-stream.service.js';
+
+/** What the answer feed uses. */
+export type AnswerFeedServices = {
+  bus: EventBus;
+  /** Its catch-up is an expert's read. */
+  audit: Pick<AuditLog, 'expertAccess'>;
+  conversations: Pick<ConversationService, 'requireParticipant'>;
+  membership: MembershipWatch;
+  answers: Pick<AnswerStreamService, 'get' | 'liveStreams'>;
+};
 
 const chars = (text: string) => Array.from(text);
 
@@ -11,7 +25,7 @@ const chars = (text: string) => Array.from(text);
  * gets the text so far of every live stream (offset 0), then the rest; a chunk that skips ahead
  * (a lost event) is filled from the stored text first, and one already covered is dropped.
  */
-export async function answerFeed(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<ChunkEvent>> {
+export async function answerFeed(services: AnswerFeedServices, viewer: Viewer, conversationId: string): Promise<AsyncQueue<ChunkEvent>> {
   await services.conversations.requireParticipant(viewer, conversationId);
   // It starts with the text so far of running streams: for an expert, one audited read.
   await services.audit.expertAccess(viewer, conversationId, 'expert.read', { operation: 'messageStream' });
@@ -88,4 +102,14 @@ export async function answerFeed(services: Services, viewer: Viewer, conversatio
   ready = true;
   drain();
   return queue;
+}
+
+/** The feed behind `messageStream`, for its resolver. */
+export class AnswerFeed {
+  constructor(private readonly services: AnswerFeedServices) {}
+
+  /** A conversation's streamed answers for the viewer (see answerFeed). */
+  follow(viewer: Viewer, conversationId: string): Promise<AsyncQueue<ChunkEvent>> {
+    return answerFeed(this.services, viewer, conversationId);
+  }
 }

@@ -134,11 +134,11 @@ export class AnswerStreamService {
     // Claim the stream first so that a concurrent complete, cancel or preempt cannot also end it.
     const claimed = await this.repo.claim(stream.id, preemptedBy);
     if (!claimed) {
-      const existing = await this.messages.repo.byId(stream.orgId, stream.id);
+      const existing = await this.messages.find(stream.orgId, stream.id);
       if (existing) return existing;
       throw new BadInputError(`The stream has ended (${(await this.get(stream.id))?.state})`, 'id');
     }
-    const message = await this.messages.repo.insertNext({
+    const message = await this.messages.storeStreamed({
       id: stream.id,
       conversationId: stream.conversationId,
       orgId: stream.orgId,

@@ -1,23 +1,18 @@
 import type { Viewer } from '../../auth/viewer.js';
-import type { Database } from '../../db/client.js';
 import type { AgentRunRow, MessageStreamRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
-import { RunRepository, type RunState } from './run.repository.js';
+import type { RunRepository, RunState } from './run.repository.js';
 
 /**
  * Agent runs: registered when their agent first speaks in them, steered by control events (whose
  * rules are the control module's: see ControlService), and what agents' output must obey.
  */
 export class RunService {
-  readonly repo: RunRepository;
-
   constructor(
-    database: Database,
+    private readonly repo: RunRepository,
     private readonly events: DomainEvents,
-  ) {
-    this.repo = new RunRepository(database.db);
-  }
+  ) {}
 
   /**
    * An agent speaking in a run: registers the run on first use; refuses when the run was paused,

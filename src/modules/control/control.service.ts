@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
-import type { Database } from '../../db/client.js';
 import type { AgentRunRow, ControlEventRow, ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
@@ -15,7 +14,7 @@ import type { RunService } from '../agents/run.service.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { MessageService } from '../messages/message.service.js';
 import type { UserService } from '../users/user.service.js';
-import { ControlRepository } from './control.repository.js';
+import type { ControlRepository } from './control.repository.js';
 
 export type ControlEventInput = {
   event: ControlEventRow['event'];
@@ -55,10 +54,8 @@ const TRANSITIONS: Record<string, { from: RunState[]; to?: RunState }> = {
  * whether it is possible now), applied, then stored and broadcast.
  */
 export class ControlService {
-  readonly repo: ControlRepository;
-
   constructor(
-    database: Database,
+    private readonly repo: ControlRepository,
     private readonly conversations: ConversationService,
     private readonly users: UserService,
     private readonly messages: MessageService,
@@ -66,9 +63,7 @@ export class ControlService {
     private readonly answers: AnswerStreamService,
     private readonly bus: EventBus,
     private readonly events: DomainEvents,
-  ) {
-    this.repo = new ControlRepository(database.db);
-  }
+  ) {}
 
   /** Validates, applies, stores and broadcasts a control event to the conversation's participants. */
   async send(viewer: Viewer, conversationId: string, input: ControlEventInput): Promise<ControlEventRow> {

@@ -26,6 +26,11 @@ export type ActivityKey = { at: Date; id: string };
 export class ConversationRepository {
   constructor(private readonly db: Db) {}
 
+  /** Runs `work` in one transaction: the methods taking a `tx` join it. */
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
   /** The conversation in the org and the user's participant row, in one statement. */
   async access(orgId: string, conversationId: string, userId: string, db: Db | Tx = this.db): Promise<ConversationAccess | null> {
     const rows = await db

@@ -1,5 +1,5 @@
 import type { Viewer } from '../../auth/viewer.js';
-import type { Database, Tx } from '../../db/client.js';
+import type { Tx } from '../../db/client.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { cursorDate, encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
@@ -9,7 +9,7 @@ import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
 import type { UserService } from '../users/user.service.js';
-import { ConversationRepository, type ActivityKey, type ConversationAccess, type Role } from './conversation.repository.js';
+import type { ActivityKey, ConversationAccess, ConversationRepository, Role } from './conversation.repository.js';
 
 export type CreateConversationInput = {
   type: ConversationRow['type'];
@@ -29,16 +29,12 @@ export type UpdateConversationInput = {
 const canManage = (role: Role | undefined) => role === 'OWNER' || role === 'ADMIN';
 
 export class ConversationService {
-  readonly repo: ConversationRepository;
-
   constructor(
-    private readonly database: Database,
+    private readonly repo: ConversationRepository,
     private readonly users: UserService,
     private readonly bus: EventBus,
     private readonly events: DomainEvents,
-  ) {
-    this.repo = new ConversationRepository(database.db);
-  }
+  ) {}
 
   /**
    * The conversation if the viewer takes part in it. NOT_FOUND when it does not exist in the
@@ -105,8 +101,7 @@ export class ConversationService {
     }
 
     await this.users.ensureExist(viewer.orgId, others);
-    const { db } = this.database;
-    const created = await db
+    const created = await this.repo
       .transaction(async (tx) => {
         if (privateKey) {
           const existing = await this.repo.byPrivateKeyForUpdate(tx, viewer.orgId, privateKey);
@@ -240,11 +235,21 @@ export class ConversationService {
       return existing;
     }
     await this.users.ensureExist(viewer.orgId, [userId]);
-    await this.database.db.transaction((tx) => this.repo.addParticipants(tx, viewer.orgId, conversationId, [{ userId, role }]));
+    await this.repo.transaction((tx) => this.repo.addParticipants(tx, viewer.orgId, conversationId, [{ userId, role }]));
     const added = (await this.repo.participant(conversationId, userId))!;
     await this.announceAddition(viewer.orgId, conversationId, userId);
     await this.participantsAdded(viewer, [added]);
     return added;
+  }
+
+  /** Ids of every conversation the viewer takes part in. */
+  idsOf(viewer: Viewer): Promise<string[]> {
+    return this.repo.conversationIdsOf(viewer.orgId, viewer.userId);
+  }
+
+  /** Which of the (conversation, user) pairs are participants now, as "conversation\0user" keys. */
+  presentParticipants(pairs: { conversationId: string; userId: string }[]): Promise<Set<string>> {
+    return this.repo.presentParticipants(pairs);
   }
 
   /** The user's participant row, if they take part in the conversation. */
@@ -263,7 +268,7 @@ export class ConversationService {
    * request). The caller checks first that they were not removed from it (wasRemoved).
    */
   async join(viewer: Viewer, conversationId: string, role: Role): Promise<void> {
-    const added = await this.database.db.transaction((tx) =>
+    const added = await this.repo.transaction((tx) =>
       this.repo.addParticipants(tx, viewer.orgId, conversationId, [{ userId: viewer.userId, role }]),
     );
     await this.announceAddition(viewer.orgId, conversationId, viewer.userId);
@@ -280,7 +285,7 @@ export class ConversationService {
     if (!target) throw new NotFoundError('Participant');
     if (target.role === 'OWNER' && participant.role !== 'OWNER') throw new ForbiddenError('Only owners can remove owners');
     // Recorded as removed by the viewer: the user cannot put themselves back (see rejoinPrivate).
-    const removed = await this.database.db.transaction((tx) => this.repo.depart(tx, conversationId, userId, viewer.userId));
+    const removed = await this.repo.transaction((tx) => this.repo.depart(tx, conversationId, userId, viewer.userId));
     await this.announceRemoval(viewer.orgId, conversationId, userId);
     if (removed) await this.events.emit('participantChanged', { actor: viewer, change: 'REMOVED', participant: removed });
     return true;
@@ -295,7 +300,7 @@ export class ConversationService {
   /** The viewer leaves (see leave); with `deleteIfEmpty`, the conversation goes if nobody is left in it. */
   private async depart(viewer: Viewer, conversation: ConversationRow, { deleteIfEmpty }: { deleteIfEmpty: boolean }): Promise<boolean> {
     const conversationId = conversation.id;
-    const { left, deleted } = await this.database.db.transaction(async (tx) => {
+    const { left, deleted } = await this.repo.transaction(async (tx) => {
       // Under the lock, two last participants leaving at once cannot both see the other still there.
       await this.repo.lock(tx, conversationId);
       const left = await this.repo.depart(tx, conversationId, viewer.userId, null);

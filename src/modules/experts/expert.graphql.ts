@@ -22,7 +22,7 @@ const ExpertRequestRef = builder.objectRef<ExpertRequestRow>('ExpertRequest').im
       nullable: true,
       description: 'The conversation, once you take part in it (after claiming).',
       resolve: async (r, _args, ctx) => {
-        const access = await ctx.services.conversations.repo.access(r.orgId, r.conversationId, ctx.viewer!.userId);
+        const access = await ctx.services.conversations.access(ctx.viewer!, r.conversationId);
         return access?.participant ? access.conversation : null;
       },
     }),

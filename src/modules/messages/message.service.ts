@@ -1,5 +1,4 @@
 import type { Viewer } from '../../auth/viewer.js';
-import type { Database } from '../../db/client.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
@@ -9,7 +8,7 @@ import { messageSnapshot, viewerSnapshot, type UserSnapshot } from '../../pubsub
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { UserService } from '../users/user.service.js';
-import { DuplicateClientMessageId, MessageRepository, type NewMessage } from './message.repository.js';
+import { DuplicateClientMessageId, type MessageRepository, type NewMessage } from './message.repository.js';
 
 export type SendMessageInput = {
   conversationId: string;
@@ -42,18 +41,15 @@ type SendCandidate = NewMessage & Pick<MessageRow, 'content' | 'contentType' | '
 const SEND_ATTEMPTS = 3;
 
 export class MessageService {
-  readonly repo: MessageRepository;
   private sendChecks: readonly SendCheck[] = [];
 
   constructor(
-    database: Database,
+    private readonly repo: MessageRepository,
     private readonly conversations: ConversationService,
     private readonly users: UserService,
     private readonly bus: EventBus,
     private readonly events: DomainEvents,
-  ) {
-    this.repo = new MessageRepository(database.db);
-  }
+  ) {}
 
   /** Adds a rule every send must pass (see SendCheck); modules add theirs when they are made. */
   addSendCheck(check: SendCheck): void {
@@ -162,6 +158,27 @@ export class MessageService {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
     return null;
+  }
+
+  /**
+   * Stores what a streamed answer leaves (its id is the stream's) with the conversation's next
+   * seq, for the agents module, which has checked the stream; null if the conversation is gone.
+   */
+  storeStreamed(message: NewMessage & { id: string }): Promise<MessageRow | null> {
+    return this.repo.insertNext(message);
+  }
+
+  /** A message of the org by id, unchecked: for modules that have checked access themselves. */
+  find(orgId: string, id: string): Promise<MessageRow | null> {
+    return this.repo.byId(orgId, id);
+  }
+
+  /**
+   * Stored messages with seq > afterSeq, ascending, each with its sender: for feeds that catch up
+   * (they check membership themselves).
+   */
+  storedAfter(conversationId: string, afterSeq: number, limit: number): Promise<{ message: MessageRow; sender: UserSnapshot }[]> {
+    return this.repo.after(conversationId, afterSeq, limit);
   }
 
   /** Tells subscribers of a committed message (with its sender, so they need no read). */

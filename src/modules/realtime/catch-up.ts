@@ -1,5 +1,5 @@
 import { messageSnapshot, type MessageSnapshot } from '../../pubsub/snapshots.js';
-import type { MessageRepository } from '../messages/message.repository.js';
+import type { MessageService } from '../messages/message.service.js';
 
 /**
  * Stored messages for subscriptions that catch up (a resume with afterSeq, a hole in seq, a resync
@@ -12,7 +12,7 @@ import type { MessageRepository } from '../messages/message.repository.js';
 export class CatchUpReader {
   private readonly inFlight = new Map<string, Promise<MessageSnapshot[]>>();
 
-  constructor(private readonly messages: MessageRepository) {}
+  constructor(private readonly messages: Pick<MessageService, 'storedAfter'>) {}
 
   /** Up to `limit` stored messages of the conversation with seq > afterSeq, ascending. */
   after(conversationId: string, afterSeq: number, limit: number): Promise<MessageSnapshot[]> {
@@ -20,7 +20,7 @@ export class CatchUpReader {
     let read = this.inFlight.get(key);
     if (!read) {
       read = this.messages
-        .after(conversationId, afterSeq, limit)
+        .storedAfter(conversationId, afterSeq, limit)
         .then((rows) => rows.map(({ message, sender }) => messageSnapshot(message, sender)))
         .finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, read);

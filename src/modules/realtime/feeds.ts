@@ -1,13 +1,29 @@
+import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
+import type { EventBus } from '../../pubsub/pubsub.js';
 import type { MessageSnapshot, UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type Topic } from '../../pubsub/topics.js';
-import type { Services } from '../../services.js';
-import { endWithCredential, tokenValid } from './token-expiry.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
+import type { CatchUpReader } from './catch-up.js';
+import type { MembershipWatch } from './membership-watch.js';
+import { endWithCredential, tokenValid, type Revocations } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
 // Feeds: what the subscriptions messageAdded, messageUpdated, messageDeleted, typing and
 // controlEvent deliver, each an AsyncQueue fed from pub/sub (and, for messages, the database).
+
+/** What the feeds use. */
+export type FeedServices = {
+  bus: EventBus;
+  /** API key revocations end the feeds of their viewers. */
+  apiKeys: Revocations;
+  /** Replays of stored messages are an expert's reads. */
+  audit: Pick<AuditLog, 'expertAccess'>;
+  conversations: Pick<ConversationService, 'requireParticipant' | 'idsOf'>;
+  membership: MembershipWatch;
+  catchUp: CatchUpReader;
+};
 
 /** How often an all-conversations feed re-reads the viewer's conversations, in case a membership event was lost. */
 const MEMBERSHIP_RECHECK_MS = 30_000;
@@ -32,7 +48,7 @@ type Endable = Pick<AsyncQueue<unknown>, 'end' | 'onFinish'>;
  * does so on its own. Call it before checking membership, so that a removal right after the check
  * is not missed.
  */
-async function guardConversation(services: Services, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
+async function guardConversation(services: FeedServices, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
   let member = true;
   const stop = () => {
     member = false;
@@ -71,7 +87,7 @@ async function settingUp<T>(queue: AsyncQueue<T>, setup: () => Promise<void>): P
  * never reads ahead of the consumer by more than a page.
  */
 export async function messageFeed(
-  services: Services,
+  services: FeedServices,
   viewer: Viewer,
   conversationId: string,
   afterSeq: number | null | undefined,
@@ -182,7 +198,7 @@ export async function messageFeed(
  * into conversations they join and out of those they leave. Membership comes from events, and is
  * re-read periodically in case one of those was lost.
  */
-export async function allMessagesFeed(services: Services, viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
+export async function allMessagesFeed(services: FeedServices, viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
   const queue = new AsyncQueue<MessageSnapshot>();
   const perConversation = new Map<string, AsyncQueue<MessageSnapshot>>();
 
@@ -217,7 +233,7 @@ export async function allMessagesFeed(services: Services, viewer: Viewer): Promi
   };
   const resync = async () => {
     const before = new Map(perConversation);
-    const ids = new Set(await services.conversations.repo.conversationIdsOf(viewer.orgId, viewer.userId));
+    const ids = new Set(await services.conversations.idsOf(viewer));
     // Only streams that existed before the read can be judged by it; newer ones came from events.
     for (const [id, inner] of before) if (!ids.has(id) && perConversation.get(id) === inner) leave(id);
     await Promise.all([...ids].map(join));
@@ -243,7 +259,7 @@ export async function allMessagesFeed(services: Services, viewer: Viewer): Promi
 
 /** Events of one topic of a conversation the viewer takes part in, checked per event. */
 export async function conversationTopicFeed<T>(
-  services: Services,
+  services: FeedServices,
   viewer: Viewer,
   conversationId: string,
   topic: Topic<T>,
@@ -270,7 +286,7 @@ export type TypingState = { conversationId: string; userId: string; isTyping: bo
  * every instance even if the instance that set it is gone. Refreshes (setTyping(true) again) and
  * repeated stops only move the deadline or are dropped.
  */
-export async function typingFeed(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
+export async function typingFeed(services: FeedServices, viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
   const events = await conversationTopicFeed(services, viewer, conversationId, topics.typing(conversationId));
   const queue = new AsyncQueue<TypingState>();
   /** Who is typing, with the timer that turns them off. */
@@ -304,4 +320,29 @@ export async function typingFeed(services: Services, viewer: Viewer, conversatio
     queue.end();
   })().catch((err) => queue.fail(err));
   return queue;
+}
+
+/** The feeds behind the realtime subscriptions, for their resolvers. */
+export class Feeds {
+  constructor(private readonly services: FeedServices) {}
+
+  /** `messageAdded` of one conversation (see messageFeed). */
+  messages(viewer: Viewer, conversationId: string, afterSeq: number | null | undefined): Promise<AsyncQueue<MessageSnapshot>> {
+    return messageFeed(this.services, viewer, conversationId, afterSeq);
+  }
+
+  /** `messageAdded` of every conversation of the viewer (see allMessagesFeed). */
+  allMessages(viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
+    return allMessagesFeed(this.services, viewer);
+  }
+
+  /** One topic of a conversation: `messageUpdated`, `messageDeleted`, `controlEvent`. */
+  topic<T>(viewer: Viewer, conversationId: string, topic: Topic<T>): Promise<AsyncQueue<T>> {
+    return conversationTopicFeed(this.services, viewer, conversationId, topic);
+  }
+
+  /** `typing` of a conversation (see typingFeed). */
+  typing(viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
+    return typingFeed(this.services, viewer, conversationId);
+  }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import type { ConversationRepository } from '../conversations/conversation.repository.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
 import { errorMessage } from '../../observability/log-errors.js';
 
 /** How often watched memberships are re-checked in the database, in case a removal event was lost. */
@@ -36,7 +36,7 @@ export class MembershipWatch {
   private asked = new Map<string, Pair & { promise: Promise<boolean>; answer: (present: boolean) => void; fail: (err: unknown) => void }>();
 
   constructor(
-    private readonly repo: ConversationRepository,
+    private readonly conversations: Pick<ConversationService, 'presentParticipants'>,
     private readonly log: Logger,
     bus?: Pick<EventBus, 'onDisconnect' | 'onReconnect'>,
   ) {
@@ -93,7 +93,7 @@ export class MembershipWatch {
     const entries = [...this.watched.values()];
     for (let i = 0; i < entries.length; i += BATCH) {
       const batch = entries.slice(i, i + BATCH);
-      const present = await this.repo.presentParticipants(batch);
+      const present = await this.conversations.presentParticipants(batch);
       for (const entry of batch) {
         if (!present.has(keyOf(entry))) for (const removed of [...entry.onRemoved]) removed();
       }
@@ -106,7 +106,7 @@ export class MembershipWatch {
     for (let i = 0; i < entries.length; i += BATCH) {
       const batch = entries.slice(i, i + BATCH);
       try {
-        const present = await this.repo.presentParticipants(batch);
+        const present = await this.conversations.presentParticipants(batch);
         for (const entry of batch) entry.answer(present.has(keyOf(entry)));
       } catch (err) {
         for (const entry of batch) entry.fail(err);

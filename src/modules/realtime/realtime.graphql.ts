@@ -1,4 +1,4 @@
-import { Loaders, requireViewer, type Context } from '../../context.js';
+import { requireViewer, type Context } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
@@ -9,7 +9,7 @@ import { topics, type PresenceEvent } from '../../pubsub/topics.js';
 import { ControlEventRef } from '../control/control.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
-import { allMessagesFeed, conversationTopicFeed, messageFeed, typingFeed, type TypingState } from './feeds.js';
+import type { TypingState } from './feeds.js';
 import { endWithCredential, tokenValid } from './token-expiry.js';
 
 /** A presence subscription may name at most this many users. */
@@ -66,7 +66,7 @@ builder.mutationFields((t) => ({
  * arguments, which only chose the stream: the fan-out's sharing key leaves them out.
  */
 function perEvent<E>(event: E, _args: unknown, ctx: Context): E {
-  ctx.loaders = new Loaders(ctx.services, ctx.viewer);
+  ctx.loaders = ctx.services.loadersFor(ctx.viewer);
   return event;
 }
 
@@ -81,9 +81,9 @@ builder.subscriptionFields((t) => ({
       if (args.afterSeq != null && args.afterSeq < 0) throw new BadInputError('`afterSeq` must not be negative', 'afterSeq');
       if (args.conversationId == null) {
         if (args.afterSeq != null) throw new BadInputError('`afterSeq` needs a `conversationId`', 'afterSeq');
-        return allMessagesFeed(ctx.services, viewer);
+        return ctx.services.feeds.allMessages(viewer);
       }
-      return messageFeed(ctx.services, viewer, String(args.conversationId), args.afterSeq);
+      return ctx.services.feeds.messages(viewer, String(args.conversationId), args.afterSeq);
     },
     resolve: perEvent,
   }),
@@ -91,20 +91,20 @@ builder.subscriptionFields((t) => ({
     type: MessageRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicFeed(ctx.services, requireViewer(ctx), String(args.conversationId), topics.messageUpdated(String(args.conversationId))),
+      ctx.services.feeds.topic(requireViewer(ctx), String(args.conversationId), topics.messageUpdated(String(args.conversationId))),
     resolve: perEvent,
   }),
   messageDeleted: t.field({
     type: MessageRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicFeed(ctx.services, requireViewer(ctx), String(args.conversationId), topics.messageDeleted(String(args.conversationId))),
+      ctx.services.feeds.topic(requireViewer(ctx), String(args.conversationId), topics.messageDeleted(String(args.conversationId))),
     resolve: perEvent,
   }),
   typing: t.field({
     type: TypingEventRef,
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => typingFeed(ctx.services, requireViewer(ctx), String(args.conversationId)),
+    subscribe: (_root, args, ctx) => ctx.services.feeds.typing(requireViewer(ctx), String(args.conversationId)),
     resolve: perEvent,
   }),
   presence: t.field({
@@ -138,7 +138,7 @@ builder.subscriptionFields((t) => ({
     type: ControlEventRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicFeed(ctx.services, requireViewer(ctx), String(args.conversationId), topics.controlEvent(String(args.conversationId))),
+      ctx.services.feeds.topic(requireViewer(ctx), String(args.conversationId), topics.controlEvent(String(args.conversationId))),
     resolve: perEvent,
   }),
 }));

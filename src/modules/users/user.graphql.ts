@@ -4,7 +4,7 @@ import { builder } from '../../graphql/builder.js';
 import { connectionType } from '../../graphql/pagination.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
-import type { Presence } from '../realtime/presence.service.js';
+import type { Presence } from './presence.service.js';
 
 export const PresenceRef = builder.objectRef<Presence>('Presence').implement({
   fields: (t) => ({

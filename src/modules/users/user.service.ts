@@ -5,7 +5,7 @@ import { userSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import type { Viewer } from '../../auth/viewer.js';
 import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
 import { checkText } from '../../lib/validate.js';
-import type { PresenceService } from '../realtime/presence.service.js';
+import type { PresenceService } from './presence.service.js';
 import { UserRepository, type UserProfile } from './user.repository.js';
 
 /** How long a provisioned profile is trusted before the next token refreshes the row. */

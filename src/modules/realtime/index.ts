@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+import type { AuditLog } from '../../auth/audit.js';
+import type { DomainEvents } from '../../events/emitter.js';
+import type { EventBus } from '../../pubsub/pubsub.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
+import type { MessageService } from '../messages/message.service.js';
+import { CatchUpReader } from './catch-up.js';
+import { Feeds } from './feeds.js';
+import { MembershipWatch } from './membership-watch.js';
+import type { Revocations } from './token-expiry.js';
+import { TypingService } from './typing.service.js';
+import { typingStopsOnSend } from './typing-stops-on-send.js';
+
+/**
+ * What subscriptions deliver: the feeds of messages, typing and control events, with the
+ * instance-wide re-checks that keep them to current participants, and typing indicators.
+ */
+export function createRealtimeModule(deps: {
+  bus: EventBus;
+  log: Logger;
+  events: DomainEvents;
+  audit: AuditLog;
+  apiKeys: Revocations;
+  conversations: ConversationService;
+  messages: MessageService;
+}) {
+  const typing = new TypingService(deps.bus, deps.bus.commands);
+  const membership = new MembershipWatch(deps.conversations, deps.log, deps.bus);
+  const feeds = new Feeds({
+    bus: deps.bus,
+    apiKeys: deps.apiKeys,
+    audit: deps.audit,
+    conversations: deps.conversations,
+    membership,
+    catchUp: new CatchUpReader(deps.messages),
+  });
+  deps.events.on('messageCommitted', typingStopsOnSend(typing));
+  return { typing, membership, feeds };
+}
