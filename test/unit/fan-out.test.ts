@@ -64,7 +64,7 @@ describe('fan-out sharing key', () => {
   });
 
   it('may leave them out: every shared subscription field resolves to its event as it came, whatever its arguments', () => {
-    const context = { services: {}, viewer: null };
+    const context = { services: { loadersFor: () => ({}) }, viewer: null };
     const fields = schema.getSubscriptionType()!.getFields();
     for (const field of VIEWER_INDEPENDENT.Subscription!.map((name) => fields[name]!)) {
       const event = { an: 'event' };
