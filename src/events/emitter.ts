@@ -7,6 +7,7 @@ export type Reaction<N extends DomainEventName> = (event: DomainEventMap[N]) => 
 
 const settled: Promise<void> = Promise.resolve();
 const nothing = () => {};
+const none: readonly never[] = [];
 
 /**
  * Raises domain events (see domain-events.ts) to the reactions registered for them. A service
@@ -25,14 +26,22 @@ export class DomainEvents {
     return () => this.set(name, this.list(name).filter((r) => r !== reaction));
   }
 
-  /** Runs every reaction to the event; settles once all have, whatever they did. */
+  /**
+   * Runs every reaction to the event; settles once all have, whatever they did. Most reactions
+   * return at once for most events (a send by someone who is no expert): only those still running
+   * are waited for, so a send waits on one promise, not on one per reaction.
+   */
   emit<N extends DomainEventName>(name: N, event: DomainEventMap[N]): Promise<void> {
     const reactions = this.list(name);
-    if (reactions.length === 0) return settled;
-    if (reactions.length === 1) return this.run(name, reactions[0]!, event);
-    const running: Promise<void>[] = [];
-    for (let i = 0; i < reactions.length; i++) running.push(this.run(name, reactions[i]!, event));
-    return Promise.all(running).then(nothing);
+    let first: Promise<void> | undefined;
+    let running: Promise<void>[] | undefined;
+    for (let i = 0; i < reactions.length; i++) {
+      const reaction = this.run(name, reactions[i]!, event);
+      if (reaction === settled) continue;
+      if (!first) first = reaction;
+      else (running ??= [first]).push(reaction);
+    }
+    return running ? Promise.all(running).then(nothing) : (first ?? settled);
   }
 
   private run<N extends DomainEventName>(name: N, reaction: Reaction<N>, event: DomainEventMap[N]): Promise<void> {
@@ -50,7 +59,7 @@ export class DomainEvents {
   }
 
   private list<N extends DomainEventName>(name: N): readonly Reaction<N>[] {
-    return (this.reactions[name] as readonly Reaction<N>[] | undefined) ?? [];
+    return (this.reactions[name] as readonly Reaction<N>[] | undefined) ?? none;
   }
 
   private set<N extends DomainEventName>(name: N, reactions: readonly Reaction<N>[]): void {

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { Viewer } from '../../auth/viewer.js';
+import type { MessageRow } from '../../db/schema/index.js';
 import type { Reaction } from '../../events/emitter.js';
 import { errorMessage } from '../../observability/log-errors.js';
 import type { RunService } from '../agents/run.service.js';
@@ -16,8 +18,13 @@ export function preemptOnPriority(deps: {
   control: Pick<ControlService, 'send'>;
   log: Logger;
 }): Reaction<'messageCommitted'> {
-  return async function preemptOnPriority({ actor, message, via }) {
+  // Decided at once for most sends (not urgent), which then wait for nothing.
+  return function preemptOnPriority({ actor, message, via }) {
     if (via !== 'send' || actor.kind !== 'USER' || (message.priority !== 'HIGH' && message.priority !== 'CRITICAL')) return;
+    return preempt(actor, message);
+  };
+
+  async function preempt(actor: Viewer, message: MessageRow): Promise<void> {
     // The conversation's setting is read only here: the send itself does not read the row.
     const access = await deps.conversations.access(actor, message.conversationId);
     if (!access?.conversation.preemptOnPriority) return;
@@ -32,5 +39,5 @@ export function preemptOnPriority(deps: {
         })
         .catch((err: unknown) => deps.log.warn({ err: errorMessage(err), runId: run.runId }, 'a PREEMPT on a priority message failed'));
     }
-  };
+  }
 }
