@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema/index.js';
 import { UserRepository } from '../modules/users/user.repository.js';
-import { errorMessage } from '../observability/log-errors.js';
+import { RecheckList } from '../lib/batched-recheck.js';
 
 const KEY_PREFIX = 'sbk_';
 /**
@@ -13,8 +13,6 @@ const KEY_PREFIX = 'sbk_';
  * re-checked every half, so one opened on a check cached just before the revocation ends in time.
  */
 export const REVOCATION_DELAY_MS = 10_000;
-/** Keys re-checked per statement. */
-const RECHECK_BATCH = 500;
 
 const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
 
@@ -22,15 +20,14 @@ const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest
 export class ApiKeys {
   private readonly cache = new Map<string, { row: ApiKeyRow | null; at: number }>();
   /** Keys of open connections (WebSockets, SSE streams), with what to do when one is revoked. */
-  private readonly watched = new Map<string, Set<() => void>>();
-  private timer?: NodeJS.Timeout;
-  /** A re-check in flight: a tick that comes while the database is slow is skipped. */
-  private rechecking = false;
+  private readonly connections: RecheckList<string>;
 
   constructor(
     private readonly db: Db,
-    private readonly log?: Logger,
-  ) {}
+    log?: Logger,
+  ) {
+    this.connections = new RecheckList({ name: 'API key', everyMs: REVOCATION_DELAY_MS / 2, present: (ids) => this.live(ids), log });
+  }
 
   /**
    * A new key for `userId`, whose user is made with it: a service (kind AGENT, named
@@ -82,60 +79,29 @@ export class ApiKeys {
 
   /**
    * Calls `onRevoked` once a re-check finds the key revoked: a connection outlives the check made
-   * when it opened. One timer re-checks every watched key in a few statements. Returns the unwatch.
+   * when it opened. Returns the unwatch.
    */
   watch(keyId: string, onRevoked: () => void): () => void {
-    let callbacks = this.watched.get(keyId);
-    if (!callbacks) this.watched.set(keyId, (callbacks = new Set()));
-    callbacks.add(onRevoked);
-    if (!this.timer) {
-      this.timer = setInterval(() => {
-        if (this.rechecking) return;
-        this.rechecking = true;
-        this.recheck()
-          .catch((err: Error) => this.log?.warn({ err: errorMessage(err) }, 'API key re-check failed'))
-          .finally(() => (this.rechecking = false));
-      }, REVOCATION_DELAY_MS / 2);
-      this.timer.unref();
-    }
-    return () => {
-      callbacks.delete(onRevoked);
-      if (callbacks.size === 0 && this.watched.get(keyId) === callbacks) this.watched.delete(keyId);
-    };
+    return this.connections.watch(keyId, keyId, onRevoked);
   }
 
   /** Checks every watched key; tells the connections of revoked ones. */
-  async recheck(): Promise<void> {
-    const ids = [...this.watched.keys()];
-    for (let i = 0; i < ids.length; i += RECHECK_BATCH) {
-      const batch = ids.slice(i, i + RECHECK_BATCH);
-      const live = await this.db
-        .select({ id: apiKeys.id })
-        .from(apiKeys)
-        .where(and(inArray(apiKeys.id, batch), isNull(apiKeys.revokedAt)));
-      const alive = new Set(live.map((k) => k.id));
-      const revoked = batch.filter((id) => !alive.has(id));
-      // Their cached checks go too, or a client reconnecting at once would get back in.
-      if (revoked.length) this.cache.clear();
-      for (const id of revoked) this.revoked(id);
-    }
-  }
-
-  /** Tells the connections of a revoked key, once each; one that fails does not keep the others open. */
-  private revoked(keyId: string): void {
-    const callbacks = this.watched.get(keyId);
-    this.watched.delete(keyId);
-    for (const onRevoked of callbacks ?? []) {
-      try {
-        onRevoked();
-      } catch (err) {
-        this.log?.warn({ err: errorMessage(err) }, 'ending a connection of a revoked API key failed');
-      }
-    }
+  recheck(): Promise<void> {
+    return this.connections.recheck();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.connections.stop();
+  }
+
+  /** Which of the keys `ids` are not revoked. */
+  private async live(ids: string[]): Promise<Set<string>> {
+    const rows = await this.db
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(and(inArray(apiKeys.id, ids), isNull(apiKeys.revokedAt)));
+    // The cached checks of revoked keys go too, or a client reconnecting at once would get back in.
+    if (rows.length < ids.length) this.cache.clear();
+    return new Set(rows.map((k) => k.id));
   }
 }
