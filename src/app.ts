@@ -20,7 +20,7 @@ import { GRAPHIQL_OPTIONS, renderGraphiQL } from './graphiql.js';
 import { createMaskError } from './graphql/mask.js';
 import { schema } from './graphql/schema.js';
 import type { PresenceTiming } from './modules/realtime/presence.service.js';
-import { atCredentialEnd, closesWithCredential, tokenValid } from './modules/realtime/token-expiry.js';
+import { atCredentialEnd, tokenValid } from './modules/realtime/token-expiry.js';
 import { EventBus } from './pubsub/pubsub.js';
 import { viewerSnapshot } from './pubsub/snapshots.js';
 import { queryLimitPlugins } from './graphql/armor.js';
@@ -285,7 +285,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         // its subscriptions drop any event that slips in before), so the client reconnects with
         // a fresh token and resubscribes. Likewise when its API key is revoked.
         state.cancelCredentialEnd = atCredentialEnd(viewer, services.apiKeys, (reason) => ctx.extra.socket.close(CloseCode.Forbidden, reason));
-        closesWithCredential(viewer);
         return true;
       },
       onClose: (ctx) => {

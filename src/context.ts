@@ -7,6 +7,9 @@ import type { Presence } from './modules/realtime/presence.service.js';
 import type { Services } from './services.js';
 import { errorMessage } from './observability/log-errors.js';
 
+/** How an operation came: an HTTP request (an SSE stream too), or a message on a WebSocket. */
+export type Transport = 'http' | 'websocket';
+
 /** What every resolver gets, for HTTP, SSE and WebSocket alike. */
 export type Context = {
   viewer: Viewer | null;
@@ -16,6 +19,7 @@ export type Context = {
   requestId: string;
   /** Where the request came from (transport/client-address.ts), for limits on anonymous work. */
   clientAddress: string;
+  transport: Transport;
 };
 
 /**
@@ -121,7 +125,7 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
 
 export function createContext(services: Services, viewer: Viewer | null, requestId: string, clientAddress: string): Context {
   const log = services.log.child({ requestId, user: viewer?.userId });
-  return { viewer, services, loaders: new Loaders(services, viewer), log, requestId, clientAddress };
+  return { viewer, services, loaders: new Loaders(services, viewer), log, requestId, clientAddress, transport: 'http' };
 }
 
 /**
@@ -133,6 +137,7 @@ export function createContext(services: Services, viewer: Viewer | null, request
 export class SocketContext implements Context {
   private madeLog?: Logger;
   private madeLoaders?: Loaders;
+  readonly transport: Transport = 'websocket';
 
   constructor(
     readonly services: Services,

@@ -77,13 +77,13 @@ builder.subscriptionFields((t) => ({
       'New messages of one conversation (with `afterSeq`: stored ones after it first, then live, with no gap or duplicate), or of all your conversations (live only).',
     args: { conversationId: t.arg.id(), afterSeq: t.arg.int() },
     subscribe: (_root, args, ctx) => {
-      const viewer = requireViewer(ctx);
+      requireViewer(ctx); // UNAUTHENTICATED before anything about the arguments
       if (args.afterSeq != null && args.afterSeq < 0) throw new BadInputError('`afterSeq` must not be negative', 'afterSeq');
       if (args.conversationId == null) {
         if (args.afterSeq != null) throw new BadInputError('`afterSeq` needs a `conversationId`', 'afterSeq');
-        return allMessagesStream(ctx.services, viewer);
+        return allMessagesStream(ctx);
       }
-      return messageStream(ctx.services, viewer, String(args.conversationId), args.afterSeq);
+      return messageStream(ctx, String(args.conversationId), args.afterSeq);
     },
     resolve: perEvent,
   }),
@@ -91,20 +91,20 @@ builder.subscriptionFields((t) => ({
     type: MessageRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.messageUpdated(String(args.conversationId))),
+      conversationTopicStream(ctx, String(args.conversationId), topics.messageUpdated(String(args.conversationId))),
     resolve: perEvent,
   }),
   messageDeleted: t.field({
     type: MessageRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.messageDeleted(String(args.conversationId))),
+      conversationTopicStream(ctx, String(args.conversationId), topics.messageDeleted(String(args.conversationId))),
     resolve: perEvent,
   }),
   typing: t.field({
     type: TypingEventRef,
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => typingStream(ctx.services, requireViewer(ctx), String(args.conversationId)),
+    subscribe: (_root, args, ctx) => typingStream(ctx, String(args.conversationId)),
     resolve: perEvent,
   }),
   presence: t.field({
@@ -119,7 +119,7 @@ builder.subscriptionFields((t) => ({
       }
       for (const id of ids) checkText('userIds', id, { max: LIMITS.shortTextChars });
       const queue = new AsyncQueue<PresenceEvent>();
-      endWithCredential(viewer, queue, ctx.services.apiKeys);
+      endWithCredential(ctx, queue);
       const topicList = args.userIds ? ids.map((id) => topics.presence(viewer.orgId, id)) : [topics.orgPresence(viewer.orgId)];
       try {
         const unlisten = await ctx.services.bus.listenAll(topicList, (e) => {
@@ -138,7 +138,7 @@ builder.subscriptionFields((t) => ({
     type: ControlEventRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicStream(ctx.services, requireViewer(ctx), String(args.conversationId), topics.controlEvent(String(args.conversationId))),
+      conversationTopicStream(ctx, String(args.conversationId), topics.controlEvent(String(args.conversationId))),
     resolve: perEvent,
   }),
 }));

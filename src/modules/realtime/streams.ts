@@ -2,7 +2,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import type { MessageSnapshot, UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type Topic } from '../../pubsub/topics.js';
-import type { Services } from '../../services.js';
+import { requireViewer, type Context } from '../../context.js';
 import { endWithCredential, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
@@ -29,14 +29,15 @@ type Endable = Pick<AsyncQueue<unknown>, 'end' | 'onFinish'>;
  * does so on its own. Call it before checking membership, so that a removal right after the check
  * is not missed.
  */
-async function guardConversation(services: Services, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
+async function guardConversation(ctx: Context, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
+  const { services } = ctx;
   let member = true;
   const stop = () => {
     member = false;
     // Whatever is still buffered was sent while the viewer took part; it may still go out.
     queue.end();
   };
-  endWithCredential(viewer, queue, services.apiKeys);
+  endWithCredential(ctx, queue);
   const unlisten = await services.bus.listen(topics.membership(conversationId), (event) => {
     if (event.userId === viewer.userId && event.change === 'REMOVED') stop();
   });
@@ -68,15 +69,16 @@ async function settingUp<T>(queue: AsyncQueue<T>, setup: () => Promise<void>): P
  * never reads ahead of the consumer by more than a page.
  */
 export async function messageStream(
-  services: Services,
-  viewer: Viewer,
+  ctx: Context,
   conversationId: string,
   afterSeq: number | null | undefined,
   queue: AsyncQueue<MessageSnapshot> = new AsyncQueue(),
   guard?: Guard,
 ): Promise<AsyncQueue<MessageSnapshot>> {
+  const { services } = ctx;
+  const viewer = requireViewer(ctx);
   return settingUp(queue, async () => {
-    guard ??= await guardConversation(services, viewer, conversationId, queue);
+    guard ??= await guardConversation(ctx, viewer, conversationId, queue);
     const allowed = guard;
     const { conversation } = await services.conversations.requireParticipant(viewer, conversationId);
     // A resume replays stored messages: for an expert, one audited read (live deliveries are not).
@@ -179,7 +181,9 @@ export async function messageStream(
  * into conversations they join and out of those they leave. Membership comes from events, and is
  * re-read periodically in case one of those was lost.
  */
-export async function allMessagesStream(services: Services, viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
+export async function allMessagesStream(ctx: Context): Promise<AsyncQueue<MessageSnapshot>> {
+  const { services } = ctx;
+  const viewer = requireViewer(ctx);
   const queue = new AsyncQueue<MessageSnapshot>();
   const perConversation = new Map<string, AsyncQueue<MessageSnapshot>>();
 
@@ -195,7 +199,7 @@ export async function allMessagesStream(services: Services, viewer: Viewer): Pro
     // pub/sub's back, as they end single-conversation streams.
     inner.onFinish(services.membership.watch(conversationId, viewer.userId, () => void inner.return()));
     try {
-      await messageStream(services, viewer, conversationId, undefined, inner, {
+      await messageStream(ctx, conversationId, undefined, inner, {
         allows: () => tokenValid(viewer) && perConversation.get(conversationId) === inner,
       });
     } catch {
@@ -221,7 +225,7 @@ export async function allMessagesStream(services: Services, viewer: Viewer): Pro
   };
 
   return settingUp(queue, async () => {
-    endWithCredential(viewer, queue, services.apiKeys);
+    endWithCredential(ctx, queue);
     queue.onFinish(() => {
       for (const inner of perConversation.values()) void inner.return();
       perConversation.clear();
@@ -239,15 +243,12 @@ export async function allMessagesStream(services: Services, viewer: Viewer): Pro
 }
 
 /** Events of one topic of a conversation the viewer takes part in, checked per event. */
-export async function conversationTopicStream<T>(
-  services: Services,
-  viewer: Viewer,
-  conversationId: string,
-  topic: Topic<T>,
-): Promise<AsyncQueue<T>> {
+export async function conversationTopicStream<T>(ctx: Context, conversationId: string, topic: Topic<T>): Promise<AsyncQueue<T>> {
+  const { services } = ctx;
+  const viewer = requireViewer(ctx);
   const queue = new AsyncQueue<T>();
   return settingUp(queue, async () => {
-    const guard = await guardConversation(services, viewer, conversationId, queue);
+    const guard = await guardConversation(ctx, viewer, conversationId, queue);
     await services.conversations.requireParticipant(viewer, conversationId);
     const unlisten = await services.bus.listen(topic, (event) => {
       // While memberships are re-checked after pub/sub came back, events wait for the answer, in order.
@@ -267,8 +268,8 @@ export type TypingState = { conversationId: string; userId: string; isTyping: bo
  * every instance even if the instance that set it is gone. Refreshes (setTyping(true) again) and
  * repeated stops only move the deadline or are dropped.
  */
-export async function typingStream(services: Services, viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
-  const events = await conversationTopicStream(services, viewer, conversationId, topics.typing(conversationId));
+export async function typingStream(ctx: Context, conversationId: string): Promise<AsyncQueue<TypingState>> {
+  const events = await conversationTopicStream(ctx, conversationId, topics.typing(conversationId));
   const queue = new AsyncQueue<TypingState>();
   /** Who is typing, with the timer that turns them off. */
   const typing = new Map<string, NodeJS.Timeout>();
