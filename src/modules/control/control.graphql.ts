@@ -2,7 +2,7 @@ import { requireViewer } from '../../context.js';
 import type { ControlEventRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ControlEventTypeEnum } from '../../graphql/enums.js';
-import { connectionType } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
 import type { ControlEventSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
 

@@ -2,7 +2,7 @@ import { requireViewer } from '../../context.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ConversationTypeEnum, ParticipantRoleEnum } from '../../graphql/enums.js';
-import { connectionType } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
 import { MessageConnection, MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 

@@ -6,7 +6,7 @@ import type { Database } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { messages, participants, users, type MessageRow } from '../../db/schema/index.js';
 import { NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs, type PageRequest } from '../../graphql/pagination.js';
+import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs, type PageRequest } from '../../lib/paging.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import type { ConversationService } from '../conversations/conversation.service.js';

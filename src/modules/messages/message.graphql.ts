@@ -2,7 +2,7 @@ import { requireViewer } from '../../context.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ActorKindEnum, MessageKindEnum, MessagePriorityEnum } from '../../graphql/enums.js';
-import { connectionType } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
 import type { MessageSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
 

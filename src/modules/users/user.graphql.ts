@@ -1,7 +1,7 @@
 import { requireViewer } from '../../context.js';
 import { ActorKindEnum, PresenceStatusEnum } from '../../graphql/enums.js';
 import { builder } from '../../graphql/builder.js';
-import { connectionType } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import type { Presence } from '../realtime/presence.service.js';
