@@ -13,6 +13,9 @@ type SchemaTypes = {
   // Fields are non-null unless marked `nullable: true`, as in the contract.
   DefaultFieldNullability: false;
   Scalars: {
+    // GraphQL hands every ID argument over as a string, whatever the client wrote; ids go out as
+    // strings or as numbers (audit entries), which the scalar writes as strings.
+    ID: { Input: string; Output: string | number };
     // Output also takes strings: event snapshots carry dates as ISO strings.
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };

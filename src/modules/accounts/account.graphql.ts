@@ -39,7 +39,7 @@ builder.mutationFields((t) => ({
       'Creates a user with a password in the server\'s accounts org (ACCOUNTS_ORG; built-in accounts, when the server has them on) and signs it in. CONFLICT when the user id is taken.',
     args: { input: t.arg({ type: SignUpInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const payload = await ctx.services.accounts.signUp({ ...input, userId: String(input.userId) });
+      const payload = await ctx.services.accounts.signUp(input);
       // The payload's user is read in the new user's org (its presence, for one).
       ctx.loaders = new Loaders(ctx.services, payload.viewer);
       return payload;
@@ -50,7 +50,7 @@ builder.mutationFields((t) => ({
     description: 'Trades a user id and password for a token (built-in accounts). UNAUTHENTICATED for any wrong pair.',
     args: { input: t.arg({ type: SignInInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const payload = await ctx.services.accounts.signIn({ ...input, userId: String(input.userId) });
+      const payload = await ctx.services.accounts.signIn(input);
       ctx.loaders = new Loaders(ctx.services, payload.viewer);
       return payload;
     },

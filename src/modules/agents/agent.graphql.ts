@@ -92,19 +92,18 @@ builder.mutationFields((t) => ({
     type: MessageStreamRef,
     description: 'Starts a streamed answer (agents). With a runId, the run must be ACTIVE.',
     args: { input: t.arg({ type: StartMessageInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.services.streams.start(requireViewer(ctx), { ...input, conversationId: String(input.conversationId) }),
+    resolve: (_root, { input }, ctx) => ctx.services.streams.start(requireViewer(ctx), input),
   }),
   appendMessageChunk: t.field({
     type: MessageChunkRef,
     args: { id: t.arg.id({ required: true }), chunk: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.streams.append(requireViewer(ctx), String(args.id), args.chunk),
+    resolve: (_root, args, ctx) => ctx.services.streams.append(requireViewer(ctx), args.id, args.chunk),
   }),
   completeMessage: t.field({
     type: MessageRef,
     description: 'Ends a streamed answer: it becomes an ordinary message with the next seq.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.streams.complete(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.streams.complete(requireViewer(ctx), args.id),
   }),
 }));
 
@@ -113,7 +112,7 @@ builder.subscriptionFields((t) => ({
     type: MessageChunkRef,
     description: 'Streamed answers of a conversation: the text so far of running streams, then each chunk as it comes.',
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => chunkStream(ctx.services, requireViewer(ctx), String(args.conversationId)),
+    subscribe: (_root, args, ctx) => chunkStream(ctx.services, requireViewer(ctx), args.conversationId),
     resolve: (e) => e,
   }),
 }));

@@ -40,7 +40,7 @@ builder.queryFields((t) => ({
     description: 'Control events of a conversation in the order they were issued.',
     args: { conversationId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
     resolve: (_root, args, ctx) =>
-      ctx.services.control.list(requireViewer(ctx), String(args.conversationId), args),
+      ctx.services.control.list(requireViewer(ctx), args.conversationId, args),
   }),
 }));
 
@@ -49,6 +49,6 @@ builder.mutationFields((t) => ({
     type: ControlEventRef,
     args: { conversationId: t.arg.id({ required: true }), input: t.arg({ type: ControlEventInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.control.send(requireViewer(ctx), String(args.conversationId), args.input),
+      ctx.services.control.send(requireViewer(ctx), args.conversationId, args.input),
   }),
 }));

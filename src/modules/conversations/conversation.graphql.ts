@@ -77,7 +77,7 @@ builder.queryFields((t) => ({
     type: ConversationRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.get(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.conversations.get(requireViewer(ctx), args.id),
   }),
   conversations: t.field({
     type: ConversationConnection,
@@ -100,21 +100,18 @@ builder.mutationFields((t) => ({
       'A PRIVATE conversation with one other user is unique: creating it again returns it and brings back whoever left it, with the role they had. Someone removed from it comes back only when its owner or admin creates it.',
     args: { input: t.arg({ type: CreateConversationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      ctx.services.conversations.create(requireViewer(ctx), {
-        ...input,
-        participantIds: input.participantIds?.map(String),
-      }),
+      ctx.services.conversations.create(requireViewer(ctx), input),
   }),
   updateConversation: t.field({
     type: ConversationRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateConversationInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.update(requireViewer(ctx), String(args.id), args.input),
+    resolve: (_root, args, ctx) => ctx.services.conversations.update(requireViewer(ctx), args.id, args.input),
   }),
   deleteConversation: t.boolean({
     description:
       'A GROUP (owners only) is deleted with its messages. A PRIVATE conversation is only left: the other keeps it, and it is deleted once neither takes part.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.delete(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.conversations.delete(requireViewer(ctx), args.id),
   }),
   addParticipant: t.field({
     type: ParticipantRef,
@@ -126,25 +123,25 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       ctx.services.conversations.addParticipant(
         requireViewer(ctx),
-        String(args.conversationId),
-        String(args.userId),
+        args.conversationId,
+        args.userId,
         args.role ?? undefined,
       ),
   }),
   removeParticipant: t.boolean({
     args: { conversationId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.conversations.removeParticipant(requireViewer(ctx), String(args.conversationId), String(args.userId)),
+      ctx.services.conversations.removeParticipant(requireViewer(ctx), args.conversationId, args.userId),
   }),
   leaveConversation: t.boolean({
     args: { conversationId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.leave(requireViewer(ctx), String(args.conversationId)),
+    resolve: (_root, args, ctx) => ctx.services.conversations.leave(requireViewer(ctx), args.conversationId),
   }),
   markRead: t.field({
     type: ParticipantRef,
     description: 'Moves your read marker forward to `seq` (it never moves back).',
     args: { conversationId: t.arg.id({ required: true }), seq: t.arg.int({ required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.conversations.markRead(requireViewer(ctx), String(args.conversationId), args.seq),
+      ctx.services.conversations.markRead(requireViewer(ctx), args.conversationId, args.seq),
   }),
 }));

@@ -93,19 +93,19 @@ builder.mutationFields((t) => ({
     type: ExpertRequestRef,
     description: 'Asks for a human expert; the open request is returned if there is one already.',
     args: { conversationId: t.arg.id({ required: true }), reason: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.services.experts.request(requireViewer(ctx), String(args.conversationId), args.reason),
+    resolve: (_root, args, ctx) => ctx.services.experts.request(requireViewer(ctx), args.conversationId, args.reason),
   }),
   claimExpertRequest: t.field({
     type: ExpertRequestRef,
     description: 'An expert takes the request: joins the conversation and answers from now on (the agent is paused).',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.experts.claim(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.experts.claim(requireViewer(ctx), args.id),
   }),
   handBackToAgent: t.field({
     type: ExpertRequestRef,
     description: 'The expert hands the conversation back to the agent, whose paused runs resume.',
     args: { conversationId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.experts.handBack(requireViewer(ctx), String(args.conversationId)),
+    resolve: (_root, args, ctx) => ctx.services.experts.handBack(requireViewer(ctx), args.conversationId),
   }),
 }));
 

@@ -79,11 +79,7 @@ builder.queryFields((t) => ({
       priority: t.arg({ type: MessagePriorityEnum }),
       kind: t.arg({ type: MessageKindEnum }),
     },
-    resolve: (_root, { conversationId, senderId, ...args }, ctx) =>
-      ctx.services.history.list(requireViewer(ctx), String(conversationId), {
-        ...args,
-        senderId: senderId == null ? senderId : String(senderId),
-      }),
+    resolve: (_root, { conversationId, ...args }, ctx) => ctx.services.history.list(requireViewer(ctx), conversationId, args),
   }),
 }));
 
@@ -91,21 +87,16 @@ builder.mutationFields((t) => ({
   sendMessage: t.field({
     type: MessageRef,
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.services.messages.send(requireViewer(ctx), {
-        ...input,
-        conversationId: String(input.conversationId),
-        replyToId: input.replyToId == null ? null : String(input.replyToId),
-      }),
+    resolve: (_root, { input }, ctx) => ctx.services.messages.send(requireViewer(ctx), input),
   }),
   editMessage: t.field({
     type: MessageRef,
     args: { id: t.arg.id({ required: true }), content: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.messages.edit(requireViewer(ctx), String(args.id), args.content),
+    resolve: (_root, args, ctx) => ctx.services.messages.edit(requireViewer(ctx), args.id, args.content),
   }),
   deleteMessage: t.field({
     type: MessageRef,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.messages.delete(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.messages.delete(requireViewer(ctx), args.id),
   }),
 }));

@@ -48,9 +48,8 @@ builder.mutationFields((t) => ({
     args: { conversationId: t.arg.id({ required: true }), isTyping: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
       const viewer = requireViewer(ctx);
-      const conversationId = String(args.conversationId);
-      await ctx.services.conversations.requireParticipant(viewer, conversationId);
-      await ctx.services.typing.set(viewerSnapshot(viewer), conversationId, args.isTyping);
+      await ctx.services.conversations.requireParticipant(viewer, args.conversationId);
+      await ctx.services.typing.set(viewerSnapshot(viewer), args.conversationId, args.isTyping);
       return true;
     },
   }),
@@ -83,7 +82,7 @@ builder.subscriptionFields((t) => ({
         if (args.afterSeq != null) throw new BadInputError('`afterSeq` needs a `conversationId`', 'afterSeq');
         return allMessagesStream(ctx);
       }
-      return messageStream(ctx, String(args.conversationId), args.afterSeq);
+      return messageStream(ctx, args.conversationId, args.afterSeq);
     },
     resolve: perEvent,
   }),
@@ -91,20 +90,20 @@ builder.subscriptionFields((t) => ({
     type: MessageRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicStream(ctx, String(args.conversationId), topics.messageUpdated(String(args.conversationId))),
+      conversationTopicStream(ctx, args.conversationId, topics.messageUpdated(args.conversationId)),
     resolve: perEvent,
   }),
   messageDeleted: t.field({
     type: MessageRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicStream(ctx, String(args.conversationId), topics.messageDeleted(String(args.conversationId))),
+      conversationTopicStream(ctx, args.conversationId, topics.messageDeleted(args.conversationId)),
     resolve: perEvent,
   }),
   typing: t.field({
     type: TypingEventRef,
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => typingStream(ctx, String(args.conversationId)),
+    subscribe: (_root, args, ctx) => typingStream(ctx, args.conversationId),
     resolve: perEvent,
   }),
   presence: t.field({
@@ -113,7 +112,7 @@ builder.subscriptionFields((t) => ({
     args: { userIds: t.arg.idList() },
     subscribe: async (_root, args, ctx) => {
       const viewer = requireViewer(ctx);
-      const ids = [...new Set((args.userIds ?? []).map(String))];
+      const ids = [...new Set(args.userIds ?? [])];
       if (ids.length > MAX_PRESENCE_USERS) {
         throw new BadInputError(`At most ${MAX_PRESENCE_USERS} users per presence subscription`, 'userIds');
       }
@@ -138,7 +137,7 @@ builder.subscriptionFields((t) => ({
     type: ControlEventRef,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      conversationTopicStream(ctx, String(args.conversationId), topics.controlEvent(String(args.conversationId))),
+      conversationTopicStream(ctx, args.conversationId, topics.controlEvent(args.conversationId)),
     resolve: perEvent,
   }),
 }));

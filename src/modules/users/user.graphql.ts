@@ -48,9 +48,8 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       requireViewer(ctx);
-      const id = String(args.id);
-      checkText('id', id, { max: LIMITS.shortTextChars });
-      return ctx.loaders.user.load(id);
+      checkText('id', args.id, { max: LIMITS.shortTextChars });
+      return ctx.loaders.user.load(args.id);
     },
   }),
   users: t.field({
