@@ -1,5 +1,5 @@
 import { requireViewer } from '../../context.js';
-import type { AgentRunRow, MessageStreamRow } from '../../db/schema/index.js';
+import { conversationMode, runState, streamState, type AgentRunRow, type MessageStreamRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { MessagePriorityEnum } from '../../graphql/enums.js';
 import type { ChunkEvent } from '../../pubsub/topics.js';
@@ -10,10 +10,10 @@ import { chunkStream } from './chunk-stream.js';
 
 export const ConversationModeEnum = builder.enumType('ConversationMode', {
   description: 'Who answers: the AI agent, a human expert, or the expert directly while the agent observes.',
-  values: ['AGENT', 'EXPERT', 'DIRECT'] as const,
+  values: conversationMode.enumValues,
 });
-const RunStateEnum = builder.enumType('RunState', { values: ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED'] as const });
-const StreamStateEnum = builder.enumType('StreamState', { values: ['STREAMING', 'COMPLETED', 'CANCELLED', 'PREEMPTED'] as const });
+const RunStateEnum = builder.enumType('RunState', { values: runState.enumValues });
+const StreamStateEnum = builder.enumType('StreamState', { values: streamState.enumValues });
 
 const RunRef = builder.objectRef<AgentRunRow>('Run').implement({
   description: "An agent's run in a conversation, steered by control events.",

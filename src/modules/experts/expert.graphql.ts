@@ -1,5 +1,5 @@
 import { requireViewer } from '../../context.js';
-import type { ExpertRequestRow } from '../../db/schema/index.js';
+import { expertRequestStatus, type ExpertRequestRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ForbiddenError } from '../../graphql/errors.js';
 import { connectionType } from '../../graphql/connection.js';
@@ -10,9 +10,7 @@ import { topics } from '../../pubsub/topics.js';
 import { ConversationRef } from '../conversations/conversation.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 
-const ExpertRequestStatusEnum = builder.enumType('ExpertRequestStatus', {
-  values: ['OPEN', 'CLAIMED', 'RESOLVED', 'CANCELLED'] as const,
-});
+const ExpertRequestStatusEnum = builder.enumType('ExpertRequestStatus', { values: expertRequestStatus.enumValues });
 
 const ExpertRequestRef = builder.objectRef<ExpertRequestRow>('ExpertRequest').implement({
   fields: (t) => ({
