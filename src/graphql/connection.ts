@@ -18,7 +18,7 @@ export function connectionType<T>(name: string, node: ObjectRef<BuilderTypes, T>
   const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
     fields: (t) => ({
       cursor: t.exposeString('cursor'),
-      node: t.field({ type: node, resolve: (e) => e.node as never }),
+      node: t.expose('node', { type: node }),
     }),
   });
   return builder.objectRef<Page<T>>(`${name}Connection`).implement({
@@ -27,7 +27,7 @@ export function connectionType<T>(name: string, node: ObjectRef<BuilderTypes, T>
         type: [Edge],
         resolve: (page) => page.nodes.map((n) => ({ cursor: page.cursorOf(n), node: n })),
       }),
-      nodes: t.field({ type: [node], resolve: (page) => page.nodes }),
+      nodes: t.expose('nodes', { type: [node] }),
       pageInfo: t.field({
         type: PageInfo,
         resolve: (page) => ({

@@ -7,8 +7,8 @@ const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
   description: 'A signed-in session: send `token` as `Authorization: Bearer <token>` (WebSocket: in connection_init).',
   fields: (t) => ({
     token: t.exposeString('token'),
-    user: t.field({ type: UserRef, resolve: (p) => p.user }),
-    expiresAt: t.field({ type: 'DateTime', resolve: (p) => p.expiresAt }),
+    user: t.expose('user', { type: UserRef }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
   }),
 });
 

@@ -19,17 +19,17 @@ const RunRef = builder.objectRef<AgentRunRow>('Run').implement({
   description: "An agent's run in a conversation, steered by control events.",
   fields: (t) => ({
     runId: t.exposeString('runId'),
-    state: t.field({ type: RunStateEnum, resolve: (r) => r.state }),
-    priority: t.field({ type: MessagePriorityEnum, resolve: (r) => r.priority }),
+    state: t.expose('state', { type: RunStateEnum }),
+    priority: t.expose('priority', { type: MessagePriorityEnum }),
     agent: t.field({ type: UserRef, resolve: async (r, _args, ctx) => (await ctx.loaders.user.load(r.agentId))! }),
     traceId: t.exposeString('traceId', { nullable: true }),
-    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
 
 builder.objectFields(ConversationRef, (t) => ({
-  mode: t.field({ type: ConversationModeEnum, resolve: (c) => c.mode }),
+  mode: t.expose('mode', { type: ConversationModeEnum }),
   assignee: t.field({
     type: UserRef,
     nullable: true,
@@ -54,9 +54,9 @@ const MessageStreamRef = builder.objectRef<MessageStreamRow>('MessageStream').im
     runId: t.exposeString('runId', { nullable: true }),
     traceId: t.exposeString('traceId', { nullable: true }),
     content: t.exposeString('content'),
-    state: t.field({ type: StreamStateEnum, resolve: (s) => s.state }),
+    state: t.expose('state', { type: StreamStateEnum }),
     sender: t.field({ type: UserRef, resolve: async (s, _args, ctx) => (await ctx.loaders.user.load(s.senderId))! }),
-    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 
@@ -69,8 +69,8 @@ const MessageChunkRef = builder.objectRef<ChunkEvent>('MessageChunk').implement(
     traceId: t.exposeString('traceId', { nullable: true }),
     offset: t.exposeInt('offset', { description: 'Where `chunk` starts in the text, in characters (code points).' }),
     chunk: t.exposeString('chunk'),
-    state: t.field({ type: StreamStateEnum, resolve: (e) => e.state }),
-    message: t.field({ type: MessageRef, nullable: true, resolve: (e) => e.message }),
+    state: t.expose('state', { type: StreamStateEnum }),
+    message: t.expose('message', { type: MessageRef, nullable: true }),
   }),
 });
 

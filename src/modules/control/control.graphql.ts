@@ -10,14 +10,14 @@ export const ControlEventRef = builder.objectRef<ControlEventRow | ControlEventS
   fields: (t) => ({
     id: t.exposeID('id'),
     conversationId: t.exposeID('conversationId'),
-    event: t.field({ type: ControlEventTypeEnum, resolve: (e) => e.event }),
+    event: t.expose('event', { type: ControlEventTypeEnum }),
     target: t.exposeString('target', { nullable: true }),
     reason: t.exposeString('reason', { nullable: true }),
     runId: t.exposeString('runId', { nullable: true }),
     traceId: t.exposeString('traceId', { nullable: true }),
     issuedBy: t.field({ type: UserRef, resolve: async (e, _args, ctx) => (await ctx.loaders.user.load(e.issuedBy))! }),
-    effectiveAt: t.field({ type: 'DateTime', resolve: (e) => e.effectiveAt }),
-    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+    effectiveAt: t.expose('effectiveAt', { type: 'DateTime' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 

@@ -9,20 +9,20 @@ import { UserRef } from '../users/user.graphql.js';
 export const ParticipantRef = builder.objectRef<ParticipantRow>('Participant').implement({
   fields: (t) => ({
     user: t.field({ type: UserRef, resolve: async (p, _args, ctx) => (await ctx.loaders.user.load(p.userId))! }),
-    role: t.field({ type: ParticipantRoleEnum, resolve: (p) => p.role }),
-    joinedAt: t.field({ type: 'DateTime', resolve: (p) => p.joinedAt }),
+    role: t.expose('role', { type: ParticipantRoleEnum }),
+    joinedAt: t.expose('joinedAt', { type: 'DateTime' }),
     lastReadSeq: t.exposeInt('lastReadSeq'),
-    lastReadAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.lastReadAt }),
+    lastReadAt: t.expose('lastReadAt', { type: 'DateTime', nullable: true }),
   }),
 });
 
 export const ConversationRef = builder.objectRef<ConversationRow>('Conversation').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
-    type: t.field({ type: ConversationTypeEnum, resolve: (c) => c.type }),
+    type: t.expose('type', { type: ConversationTypeEnum }),
     name: t.exposeString('name', { nullable: true }),
     description: t.exposeString('description', { nullable: true }),
-    metadata: t.field({ type: 'JSON', nullable: true, resolve: (c) => c.metadata }),
+    metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
     createdBy: t.field({ type: UserRef, resolve: async (c, _args, ctx) => (await ctx.loaders.user.load(c.createdBy))! }),
     participants: t.field({
       type: [ParticipantRef],
@@ -38,9 +38,9 @@ export const ConversationRef = builder.objectRef<ConversationRow>('Conversation'
       description: "Messages from others after the viewer's read marker, not counting deleted ones.",
       resolve: (c, _args, ctx) => ctx.loaders.unreadCount.load(c.id),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (c) => c.updatedAt }),
-    lastActivityAt: t.field({ type: 'DateTime', resolve: (c) => c.lastActivityAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    lastActivityAt: t.expose('lastActivityAt', { type: 'DateTime' }),
     messages: t.field({
       type: MessageConnection,
       args: { first: t.arg.int(), after: t.arg.string(), last: t.arg.int(), before: t.arg.string() },

@@ -27,15 +27,15 @@ const ExpertRequestRef = builder.objectRef<ExpertRequestRow>('ExpertRequest').im
     }),
     requestedBy: t.field({ type: UserRef, resolve: async (r, _args, ctx) => (await ctx.loaders.user.load(r.requestedBy))! }),
     reason: t.exposeString('reason', { nullable: true }),
-    status: t.field({ type: ExpertRequestStatusEnum, resolve: (r) => r.status }),
+    status: t.expose('status', { type: ExpertRequestStatusEnum }),
     claimedBy: t.field({
       type: UserRef,
       nullable: true,
       resolve: (r, _args, ctx) => (r.claimedBy ? ctx.loaders.user.load(r.claimedBy) : null),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
-    claimedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.claimedAt }),
-    resolvedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.resolvedAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    claimedAt: t.expose('claimedAt', { type: 'DateTime', nullable: true }),
+    resolvedAt: t.expose('resolvedAt', { type: 'DateTime', nullable: true }),
   }),
 });
 
@@ -45,13 +45,13 @@ type AuditRow = Awaited<ReturnType<import('../../auth/audit.js').AuditLog['list'
 const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
   description: 'Who acted for whom, and every expert access.',
   fields: (t) => ({
-    id: t.id({ resolve: (e) => String(e.id) }),
+    id: t.exposeID('id'),
     action: t.exposeString('action', { description: 'act_as, expert.claim, expert.read, expert.write, expert.handback' }),
     actor: t.exposeString('actor', { description: '`user:<id>` or `apikey:<id>`' }),
     subjectUserId: t.exposeID('subjectUserId', { nullable: true }),
     conversationId: t.exposeID('conversationId', { nullable: true }),
-    details: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.details }),
-    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+    details: t.expose('details', { type: 'JSON', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 const AuditEntryConnection = connectionType('AuditEntry', AuditEntryRef);

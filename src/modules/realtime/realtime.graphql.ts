@@ -37,8 +37,8 @@ const TypingEventRef = builder.objectRef<TypingState>('TypingEvent').implement({
 const PresenceEventRef = builder.objectRef<PresenceEvent>('PresenceEvent').implement({
   fields: (t) => ({
     user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
-    status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
-    lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.lastSeenAt }),
+    status: t.expose('status', { type: PresenceStatusEnum }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),
   }),
 });
 

@@ -8,8 +8,8 @@ import type { Presence } from '../realtime/presence.service.js';
 
 export const PresenceRef = builder.objectRef<Presence>('Presence').implement({
   fields: (t) => ({
-    status: t.field({ type: PresenceStatusEnum, resolve: (p) => p.status }),
-    lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.lastSeenAt }),
+    status: t.expose('status', { type: PresenceStatusEnum }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),
   }),
 });
 
