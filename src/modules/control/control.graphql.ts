@@ -3,21 +3,22 @@ import type { ControlEventRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ControlEventTypeEnum } from '../../graphql/enums.js';
 import { connectionType } from '../../graphql/connection.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import type { ControlEventSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
 
 export const ControlEventRef = builder.objectRef<ControlEventRow | ControlEventSnapshot>('ControlEvent').implement({
   fields: (t) => ({
-    id: t.exposeID('id'),
-    conversationId: t.exposeID('conversationId'),
-    event: t.expose('event', { type: ControlEventTypeEnum }),
-    target: t.exposeString('target', { nullable: true }),
-    reason: t.exposeString('reason', { nullable: true }),
-    runId: t.exposeString('runId', { nullable: true }),
-    traceId: t.exposeString('traceId', { nullable: true }),
-    issuedBy: t.field({ type: UserRef, resolve: async (e, _args, ctx) => (await ctx.loaders.user.load(e.issuedBy))! }),
-    effectiveAt: t.expose('effectiveAt', { type: 'DateTime' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    id: t.exposeID('id', viewerIndependent),
+    conversationId: t.exposeID('conversationId', viewerIndependent),
+    event: t.expose('event', { type: ControlEventTypeEnum, ...viewerIndependent }),
+    target: t.exposeString('target', { nullable: true, ...viewerIndependent }),
+    reason: t.exposeString('reason', { nullable: true, ...viewerIndependent }),
+    runId: t.exposeString('runId', { nullable: true, ...viewerIndependent }),
+    traceId: t.exposeString('traceId', { nullable: true, ...viewerIndependent }),
+    issuedBy: t.field({ type: UserRef, ...viewerIndependent, resolve: async (e, _args, ctx) => (await ctx.loaders.user.load(e.issuedBy))! }),
+    effectiveAt: t.expose('effectiveAt', { type: 'DateTime', ...viewerIndependent }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', ...viewerIndependent }),
   }),
 });
 

@@ -3,6 +3,7 @@ import type { MessageRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ActorKindEnum, MessageKindEnum, MessagePriorityEnum } from '../../graphql/enums.js';
 import { connectionType } from '../../graphql/connection.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import type { MessageSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
 
@@ -13,34 +14,36 @@ export const MessageRef = builder.objectRef<MessageLike>('Message');
 
 MessageRef.implement({
   fields: (t) => ({
-    id: t.exposeID('id'),
-    conversationId: t.exposeID('conversationId'),
-    seq: t.exposeInt('seq'),
+    id: t.exposeID('id', viewerIndependent),
+    conversationId: t.exposeID('conversationId', viewerIndependent),
+    seq: t.exposeInt('seq', viewerIndependent),
     sender: t.field({
       type: UserRef,
+      ...viewerIndependent,
       // Snapshots and history pages carry their sender, so it needs no read (and, answered without
       // a promise, no wait: a page of 50 messages resolves its senders in one pass).
       resolve: (m, _args, ctx) => ('sender' in m && m.sender) || ctx.loaders.user.load(m.senderId).then((user) => user!),
     }),
-    senderKind: t.expose('senderKind', { type: ActorKindEnum }),
-    content: t.exposeString('content'),
-    contentType: t.exposeString('contentType'),
-    kind: t.expose('kind', { type: MessageKindEnum }),
+    senderKind: t.expose('senderKind', { type: ActorKindEnum, ...viewerIndependent }),
+    content: t.exposeString('content', viewerIndependent),
+    contentType: t.exposeString('contentType', viewerIndependent),
+    kind: t.expose('kind', { type: MessageKindEnum, ...viewerIndependent }),
     replyTo: t.field({
       type: MessageRef,
       nullable: true,
+      ...viewerIndependent,
       resolve: (m, _args, ctx) => (m.replyToId ? ctx.loaders.message.load(m.replyToId) : null),
     }),
-    priority: t.expose('priority', { type: MessagePriorityEnum }),
-    interruptible: t.exposeBoolean('interruptible'),
-    preemptedBy: t.exposeID('preemptedBy', { nullable: true }),
-    runId: t.exposeString('runId', { nullable: true }),
-    traceId: t.exposeString('traceId', { nullable: true }),
-    metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
-    clientMessageId: t.exposeString('clientMessageId', { nullable: true }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true }),
-    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
+    priority: t.expose('priority', { type: MessagePriorityEnum, ...viewerIndependent }),
+    interruptible: t.exposeBoolean('interruptible', viewerIndependent),
+    preemptedBy: t.exposeID('preemptedBy', { nullable: true, ...viewerIndependent }),
+    runId: t.exposeString('runId', { nullable: true, ...viewerIndependent }),
+    traceId: t.exposeString('traceId', { nullable: true, ...viewerIndependent }),
+    metadata: t.expose('metadata', { type: 'JSON', nullable: true, ...viewerIndependent }),
+    clientMessageId: t.exposeString('clientMessageId', { nullable: true, ...viewerIndependent }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', ...viewerIndependent }),
+    editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
   }),
 });
 

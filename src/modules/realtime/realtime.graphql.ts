@@ -2,6 +2,7 @@ import { Loaders, requireViewer, type Context } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
@@ -28,17 +29,17 @@ const userOf = async (ctx: Context, userId: string, snapshot?: UserSnapshot): Pr
 
 const TypingEventRef = builder.objectRef<TypingState>('TypingEvent').implement({
   fields: (t) => ({
-    conversationId: t.exposeID('conversationId'),
-    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
-    isTyping: t.exposeBoolean('isTyping'),
+    conversationId: t.exposeID('conversationId', viewerIndependent),
+    user: t.field({ type: UserRef, ...viewerIndependent, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
+    isTyping: t.exposeBoolean('isTyping', viewerIndependent),
   }),
 });
 
 const PresenceEventRef = builder.objectRef<PresenceEvent>('PresenceEvent').implement({
   fields: (t) => ({
-    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
-    status: t.expose('status', { type: PresenceStatusEnum }),
-    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),
+    user: t.field({ type: UserRef, ...viewerIndependent, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
+    status: t.expose('status', { type: PresenceStatusEnum, ...viewerIndependent }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
   }),
 });
 
@@ -72,6 +73,7 @@ function perEvent<E>(event: E, _args: unknown, ctx: Context): E {
 builder.subscriptionFields((t) => ({
   messageAdded: t.field({
     type: MessageRef,
+    ...viewerIndependent,
     description:
       'New messages of one conversation (with `afterSeq`: stored ones after it first, then live, with no gap or duplicate), or of all your conversations (live only).',
     args: { conversationId: t.arg.id(), afterSeq: t.arg.int() },
@@ -88,6 +90,7 @@ builder.subscriptionFields((t) => ({
   }),
   messageUpdated: t.field({
     type: MessageRef,
+    ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
       conversationTopicStream(ctx, args.conversationId, topics.messageUpdated(args.conversationId)),
@@ -95,6 +98,7 @@ builder.subscriptionFields((t) => ({
   }),
   messageDeleted: t.field({
     type: MessageRef,
+    ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
       conversationTopicStream(ctx, args.conversationId, topics.messageDeleted(args.conversationId)),
@@ -102,12 +106,14 @@ builder.subscriptionFields((t) => ({
   }),
   typing: t.field({
     type: TypingEventRef,
+    ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) => typingStream(ctx, args.conversationId),
     resolve: perEvent,
   }),
   presence: t.field({
     type: PresenceEventRef,
+    ...viewerIndependent,
     description: 'Presence changes of the named users, or of everyone in your org.',
     args: { userIds: t.arg.idList() },
     subscribe: async (_root, args, ctx) => {
@@ -135,6 +141,7 @@ builder.subscriptionFields((t) => ({
   }),
   controlEvent: t.field({
     type: ControlEventRef,
+    ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
       conversationTopicStream(ctx, args.conversationId, topics.controlEvent(args.conversationId)),
