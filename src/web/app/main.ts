@@ -1,7 +1,7 @@
 // The web chat's entry point, bundled by esbuild (src/web/serve.ts) and served at `/`.
 import './styles.css';
-import { SignInDocument, SignUpDocument } from '../client/generated/graphql.js';
-import { createSwitchboardClient, SwitchboardError } from '../client/index.js';
+import { SignInDocument, SignUpDocument } from '../../client/generated/graphql.js';
+import { createSwitchboardClient, SwitchboardError } from '../../client/index.js';
 import { Chat } from './chat.js';
 import { byId, setAlert } from './dom.js';
 import { clearSession, loadSession, saveSession, sessionFromToken, type Session } from './session.js';

@@ -4,8 +4,8 @@ import {
   WebMessagesDocument,
   type WebConversationFragment,
   type WebMessageFragment,
-} from '../client/generated/graphql.js';
-import { createSwitchboardClient, SwitchboardError, type Message, type SwitchboardClient } from '../client/index.js';
+} from '../../client/generated/graphql.js';
+import { createSwitchboardClient, SwitchboardError, type Message, type SwitchboardClient } from '../../client/index.js';
 import { append, byId, excerpt, fullTime, h, presenceDot, setAlert, shortTime, updatePresenceDots } from './dom.js';
 import type { Session } from './session.js';
 
