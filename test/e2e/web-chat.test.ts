@@ -256,6 +256,18 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await page.reload();
     await page.locator('#signin-form').waitFor();
     expect(await page.locator('#chat-view').isHidden()).toBe(true);
+
+    // Someone else signs in on the same page: their own conversations, and each message once.
+    await page.fill('#signin-user', 'alice');
+    await page.fill('#signin-password', 'alice-secret-1');
+    await page.click('#signin-submit');
+    await page.locator('#me-name', { hasText: 'Alice' }).waitFor();
+    await poll(() => page.locator('[data-testid=conv-item] .conv-name').allTextContents()).toEqual(['Planning', 'Bob']);
+    await page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).click();
+    await poll(() => page.locator('[data-testid=message]').count()).toBe(50);
+    await send(page, 'Alice is here');
+    await poll(() => messageTexts(page).then((t) => t.filter((text) => text === 'Alice is here').length)).toBe(1);
+    expect(await page.locator('[data-testid=message]').count()).toBe(51);
     await page.close();
     expect(pageErrors).toEqual([]);
   }, 120_000);
