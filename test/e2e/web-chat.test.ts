@@ -161,13 +161,21 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     const quoteOn = (page: Page) => page.locator('[data-testid=message]', { hasText: 'Hello Alice, yes!' }).locator('[data-testid=reply-quote]');
     await poll(() => quoteOn(bob).textContent()).toContain('Hi Bob!');
     await poll(() => quoteOn(alice).textContent()).toContain('Hi Bob!');
-    expect(await quoteOn(alice).textContent()).toContain('Alice');
+    // The quoted message is Alice's: "You" to her, her name to Bob.
+    const quoteAuthor = (page: Page) => quoteOn(page).locator('.quote-author').textContent();
+    await poll(() => quoteAuthor(alice)).toBe('You');
+    expect(await quoteAuthor(bob)).toBe('Alice');
     await poll(() => messageTexts(alice)).toEqual(['Hi Bob!', 'Are you there?', 'One more thing', 'Hello Alice, yes!']);
     // Alice was looking at the conversation: nothing unread for her.
     expect(await alice.locator('[data-testid=unread-count]').count()).toBe(0);
 
     await screenshot(alice, 'alice');
     await screenshot(bob, 'bob');
+
+    // Read back from history after a reload, the quote is still hers.
+    await alice.reload();
+    await alice.locator('#conv-title', { hasText: 'Bob' }).waitFor();
+    await poll(() => quoteAuthor(alice)).toBe('You');
 
     // Alice leaves: Bob sees her go offline.
     await alice.close();

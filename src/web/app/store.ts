@@ -428,7 +428,8 @@ export class ChatStore {
     const quote = m.replyTo!;
     const known = open.messages.find((shown) => shown.id === quote.id);
     if (known) {
-      return { ...m, replyTo: { ...quote, senderName: known.senderName, content: known.content, deleted: Boolean(known.deletedAt) } };
+      const filled = { senderId: known.senderId, senderName: known.senderName, content: known.content, deleted: Boolean(known.deletedAt) };
+      return { ...m, replyTo: { ...quote, ...filled } };
     }
     this.guard(
       this.client.request(WebMessagesDocument, { conversationId: open.id, since: m.createdAt, first: PAGE }).then(({ messages }) => {

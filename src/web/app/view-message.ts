@@ -13,8 +13,8 @@ export type ViewMessage = {
   deletedAt: string | null;
   replyTo: Quote | null;
 };
-/** The quoted message of a reply; `content` is null until it is known. */
-export type Quote = { id: string; seq: number; senderName: string | null; content: string | null; deleted: boolean };
+/** The quoted message of a reply; its sender and `content` are null until they are known. */
+export type Quote = { id: string; seq: number; senderId: string | null; senderName: string | null; content: string | null; deleted: boolean };
 
 export const fromHistory = (m: WebMessageFragment): ViewMessage => ({
   id: m.id,
@@ -28,6 +28,7 @@ export const fromHistory = (m: WebMessageFragment): ViewMessage => ({
   replyTo: m.replyTo && {
     id: m.replyTo.id,
     seq: m.replyTo.seq,
+    senderId: m.replyTo.sender.id,
     senderName: m.replyTo.sender.displayName,
     content: m.replyTo.content,
     deleted: Boolean(m.replyTo.deletedAt),
@@ -43,5 +44,5 @@ export const fromLive = (m: Message): ViewMessage => ({
   createdAt: m.createdAt,
   editedAt: m.editedAt,
   deletedAt: m.deletedAt,
-  replyTo: m.replyTo && { id: m.replyTo.id, seq: m.replyTo.seq, senderName: null, content: null, deleted: false },
+  replyTo: m.replyTo && { id: m.replyTo.id, seq: m.replyTo.seq, senderId: null, senderName: null, content: null, deleted: false },
 });

@@ -20,21 +20,24 @@ export function messageElement(m: ViewMessage, actions: MessageActions): HTMLLIE
     'data-message-id': m.id,
     'data-sender-id': m.senderId,
   });
-  const quote = m.replyTo
+  const quoted = m.replyTo;
+  // Your own quoted message is "You", as your own messages are.
+  const quotedAuthor = quoted && (quoted.senderId !== null && actions.isMe(quoted.senderId) ? 'You' : quoted.senderName);
+  const quote = quoted
     ? h(
         'button',
         {
           type: 'button',
           class: 'quote',
           'data-testid': 'reply-quote',
-          'data-reply-to-seq': m.replyTo.seq,
-          'aria-label': `In reply to ${m.replyTo.senderName ?? 'a message'}${m.replyTo.content ? `: ${excerpt(m.replyTo.content, 120)}` : ''}. Show it.`,
+          'data-reply-to-seq': quoted.seq,
+          'aria-label': `In reply to ${quotedAuthor === 'You' ? 'you' : (quotedAuthor ?? 'a message')}${quoted.content ? `: ${excerpt(quoted.content, 120)}` : ''}. Show it.`,
         },
-        h('span', { class: 'quote-author' }, m.replyTo.senderName ?? `Message #${m.replyTo.seq}`),
-        h('span', { class: 'quote-text' }, m.replyTo.deleted ? 'message deleted' : m.replyTo.content === null ? '…' : excerpt(m.replyTo.content, 140)),
+        h('span', { class: 'quote-author' }, quotedAuthor ?? `Message #${quoted.seq}`),
+        h('span', { class: 'quote-text' }, quoted.deleted ? 'message deleted' : quoted.content === null ? '…' : excerpt(quoted.content, 140)),
       )
     : null;
-  quote?.addEventListener('click', () => actions.showQuoted(m.replyTo!.id));
+  quote?.addEventListener('click', () => actions.showQuoted(quoted!.id));
   const reply = h('button', { type: 'button', class: 'reply', 'data-testid': 'reply-button', 'aria-label': `Reply to ${m.senderName}` }, 'Reply');
   reply.addEventListener('click', () => actions.reply(m));
   append(
