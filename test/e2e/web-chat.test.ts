@@ -251,6 +251,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await poll(() => page.locator('[data-testid=message]').count()).toBe(56);
     await page.reload();
     await page.locator('#conv-title', { hasText: 'Planning' }).waitFor();
+    // This page is connected, so Carol is online to herself too, also right after the reload.
+    await poll(() => attr(page, '#conv-members [data-user-id="carol"]', 'data-status')).toBe('ONLINE');
     await poll(() => page.locator('[data-testid=message]').count()).toBe(50);
     expect(await page.locator('[data-testid=message]').first().getAttribute('data-seq')).toBe('7');
     await page.click('#load-older');

@@ -136,7 +136,10 @@ export class ChatStore {
 
   /** A user's presence as last heard, else as the conversation list said. */
   statusOf(userId: string, listed: PresenceStatus): PresenceStatus {
-    return this.state.presence.get(userId) ?? listed;
+    const status = this.state.presence.get(userId) ?? listed;
+    // This page's socket makes you ONLINE (unless you set another status), also when the list was
+    // read before the socket was up, as it is after a reload.
+    return status === 'OFFLINE' && this.isMe(userId) ? 'ONLINE' : status;
   }
 
   /** Newest activity first. */
@@ -246,23 +249,25 @@ export class ChatStore {
     return this.refreshing;
   }
 
-  /** One presence subscription for everyone the viewer talks with; renewed when that set changes. */
+  /**
+   * One presence subscription for everyone the viewer talks with, and the viewer (a status set on
+   * another device); renewed when that set changes.
+   */
   private syncPresence(): void {
-    const ids = new Set<string>();
-    for (const c of this.state.conversations.values()) for (const p of c.participants) if (!this.isMe(p.user.id)) ids.add(p.user.id);
-    const sorted = [...ids].sort().slice(0, 500);
-    const key = sorted.join('\n');
+    const others = new Set<string>();
+    for (const c of this.state.conversations.values()) for (const p of c.participants) if (!this.isMe(p.user.id)) others.add(p.user.id);
+    // The server takes at most 500 users in one subscription.
+    const ids = [this.state.me.userId, ...[...others].sort().slice(0, 499)];
+    const key = ids.join('\n');
     if (this.presenceSub?.key === key) return;
     this.presenceSub?.off();
-    this.presenceSub = sorted.length
-      ? {
-          key,
-          off: this.client.onPresence(sorted, (e) => {
-            this.state.presence.set(e.user.id, e.status);
-            this.emit('presence');
-          }),
-        }
-      : null;
+    this.presenceSub = {
+      key,
+      off: this.client.onPresence(ids, (e) => {
+        this.state.presence.set(e.user.id, e.status);
+        this.emit('presence');
+      }),
+    };
   }
 
   private onAnyMessage(m: Message): void {
