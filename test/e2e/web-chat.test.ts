@@ -137,6 +137,9 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await poll(() => bobItem.first().locator('[data-testid=unread-count]').textContent()).toBe('2');
     await poll(() => attr(bob, '[data-testid=conv-item] [data-testid=presence-dot]', 'data-status')).toBe('ONLINE');
     expect(await bobItem.first().locator('.conv-name').textContent()).toBe('Alice');
+    // The preview of a private conversation does not repeat the other person's name.
+    const preview = (page: Page, name: string) => page.locator('[data-testid=conv-item]', { hasText: name }).locator('[data-testid=conv-preview]').textContent();
+    expect(await preview(bob, 'Alice')).toBe('Are you there?');
     await screenshot(bob, 'bob-unread');
 
     // Bob opens it: the history is there, and reading clears the count.
@@ -166,6 +169,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await poll(() => quoteAuthor(alice)).toBe('You');
     expect(await quoteAuthor(bob)).toBe('Alice');
     await poll(() => messageTexts(alice)).toEqual(['Hi Bob!', 'Are you there?', 'One more thing', 'Hello Alice, yes!']);
+    await poll(() => preview(bob, 'Alice')).toBe('You: Hello Alice, yes!');
+    await poll(() => preview(alice, 'Bob')).toBe('Hello Alice, yes!');
     // Alice was looking at the conversation: nothing unread for her.
     expect(await alice.locator('[data-testid=unread-count]').count()).toBe(0);
 
@@ -273,6 +278,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await page.click('#signin-submit');
     await page.locator('#me-name', { hasText: 'Alice' }).waitFor();
     await poll(() => page.locator('[data-testid=conv-item] .conv-name').allTextContents()).toEqual(['Planning', 'Bob']);
+    // In a group, the preview says who wrote.
+    expect(await page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).locator('[data-testid=conv-preview]').textContent()).toBe('Carol: note 55');
     await page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).click();
     await poll(() => page.locator('[data-testid=message]').count()).toBe(50);
     await send(page, 'Alice is here');

@@ -55,10 +55,12 @@ export class ConversationList {
     return button;
   }
 
+  /** The last message, with who wrote it unless the title already says so (the other person of a private conversation). */
   private preview(c: Conversation): string {
     const last = c.lastMessage;
     if (!last) return 'No messages yet';
-    const who = this.store.isMe(last.sender.id) ? 'You' : last.sender.displayName;
-    return `${who}: ${last.deletedAt ? 'message deleted' : excerpt(last.content, 60)}`;
+    const text = last.deletedAt ? 'message deleted' : excerpt(last.content, 60);
+    if (this.store.isMe(last.sender.id)) return `You: ${text}`;
+    return c.type === 'PRIVATE' ? text : `${last.sender.displayName}: ${text}`;
   }
 }
