@@ -282,9 +282,15 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     expect(await page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).locator('[data-testid=conv-preview]').textContent()).toBe('Carol: note 55');
     await page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).click();
     await poll(() => page.locator('[data-testid=message]').count()).toBe(50);
-    await send(page, 'Alice is here');
-    await poll(() => messageTexts(page).then((t) => t.filter((text) => text === 'Alice is here').length)).toBe(1);
+    const longer = 'Alice is here, with the agenda for tomorrow and the notes of last week';
+    await send(page, longer);
+    await poll(() => messageTexts(page).then((t) => t.filter((text) => text === longer).length)).toBe(1);
     expect(await page.locator('[data-testid=message]').count()).toBe(51);
+
+    // At phone width: who is signed in still shows.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.locator('#me-name').isVisible()).toBe(true);
+    await screenshot(page, 'alice-phone');
     await page.close();
     expect(pageErrors).toEqual([]);
   }, 120_000);
