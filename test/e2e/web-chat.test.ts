@@ -287,9 +287,13 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await poll(() => messageTexts(page).then((t) => t.filter((text) => text === longer).length)).toBe(1);
     expect(await page.locator('[data-testid=message]').count()).toBe(51);
 
-    // At phone width: who is signed in still shows.
+    // At phone width: who is signed in still shows, and the last message's preview is whole.
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await page.locator('#me-name').isVisible()).toBe(true);
+    const planningPreview = page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).locator('[data-testid=conv-preview]');
+    await poll(() => planningPreview.textContent()).toBe(`You: ${longer}`);
+    const overflow = await planningPreview.evaluate((el) => ({ x: el.scrollWidth > el.clientWidth, y: el.scrollHeight > el.clientHeight }));
+    expect(overflow).toEqual({ x: false, y: false });
     await screenshot(page, 'alice-phone');
     await page.close();
     expect(pageErrors).toEqual([]);

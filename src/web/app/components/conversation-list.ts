@@ -59,7 +59,8 @@ export class ConversationList {
   private preview(c: Conversation): string {
     const last = c.lastMessage;
     if (!last) return 'No messages yet';
-    const text = last.deletedAt ? 'message deleted' : excerpt(last.content, 60);
+    // The style cuts it at two lines; this only keeps a long text out of the page.
+    const text = last.deletedAt ? 'message deleted' : excerpt(last.content, 200);
     if (this.store.isMe(last.sender.id)) return `You: ${text}`;
     return c.type === 'PRIVATE' ? text : `${last.sender.displayName}: ${text}`;
   }
