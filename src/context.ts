@@ -3,6 +3,9 @@ import type { Viewer } from './auth/viewer.js';
 import { UnauthenticatedError } from './graphql/errors.js';
 import type { Services } from './services.js';
 
+/** How an operation came: an HTTP request (an SSE stream too), or a message on a WebSocket. */
+export type Transport = 'http' | 'websocket';
+
 /** What every resolver gets, for HTTP, SSE and WebSocket alike. */
 export type Context = {
   viewer: Viewer | null;
@@ -12,6 +15,7 @@ export type Context = {
   requestId: string;
   /** Where the request came from (transport/client-address.ts), for limits on anonymous work. */
   clientAddress: string;
+  transport: Transport;
 };
 
 /** A request's loaders, one per relation resolvers batch (each module gives its own). */
@@ -19,7 +23,7 @@ export type Loaders = ReturnType<Services['loadersFor']>;
 
 export function createContext(services: Services, viewer: Viewer | null, requestId: string, clientAddress: string): Context {
   const log = services.log.child({ requestId, user: viewer?.userId });
-  return { viewer, services, loaders: services.loadersFor(viewer), log, requestId, clientAddress };
+  return { viewer, services, loaders: services.loadersFor(viewer), log, requestId, clientAddress, transport: 'http' };
 }
 
 /**
@@ -31,6 +35,7 @@ export function createContext(services: Services, viewer: Viewer | null, request
 export class SocketContext implements Context {
   private madeLog?: Logger;
   private madeLoaders?: Loaders;
+  readonly transport: Transport = 'websocket';
 
   constructor(
     readonly services: Services,

@@ -49,7 +49,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const { users, presence, loaders: userLoaders } = createUsersModule({ db, bus, log });
   const { conversations, loaders: conversationLoaders } = createConversationsModule({ db, bus, events, users });
   const { messages, history, loaders: messageLoaders } = createMessagesModule({ database, bus, events, audit, users, conversations });
-  const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, apiKeys, conversations, messages });
+  const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages });
   const { runs, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
     db,
     bus,

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { ApiKeyRow } from '../db/schema/index.js';
-import { errorMessage } from '../observability/log-errors.js';
+import { RecheckList } from '../lib/batched-recheck.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 
 const KEY_PREFIX = 'sbk_';
@@ -12,8 +12,6 @@ const KEY_PREFIX = 'sbk_';
  * re-checked every half, so one opened on a check cached just before the revocation ends in time.
  */
 export const REVOCATION_DELAY_MS = 10_000;
-/** Keys re-checked per statement. */
-const RECHECK_BATCH = 500;
 
 const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
 
@@ -21,17 +19,12 @@ const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest
 export class ApiKeys {
   private readonly cache = new Map<string, { row: ApiKeyRow | null; at: number }>();
   /** Keys of open connections (WebSockets, SSE streams), with what to do when one is revoked. */
-  private readonly watched = new Map<string, Set<() => void>>();
-  private timer?: NodeJS.Timeout;
-  /** A re-check in flight: a tick that comes while the database is slow is skipped. */
-  private rechecking = false;
+  private readonly connections: RecheckList<string>;
   private readonly repo: ApiKeyRepository;
 
-  constructor(
-    db: Db,
-    private readonly log?: Logger,
-  ) {
+  constructor(db: Db, log?: Logger) {
     this.repo = new ApiKeyRepository(db);
+    this.connections = new RecheckList({ name: 'API key', everyMs: REVOCATION_DELAY_MS / 2, present: (ids) => this.live(ids), log });
   }
 
   /**
@@ -72,56 +65,26 @@ export class ApiKeys {
 
   /**
    * Calls `onRevoked` once a re-check finds the key revoked: a connection outlives the check made
-   * when it opened. One timer re-checks every watched key in a few statements. Returns the unwatch.
+   * when it opened. Returns the unwatch.
    */
   watch(keyId: string, onRevoked: () => void): () => void {
-    let callbacks = this.watched.get(keyId);
-    if (!callbacks) this.watched.set(keyId, (callbacks = new Set()));
-    callbacks.add(onRevoked);
-    if (!this.timer) {
-      this.timer = setInterval(() => {
-        if (this.rechecking) return;
-        this.rechecking = true;
-        this.recheck()
-          .catch((err: Error) => this.log?.warn({ err: errorMessage(err) }, 'API key re-check failed'))
-          .finally(() => (this.rechecking = false));
-      }, REVOCATION_DELAY_MS / 2);
-      this.timer.unref();
-    }
-    return () => {
-      callbacks.delete(onRevoked);
-      if (callbacks.size === 0 && this.watched.get(keyId) === callbacks) this.watched.delete(keyId);
-    };
+    return this.connections.watch(keyId, keyId, onRevoked);
   }
 
   /** Checks every watched key; tells the connections of revoked ones. */
-  async recheck(): Promise<void> {
-    const ids = [...this.watched.keys()];
-    for (let i = 0; i < ids.length; i += RECHECK_BATCH) {
-      const batch = ids.slice(i, i + RECHECK_BATCH);
-      const alive = await this.repo.liveIds(batch);
-      const revoked = batch.filter((id) => !alive.has(id));
-      // Their cached checks go too, or a client reconnecting at once would get back in.
-      if (revoked.length) this.cache.clear();
-      for (const id of revoked) this.revoked(id);
-    }
-  }
-
-  /** Tells the connections of a revoked key, once each; one that fails does not keep the others open. */
-  private revoked(keyId: string): void {
-    const callbacks = this.watched.get(keyId);
-    this.watched.delete(keyId);
-    for (const onRevoked of callbacks ?? []) {
-      try {
-        onRevoked();
-      } catch (err) {
-        this.log?.warn({ err: errorMessage(err) }, 'ending a connection of a revoked API key failed');
-      }
-    }
+  recheck(): Promise<void> {
+    return this.connections.recheck();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.connections.stop();
+  }
+
+  /** Which of the keys `ids` are not revoked. */
+  private async live(ids: string[]): Promise<Set<string>> {
+    const alive = await this.repo.liveIds(ids);
+    // The cached checks of revoked keys go too, or a client reconnecting at once would get back in.
+    if (alive.size < ids.length) this.cache.clear();
+    return alive;
   }
 }

@@ -109,12 +109,14 @@ function createUncachedVerifier(options: JwtVerifierOptions): JwtVerifier {
         ({ payload } = await jwtVerify(token, secretKey, { ...common, algorithms: ['HS256'] }));
         ownSecret = true;
       } else if ((alg === 'RS256' || alg === 'ES256') && jwks) {
-        ({ payload } = await jwtVerify(token, jwks, { ...common, algorithms: ['RS256', 'ES256'] }));
+        ({ payload } = await jwtVerify(token, jwks, { ...common, algorithms: ['RS256', 'ES256'] }).catch((err: unknown) => {
+          throw jwksUnavailable(err) ? new JwksUnavailableError(options.jwksUrl!, err) : err;
+        }));
       } else {
         throw new UnauthenticatedError(`Token algorithm ${JSON.stringify(alg)} is not accepted`);
       }
     } catch (err) {
-      if (err instanceof UnauthenticatedError) throw err;
+      if (err instanceof UnauthenticatedError || err instanceof JwksUnavailableError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new UnauthenticatedError('Token has expired');
       if (err instanceof joseErrors.JWTClaimValidationFailed) {
         throw new UnauthenticatedError(`Token claim "${err.claim}" is invalid: ${err.reason}`);
@@ -138,6 +140,24 @@ function createUncachedVerifier(options: JwtVerifierOptions): JwtVerifier {
     };
   };
 }
+
+/**
+ * The identity provider's key set could not be had (no answer, not 200, not JSON): nothing is
+ * known about the token. Not UNAUTHENTICATED, which would send clients for a new token (and close
+ * sockets with 4403): the request fails as the server's own, and clients try again.
+ */
+export class JwksUnavailableError extends Error {
+  constructor(url: string, cause: unknown) {
+    super(`JWKS at ${url} is unavailable`, { cause });
+    this.name = 'JwksUnavailableError';
+  }
+}
+
+/** jose's own errors about the token are JOSEError subclasses; fetching the key set fails otherwise. */
+const jwksUnavailable = (err: unknown) =>
+  err instanceof joseErrors.JWKSTimeout ||
+  !(err instanceof joseErrors.JOSEError) ||
+  (err as joseErrors.JOSEError).code === joseErrors.JOSEError.code;
 
 function peekAlgorithm(token: string): unknown {
   const header = token.split('.')[0];

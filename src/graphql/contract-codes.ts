@@ -1,17 +1,9 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { ErrorCode } from './errors.js';
+import { ERROR_CODES } from './errors.js';
 
-/** The `extensions.code` values of API.md. */
-export const CONTRACT_CODES = new Set<string>([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'CONFLICT',
-  'RATE_LIMITED',
-  'INTERNAL_SERVER_ERROR',
-] satisfies ErrorCode[]);
+/** The `extensions.code` values of API.md, for looking up a code of unknown origin. */
+export const CONTRACT_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
 /**
  * A client's error with a code of the contract: GraphQL's and Yoga's own codes for a request that

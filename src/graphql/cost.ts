@@ -13,7 +13,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
-import { MAX_PAGE_SIZE, pageLimit } from './pagination.js';
+import { MAX_PAGE_SIZE, pageLimit } from '../lib/paging.js';
 
 type Variables = Readonly<Record<string, unknown>> | null | undefined;
 
@@ -32,7 +32,7 @@ const plans = new WeakMap<DocumentNode, Map<string, Plan>>();
  * What an operation may cost: the objects its answer can hold. Every field with a selection
  * counts one, and a paginated field (one with `first` or `last` arguments) counts its selection
  * once per row of its page: the size given as a literal or in the variables, the default page
- * size when it is not given (as pagination.ts reads it), the largest page when the value is not
+ * size when it is not given (as lib/paging.ts reads it), the largest page when the value is not
  * a number. Fragments count wherever they are spread; leaves count nothing (the token limit
  * bounds them). Lists without pagination count once.
  *

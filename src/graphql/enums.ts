@@ -1,18 +1,20 @@
+import {
+  actorKind,
+  controlEventType,
+  conversationType,
+  messageKind,
+  messagePriority,
+  participantRole,
+} from '../db/schema/index.js';
+import { presenceStatuses } from '../modules/users/presence-status.js';
 import { builder } from './builder.js';
 
-// Enums shared by several modules. Values match the Postgres enums in src/db/schema.
-export const ConversationTypeEnum = builder.enumType('ConversationType', { values: ['PRIVATE', 'GROUP'] as const });
-export const ParticipantRoleEnum = builder.enumType('ParticipantRole', { values: ['OWNER', 'ADMIN', 'MEMBER'] as const });
-export const ActorKindEnum = builder.enumType('ActorKind', { values: ['USER', 'AGENT'] as const });
-export const MessagePriorityEnum = builder.enumType('MessagePriority', {
-  values: ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'] as const,
-});
-export const MessageKindEnum = builder.enumType('MessageKind', {
-  values: ['CHAT', 'COMMAND', 'NOTIFICATION', 'SYSTEM'] as const,
-});
-export const PresenceStatusEnum = builder.enumType('PresenceStatus', {
-  values: ['ONLINE', 'AWAY', 'BUSY', 'OFFLINE'] as const,
-});
-export const ControlEventTypeEnum = builder.enumType('ControlEventType', {
-  values: ['PAUSE', 'RESUME', 'PREEMPT', 'ROUTE', 'HANDOFF', 'CANCEL', 'PRIORITY'] as const,
-});
+// Enums shared by several modules. They take their values from the Postgres enums (src/db/schema),
+// so a row's value is the API's value and the two lists cannot drift apart.
+export const ConversationTypeEnum = builder.enumType('ConversationType', { values: conversationType.enumValues });
+export const ParticipantRoleEnum = builder.enumType('ParticipantRole', { values: participantRole.enumValues });
+export const ActorKindEnum = builder.enumType('ActorKind', { values: actorKind.enumValues });
+export const MessagePriorityEnum = builder.enumType('MessagePriority', { values: messagePriority.enumValues });
+export const MessageKindEnum = builder.enumType('MessageKind', { values: messageKind.enumValues });
+export const PresenceStatusEnum = builder.enumType('PresenceStatus', { values: presenceStatuses });
+export const ControlEventTypeEnum = builder.enumType('ControlEventType', { values: controlEventType.enumValues });

@@ -16,25 +16,7 @@ import {
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
-
-/**
- * Fields that resolve the same for every subscriber allowed to receive the event they belong to:
- * they read the event itself, or rows of the event's org (a sender, a replied-to message, a
- * presence), never the viewer. Reviewed one by one; a field missing here is not wrong, its
- * operations are just executed per viewer.
- */
-export const VIEWER_INDEPENDENT: Record<string, readonly string[]> = {
-  Message: [
-    'id', 'conversationId', 'seq', 'sender', 'senderKind', 'content', 'contentType', 'kind', 'replyTo', 'priority',
-    'interruptible', 'preemptedBy', 'runId', 'traceId', 'metadata', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt',
-  ],
-  User: ['id', 'displayName', 'kind', 'roles', 'presence'],
-  Presence: ['status', 'lastSeenAt'],
-  ControlEvent: ['id', 'conversationId', 'event', 'target', 'reason', 'runId', 'traceId', 'issuedBy', 'effectiveAt', 'createdAt'],
-  TypingEvent: ['conversationId', 'user', 'isTyping'],
-  PresenceEvent: ['user', 'status', 'lastSeenAt'],
-  Subscription: ['messageAdded', 'messageUpdated', 'messageDeleted', 'typing', 'presence', 'controlEvent'],
-};
+import { isViewerIndependent } from './viewer-independent.js';
 
 /** A running subscription, as endStreams sees it. */
 type Running = { return(): Promise<unknown> };
@@ -64,7 +46,7 @@ export type FanOut = {
  * subscription running the same document with the same variables (those its result can depend
  * on, see resultVariables) gets that result, masked once
  * (`maskError`, as Yoga masks; so is an error ending the stream). Results are only shared when
- * every field the document selects is viewer-independent (see VIEWER_INDEPENDENT); other
+ * every field the document selects is declared viewer-independent (see viewer-independent.ts); other
  * documents are executed per subscriber. Events made per subscriber (typing states) never match;
  * rows read back to fill a gap are shared by the subscribers reading the same gap (CatchUpReader).
  *
@@ -169,7 +151,7 @@ export function resultVariables(document: DocumentNode): string[] {
   return [...names];
 }
 
-/** Whether every field `document` selects is in VIEWER_INDEPENDENT (or is `__typename`). */
+/** Whether every field `document` selects is declared viewer-independent (or is `__typename`). */
 export function selectsOnlyViewerIndependent(schema: GraphQLSchema, document: DocumentNode): boolean {
   const typeInfo = new TypeInfo(schema);
   let independent = true;
@@ -179,9 +161,9 @@ export function selectsOnlyViewerIndependent(schema: GraphQLSchema, document: Do
       [Kind.FIELD](node) {
         const name = node.name.value;
         if (name === '__typename') return;
+        const field = typeInfo.getFieldDef();
         const parent = typeInfo.getParentType();
-        const type = parent && getNamedType(parent);
-        if (!type || !isObjectType(type) || !VIEWER_INDEPENDENT[type.name]?.includes(name)) independent = false;
+        if (!field || !parent || !isObjectType(getNamedType(parent)) || !isViewerIndependent(field)) independent = false;
       },
     }),
   );

@@ -17,7 +17,8 @@ export const refusal = (message: string) =>
  * nested in input objects and JSON, keys included) that is not text Postgres can store, or a cost
  * (cost.ts, with the variables' values) over `maxCost`. These need the variables, which validation
  * does not see: the check runs where an operation is about to execute or subscribe, on HTTP and
- * SSE (operationChecksPlugin) and on the WebSocket (app.ts), so the transports cannot disagree.
+ * SSE (operationChecksPlugin) and on the WebSocket (transport/ws-session.ts), so the transports
+ * cannot disagree.
  */
 export function refuseOperation(args: CheckedArgs, maxCost: number): GraphQLError | undefined {
   const shape = shapeOf(args.document, args.operationName);

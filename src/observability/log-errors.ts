@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { pgErrorCode } from '../lib/pg-errors.js';
+import { isPgError, pgErrorCode } from '../lib/pg-errors.js';
 
 /**
  * What a log line may tell of an error. A database error arrives wrapped by drizzle, whose message
@@ -52,7 +52,7 @@ function describe(err: unknown, depth: number): Described | string | undefined {
   const e = err as Record<string, unknown>;
   const query = typeof e.query === 'string' ? e.query : undefined;
   const code = typeof e.code === 'string' ? e.code : undefined;
-  const fromDatabase = query !== undefined || (code !== undefined && pgErrorCode(e) === code && typeof e.severity === 'string');
+  const fromDatabase = query !== undefined || isPgError(e);
   const message = typeof e.message === 'string' ? e.message : String(err);
   const out: Described = {
     type: typeof e.name === 'string' && e.name.toLowerCase() !== 'error' ? e.name : (e.constructor as { name?: string } | undefined)?.name || 'Error',

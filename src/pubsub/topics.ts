@@ -1,4 +1,6 @@
+import type { MessageStreamRow } from '../db/schema/index.js';
 import { escapeId as id } from '../lib/id-names.js';
+import type { PresenceStatus } from '../modules/users/presence-status.js';
 import type { ControlEventSnapshot, MessageSnapshot, UserSnapshot } from './snapshots.js';
 
 /**
@@ -16,7 +18,7 @@ export type TypingEvent = { conversationId: string; userId: string; user?: UserS
 export type PresenceEvent = {
   userId: string;
   user?: UserSnapshot;
-  status: 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE';
+  status: PresenceStatus;
   lastSeenAt: string | null;
 };
 /** A piece of a streamed answer; the last event of a stream has its final state (and message). */
@@ -29,7 +31,7 @@ export type ChunkEvent = {
   /** Where `chunk` starts in the text, in characters. */
   offset: number;
   chunk: string;
-  state: 'STREAMING' | 'COMPLETED' | 'CANCELLED' | 'PREEMPTED';
+  state: MessageStreamRow['state'];
   message: MessageSnapshot | null;
 };
 export type ExpertRequestEvent = { id: string; status: string };

@@ -26,22 +26,20 @@ type FetchHandler = {
 };
 
 /**
- * Hands HTTP requests to Yoga, reading a body first. Yoga's own Node adapter streams every body
- * into a web ReadableStream, and its size limit pipes that through a TransformStream
- * (stream.pipeline, with an AbortController and a DOMException per request): reading it here took a
- * trivial query from 0.28 to 0.16 ms of server CPU. A GraphQL body is small and wanted whole, so it is read here into one string,
- * refused over `maxBodyBytes`, and Yoga (created with `maxRequestBodySize: false`, since every body
- * it sees is bounded here) gets a fetch Request with that string. Its HTTP handling (status codes,
- * content negotiation, SSE) is unchanged, and the response goes out through the adapter's own
- * sendNodeResponse. GET and HEAD (a query in the URL, GraphiQL) carry no body and go the same way.
+ * Hands HTTP requests to Yoga with their body already read. A GraphQL body is small and wanted
+ * whole: read here into one string and refused over `maxBodyBytes`, it costs far less CPU than
+ * Yoga's Node adapter streaming it through a web ReadableStream and a size-limiting
+ * TransformStream (docs/performance.md). Yoga is created with `maxRequestBodySize: false`, since
+ * every body it sees is bounded here; its HTTP handling (status codes, content negotiation, SSE)
+ * is unchanged, and the response goes out through the adapter's own sendNodeResponse. GET and
+ * HEAD (a query in the URL, GraphiQL) carry no body and go the same way.
  *
- * Yoga gets no server context ({ req, res }): the adapter makes each request's context an
- * `Object.create(serverContext)`, a new prototype and so a new hidden class per request, which
- * turns every context read in Yoga, envelop and our resolvers megamorphic; nothing of ours reads req
- * or res. Nor an abort signal: nothing of Yoga's we use listens to it. A stream (a subscription
- * over SSE) ends when its client goes away because sendNodeResponse destroys it then, and one whose
- * client left before it was ready is ended here (abandon). Without the two a trivial query took 0.07
- * instead of 0.12 ms of server CPU (measured side by side).
+ * Yoga gets no server context ({ req, res }): the adapter would make each request's context an
+ * `Object.create(serverContext)`, a new hidden class per request, which turns every context read
+ * in Yoga, envelop and our resolvers megamorphic; nothing of ours reads req or res. Nor an abort
+ * signal, which nothing of Yoga's we use listens to: an SSE stream ends when its client goes away
+ * because sendNodeResponse destroys it, and one whose client left before it was ready is ended
+ * here (abandon).
  */
 export function createHttpHandler(yoga: FetchHandler, options: { trustedProxies?: number; maxBodyBytes?: number } = {}) {
   const { trustedProxies = 0, maxBodyBytes = HTTP_MAX_BODY_BYTES } = options;

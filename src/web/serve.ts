@@ -1,21 +1,21 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { basename, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 
 /**
- * The web chat at `/`. Its TypeScript and CSS (src/web, with the typed client in src/client) are
- * bundled by esbuild in memory, once per process: at start, or on the first request in tests.
- * In development a page load rebuilds when a source file changed since the last build.
+ * The web chat at `/`. `npm run build` bundles it into dist/web/app, beside this file compiled,
+ * and the compiled server serves those files as they are. Run from its TypeScript (`npm run dev`,
+ * the tests), the server bundles src/web/app in memory instead, once, on the first request in
+ * tests; in development a page load rebuilds when a source file changed since the last build.
  */
 
-// The chat is always bundled from its sources, also when the server runs compiled from dist/.
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const WEB_DIR = join(ROOT, 'src', 'web');
+const COMPILED = import.meta.url.endsWith('.js');
+/** dist/web/app when compiled. */
+const BUILT_DIR = fileURLToPath(new URL('./app/', import.meta.url));
 
 type Asset = { body: Buffer; type: string; etag: string };
 type Bundle = { assets: Map<string, Asset>; inputs: string[]; builtAt: number };
@@ -55,30 +55,26 @@ const asset = (name: string, body: Buffer): Asset => ({
   etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
 });
 
-/** Bundles the web chat in memory: index.html, app.js and app.css (with source maps). */
-export async function buildWebBundle(): Promise<Bundle> {
-  const builtAt = Date.now();
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: { app: join(WEB_DIR, 'main.ts') },
-    outdir: join(ROOT, '.web-bundle'),
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    target: ['es2022'],
-    minify: true,
-    sourcemap: 'linked',
-    metafile: true,
-    legalComments: 'none',
-    charset: 'utf8',
-    logLevel: 'silent',
-  });
+/** The files `npm run build` wrote, for the compiled server. */
+async function readBuilt(): Promise<Bundle> {
   const assets = new Map<string, Asset>();
-  for (const file of result.outputFiles) assets.set(basename(file.path), asset(basename(file.path), Buffer.from(file.contents)));
-  const html = join(WEB_DIR, 'index.html');
-  assets.set('index.html', asset('index.html', await readFile(html)));
-  const inputs = [html, ...Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules')).map((f) => resolve(ROOT, f))];
+  for (const name of new Set(Object.values(ROUTES))) {
+    const body = await readFile(join(BUILT_DIR, name)).catch(() => {
+      throw new Error(`The web chat is not built (${join(BUILT_DIR, name)} is missing): run \`npm run build\`, or set WEB_CHAT=false`);
+    });
+    assets.set(name, asset(name, body));
+  }
+  return { assets, inputs: [], builtAt: Date.now() };
+}
+
+/** The chat bundled in memory from its sources, for the server run from TypeScript. */
+async function bundleSources(): Promise<Bundle> {
+  const builtAt = Date.now();
+  // Loaded only here, so that the compiled server never loads esbuild.
+  const { bundleWebChat } = await import('./bundle.js');
+  const { files, inputs } = await bundleWebChat();
+  const assets = new Map<string, Asset>();
+  for (const [name, body] of files) assets.set(name, asset(name, Buffer.from(body)));
   return { assets, inputs, builtAt };
 }
 
@@ -88,7 +84,7 @@ let checking: Promise<Bundle> | undefined;
 /** The bundle of this process, built on first use; a failed build is tried again next time. */
 function bundle(): Promise<Bundle> {
   if (!current) {
-    const building = buildWebBundle();
+    const building = COMPILED ? readBuilt() : bundleSources();
     building.catch(() => {
       if (current === building) current = undefined;
     });
@@ -97,7 +93,7 @@ function bundle(): Promise<Bundle> {
   return current;
 }
 
-/** In development: rebuild when a source file is newer than the bundle. */
+/** In development, from TypeScript: rebuild when a source file is newer than the bundle. */
 function freshBundle(): Promise<Bundle> {
   checking ??= (async () => {
     try {
@@ -123,12 +119,11 @@ export type WebHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
  */
 export function createWebHandler(config: Pick<Config, 'env' | 'webChat'>, log: Logger): WebHandler {
   if (!config.webChat) return () => false;
-  // Tests start many servers that never load the page: they build on the first request.
+  // Tests start many servers that never load the page: they bundle on the first request.
   if (config.env !== 'test') {
-    const started = Date.now();
     bundle().then(
-      () => log.debug({ ms: Date.now() - started }, 'web chat built'),
-      (err) => log.error({ err: (err as Error).message }, 'web chat build failed'),
+      () => log.debug(COMPILED ? 'web chat loaded' : 'web chat bundled'),
+      (err) => log.error({ err: (err as Error).message }, 'web chat unavailable'),
     );
   }
 
@@ -140,7 +135,7 @@ export function createWebHandler(config: Pick<Config, 'env' | 'webChat'>, log: L
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return true;
     }
-    const load = name === 'index.html' && config.env === 'development' ? freshBundle() : bundle();
+    const load = name === 'index.html' && config.env === 'development' && !COMPILED ? freshBundle() : bundle();
     load.then(
       (built) => {
         const file = built.assets.get(name);
@@ -164,9 +159,9 @@ export function createWebHandler(config: Pick<Config, 'env' | 'webChat'>, log: L
         res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : file.body);
       },
       (err: Error) => {
-        log.error({ err: err.message }, 'web chat build failed');
+        log.error({ err: err.message }, 'web chat unavailable');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end('The web chat could not be built; see the server log.');
+        res.end('The web chat is not available; see the server log.');
       },
     );
     return true;

@@ -137,6 +137,9 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await poll(() => bobItem.first().locator('[data-testid=unread-count]').textContent()).toBe('2');
     await poll(() => attr(bob, '[data-testid=conv-item] [data-testid=presence-dot]', 'data-status')).toBe('ONLINE');
     expect(await bobItem.first().locator('.conv-name').textContent()).toBe('Alice');
+    // The preview of a private conversation does not repeat the other person's name.
+    const preview = (page: Page, name: string) => page.locator('[data-testid=conv-item]', { hasText: name }).locator('[data-testid=conv-preview]').textContent();
+    expect(await preview(bob, 'Alice')).toBe('Are you there?');
     await screenshot(bob, 'bob-unread');
 
     // Bob opens it: the history is there, and reading clears the count.
@@ -161,13 +164,23 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     const quoteOn = (page: Page) => page.locator('[data-testid=message]', { hasText: 'Hello Alice, yes!' }).locator('[data-testid=reply-quote]');
     await poll(() => quoteOn(bob).textContent()).toContain('Hi Bob!');
     await poll(() => quoteOn(alice).textContent()).toContain('Hi Bob!');
-    expect(await quoteOn(alice).textContent()).toContain('Alice');
+    // The quoted message is Alice's: "You" to her, her name to Bob.
+    const quoteAuthor = (page: Page) => quoteOn(page).locator('.quote-author').textContent();
+    await poll(() => quoteAuthor(alice)).toBe('You');
+    expect(await quoteAuthor(bob)).toBe('Alice');
     await poll(() => messageTexts(alice)).toEqual(['Hi Bob!', 'Are you there?', 'One more thing', 'Hello Alice, yes!']);
+    await poll(() => preview(bob, 'Alice')).toBe('You: Hello Alice, yes!');
+    await poll(() => preview(alice, 'Bob')).toBe('Hello Alice, yes!');
     // Alice was looking at the conversation: nothing unread for her.
     expect(await alice.locator('[data-testid=unread-count]').count()).toBe(0);
 
     await screenshot(alice, 'alice');
     await screenshot(bob, 'bob');
+
+    // Read back from history after a reload, the quote is still hers.
+    await alice.reload();
+    await alice.locator('#conv-title', { hasText: 'Bob' }).waitFor();
+    await poll(() => quoteAuthor(alice)).toBe('You');
 
     // Alice leaves: Bob sees her go offline.
     await alice.close();
@@ -243,6 +256,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await poll(() => page.locator('[data-testid=message]').count()).toBe(56);
     await page.reload();
     await page.locator('#conv-title', { hasText: 'Planning' }).waitFor();
+    // This page is connected, so Carol is online to herself too, also right after the reload.
+    await poll(() => attr(page, '#conv-members [data-user-id="carol"]', 'data-status')).toBe('ONLINE');
     await poll(() => page.locator('[data-testid=message]').count()).toBe(50);
     expect(await page.locator('[data-testid=message]').first().getAttribute('data-seq')).toBe('7');
     await page.click('#load-older');
@@ -256,6 +271,30 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await page.reload();
     await page.locator('#signin-form').waitFor();
     expect(await page.locator('#chat-view').isHidden()).toBe(true);
+
+    // Someone else signs in on the same page: their own conversations, and each message once.
+    await page.fill('#signin-user', 'alice');
+    await page.fill('#signin-password', 'alice-secret-1');
+    await page.click('#signin-submit');
+    await page.locator('#me-name', { hasText: 'Alice' }).waitFor();
+    await poll(() => page.locator('[data-testid=conv-item] .conv-name').allTextContents()).toEqual(['Planning', 'Bob']);
+    // In a group, the preview says who wrote.
+    expect(await page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).locator('[data-testid=conv-preview]').textContent()).toBe('Carol: note 55');
+    await page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).click();
+    await poll(() => page.locator('[data-testid=message]').count()).toBe(50);
+    const longer = 'Alice is here, with the agenda for tomorrow and the notes of last week';
+    await send(page, longer);
+    await poll(() => messageTexts(page).then((t) => t.filter((text) => text === longer).length)).toBe(1);
+    expect(await page.locator('[data-testid=message]').count()).toBe(51);
+
+    // At phone width: who is signed in still shows, and the last message's preview is whole.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.locator('#me-name').isVisible()).toBe(true);
+    const planningPreview = page.locator('[data-testid=conv-item]', { hasText: 'Planning' }).locator('[data-testid=conv-preview]');
+    await poll(() => planningPreview.textContent()).toBe(`You: ${longer}`);
+    const overflow = await planningPreview.evaluate((el) => ({ x: el.scrollWidth > el.clientWidth, y: el.scrollHeight > el.clientHeight }));
+    expect(overflow).toEqual({ x: false, y: false });
+    await screenshot(page, 'alice-phone');
     await page.close();
     expect(pageErrors).toEqual([]);
   }, 120_000);

@@ -21,7 +21,7 @@ import {
   UserDocument,
   UsersDocument,
 } from '../../src/client/generated/graphql.js';
-import { encodeCursor } from '../../src/graphql/pagination.js';
+import { encodeCursor } from '../../src/lib/paging.js';
 import { dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { createGroup, expectCode, expectNoLeak, lastSeqOf, send, users } from './core-helpers.js';

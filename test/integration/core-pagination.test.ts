@@ -12,7 +12,7 @@ import {
   SendControlDocument,
   UsersDocument,
 } from '../../src/client/generated/graphql.js';
-import { encodeCursor } from '../../src/graphql/pagination.js';
+import { encodeCursor } from '../../src/lib/paging.js';
 import { dataOf, startServer, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { concurrently, createGroup, expectCode, range, send, users } from './core-helpers.js';

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { SignUpDocument, ViewerDocument } from '../../src/client/generated/graphql.js';
 import { users } from '../../src/db/schema/index.js';
+import { rawSocket } from '../kit/realtime.js';
 import { capturedLog, codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
 
 /** Tokens from an identity provider: RS256/ES256 verified against its JWKS (JWT_JWKS_URL). */
@@ -70,5 +71,50 @@ describe('JWKS tokens', () => {
     // The marker means nothing on an identity provider's token: it is provisioned like any other.
     const marked = await sign('ES256', 'ec-1', ec.privateKey, { org: 'default', name: 'Kit', sb_account: true }, 'kit');
     expect(dataOf(await server.gql(marked, ViewerDocument)).viewer).toMatchObject({ id: 'kit', displayName: 'Kit' });
+  });
+});
+
+/** An identity provider whose key set cannot be had is the server's trouble, not a bad token. */
+describe('JWKS unavailable', () => {
+  let server: TestServer;
+  let jwksServer: Server;
+  let answer: 'keys' | 'error' = 'error';
+  let rsa: { privateKey: CryptoKey; publicKey: CryptoKey };
+
+  beforeAll(async () => {
+    rsa = await generateKeyPair('RS256');
+    const keys = [{ ...(await exportJWK(rsa.publicKey)), kid: 'rsa-1', alg: 'RS256', use: 'sig' }];
+    jwksServer = createServer((_req, res) => {
+      if (answer === 'error') res.writeHead(503).end('down for maintenance');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
+    server = await startServer({ backend: 'pglite', env: { JWT_JWKS_URL: url } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    jwksServer?.close();
+  });
+
+  const token = () =>
+    new SignJWT({ name: 'Lee' }).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).setSubject('lee').setExpirationTime('5m').sign(rsa.privateKey);
+
+  it('answers INTERNAL_SERVER_ERROR over HTTP and closes sockets with 4500, not as a bad token; works once it answers', async () => {
+    const jwt = await token();
+    expect(codeOf(await server.gql(jwt, ViewerDocument))).toBe('INTERNAL_SERVER_ERROR');
+    const raw = await rawSocket(server.wsUrl, null, { init: false });
+    raw.socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${jwt}` } }));
+    expect((await raw.closed).code).toBe(4500);
+
+    answer = 'keys';
+    expect(dataOf(await server.gql(jwt, ViewerDocument)).viewer).toMatchObject({ id: 'lee' });
+  });
+
+  it('still refuses a token the key set does not vouch for as UNAUTHENTICATED', async () => {
+    answer = 'keys';
+    const stranger = await generateKeyPair('RS256');
+    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).setSubject('lee').setExpirationTime('5m').sign(stranger.privateKey);
+    expect(codeOf(await server.gql(forged, ViewerDocument))).toBe('UNAUTHENTICATED');
   });
 });

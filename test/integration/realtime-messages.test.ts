@@ -15,6 +15,7 @@ import {
   TypingDocument,
 } from '../../src/client/generated/graphql.js';
 import type { Viewer } from '../../src/auth/viewer.js';
+import { createContext } from '../../src/context.js';
 import { messageSnapshot } from '../../src/pubsub/snapshots.js';
 import { topics } from '../../src/pubsub/topics.js';
 import { dataOf, messageRepository, startServer, type TestServer } from '../kit/server.js';
@@ -222,7 +223,7 @@ describe(`a subscriber that falls far behind (${backends.at(-1)})`, () => {
     const conversationId = await createGroup(server, alice, ['bob']);
     const bob: Viewer = { orgId: 'default', userId: 'bob', displayName: 'bob', kind: 'USER', roles: [], credential: { type: 'apiKey', keyId: 'test', actingAs: false } };
     // The stream as a resolver returns it, with a consumer that does not read for a while.
-    const stream = await server.app.services.feeds.messages(bob, conversationId, 0);
+    const stream = await server.app.services.feeds.messages(createContext(server.app.services, bob, 'slow-reader', '127.0.0.1'), conversationId, 0);
     // Far more than the page held for the consumer plus the live events kept while it is behind.
     await sendBulk(server, alice, conversationId, 2_000, 16);
     const seqs: number[] = [];

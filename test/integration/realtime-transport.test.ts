@@ -14,7 +14,7 @@ import {
   TypingDocument,
   UserDocument,
 } from '../../src/client/generated/graphql.js';
-import { MAX_SUBSCRIPTIONS_PER_SOCKET } from '../../src/app.js';
+import { MAX_SUBSCRIPTIONS_PER_SOCKET } from '../../src/transport/ws-session.js';
 import { activeSubscriptions, dataOf, startServer, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';

@@ -6,8 +6,8 @@ const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
   description: 'A signed-in session: send `token` as `Authorization: Bearer <token>` (WebSocket: in connection_init).',
   fields: (t) => ({
     token: t.exposeString('token'),
-    user: t.field({ type: UserRef, resolve: (p) => p.user }),
-    expiresAt: t.field({ type: 'DateTime', resolve: (p) => p.expiresAt }),
+    user: t.expose('user', { type: UserRef }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
   }),
 });
 
@@ -38,7 +38,7 @@ builder.mutationFields((t) => ({
       'Creates a user with a password in the server\'s accounts org (ACCOUNTS_ORG; built-in accounts, when the server has them on) and signs it in. CONFLICT when the user id is taken.',
     args: { input: t.arg({ type: SignUpInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const payload = await ctx.services.accounts.signUp({ ...input, userId: String(input.userId) });
+      const payload = await ctx.services.accounts.signUp(input);
       // The payload's user is read in the new user's org (its presence, for one).
       ctx.loaders = ctx.services.loadersFor(payload.viewer);
       return payload;
@@ -49,7 +49,7 @@ builder.mutationFields((t) => ({
     description: 'Trades a user id and password for a token (built-in accounts). UNAUTHENTICATED for any wrong pair.',
     args: { input: t.arg({ type: SignInInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const payload = await ctx.services.accounts.signIn({ ...input, userId: String(input.userId) });
+      const payload = await ctx.services.accounts.signIn(input);
       ctx.loaders = ctx.services.loadersFor(payload.viewer);
       return payload;
     },

@@ -1,5 +1,5 @@
 import { requireViewer } from '../../context.js';
-import type { AgentRunRow, MessageStreamRow } from '../../db/schema/index.js';
+import { conversationMode, runState, streamState, type AgentRunRow, type MessageStreamRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { MessagePriorityEnum } from '../../graphql/enums.js';
 import type { ChunkEvent } from '../../pubsub/topics.js';
@@ -9,26 +9,26 @@ import { UserRef } from '../users/user.graphql.js';
 
 export const ConversationModeEnum = builder.enumType('ConversationMode', {
   description: 'Who answers: the AI agent, a human expert, or the expert directly while the agent observes.',
-  values: ['AGENT', 'EXPERT', 'DIRECT'] as const,
+  values: conversationMode.enumValues,
 });
-const RunStateEnum = builder.enumType('RunState', { values: ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED'] as const });
-const StreamStateEnum = builder.enumType('StreamState', { values: ['STREAMING', 'COMPLETED', 'CANCELLED', 'PREEMPTED'] as const });
+const RunStateEnum = builder.enumType('RunState', { values: runState.enumValues });
+const StreamStateEnum = builder.enumType('StreamState', { values: streamState.enumValues });
 
 const RunRef = builder.objectRef<AgentRunRow>('Run').implement({
   description: "An agent's run in a conversation, steered by control events.",
   fields: (t) => ({
     runId: t.exposeString('runId'),
-    state: t.field({ type: RunStateEnum, resolve: (r) => r.state }),
-    priority: t.field({ type: MessagePriorityEnum, resolve: (r) => r.priority }),
+    state: t.expose('state', { type: RunStateEnum }),
+    priority: t.expose('priority', { type: MessagePriorityEnum }),
     agent: t.field({ type: UserRef, resolve: async (r, _args, ctx) => (await ctx.loaders.user.load(r.agentId))! }),
     traceId: t.exposeString('traceId', { nullable: true }),
-    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
 
 builder.objectFields(ConversationRef, (t) => ({
-  mode: t.field({ type: ConversationModeEnum, resolve: (c) => c.mode }),
+  mode: t.expose('mode', { type: ConversationModeEnum }),
   assignee: t.field({
     type: UserRef,
     nullable: true,
@@ -53,9 +53,9 @@ const MessageStreamRef = builder.objectRef<MessageStreamRow>('MessageStream').im
     runId: t.exposeString('runId', { nullable: true }),
     traceId: t.exposeString('traceId', { nullable: true }),
     content: t.exposeString('content'),
-    state: t.field({ type: StreamStateEnum, resolve: (s) => s.state }),
+    state: t.expose('state', { type: StreamStateEnum }),
     sender: t.field({ type: UserRef, resolve: async (s, _args, ctx) => (await ctx.loaders.user.load(s.senderId))! }),
-    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 
@@ -68,8 +68,8 @@ const MessageChunkRef = builder.objectRef<ChunkEvent>('MessageChunk').implement(
     traceId: t.exposeString('traceId', { nullable: true }),
     offset: t.exposeInt('offset', { description: 'Where `chunk` starts in the text, in characters (code points).' }),
     chunk: t.exposeString('chunk'),
-    state: t.field({ type: StreamStateEnum, resolve: (e) => e.state }),
-    message: t.field({ type: MessageRef, nullable: true, resolve: (e) => e.message }),
+    state: t.expose('state', { type: StreamStateEnum }),
+    message: t.expose('message', { type: MessageRef, nullable: true }),
   }),
 });
 
@@ -91,19 +91,18 @@ builder.mutationFields((t) => ({
     type: MessageStreamRef,
     description: 'Starts a streamed answer (agents). With a runId, the run must be ACTIVE.',
     args: { input: t.arg({ type: StartMessageInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.services.answers.start(requireViewer(ctx), { ...input, conversationId: String(input.conversationId) }),
+    resolve: (_root, { input }, ctx) => ctx.services.answers.start(requireViewer(ctx), input),
   }),
   appendMessageChunk: t.field({
     type: MessageChunkRef,
     args: { id: t.arg.id({ required: true }), chunk: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.answers.append(requireViewer(ctx), String(args.id), args.chunk),
+    resolve: (_root, args, ctx) => ctx.services.answers.append(requireViewer(ctx), args.id, args.chunk),
   }),
   completeMessage: t.field({
     type: MessageRef,
     description: 'Ends a streamed answer: it becomes an ordinary message with the next seq.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.answers.complete(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.answers.complete(requireViewer(ctx), args.id),
   }),
 }));
 
@@ -112,7 +111,7 @@ builder.subscriptionFields((t) => ({
     type: MessageChunkRef,
     description: 'Streamed answers of a conversation: the text so far of running streams, then each chunk as it comes.',
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => ctx.services.answerFeed.follow(requireViewer(ctx), String(args.conversationId)),
+    subscribe: (_root, args, ctx) => ctx.services.answerFeed.follow(requireViewer(ctx), args.conversationId),
     resolve: (e) => e,
   }),
 }));

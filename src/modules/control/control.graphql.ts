@@ -2,22 +2,23 @@ import { requireViewer } from '../../context.js';
 import type { ControlEventRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ControlEventTypeEnum } from '../../graphql/enums.js';
-import { connectionType } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import type { ControlEventSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
 
 export const ControlEventRef = builder.objectRef<ControlEventRow | ControlEventSnapshot>('ControlEvent').implement({
   fields: (t) => ({
-    id: t.exposeID('id'),
-    conversationId: t.exposeID('conversationId'),
-    event: t.field({ type: ControlEventTypeEnum, resolve: (e) => e.event }),
-    target: t.exposeString('target', { nullable: true }),
-    reason: t.exposeString('reason', { nullable: true }),
-    runId: t.exposeString('runId', { nullable: true }),
-    traceId: t.exposeString('traceId', { nullable: true }),
-    issuedBy: t.field({ type: UserRef, resolve: async (e, _args, ctx) => (await ctx.loaders.user.load(e.issuedBy))! }),
-    effectiveAt: t.field({ type: 'DateTime', resolve: (e) => e.effectiveAt }),
-    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+    id: t.exposeID('id', viewerIndependent),
+    conversationId: t.exposeID('conversationId', viewerIndependent),
+    event: t.expose('event', { type: ControlEventTypeEnum, ...viewerIndependent }),
+    target: t.exposeString('target', { nullable: true, ...viewerIndependent }),
+    reason: t.exposeString('reason', { nullable: true, ...viewerIndependent }),
+    runId: t.exposeString('runId', { nullable: true, ...viewerIndependent }),
+    traceId: t.exposeString('traceId', { nullable: true, ...viewerIndependent }),
+    issuedBy: t.field({ type: UserRef, ...viewerIndependent, resolve: async (e, _args, ctx) => (await ctx.loaders.user.load(e.issuedBy))! }),
+    effectiveAt: t.expose('effectiveAt', { type: 'DateTime', ...viewerIndependent }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', ...viewerIndependent }),
   }),
 });
 
@@ -40,7 +41,7 @@ builder.queryFields((t) => ({
     description: 'Control events of a conversation in the order they were issued.',
     args: { conversationId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
     resolve: (_root, args, ctx) =>
-      ctx.services.control.list(requireViewer(ctx), String(args.conversationId), args),
+      ctx.services.control.list(requireViewer(ctx), args.conversationId, args),
   }),
 }));
 
@@ -49,6 +50,6 @@ builder.mutationFields((t) => ({
     type: ControlEventRef,
     args: { conversationId: t.arg.id({ required: true }), input: t.arg({ type: ControlEventInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.control.send(requireViewer(ctx), String(args.conversationId), args.input),
+      ctx.services.control.send(requireViewer(ctx), args.conversationId, args.input),
   }),
 }));

@@ -3,7 +3,7 @@ import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
 import type { AgentRunRow, ControlEventRow, ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { controlEventSnapshot } from '../../pubsub/snapshots.js';

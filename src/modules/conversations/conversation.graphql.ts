@@ -2,27 +2,27 @@ import { requireViewer } from '../../context.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ConversationTypeEnum, ParticipantRoleEnum } from '../../graphql/enums.js';
-import { connectionType } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
 import { MessageConnection, MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 
 export const ParticipantRef = builder.objectRef<ParticipantRow>('Participant').implement({
   fields: (t) => ({
     user: t.field({ type: UserRef, resolve: async (p, _args, ctx) => (await ctx.loaders.user.load(p.userId))! }),
-    role: t.field({ type: ParticipantRoleEnum, resolve: (p) => p.role }),
-    joinedAt: t.field({ type: 'DateTime', resolve: (p) => p.joinedAt }),
+    role: t.expose('role', { type: ParticipantRoleEnum }),
+    joinedAt: t.expose('joinedAt', { type: 'DateTime' }),
     lastReadSeq: t.exposeInt('lastReadSeq'),
-    lastReadAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.lastReadAt }),
+    lastReadAt: t.expose('lastReadAt', { type: 'DateTime', nullable: true }),
   }),
 });
 
 export const ConversationRef = builder.objectRef<ConversationRow>('Conversation').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
-    type: t.field({ type: ConversationTypeEnum, resolve: (c) => c.type }),
+    type: t.expose('type', { type: ConversationTypeEnum }),
     name: t.exposeString('name', { nullable: true }),
     description: t.exposeString('description', { nullable: true }),
-    metadata: t.field({ type: 'JSON', nullable: true, resolve: (c) => c.metadata }),
+    metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
     createdBy: t.field({ type: UserRef, resolve: async (c, _args, ctx) => (await ctx.loaders.user.load(c.createdBy))! }),
     participants: t.field({
       type: [ParticipantRef],
@@ -38,9 +38,9 @@ export const ConversationRef = builder.objectRef<ConversationRow>('Conversation'
       description: "Messages from others after the viewer's read marker, not counting deleted ones.",
       resolve: (c, _args, ctx) => ctx.loaders.unreadCount.load(c.id),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (c) => c.updatedAt }),
-    lastActivityAt: t.field({ type: 'DateTime', resolve: (c) => c.lastActivityAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    lastActivityAt: t.expose('lastActivityAt', { type: 'DateTime' }),
     messages: t.field({
       type: MessageConnection,
       args: { first: t.arg.int(), after: t.arg.string(), last: t.arg.int(), before: t.arg.string() },
@@ -77,7 +77,7 @@ builder.queryFields((t) => ({
     type: ConversationRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.get(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.conversations.get(requireViewer(ctx), args.id),
   }),
   conversations: t.field({
     type: ConversationConnection,
@@ -100,21 +100,18 @@ builder.mutationFields((t) => ({
       'A PRIVATE conversation with one other user is unique: creating it again returns it and brings back whoever left it, with the role they had. Someone removed from it comes back only when its owner or admin creates it.',
     args: { input: t.arg({ type: CreateConversationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      ctx.services.conversations.create(requireViewer(ctx), {
-        ...input,
-        participantIds: input.participantIds?.map(String),
-      }),
+      ctx.services.conversations.create(requireViewer(ctx), input),
   }),
   updateConversation: t.field({
     type: ConversationRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateConversationInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.update(requireViewer(ctx), String(args.id), args.input),
+    resolve: (_root, args, ctx) => ctx.services.conversations.update(requireViewer(ctx), args.id, args.input),
   }),
   deleteConversation: t.boolean({
     description:
       'A GROUP (owners only) is deleted with its messages. A PRIVATE conversation is only left: the other keeps it, and it is deleted once neither takes part.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.delete(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.conversations.delete(requireViewer(ctx), args.id),
   }),
   addParticipant: t.field({
     type: ParticipantRef,
@@ -126,25 +123,25 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       ctx.services.conversations.addParticipant(
         requireViewer(ctx),
-        String(args.conversationId),
-        String(args.userId),
+        args.conversationId,
+        args.userId,
         args.role ?? undefined,
       ),
   }),
   removeParticipant: t.boolean({
     args: { conversationId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.conversations.removeParticipant(requireViewer(ctx), String(args.conversationId), String(args.userId)),
+      ctx.services.conversations.removeParticipant(requireViewer(ctx), args.conversationId, args.userId),
   }),
   leaveConversation: t.boolean({
     args: { conversationId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.leave(requireViewer(ctx), String(args.conversationId)),
+    resolve: (_root, args, ctx) => ctx.services.conversations.leave(requireViewer(ctx), args.conversationId),
   }),
   markRead: t.field({
     type: ParticipantRef,
     description: 'Moves your read marker forward to `seq` (it never moves back).',
     args: { conversationId: t.arg.id({ required: true }), seq: t.arg.int({ required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.conversations.markRead(requireViewer(ctx), String(args.conversationId), args.seq),
+      ctx.services.conversations.markRead(requireViewer(ctx), args.conversationId, args.seq),
   }),
 }));

@@ -11,7 +11,7 @@ import {
   type MessageRow,
   type ParticipantRow,
 } from '../../db/schema/index.js';
-import type { PageRequest } from '../../graphql/pagination.js';
+import type { PageRequest } from '../../lib/paging.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
 

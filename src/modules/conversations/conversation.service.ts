@@ -2,7 +2,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { Tx } from '../../db/client.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { cursorDate, encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';

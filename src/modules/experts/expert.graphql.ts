@@ -1,17 +1,16 @@
 import { requireViewer } from '../../context.js';
-import type { ExpertRequestRow } from '../../db/schema/index.js';
+import { expertRequestStatus, type ExpertRequestRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ForbiddenError } from '../../graphql/errors.js';
-import { connectionType, decodeIntCursor, encodeCursor, parsePageArgs, trimPage } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
+import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage } from '../../lib/paging.js';
 import { isAdmin, isExpert } from '../../auth/viewer.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { topics } from '../../pubsub/topics.js';
 import { ConversationRef } from '../conversations/conversation.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 
-const ExpertRequestStatusEnum = builder.enumType('ExpertRequestStatus', {
-  values: ['OPEN', 'CLAIMED', 'RESOLVED', 'CANCELLED'] as const,
-});
+const ExpertRequestStatusEnum = builder.enumType('ExpertRequestStatus', { values: expertRequestStatus.enumValues });
 
 const ExpertRequestRef = builder.objectRef<ExpertRequestRow>('ExpertRequest').implement({
   fields: (t) => ({
@@ -28,15 +27,15 @@ const ExpertRequestRef = builder.objectRef<ExpertRequestRow>('ExpertRequest').im
     }),
     requestedBy: t.field({ type: UserRef, resolve: async (r, _args, ctx) => (await ctx.loaders.user.load(r.requestedBy))! }),
     reason: t.exposeString('reason', { nullable: true }),
-    status: t.field({ type: ExpertRequestStatusEnum, resolve: (r) => r.status }),
+    status: t.expose('status', { type: ExpertRequestStatusEnum }),
     claimedBy: t.field({
       type: UserRef,
       nullable: true,
       resolve: (r, _args, ctx) => (r.claimedBy ? ctx.loaders.user.load(r.claimedBy) : null),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
-    claimedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.claimedAt }),
-    resolvedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.resolvedAt }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    claimedAt: t.expose('claimedAt', { type: 'DateTime', nullable: true }),
+    resolvedAt: t.expose('resolvedAt', { type: 'DateTime', nullable: true }),
   }),
 });
 
@@ -46,13 +45,13 @@ type AuditRow = Awaited<ReturnType<import('../../auth/audit.js').AuditLog['list'
 const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
   description: 'Who acted for whom, and every expert access.',
   fields: (t) => ({
-    id: t.id({ resolve: (e) => String(e.id) }),
+    id: t.exposeID('id'),
     action: t.exposeString('action', { description: 'act_as, expert.claim, expert.read, expert.write, expert.handback' }),
     actor: t.exposeString('actor', { description: '`user:<id>` or `apikey:<id>`' }),
     subjectUserId: t.exposeID('subjectUserId', { nullable: true }),
     conversationId: t.exposeID('conversationId', { nullable: true }),
-    details: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.details }),
-    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+    details: t.expose('details', { type: 'JSON', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 const AuditEntryConnection = connectionType('AuditEntry', AuditEntryRef);
@@ -92,19 +91,19 @@ builder.mutationFields((t) => ({
     type: ExpertRequestRef,
     description: 'Asks for a human expert; the open request is returned if there is one already.',
     args: { conversationId: t.arg.id({ required: true }), reason: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.services.experts.request(requireViewer(ctx), String(args.conversationId), args.reason),
+    resolve: (_root, args, ctx) => ctx.services.experts.request(requireViewer(ctx), args.conversationId, args.reason),
   }),
   claimExpertRequest: t.field({
     type: ExpertRequestRef,
     description: 'An expert takes the request: joins the conversation and answers from now on (the agent is paused).',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.experts.claim(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.experts.claim(requireViewer(ctx), args.id),
   }),
   handBackToAgent: t.field({
     type: ExpertRequestRef,
     description: 'The expert hands the conversation back to the agent, whose paused runs resume.',
     args: { conversationId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.experts.handBack(requireViewer(ctx), String(args.conversationId)),
+    resolve: (_root, args, ctx) => ctx.services.experts.handBack(requireViewer(ctx), args.conversationId),
   }),
 }));
 

@@ -2,7 +2,7 @@ import type { AuditLog } from '../../auth/audit.js';
 import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
 import type { ExpertRequestRow } from '../../db/schema/index.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { cursorDate, decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';

@@ -3,7 +3,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Database, PreparedStatement } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { messages, participants, users, type MessageRow } from '../../db/schema/index.js';
-import type { PageRequest } from '../../graphql/pagination.js';
+import type { PageRequest } from '../../lib/paging.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { filterConditions, type MessageFilter } from './message.repository.js';
 

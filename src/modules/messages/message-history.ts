@@ -2,7 +2,7 @@ import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { HistoryMessage, MessageHistoryRepository } from './message-history.repository.js';

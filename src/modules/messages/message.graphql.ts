@@ -2,7 +2,8 @@ import { requireViewer } from '../../context.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { ActorKindEnum, MessageKindEnum, MessagePriorityEnum } from '../../graphql/enums.js';
-import { connectionType } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import type { MessageSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
 
@@ -11,38 +12,38 @@ export type MessageLike = MessageRow | MessageSnapshot;
 
 export const MessageRef = builder.objectRef<MessageLike>('Message');
 
-// Plain properties are exposed without a resolver: graphql-jit reads them directly instead of
-// calling a function per field (a page of 50 messages has over a thousand fields).
 MessageRef.implement({
   fields: (t) => ({
-    id: t.exposeID('id'),
-    conversationId: t.exposeID('conversationId'),
-    seq: t.exposeInt('seq'),
+    id: t.exposeID('id', viewerIndependent),
+    conversationId: t.exposeID('conversationId', viewerIndependent),
+    seq: t.exposeInt('seq', viewerIndependent),
     sender: t.field({
       type: UserRef,
+      ...viewerIndependent,
       // Snapshots and history pages carry their sender, so it needs no read (and, answered without
       // a promise, no wait: a page of 50 messages resolves its senders in one pass).
       resolve: (m, _args, ctx) => ('sender' in m && m.sender) || ctx.loaders.user.load(m.senderId).then((user) => user!),
     }),
-    senderKind: t.expose('senderKind', { type: ActorKindEnum }),
-    content: t.exposeString('content'),
-    contentType: t.exposeString('contentType'),
-    kind: t.expose('kind', { type: MessageKindEnum }),
+    senderKind: t.expose('senderKind', { type: ActorKindEnum, ...viewerIndependent }),
+    content: t.exposeString('content', viewerIndependent),
+    contentType: t.exposeString('contentType', viewerIndependent),
+    kind: t.expose('kind', { type: MessageKindEnum, ...viewerIndependent }),
     replyTo: t.field({
       type: MessageRef,
       nullable: true,
+      ...viewerIndependent,
       resolve: (m, _args, ctx) => (m.replyToId ? ctx.loaders.message.load(m.replyToId) : null),
     }),
-    priority: t.expose('priority', { type: MessagePriorityEnum }),
-    interruptible: t.exposeBoolean('interruptible'),
-    preemptedBy: t.exposeID('preemptedBy', { nullable: true }),
-    runId: t.exposeString('runId', { nullable: true }),
-    traceId: t.exposeString('traceId', { nullable: true }),
-    metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
-    clientMessageId: t.exposeString('clientMessageId', { nullable: true }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true }),
-    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
+    priority: t.expose('priority', { type: MessagePriorityEnum, ...viewerIndependent }),
+    interruptible: t.exposeBoolean('interruptible', viewerIndependent),
+    preemptedBy: t.exposeID('preemptedBy', { nullable: true, ...viewerIndependent }),
+    runId: t.exposeString('runId', { nullable: true, ...viewerIndependent }),
+    traceId: t.exposeString('traceId', { nullable: true, ...viewerIndependent }),
+    metadata: t.expose('metadata', { type: 'JSON', nullable: true, ...viewerIndependent }),
+    clientMessageId: t.exposeString('clientMessageId', { nullable: true, ...viewerIndependent }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', ...viewerIndependent }),
+    editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
   }),
 });
 
@@ -79,11 +80,7 @@ builder.queryFields((t) => ({
       priority: t.arg({ type: MessagePriorityEnum }),
       kind: t.arg({ type: MessageKindEnum }),
     },
-    resolve: (_root, { conversationId, senderId, ...args }, ctx) =>
-      ctx.services.history.list(requireViewer(ctx), String(conversationId), {
-        ...args,
-        senderId: senderId == null ? senderId : String(senderId),
-      }),
+    resolve: (_root, { conversationId, ...args }, ctx) => ctx.services.history.list(requireViewer(ctx), conversationId, args),
   }),
 }));
 
@@ -91,21 +88,16 @@ builder.mutationFields((t) => ({
   sendMessage: t.field({
     type: MessageRef,
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.services.messages.send(requireViewer(ctx), {
-        ...input,
-        conversationId: String(input.conversationId),
-        replyToId: input.replyToId == null ? null : String(input.replyToId),
-      }),
+    resolve: (_root, { input }, ctx) => ctx.services.messages.send(requireViewer(ctx), input),
   }),
   editMessage: t.field({
     type: MessageRef,
     args: { id: t.arg.id({ required: true }), content: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.messages.edit(requireViewer(ctx), String(args.id), args.content),
+    resolve: (_root, args, ctx) => ctx.services.messages.edit(requireViewer(ctx), args.id, args.content),
   }),
   deleteMessage: t.field({
     type: MessageRef,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.messages.delete(requireViewer(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.messages.delete(requireViewer(ctx), args.id),
   }),
 }));

@@ -3,7 +3,7 @@ import { and, asc, eq, getTableColumns, gt, gte, inArray, isNull, lte, sql, type
 import type { Db } from '../../db/client.js';
 import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
-import { UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
+import { pgError, UNIQUE_VIOLATION, type PgError } from '../../lib/pg-errors.js';
 import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
 
 /** A message to store; `id` may be given (a completed stream keeps its id). */
@@ -325,12 +325,7 @@ function isDuplicateClientMessageId(err: unknown): boolean {
  * ERROR, pg and PGlite alike), found in drizzle's `cause` chain. Undefined for any other failure:
  * a lost connection, or a FATAL one that ends the session, leaves open whether it committed.
  */
-function databaseError(err: unknown): { code: string; constraint?: string } | undefined {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const { severity, code, constraint } = e as { severity?: unknown; code?: unknown; constraint?: unknown };
-    if (severity === 'ERROR' && typeof code === 'string') {
-      return { code, constraint: typeof constraint === 'string' ? constraint : undefined };
-    }
-  }
-  return undefined;
+function databaseError(err: unknown): PgError | undefined {
+  const answer = pgError(err);
+  return answer?.severity === 'ERROR' ? answer : undefined;
 }

@@ -1,5 +1,6 @@
 import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
+import { requireViewer, type Context } from '../../context.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { MessageSnapshot, UserSnapshot } from '../../pubsub/snapshots.js';
@@ -7,17 +8,16 @@ import { topics, type Topic } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { CatchUpReader } from './catch-up.js';
 import type { MembershipWatch } from './membership-watch.js';
-import { endWithCredential, tokenValid, type Revocations } from './token-expiry.js';
+import { endWithCredential, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
 // Feeds: what the subscriptions messageAdded, messageUpdated, messageDeleted, typing and
 // controlEvent deliver, each an AsyncQueue fed from pub/sub (and, for messages, the database).
+// Each is for one request (`ctx`: its viewer, and its transport, see endWithCredential).
 
 /** What the feeds use. */
 export type FeedServices = {
   bus: EventBus;
-  /** API key revocations end the feeds of their viewers. */
-  apiKeys: Revocations;
   /** Replays of stored messages are an expert's reads. */
   audit: Pick<AuditLog, 'expertAccess'>;
   conversations: Pick<ConversationService, 'requireParticipant' | 'idsOf'>;
@@ -48,14 +48,14 @@ type Endable = Pick<AsyncQueue<unknown>, 'end' | 'onFinish'>;
  * does so on its own. Call it before checking membership, so that a removal right after the check
  * is not missed.
  */
-async function guardConversation(services: FeedServices, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
+async function guardConversation(services: FeedServices, ctx: Context, viewer: Viewer, conversationId: string, queue: Endable): Promise<Guard> {
   let member = true;
   const stop = () => {
     member = false;
     // Whatever is still buffered was sent while the viewer took part; it may still go out.
     queue.end();
   };
-  endWithCredential(viewer, queue, services.apiKeys);
+  endWithCredential(ctx, queue);
   const unlisten = await services.bus.listen(topics.membership(conversationId), (event) => {
     if (event.userId === viewer.userId && event.change === 'REMOVED') stop();
   });
@@ -88,14 +88,15 @@ async function settingUp<T>(queue: AsyncQueue<T>, setup: () => Promise<void>): P
  */
 export async function messageFeed(
   services: FeedServices,
-  viewer: Viewer,
+  ctx: Context,
   conversationId: string,
   afterSeq: number | null | undefined,
   queue: AsyncQueue<MessageSnapshot> = new AsyncQueue(),
   guard?: Guard,
 ): Promise<AsyncQueue<MessageSnapshot>> {
+  const viewer = requireViewer(ctx);
   return settingUp(queue, async () => {
-    guard ??= await guardConversation(services, viewer, conversationId, queue);
+    guard ??= await guardConversation(services, ctx, viewer, conversationId, queue);
     const allowed = guard;
     const { conversation } = await services.conversations.requireParticipant(viewer, conversationId);
     // A resume replays stored messages: for an expert, one audited read (live deliveries are not).
@@ -198,7 +199,8 @@ export async function messageFeed(
  * into conversations they join and out of those they leave. Membership comes from events, and is
  * re-read periodically in case one of those was lost.
  */
-export async function allMessagesFeed(services: FeedServices, viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
+export async function allMessagesFeed(services: FeedServices, ctx: Context): Promise<AsyncQueue<MessageSnapshot>> {
+  const viewer = requireViewer(ctx);
   const queue = new AsyncQueue<MessageSnapshot>();
   const perConversation = new Map<string, AsyncQueue<MessageSnapshot>>();
 
@@ -214,7 +216,7 @@ export async function allMessagesFeed(services: FeedServices, viewer: Viewer): P
     // pub/sub's back, as they end single-conversation streams.
     inner.onFinish(services.membership.watch(conversationId, viewer.userId, () => void inner.return()));
     try {
-      await messageFeed(services, viewer, conversationId, undefined, inner, {
+      await messageFeed(services, ctx, conversationId, undefined, inner, {
         allows: () => tokenValid(viewer) && perConversation.get(conversationId) === inner,
       });
     } catch {
@@ -240,7 +242,7 @@ export async function allMessagesFeed(services: FeedServices, viewer: Viewer): P
   };
 
   return settingUp(queue, async () => {
-    endWithCredential(viewer, queue, services.apiKeys);
+    endWithCredential(ctx, queue);
     queue.onFinish(() => {
       for (const inner of perConversation.values()) void inner.return();
       perConversation.clear();
@@ -260,13 +262,14 @@ export async function allMessagesFeed(services: FeedServices, viewer: Viewer): P
 /** Events of one topic of a conversation the viewer takes part in, checked per event. */
 export async function conversationTopicFeed<T>(
   services: FeedServices,
-  viewer: Viewer,
+  ctx: Context,
   conversationId: string,
   topic: Topic<T>,
 ): Promise<AsyncQueue<T>> {
+  const viewer = requireViewer(ctx);
   const queue = new AsyncQueue<T>();
   return settingUp(queue, async () => {
-    const guard = await guardConversation(services, viewer, conversationId, queue);
+    const guard = await guardConversation(services, ctx, viewer, conversationId, queue);
     await services.conversations.requireParticipant(viewer, conversationId);
     const unlisten = await services.bus.listen(topic, (event) => {
       // While memberships are re-checked after pub/sub came back, events wait for the answer, in order.
@@ -286,8 +289,8 @@ export type TypingState = { conversationId: string; userId: string; isTyping: bo
  * every instance even if the instance that set it is gone. Refreshes (setTyping(true) again) and
  * repeated stops only move the deadline or are dropped.
  */
-export async function typingFeed(services: FeedServices, viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
-  const events = await conversationTopicFeed(services, viewer, conversationId, topics.typing(conversationId));
+export async function typingFeed(services: FeedServices, ctx: Context, conversationId: string): Promise<AsyncQueue<TypingState>> {
+  const events = await conversationTopicFeed(services, ctx, conversationId, topics.typing(conversationId));
   const queue = new AsyncQueue<TypingState>();
   /** Who is typing, with the timer that turns them off. */
   const typing = new Map<string, NodeJS.Timeout>();
@@ -322,27 +325,27 @@ export async function typingFeed(services: FeedServices, viewer: Viewer, convers
   return queue;
 }
 
-/** The feeds behind the realtime subscriptions, for their resolvers. */
+/** The feeds behind the realtime subscriptions, for their resolvers; `ctx` is the subscription's. */
 export class Feeds {
   constructor(private readonly services: FeedServices) {}
 
   /** `messageAdded` of one conversation (see messageFeed). */
-  messages(viewer: Viewer, conversationId: string, afterSeq: number | null | undefined): Promise<AsyncQueue<MessageSnapshot>> {
-    return messageFeed(this.services, viewer, conversationId, afterSeq);
+  messages(ctx: Context, conversationId: string, afterSeq: number | null | undefined): Promise<AsyncQueue<MessageSnapshot>> {
+    return messageFeed(this.services, ctx, conversationId, afterSeq);
   }
 
   /** `messageAdded` of every conversation of the viewer (see allMessagesFeed). */
-  allMessages(viewer: Viewer): Promise<AsyncQueue<MessageSnapshot>> {
-    return allMessagesFeed(this.services, viewer);
+  allMessages(ctx: Context): Promise<AsyncQueue<MessageSnapshot>> {
+    return allMessagesFeed(this.services, ctx);
   }
 
   /** One topic of a conversation: `messageUpdated`, `messageDeleted`, `controlEvent`. */
-  topic<T>(viewer: Viewer, conversationId: string, topic: Topic<T>): Promise<AsyncQueue<T>> {
-    return conversationTopicFeed(this.services, viewer, conversationId, topic);
+  topic<T>(ctx: Context, conversationId: string, topic: Topic<T>): Promise<AsyncQueue<T>> {
+    return conversationTopicFeed(this.services, ctx, conversationId, topic);
   }
 
   /** `typing` of a conversation (see typingFeed). */
-  typing(viewer: Viewer, conversationId: string): Promise<AsyncQueue<TypingState>> {
-    return typingFeed(this.services, viewer, conversationId);
+  typing(ctx: Context, conversationId: string): Promise<AsyncQueue<TypingState>> {
+    return typingFeed(this.services, ctx, conversationId);
   }
 }

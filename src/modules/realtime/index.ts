@@ -7,7 +7,6 @@ import type { MessageService } from '../messages/message.service.js';
 import { CatchUpReader } from './catch-up.js';
 import { Feeds } from './feeds.js';
 import { MembershipWatch } from './membership-watch.js';
-import type { Revocations } from './token-expiry.js';
 import { TypingService } from './typing.service.js';
 import { typingStopsOnSend } from './typing-stops-on-send.js';
 
@@ -20,7 +19,6 @@ export function createRealtimeModule(deps: {
   log: Logger;
   events: DomainEvents;
   audit: AuditLog;
-  apiKeys: Revocations;
   conversations: ConversationService;
   messages: MessageService;
 }) {
@@ -28,7 +26,6 @@ export function createRealtimeModule(deps: {
   const membership = new MembershipWatch(deps.conversations, deps.log, deps.bus);
   const feeds = new Feeds({
     bus: deps.bus,
-    apiKeys: deps.apiKeys,
     audit: deps.audit,
     conversations: deps.conversations,
     membership,

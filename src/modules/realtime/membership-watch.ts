@@ -2,11 +2,10 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import { errorMessage } from '../../observability/log-errors.js';
+import { RECHECK_BATCH, RecheckList } from '../../lib/batched-recheck.js';
 
 /** How often watched memberships are re-checked in the database, in case a removal event was lost. */
 const RECHECK_MS = 30_000;
-/** Pairs checked per statement. */
-const BATCH = 500;
 /** How soon a failed re-check after pub/sub came back is tried again. */
 const RETRY_MS = 1_000;
 
@@ -15,9 +14,7 @@ const keyOf = (p: Pair) => `${p.conversationId}\u0000${p.userId}`;
 
 /**
  * The safety net under membership events, for the whole instance: every live subscription
- * registers (conversation, user) here, and one timer re-checks all of them in a few batched
- * statements, instead of each subscription querying on its own timer (which, for subscriptions
- * opened together, fired together and exhausted the connection pool).
+ * registers (conversation, user) here, on one batched re-check list (RecheckList).
  *
  * While pub/sub is away, removal events are lost with the rest. From the moment the connection
  * drops until a re-check after it came back has answered, `pendingCheck` is set: streams hold
@@ -25,8 +22,7 @@ const keyOf = (p: Pair) => `${p.conversationId}\u0000${p.userId}`;
  * their conversation have ended.
  */
 export class MembershipWatch {
-  private readonly watched = new Map<string, Pair & { onRemoved: Set<() => void> }>();
-  private timer?: NodeJS.Timeout;
+  private readonly watched: RecheckList<Pair>;
   private stopped = false;
   /** Set from a loss of pub/sub until the re-check after its return answers. */
   private held?: { promise: Promise<void>; release: () => void };
@@ -40,24 +36,15 @@ export class MembershipWatch {
     private readonly log: Logger,
     bus?: Pick<EventBus, 'onDisconnect' | 'onReconnect'>,
   ) {
+    this.watched = new RecheckList({ name: 'membership', everyMs: RECHECK_MS, present: (pairs) => conversations.presentParticipants(pairs), log });
     bus?.onDisconnect(() => this.hold());
     bus?.onReconnect(() => void this.release());
   }
 
   /** Calls `onRemoved` if a re-check finds the user no longer in the conversation. Returns the unwatch. */
   watch(conversationId: string, userId: string, onRemoved: () => void): () => void {
-    const key = keyOf({ conversationId, userId });
-    const entry = this.watched.get(key) ?? { conversationId, userId, onRemoved: new Set<() => void>() };
-    entry.onRemoved.add(onRemoved);
-    this.watched.set(key, entry);
-    if (!this.timer) {
-      this.timer = setInterval(() => void this.recheck().catch((err) => this.log.warn({ err: errorMessage(err) }, 'membership re-check failed')), RECHECK_MS);
-      this.timer.unref();
-    }
-    return () => {
-      entry.onRemoved.delete(onRemoved);
-      if (entry.onRemoved.size === 0 && this.watched.get(key) === entry) this.watched.delete(key);
-    };
+    const pair = { conversationId, userId };
+    return this.watched.watch(keyOf(pair), pair, onRemoved);
   }
 
   /** Settles once memberships are known again after pub/sub was lost; undefined when nothing is pending. */
@@ -84,27 +71,19 @@ export class MembershipWatch {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.watched.stop();
   }
 
   /** Checks every watched pair; tells the subscriptions of pairs that are gone. */
-  async recheck(): Promise<void> {
-    const entries = [...this.watched.values()];
-    for (let i = 0; i < entries.length; i += BATCH) {
-      const batch = entries.slice(i, i + BATCH);
-      const present = await this.conversations.presentParticipants(batch);
-      for (const entry of batch) {
-        if (!present.has(keyOf(entry))) for (const removed of [...entry.onRemoved]) removed();
-      }
-    }
+  recheck(): Promise<void> {
+    return this.watched.recheck();
   }
 
   private async answerAsked() {
     const entries = [...this.asked.values()];
     this.asked.clear();
-    for (let i = 0; i < entries.length; i += BATCH) {
-      const batch = entries.slice(i, i + BATCH);
+    for (let i = 0; i < entries.length; i += RECHECK_BATCH) {
+      const batch = entries.slice(i, i + RECHECK_BATCH);
       try {
         const present = await this.conversations.presentParticipants(batch);
         for (const entry of batch) entry.answer(present.has(keyOf(entry)));

@@ -2,6 +2,7 @@ import { requireViewer, type Context } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
@@ -28,17 +29,17 @@ const userOf = async (ctx: Context, userId: string, snapshot?: UserSnapshot): Pr
 
 const TypingEventRef = builder.objectRef<TypingState>('TypingEvent').implement({
   fields: (t) => ({
-    conversationId: t.exposeID('conversationId'),
-    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
-    isTyping: t.exposeBoolean('isTyping'),
+    conversationId: t.exposeID('conversationId', viewerIndependent),
+    user: t.field({ type: UserRef, ...viewerIndependent, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
+    isTyping: t.exposeBoolean('isTyping', viewerIndependent),
   }),
 });
 
 const PresenceEventRef = builder.objectRef<PresenceEvent>('PresenceEvent').implement({
   fields: (t) => ({
-    user: t.field({ type: UserRef, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
-    status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
-    lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.lastSeenAt }),
+    user: t.field({ type: UserRef, ...viewerIndependent, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
+    status: t.expose('status', { type: PresenceStatusEnum, ...viewerIndependent }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
   }),
 });
 
@@ -48,9 +49,8 @@ builder.mutationFields((t) => ({
     args: { conversationId: t.arg.id({ required: true }), isTyping: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
       const viewer = requireViewer(ctx);
-      const conversationId = String(args.conversationId);
-      await ctx.services.conversations.requireParticipant(viewer, conversationId);
-      await ctx.services.typing.set(viewerSnapshot(viewer), conversationId, args.isTyping);
+      await ctx.services.conversations.requireParticipant(viewer, args.conversationId);
+      await ctx.services.typing.set(viewerSnapshot(viewer), args.conversationId, args.isTyping);
       return true;
     },
   }),
@@ -73,53 +73,58 @@ function perEvent<E>(event: E, _args: unknown, ctx: Context): E {
 builder.subscriptionFields((t) => ({
   messageAdded: t.field({
     type: MessageRef,
+    ...viewerIndependent,
     description:
       'New messages of one conversation (with `afterSeq`: stored ones after it first, then live, with no gap or duplicate), or of all your conversations (live only).',
     args: { conversationId: t.arg.id(), afterSeq: t.arg.int() },
     subscribe: (_root, args, ctx) => {
-      const viewer = requireViewer(ctx);
+      requireViewer(ctx); // UNAUTHENTICATED before anything about the arguments
       if (args.afterSeq != null && args.afterSeq < 0) throw new BadInputError('`afterSeq` must not be negative', 'afterSeq');
       if (args.conversationId == null) {
         if (args.afterSeq != null) throw new BadInputError('`afterSeq` needs a `conversationId`', 'afterSeq');
-        return ctx.services.feeds.allMessages(viewer);
+        return ctx.services.feeds.allMessages(ctx);
       }
-      return ctx.services.feeds.messages(viewer, String(args.conversationId), args.afterSeq);
+      return ctx.services.feeds.messages(ctx, args.conversationId, args.afterSeq);
     },
     resolve: perEvent,
   }),
   messageUpdated: t.field({
     type: MessageRef,
+    ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      ctx.services.feeds.topic(requireViewer(ctx), String(args.conversationId), topics.messageUpdated(String(args.conversationId))),
+      ctx.services.feeds.topic(ctx, args.conversationId, topics.messageUpdated(args.conversationId)),
     resolve: perEvent,
   }),
   messageDeleted: t.field({
     type: MessageRef,
+    ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      ctx.services.feeds.topic(requireViewer(ctx), String(args.conversationId), topics.messageDeleted(String(args.conversationId))),
+      ctx.services.feeds.topic(ctx, args.conversationId, topics.messageDeleted(args.conversationId)),
     resolve: perEvent,
   }),
   typing: t.field({
     type: TypingEventRef,
+    ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => ctx.services.feeds.typing(requireViewer(ctx), String(args.conversationId)),
+    subscribe: (_root, args, ctx) => ctx.services.feeds.typing(ctx, args.conversationId),
     resolve: perEvent,
   }),
   presence: t.field({
     type: PresenceEventRef,
+    ...viewerIndependent,
     description: 'Presence changes of the named users, or of everyone in your org.',
     args: { userIds: t.arg.idList() },
     subscribe: async (_root, args, ctx) => {
       const viewer = requireViewer(ctx);
-      const ids = [...new Set((args.userIds ?? []).map(String))];
+      const ids = [...new Set(args.userIds ?? [])];
       if (ids.length > MAX_PRESENCE_USERS) {
         throw new BadInputError(`At most ${MAX_PRESENCE_USERS} users per presence subscription`, 'userIds');
       }
       for (const id of ids) checkText('userIds', id, { max: LIMITS.shortTextChars });
       const queue = new AsyncQueue<PresenceEvent>();
-      endWithCredential(viewer, queue, ctx.services.apiKeys);
+      endWithCredential(ctx, queue);
       const topicList = args.userIds ? ids.map((id) => topics.presence(viewer.orgId, id)) : [topics.orgPresence(viewer.orgId)];
       try {
         const unlisten = await ctx.services.bus.listenAll(topicList, (e) => {
@@ -136,9 +141,10 @@ builder.subscriptionFields((t) => ({
   }),
   controlEvent: t.field({
     type: ControlEventRef,
+    ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) =>
-      ctx.services.feeds.topic(requireViewer(ctx), String(args.conversationId), topics.controlEvent(String(args.conversationId))),
+      ctx.services.feeds.topic(ctx, args.conversationId, topics.controlEvent(args.conversationId)),
     resolve: perEvent,
   }),
 }));

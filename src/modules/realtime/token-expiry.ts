@@ -1,4 +1,5 @@
 import type { Viewer } from '../../auth/viewer.js';
+import { requireViewer, type Context } from '../../context.js';
 
 /** setTimeout fires at once for delays beyond 2^31-1 ms (24.8 days); longer waits are re-armed. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -36,24 +37,13 @@ function atTokenExpiry(viewer: Viewer, onExpiry: () => void): () => void {
 }
 
 /**
- * Viewers of WebSocket connections. Their socket closes with 4403 when the credential ends (see
- * atCredentialEnd), and a client then reconnects with a fresh one and resubscribes. Their streams
- * must not complete by themselves: graphql-ws clients take `complete` as final and would not
- * resubscribe.
+ * Ends `stream` when the viewer's credential ends: its token expires (nothing is delivered after
+ * `exp`, and the stream does not linger delivering nothing), or its API key is revoked. Not on a
+ * WebSocket: there the socket closes with 4403 at that moment (transport/ws-session.ts) and the
+ * client reconnects with a fresh credential and resubscribes, which it would not do after a
+ * `complete` (graphql-ws clients take it as final).
  */
-const socketViewers = new WeakSet<Viewer>();
-
-/** Marks the viewer of a socket that closes when its credential ends (see above). */
-export function closesWithCredential(viewer: Viewer): void {
-  socketViewers.add(viewer);
-}
-
-/**
- * Ends `stream` when the viewer's credential ends, where no socket does it (SSE, HTTP): its token
- * expires (nothing is delivered after `exp`, and the stream does not linger delivering nothing), or
- * its API key is revoked.
- */
-export function endWithCredential(viewer: Viewer, stream: { end(): void; onFinish(cleanup: () => void): void }, revocations: Revocations): void {
-  if (socketViewers.has(viewer)) return;
-  stream.onFinish(atCredentialEnd(viewer, revocations, () => stream.end()));
+export function endWithCredential(ctx: Context, stream: { end(): void; onFinish(cleanup: () => void): void }): void {
+  if (ctx.transport === 'websocket') return;
+  stream.onFinish(atCredentialEnd(requireViewer(ctx), ctx.services.apiKeys, () => stream.end()));
 }

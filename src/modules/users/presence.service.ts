@@ -6,8 +6,9 @@ import type { EventBus } from '../../pubsub/pubsub.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type PresenceEvent } from '../../pubsub/topics.js';
 import { errorMessage } from '../../observability/log-errors.js';
+import type { PresenceStatus } from './presence-status.js';
 
-export type PresenceStatus = 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE';
+export type { PresenceStatus };
 export type Presence = { status: PresenceStatus; lastSeenAt: Date | null };
 
 /**

@@ -1,26 +1,27 @@
 import { requireViewer } from '../../context.js';
 import { ActorKindEnum, PresenceStatusEnum } from '../../graphql/enums.js';
 import { builder } from '../../graphql/builder.js';
-import { connectionType } from '../../graphql/pagination.js';
+import { connectionType } from '../../graphql/connection.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import type { Presence } from './presence.service.js';
 
 export const PresenceRef = builder.objectRef<Presence>('Presence').implement({
   fields: (t) => ({
-    status: t.field({ type: PresenceStatusEnum, resolve: (p) => p.status }),
-    lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.lastSeenAt }),
+    status: t.expose('status', { type: PresenceStatusEnum, ...viewerIndependent }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
   }),
 });
 
 /** A user row, or the copy of one carried inside an event snapshot. */
 export const UserRef = builder.objectRef<UserSnapshot>('User').implement({
   fields: (t) => ({
-    id: t.exposeID('id'),
-    displayName: t.exposeString('displayName'),
-    kind: t.expose('kind', { type: ActorKindEnum }),
-    roles: t.exposeStringList('roles'),
-    presence: t.field({ type: PresenceRef, resolve: (u, _args, ctx) => ctx.loaders.presence.load(u.id) }),
+    id: t.exposeID('id', viewerIndependent),
+    displayName: t.exposeString('displayName', viewerIndependent),
+    kind: t.expose('kind', { type: ActorKindEnum, ...viewerIndependent }),
+    roles: t.exposeStringList('roles', viewerIndependent),
+    presence: t.field({ type: PresenceRef, ...viewerIndependent, resolve: (u, _args, ctx) => ctx.loaders.presence.load(u.id) }),
   }),
 });
 
@@ -48,9 +49,8 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       requireViewer(ctx);
-      const id = String(args.id);
-      checkText('id', id, { max: LIMITS.shortTextChars });
-      return ctx.loaders.user.load(id);
+      checkText('id', args.id, { max: LIMITS.shortTextChars });
+      return ctx.loaders.user.load(args.id);
     },
   }),
   users: t.field({

@@ -3,7 +3,7 @@ import type { UserRow } from '../../db/schema/index.js';
 import { UnauthenticatedError } from '../../graphql/errors.js';
 import { userSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import type { Viewer } from '../../auth/viewer.js';
-import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../graphql/pagination.js';
+import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkText } from '../../lib/validate.js';
 import type { PresenceService } from './presence.service.js';
 import { UserRepository, type UserProfile } from './user.repository.js';

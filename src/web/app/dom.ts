@@ -34,32 +34,17 @@ export function setAlert(el: HTMLElement, message: string | null): void {
   el.hidden = !message;
 }
 
-export const STATUS_LABEL: Record<string, string> = {
+const STATUS_LABEL: Record<string, string> = {
   ONLINE: 'online',
   AWAY: 'away',
   BUSY: 'busy',
   OFFLINE: 'offline',
 };
 
-/** A presence dot for a user; `updatePresenceDots` keeps every dot of that user current. */
+/** A presence dot for a user. */
 export function presenceDot(userId: string, name: string, status: string, testId = 'presence-dot'): HTMLSpanElement {
-  const dot = h('span', { class: 'dot', 'data-testid': testId, 'data-user-id': userId, role: 'img' });
-  setDot(dot, name, status);
-  return dot;
-}
-
-export function setDot(dot: HTMLElement, name: string, status: string): void {
-  dot.dataset.status = status;
-  dot.dataset.name = name;
   const label = `${name} is ${STATUS_LABEL[status] ?? status.toLowerCase()}`;
-  dot.setAttribute('aria-label', label);
-  dot.title = label;
-}
-
-export function updatePresenceDots(root: ParentNode, userId: string, status: string): void {
-  for (const dot of root.querySelectorAll<HTMLElement>('.dot[data-user-id]')) {
-    if (dot.dataset.userId === userId) setDot(dot, dot.dataset.name ?? userId, status);
-  }
+  return h('span', { class: 'dot', 'data-testid': testId, 'data-user-id': userId, 'data-status': status, role: 'img', 'aria-label': label, title: label });
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });

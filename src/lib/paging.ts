@@ -1,7 +1,8 @@
-import type { ObjectRef } from '@pothos/core';
-import { isStorableDate } from '../lib/validate.js';
-import { BadInputError } from './errors.js';
-import { builder, type BuilderTypes } from './builder.js';
+import { BadInputError } from '../graphql/errors.js';
+import { isStorableDate } from './validate.js';
+
+// Relay paging as services and repositories use it: arguments, cursors and pages, with no schema
+// types, so loading a service does not load the schema builder (graphql/connection.ts has those).
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
@@ -108,43 +109,4 @@ export function trimPage<T>(rows: T[], request: PageRequest<unknown>): { nodes: 
   const nodes = rows.slice(0, request.limit);
   if (request.direction === 'backward') nodes.reverse();
   return { nodes, hasMore };
-}
-
-export const PageInfo = builder
-  .objectRef<{ hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null }>('PageInfo')
-  .implement({
-    fields: (t) => ({
-      hasNextPage: t.exposeBoolean('hasNextPage'),
-      hasPreviousPage: t.exposeBoolean('hasPreviousPage'),
-      startCursor: t.exposeString('startCursor', { nullable: true }),
-      endCursor: t.exposeString('endCursor', { nullable: true }),
-    }),
-  });
-
-/** Defines `<Name>Connection` and `<Name>Edge` for a node type. */
-export function connectionType<T>(name: string, node: ObjectRef<BuilderTypes, T>) {
-  const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
-    fields: (t) => ({
-      cursor: t.exposeString('cursor'),
-      node: t.field({ type: node, resolve: (e) => e.node as never }),
-    }),
-  });
-  return builder.objectRef<Page<T>>(`${name}Connection`).implement({
-    fields: (t) => ({
-      edges: t.field({
-        type: [Edge],
-        resolve: (page) => page.nodes.map((n) => ({ cursor: page.cursorOf(n), node: n })),
-      }),
-      nodes: t.field({ type: [node], resolve: (page) => page.nodes }),
-      pageInfo: t.field({
-        type: PageInfo,
-        resolve: (page) => ({
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: page.hasPreviousPage,
-          startCursor: page.nodes.length ? page.cursorOf(page.nodes[0]!) : null,
-          endCursor: page.nodes.length ? page.cursorOf(page.nodes[page.nodes.length - 1]!) : null,
-        }),
-      }),
-    }),
-  });
 }

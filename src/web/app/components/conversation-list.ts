@@ -1,0 +1,67 @@
+import { byId, excerpt, h, presenceDot } from '../dom.js';
+import { conversationHash } from '../routes.js';
+import type { ChatStore, Conversation } from '../store.js';
+
+/**
+ * The sidebar's list of conversations, newest activity first: a presence dot (private) or a
+ * group mark, the title, the unread count and a preview of the last message. A click opens the
+ * conversation by its address.
+ */
+export class ConversationList {
+  private readonly list = byId<HTMLUListElement>('conv-list');
+  private readonly empty = byId('conv-empty');
+
+  constructor(private readonly store: ChatStore) {
+    store.on('conversations', () => this.render());
+    store.on('presence', () => this.render());
+    this.render();
+  }
+
+  private render(): void {
+    // The list is drawn anew: keep the keyboard on the item it was on.
+    const focusedId = (document.activeElement as HTMLElement | null)?.dataset?.conversationId;
+    const conversations = this.store.sortedConversations();
+    this.list.replaceChildren(...conversations.map((c) => h('li', {}, this.item(c))));
+    this.empty.hidden = conversations.length > 0;
+    if (focusedId) this.list.querySelector<HTMLElement>(`[data-conversation-id="${CSS.escape(focusedId)}"]`)?.focus();
+  }
+
+  private item(c: Conversation): HTMLButtonElement {
+    const { store } = this;
+    const peer = c.type === 'PRIVATE' ? store.peerOf(c) : undefined;
+    const marker = peer
+      ? presenceDot(peer.id, peer.displayName, store.statusOf(peer.id, peer.presence.status))
+      : h('span', { class: 'group-icon', 'aria-hidden': 'true' });
+    const unread = c.unreadCount > 0;
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: `conv-item${unread ? ' unread' : ''}`,
+        'data-testid': 'conv-item',
+        'data-conversation-id': c.id,
+        'aria-current': store.state.open?.id === c.id ? 'true' : 'false',
+      },
+      marker,
+      h('span', { class: 'conv-name' }, store.titleOf(c)),
+      unread
+        ? h('span', { class: 'badge', 'data-testid': 'unread-count', 'aria-label': `${c.unreadCount} unread` }, String(c.unreadCount))
+        : h('span', {}),
+      h('span', { class: 'conv-preview', 'data-testid': 'conv-preview' }, this.preview(c)),
+    );
+    button.addEventListener('click', () => {
+      location.hash = conversationHash(c.id);
+    });
+    return button;
+  }
+
+  /** The last message, with who wrote it unless the title already says so (the other person of a private conversation). */
+  private preview(c: Conversation): string {
+    const last = c.lastMessage;
+    if (!last) return 'No messages yet';
+    // The style cuts it at two lines; this only keeps a long text out of the page.
+    const text = last.deletedAt ? 'message deleted' : excerpt(last.content, 200);
+    if (this.store.isMe(last.sender.id)) return `You: ${text}`;
+    return c.type === 'PRIVATE' ? text : `${last.sender.displayName}: ${text}`;
+  }
+}
