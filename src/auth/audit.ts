@@ -1,5 +1,8 @@
 import type { AuditRepository, AuditRow } from './audit.repository.js';
-import { isExpert, type Viewer } from './viewer.js';
+import { ForbiddenError } from '../graphql/errors.js';
+import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../lib/paging.js';
+import { checkText, LIMITS } from '../lib/validate.js';
+import { isAdmin, isExpert, type Viewer } from './viewer.js';
 
 export type AuditEntry = {
   orgId: string;
@@ -44,5 +47,15 @@ export class AuditLog {
   /** Newest first. */
   list(orgId: string, options: { beforeId?: number; limit: number; action?: string }): Promise<AuditRow[]> {
     return this.repo.list(orgId, options);
+  }
+
+  /** `auditLog`: the viewer's org's entries, newest first, for admins only. */
+  async page(viewer: Viewer, args: PageArgs & { action?: string | null }): Promise<Page<AuditRow>> {
+    if (!isAdmin(viewer)) throw new ForbiddenError('Only admins read the audit log');
+    checkText('action', args.action, { max: LIMITS.shortTextChars });
+    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('audit', raw, Number.MAX_SAFE_INTEGER));
+    const rows = await this.repo.list(viewer.orgId, { beforeId: request.after, limit: request.limit + 1, action: args.action ?? undefined });
+    const { nodes, hasMore } = trimPage(rows, request);
+    return { nodes, hasNextPage: hasMore, hasPreviousPage: request.after !== undefined, cursorOf: (e) => encodeCursor('audit', e.id) };
   }
 }

@@ -1,12 +1,7 @@
 import { requireViewer } from '../../context.js';
 import { expertRequestStatus, type ExpertRequestRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
-import { ForbiddenError } from '../../graphql/errors.js';
 import { connectionType } from '../../graphql/connection.js';
-import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage } from '../../lib/paging.js';
-import { isAdmin, isExpert } from '../../auth/viewer.js';
-import { AsyncQueue } from '../../lib/async-queue.js';
-import { topics } from '../../pubsub/topics.js';
 import { ConversationRef } from '../conversations/conversation.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 
@@ -71,18 +66,7 @@ builder.queryFields((t) => ({
     type: AuditEntryConnection,
     description: "Your org's audit log, newest first (admins).",
     args: { first: t.arg.int(), after: t.arg.string(), action: t.arg.string() },
-    resolve: async (_root, args, ctx) => {
-      const viewer = requireViewer(ctx);
-      if (!isAdmin(viewer)) throw new ForbiddenError('Only admins read the audit log');
-      const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('audit', raw, Number.MAX_SAFE_INTEGER));
-      const rows = await ctx.services.audit.list(viewer.orgId, {
-        beforeId: request.after,
-        limit: request.limit + 1,
-        action: args.action ?? undefined,
-      });
-      const { nodes, hasMore } = trimPage(rows, request);
-      return { nodes, hasNextPage: hasMore, hasPreviousPage: request.after !== undefined, cursorOf: (e) => encodeCursor('audit', e.id) };
-    },
+    resolve: (_root, args, ctx) => ctx.services.audit.page(requireViewer(ctx), args),
   }),
 }));
 
@@ -111,13 +95,7 @@ builder.subscriptionFields((t) => ({
   expertRequestUpdated: t.field({
     type: ExpertRequestRef,
     description: "Your org's expert requests as they are opened, claimed and resolved (experts and admins).",
-    subscribe: async (_root, _args, ctx) => {
-      const viewer = requireViewer(ctx);
-      if (!isExpert(viewer) && !isAdmin(viewer)) throw new ForbiddenError('Only experts and admins see expert requests');
-      const queue = new AsyncQueue<{ id: string }>();
-      queue.onFinish(await ctx.services.bus.listen(topics.expertRequests(viewer.orgId), (e) => queue.push(e)));
-      return queue;
-    },
+    subscribe: (_root, _args, ctx) => ctx.services.experts.updates(ctx),
     resolve: (e, _args, ctx) => ctx.services.experts.get(requireViewer(ctx), e.id),
   }),
 }));

@@ -1,4 +1,7 @@
 import type { AuditLog } from '../../auth/audit.js';
+import { requireViewer, type Context } from '../../context.js';
+import { AsyncQueue } from '../../lib/async-queue.js';
+import { endWithCredential } from '../realtime/token-expiry.js';
 import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
 import type { ExpertRequestRow } from '../../db/schema/index.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
@@ -55,6 +58,19 @@ export class ExpertService {
       hasPreviousPage: request.after !== undefined,
       cursorOf: (r) => encodeCursor('xr', `${r.createdAt.toISOString()}|${r.id}`),
     };
+  }
+
+  /**
+   * `expertRequestUpdated`: the ids of the org's requests as they change, for experts and admins,
+   * ending with the viewer's credential.
+   */
+  async updates(ctx: Context): Promise<AsyncQueue<{ id: string }>> {
+    const viewer = requireViewer(ctx);
+    this.requireExpert(viewer);
+    const queue = new AsyncQueue<{ id: string }>();
+    endWithCredential(ctx, queue);
+    queue.onFinish(await this.bus.listen(topics.expertRequests(viewer.orgId), (e) => queue.push(e)));
+    return queue;
   }
 
   async get(viewer: Viewer, id: string): Promise<ExpertRequestRow> {

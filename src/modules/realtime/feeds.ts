@@ -4,15 +4,17 @@ import { requireViewer, type Context } from '../../context.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { MessageSnapshot, UserSnapshot } from '../../pubsub/snapshots.js';
-import { topics, type Topic } from '../../pubsub/topics.js';
+import { topics, type PresenceEvent, type Topic } from '../../pubsub/topics.js';
+import { BadInputError } from '../../graphql/errors.js';
+import { checkText, LIMITS } from '../../lib/validate.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { CatchUpReader } from './catch-up.js';
 import type { MembershipWatch } from './membership-watch.js';
 import { endWithCredential, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
 
-// Feeds: what the subscriptions messageAdded, messageUpdated, messageDeleted, typing and
-// controlEvent deliver, each an AsyncQueue fed from pub/sub (and, for messages, the database).
+// Feeds: what the subscriptions messageAdded, messageUpdated, messageDeleted, typing, presence
+// and controlEvent deliver, each an AsyncQueue fed from pub/sub (and, for messages, the database).
 // Each is for one request (`ctx`: its viewer, and its transport, see endWithCredential).
 
 /** What the feeds use. */
@@ -325,6 +327,27 @@ export async function typingFeed(services: FeedServices, ctx: Context, conversat
   return queue;
 }
 
+/** A presence subscription may name at most this many users. */
+const MAX_PRESENCE_USERS = 500;
+
+/** `presence`: changes of the named users (each id checked), or of everyone in the viewer's org. */
+export async function presenceFeed(services: FeedServices, ctx: Context, userIds: readonly string[] | null | undefined): Promise<AsyncQueue<PresenceEvent>> {
+  const viewer = requireViewer(ctx);
+  const ids = [...new Set(userIds ?? [])];
+  if (ids.length > MAX_PRESENCE_USERS) throw new BadInputError(`At most ${MAX_PRESENCE_USERS} users per presence subscription`, 'userIds');
+  for (const id of ids) checkText('userIds', id, { max: LIMITS.shortTextChars });
+  const queue = new AsyncQueue<PresenceEvent>();
+  endWithCredential(ctx, queue);
+  const topicList = userIds ? ids.map((id) => topics.presence(viewer.orgId, id)) : [topics.orgPresence(viewer.orgId)];
+  return settingUp(queue, async () => {
+    queue.onFinish(
+      await services.bus.listenAll(topicList, (e) => {
+        if (tokenValid(viewer)) queue.push(e);
+      }),
+    );
+  });
+}
+
 /** The feeds behind the realtime subscriptions, for their resolvers; `ctx` is the subscription's. */
 export class Feeds {
   constructor(private readonly services: FeedServices) {}
@@ -347,5 +370,10 @@ export class Feeds {
   /** `typing` of a conversation (see typingFeed). */
   typing(ctx: Context, conversationId: string): Promise<AsyncQueue<TypingState>> {
     return typingFeed(this.services, ctx, conversationId);
+  }
+
+  /** `presence` of some users or of the viewer's org (see presenceFeed). */
+  presence(ctx: Context, userIds: readonly string[] | null | undefined): Promise<AsyncQueue<PresenceEvent>> {
+    return presenceFeed(this.services, ctx, userIds);
   }
 }

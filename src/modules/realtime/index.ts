@@ -22,7 +22,7 @@ export function createRealtimeModule(deps: {
   conversations: ConversationService;
   messages: MessageService;
 }) {
-  const typing = new TypingService(deps.bus, deps.bus.commands);
+  const typing = new TypingService(deps.bus, deps.conversations, deps.bus.commands);
   const membership = new MembershipWatch(deps.conversations, deps.log, deps.bus);
   const feeds = new Feeds({
     bus: deps.bus,

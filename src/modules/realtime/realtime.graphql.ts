@@ -3,18 +3,12 @@ import { builder } from '../../graphql/builder.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
 import { viewerIndependent } from '../../graphql/viewer-independent.js';
-import { AsyncQueue } from '../../lib/async-queue.js';
-import { checkText, LIMITS } from '../../lib/validate.js';
-import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { topics, type PresenceEvent } from '../../pubsub/topics.js';
 import { ControlEventRef } from '../control/control.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 import type { TypingState } from './feeds.js';
-import { endWithCredential, tokenValid } from './token-expiry.js';
-
-/** A presence subscription may name at most this many users. */
-const MAX_PRESENCE_USERS = 500;
 
 /** The user an event names: the snapshot it carries, else one (batched) read. */
 const userOf = async (ctx: Context, userId: string, snapshot?: UserSnapshot): Promise<UserSnapshot> =>
@@ -48,9 +42,7 @@ builder.mutationFields((t) => ({
     description: 'Shows or hides your typing indicator; it lapses 8 s after the last `true`.',
     args: { conversationId: t.arg.id({ required: true }), isTyping: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const viewer = requireViewer(ctx);
-      await ctx.services.conversations.requireParticipant(viewer, args.conversationId);
-      await ctx.services.typing.set(viewerSnapshot(viewer), args.conversationId, args.isTyping);
+      await ctx.services.typing.set(requireViewer(ctx), args.conversationId, args.isTyping);
       return true;
     },
   }),
@@ -116,27 +108,7 @@ builder.subscriptionFields((t) => ({
     ...viewerIndependent,
     description: 'Presence changes of the named users, or of everyone in your org.',
     args: { userIds: t.arg.idList() },
-    subscribe: async (_root, args, ctx) => {
-      const viewer = requireViewer(ctx);
-      const ids = [...new Set(args.userIds ?? [])];
-      if (ids.length > MAX_PRESENCE_USERS) {
-        throw new BadInputError(`At most ${MAX_PRESENCE_USERS} users per presence subscription`, 'userIds');
-      }
-      for (const id of ids) checkText('userIds', id, { max: LIMITS.shortTextChars });
-      const queue = new AsyncQueue<PresenceEvent>();
-      endWithCredential(ctx, queue);
-      const topicList = args.userIds ? ids.map((id) => topics.presence(viewer.orgId, id)) : [topics.orgPresence(viewer.orgId)];
-      try {
-        const unlisten = await ctx.services.bus.listenAll(topicList, (e) => {
-          if (tokenValid(viewer)) queue.push(e);
-        });
-        queue.onFinish(unlisten);
-      } catch (err) {
-        queue.end();
-        throw err;
-      }
-      return queue;
-    },
+    subscribe: (_root, args, ctx) => ctx.services.feeds.presence(ctx, args.userIds),
     resolve: perEvent,
   }),
   controlEvent: t.field({

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import { idKey } from '../../lib/id-names.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import type { UserSnapshot } from '../../pubsub/snapshots.js';
+import type { Viewer } from '../../auth/viewer.js';
+import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
 import { topics } from '../../pubsub/topics.js';
 
 /** A typing indicator lapses this long after the last setTyping(true). */
@@ -102,13 +104,16 @@ export class TypingService {
 
   constructor(
     private readonly bus: EventBus,
+    private readonly conversations: Pick<ConversationService, 'requireParticipant'>,
     redis?: Redis,
   ) {
     this.store = redis ? new RedisTypingStore(redis) : new MemoryTypingStore();
   }
 
-  /** Caller has checked that the user takes part in the conversation. */
-  async set(user: UserSnapshot, conversationId: string, isTyping: boolean): Promise<void> {
+  /** setTyping: only a participant shows an indicator. */
+  async set(viewer: Viewer, conversationId: string, isTyping: boolean): Promise<void> {
+    await this.conversations.requireParticipant(viewer, conversationId);
+    const user = viewerSnapshot(viewer);
     if (isTyping) await this.store.mark(user, conversationId);
     else await this.store.clear(user.orgId, user.id, conversationId);
     await this.publish(conversationId, user, isTyping);
