@@ -10,6 +10,7 @@
  * is missed or repeated. Documents and types are generated from src/client/operations (codegen.ts).
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import * as ops from './generated/graphql.js';
@@ -77,15 +78,62 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       headers: await headers(),
       body: JSON.stringify({ query: print(document), variables }),
     });
-    let body: { data?: R; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+    let body: { data?: R; errors?: GraphQLErrorJson[] };
     try {
       body = await res.json();
     } catch {
       throw new SwitchboardError(`HTTP ${res.status}`, res.status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT');
     }
     const error = body.errors?.[0];
-    if (error) throw new SwitchboardError(error.message, String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), error.extensions);
+    if (error) throw errorOf(error);
     return body.data as R;
+  }
+
+  /**
+   * One subscription over HTTP as server-sent events, where no socket is wanted (a short wait):
+   * yields each event's data until the server completes the stream or `signal` aborts it, and
+   * never reconnects, so a caller resumes with its own cursor (afterSeq). Errors throw.
+   */
+  async function* subscribeOverHttp<R, V>(document: TypedDocumentNode<R, V>, variables: V, signal?: AbortSignal): AsyncGenerator<R> {
+    if (signal?.aborted) return;
+    const res = await fetchImpl(options.url, {
+      method: 'POST',
+      headers: { ...(await headers()), accept: 'text/event-stream' },
+      body: JSON.stringify({ query: print(document), variables }),
+      signal,
+    });
+    if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
+      // Refused before any stream began (bad credentials, limits): a JSON answer.
+      const body = (await res.json().catch(() => ({}))) as { errors?: GraphQLErrorJson[] };
+      throw errorOf(body.errors?.[0] ?? { message: `HTTP ${res.status}`, extensions: { code: res.status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT' } });
+    }
+    const reader = res.body.getReader();
+    // A pending read ends (done) when the stream is cancelled, also where the fetch ignores the signal.
+    const cancel = () => void reader.cancel().catch(() => {});
+    signal?.addEventListener('abort', cancel, { once: true });
+    const events: EventSourceMessage[] = [];
+    const parser = createParser({ onEvent: (event) => events.push(event) });
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read().catch((err: unknown) => {
+          if (signal?.aborted) return { value: undefined, done: true as const };
+          throw err;
+        });
+        if (done) return;
+        parser.feed(decoder.decode(value, { stream: true }));
+        for (const event of events.splice(0)) {
+          if (event.event === 'complete') return;
+          if (event.event !== 'next') continue;
+          const result = JSON.parse(event.data) as { data?: R; errors?: GraphQLErrorJson[] };
+          if (result.errors?.length) throw errorOf(result.errors[0]!);
+          yield result.data as R;
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+      cancel();
+    }
   }
 
   let socket: Client | undefined;
@@ -142,6 +190,7 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
 
   return {
     request,
+    subscribeOverHttp,
 
     viewer: async () => (await request(ops.ViewerDocument)).viewer,
     user: async (id: string) => (await request(ops.UserDocument, { id })).user,
@@ -251,6 +300,11 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
 }
 
 export type SwitchboardClient = ReturnType<typeof createSwitchboardClient>;
+
+type GraphQLErrorJson = { message: string; extensions?: Record<string, unknown> };
+
+const errorOf = (error: GraphQLErrorJson) =>
+  new SwitchboardError(error.message, String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), error.extensions);
 
 /** A socket the server closed because it failed, not because of anything the client did. */
 const isServerFailureClose = (err: unknown) =>
