@@ -1,0 +1,19 @@
+import { createRequire } from 'node:module';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { SwitchboardClient } from '../client/index.js';
+import { registerTools } from './tools.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+const INSTRUCTIONS =
+  'Switchboard is a messaging service where people, AI agents and human experts talk in conversations. ' +
+  'Find conversations with list_conversations, read them with read_history, answer with send_message, ' +
+  'and follow a conversation by calling wait_for_messages with the lastSeq you have seen. ' +
+  'When a person needs a human, call request_expert.';
+
+/** An MCP server whose tools act as the viewer `client` is signed in as. */
+export function createMcpServer(client: SwitchboardClient): McpServer {
+  const server = new McpServer({ name: 'switchboard', version }, { instructions: INSTRUCTIONS });
+  registerTools(server, client);
+  return server;
+}
