@@ -25,7 +25,8 @@ import { EventBus } from './pubsub/pubsub.js';
 import { rateLimitPlugin } from './ratelimit/plugin.js';
 import { createServices, type Services } from './services.js';
 import { createShutdown } from './shutdown.js';
-import { clientAddressOf, createHttpHandler } from './transport/http.js';
+import { authenticatedViewerOf, clientAddressOf, createHttpHandler } from './transport/http.js';
+import { createMcpHttpHandler } from './transport/mcp-http.js';
 import { createOriginPolicy } from './transport/origins.js';
 import { serveSockets } from './transport/ws-session.js';
 import { createWebHandler } from './web/serve.js';
@@ -123,7 +124,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     context: async (initial: InitialContext) => {
       const requestId = header(initial.request, 'x-request-id')?.slice(0, 100) || randomUUID();
-      const viewer = await services.authenticate({
+      const viewer = authenticatedViewerOf(initial.request) ?? await services.authenticate({
         authorization: header(initial.request, 'authorization'),
         apiKey: header(initial.request, 'x-api-key'),
         actAs: header(initial.request, 'x-act-as-user'),
@@ -136,9 +137,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const operatorRoutes = createOperatorRoutes({ database, bus, metrics, log });
   const web = createWebHandler(config, log);
   const graphqlHttp = createHttpHandler(yoga, { trustedProxies: config.trustProxyHops });
+  const mcpHttp = config.mcp.http
+    ? createMcpHttpHandler({
+        yoga,
+        authenticate: services.authenticate,
+        allowsOrigin: origins.allows,
+        maxRequestsPerUser: config.mcp.maxRequestsPerUser,
+        trustedProxies: config.trustProxyHops,
+        log,
+      })
+    : () => false;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     res.on('close', shutdown.responded);
     if (operatorRoutes(req.url?.split('?')[0], res)) return;
+    if (mcpHttp(req, res)) return;
     if (web(req, res)) return;
     graphqlHttp(req, res);
   });

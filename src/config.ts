@@ -91,6 +91,8 @@ const envSchema = z
     RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_BURST: rate(DEFAULT_RATE_LIMITS.accountAttemptsTotal.burst),
     TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(20),
+    MCP_HTTP: booleanString.optional(),
+    MCP_MAX_REQUESTS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(10),
     QUERY_MAX_DEPTH: limit(DEFAULT_QUERY_LIMITS.maxDepth),
     QUERY_MAX_ALIASES: limit(DEFAULT_QUERY_LIMITS.maxAliases),
     QUERY_MAX_COST: limit(DEFAULT_QUERY_LIMITS.maxCost),
@@ -153,6 +155,8 @@ export type Config = {
   queryLimits: QueryLimits;
   /** Open WebSockets one user may hold on one instance. */
   maxSocketsPerUser: number;
+  /** The MCP endpoint at /mcp, and the requests one user may have in progress there per instance. */
+  mcp: { http: boolean; maxRequestsPerUser: number };
   /** How long SIGTERM waits for in-flight requests before closing what is left. */
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -227,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxCharacters: e.QUERY_MAX_CHARACTERS,
     },
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+    mcp: { http: e.MCP_HTTP ?? true, maxRequestsPerUser: e.MCP_MAX_REQUESTS_PER_USER },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
     workers: e.WORKERS === 'auto' ? autoWorkers() : e.WORKERS,

@@ -4,6 +4,7 @@ import {
   sendNodeResponse,
   type FetchAPI,
 } from '@whatwg-node/server';
+import type { Viewer } from '../auth/viewer.js';
 import { clientAddress } from './client-address.js';
 
 /** Largest request body accepted, as for a WebSocket frame; a bigger one is answered 413. */
@@ -18,6 +19,15 @@ const addresses = new WeakMap<Request, string>();
 
 /** The client address of a request made by createHttpHandler; undefined for any other. */
 export const clientAddressOf = (request: Request | undefined): string | undefined => (request ? addresses.get(request) : undefined);
+
+/**
+ * The viewer of each request made inside the server for someone it has authenticated already
+ * (inProcessFetch): the context function takes it as it is. A request from outside is never here.
+ */
+const viewers = new WeakMap<Request, Viewer>();
+
+/** The viewer a request made by inProcessFetch is for; undefined for any other. */
+export const authenticatedViewerOf = (request: Request | undefined): Viewer | undefined => (request ? viewers.get(request) : undefined);
 
 type FetchHandler = {
   fetchAPI: FetchAPI;
@@ -95,6 +105,22 @@ export function createHttpHandler(yoga: FetchHandler, options: { trustedProxies?
     });
     // A client that goes away mid-body: nothing to answer.
     req.on('error', () => res.destroy());
+  };
+}
+
+/**
+ * A fetch that hands each request to Yoga in this process as `viewer`, from `address`: the MCP
+ * endpoint's tools use the GraphQL API through it, with every plugin and rule, without
+ * authenticating (and auditing an act-as) once more per call. Abort signals are ignored as in
+ * createHttpHandler: a reader ends a stream by cancelling its body.
+ */
+export function inProcessFetch(yoga: FetchHandler, viewer: Viewer, address: string): typeof fetch {
+  const { Request } = yoga.fetchAPI;
+  return async (input, init) => {
+    const request = new Request(input instanceof URL ? input.href : (input as string), init);
+    addresses.set(request, address);
+    viewers.set(request, viewer);
+    return (await yoga.handleRequest(request)) as Response;
   };
 }
 

@@ -21,6 +21,12 @@ export function createOriginPolicy(config: Pick<Config, 'env' | 'corsOrigins'>) 
     return anyOrigin ? 'anonymous' : 'refused';
   };
 
+  const allows = (req: IncomingMessage): boolean => {
+    const { origin, host } = req.headers;
+    const proto = req.headers['x-forwarded-proto'];
+    return !origin || decide(origin, host ?? null, Array.isArray(proto) ? proto[0]! : (proto ?? null)) !== 'refused';
+  };
+
   return {
     /**
      * Yoga's `cors` option: false sends no CORS header (the browser keeps the answer from the
@@ -40,12 +46,11 @@ export function createOriginPolicy(config: Pick<Config, 'env' | 'corsOrigins'>) 
      * any more than they can read HTTP answers.
      */
     verifyClient: (info: { origin?: string; req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void): void => {
-      const { req } = info;
-      const proto = req.headers['x-forwarded-proto'];
-      const ok = !info.origin || decide(info.origin, req.headers.host ?? null, Array.isArray(proto) ? proto[0]! : (proto ?? null)) !== 'refused';
-      if (ok) done(true);
+      if (allows(info.req)) done(true);
       else done(false, 403, 'Origin not allowed');
     },
+    /** Whether a request's Origin, if it has one, may use the API (the MCP endpoint's check). */
+    allows,
   };
 }
 
