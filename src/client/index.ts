@@ -95,13 +95,18 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
    * never reconnects, so a caller resumes with its own cursor (afterSeq). Errors throw.
    */
   async function* subscribeOverHttp<R, V>(document: TypedDocumentNode<R, V>, variables: V, signal?: AbortSignal): AsyncGenerator<R> {
-    if (signal?.aborted) return;
-    const res = await fetchImpl(options.url, {
-      method: 'POST',
-      headers: { ...(await headers()), accept: 'text/event-stream' },
-      body: JSON.stringify({ query: print(document), variables }),
-      signal,
-    });
+    let res: Response;
+    try {
+      res = await fetchImpl(options.url, {
+        method: 'POST',
+        headers: { ...(await headers()), accept: 'text/event-stream' },
+        body: JSON.stringify({ query: print(document), variables }),
+        signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw err;
+    }
     if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
       // Refused before any stream began (bad credentials, limits): a JSON answer.
       const body = (await res.json().catch(() => ({}))) as { errors?: GraphQLErrorJson[] };
@@ -111,6 +116,7 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     // A pending read ends (done) when the stream is cancelled, also where the fetch ignores the signal.
     const cancel = () => void reader.cancel().catch(() => {});
     signal?.addEventListener('abort', cancel, { once: true });
+    if (signal?.aborted) cancel();
     const events: EventSourceMessage[] = [];
     const parser = createParser({ onEvent: (event) => events.push(event) });
     const decoder = new TextDecoder();

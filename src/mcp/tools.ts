@@ -212,7 +212,7 @@ export function registerTools(server: McpServer, client: SwitchboardClient): voi
       inputSchema: {
         conversationId: id('The conversation'),
         afterSeq: z.number().int().min(0).describe('The last seq you have seen (lastSeq of list_conversations, read_history or a previous wait)'),
-        timeoutSeconds: z.number().min(0).max(MCP_LIMITS.maxWaitSeconds).default(MCP_LIMITS.defaultWaitSeconds).describe('How long to wait for a first message'),
+        timeoutSeconds: z.number().min(1).max(MCP_LIMITS.maxWaitSeconds).default(MCP_LIMITS.defaultWaitSeconds).describe('How long to wait for a first message'),
         limit: z.number().int().min(1).max(MCP_LIMITS.messagesPerPage).default(50).describe('At most this many messages'),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
