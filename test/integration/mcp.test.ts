@@ -254,6 +254,26 @@ describe.each(backends)('MCP over Streamable HTTP on %s', (backend) => {
   });
 });
 
+describe('MCP over Streamable HTTP at shutdown', () => {
+  it('ends the waits in progress with what they have, so that stopping does not wait for them', async () => {
+    // A grace far longer than any test: stop() would hang on a wait it did not end.
+    const server = await startServer({ backend: 'pglite', env: { ...UNLIMITED_ENV, SHUTDOWN_GRACE_MS: '600000' } });
+    try {
+      const alice = await server.token('alice', { name: 'Alice' });
+      const bot = await server.token('helper-bot', { kind: 'agent' });
+      for (const t of [alice, bot]) dataOf(await server.gql(t, ViewerDocument));
+      const c = await createGroup(server, alice, ['helper-bot'], 'Shutdown');
+      const client = await connectHttp(server, bearer(bot));
+      const waiting = call(client, 'wait_for_messages', { conversationId: c, afterSeq: 0, timeoutSeconds: 60 });
+      await eventually(async () => (await activeSubscriptions(server)) === 1);
+      await server.app.stop();
+      expect(await waiting).toEqual({ messages: [], lastSeq: 0, timedOut: true });
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('MCP over Streamable HTTP on two instances', () => {
   let a: TestServer;
   let b: TestServer;
@@ -341,7 +361,8 @@ describe('MCP on stdio (npm run mcp)', () => {
         const base = { ...(process.env as Record<string, string>) };
         delete base.SWITCHBOARD_TOKEN;
         delete base.SWITCHBOARD_API_KEY;
-        const child = spawn('npm', ['run', '-s', 'mcp'], { env: { ...base, SWITCHBOARD_URL: server.url, ...env }, cwd: process.cwd() });
+        // The entry itself (npm run mcp runs it the same way, as the test above shows), without npm's start-up.
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/mcp/stdio.ts'], { env: { ...base, SWITCHBOARD_URL: server.url, ...env }, cwd: process.cwd() });
         let stderr = '';
         let stdout = '';
         child.stderr.on('data', (d) => (stderr += d));
