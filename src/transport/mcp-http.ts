@@ -78,7 +78,8 @@ export function createMcpHttpHandler(options: McpHttpOptions) {
     }
 
     const client = createSwitchboardClient({
-      url: `http://${req.headers.host ?? 'localhost'}/graphql`,
+      // Only its path matters: the request never leaves the process.
+      url: 'http://localhost/graphql',
       fetch: inProcessFetch(yoga, viewer, clientAddress(req, trustedProxies)),
     });
     const server = createMcpServer(client);
