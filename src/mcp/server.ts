@@ -11,9 +11,13 @@ const INSTRUCTIONS =
   'and follow a conversation by calling wait_for_messages with the lastSeq you have seen. ' +
   'When a person needs a human, call request_expert.';
 
-/** An MCP server whose tools act as the viewer `client` is signed in as. */
-export function createMcpServer(client: SwitchboardClient): McpServer {
-  const server = new McpServer({ name: 'switchboard', version }, { instructions: INSTRUCTIONS });
+/**
+ * An MCP server whose tools act as `viewer`, the identity `client` is signed in as; the
+ * instructions name it, so that a model tells its own messages from the others'.
+ */
+export function createMcpServer(client: SwitchboardClient, viewer: { id: string; displayName: string }): McpServer {
+  const instructions = `${INSTRUCTIONS} You act as ${JSON.stringify(viewer.displayName)} (user id ${JSON.stringify(viewer.id)}): messages whose sender.id is that are yours.`;
+  const server = new McpServer({ name: 'switchboard', version }, { instructions });
   registerTools(server, client);
   return server;
 }

@@ -35,16 +35,17 @@ if (!token === !apiKey) {
 }
 
 const client = createSwitchboardClient({ url: url!, token, apiKey, actAs });
+let viewer;
 try {
-  const viewer = await client.viewer();
-  console.error(`switchboard MCP server on stdio, as ${viewer.id} (${viewer.kind}) at ${url}`);
+  viewer = await client.viewer();
 } catch (err) {
   const why = err instanceof SwitchboardError ? `${err.code}: ${err.message}` : (err as Error).message;
   console.error(`cannot sign in at ${url}: ${why}`);
   process.exit(1);
 }
+console.error(`switchboard MCP server on stdio, as ${viewer.id} (${viewer.kind}) at ${url}`);
 
-const server = createMcpServer(client);
+const server = createMcpServer(client, viewer);
 await server.connect(new StdioServerTransport());
 // The client closing stdin is the end of the session.
 process.stdin.on('end', () => void server.close().finally(() => process.exit(0)));

@@ -10,7 +10,7 @@ import { operations as ops, SwitchboardError, type Conversation, type Message, t
  */
 
 /** Bounds of what one tool call may ask for; GraphQL's own limits still apply behind them. */
-export const MCP_LIMITS = {
+const MCP_LIMITS = {
   conversationsPerPage: 50,
   messagesPerPage: 100,
   participantsShown: 20,
@@ -71,7 +71,7 @@ const ok = (result: Record<string, unknown>): CallToolResult => ({
  * A failed call as the model should see it: the contract code first (NOT_FOUND, FORBIDDEN,
  * BAD_USER_INPUT, RATE_LIMITED, …) and the server's message, in a result marked as an error.
  */
-export function toolError(err: unknown): CallToolResult {
+function toolError(err: unknown): CallToolResult {
   let text: string;
   if (err instanceof SwitchboardError) {
     const retryAfter = err.extensions.retryAfter;

@@ -82,7 +82,7 @@ export function createMcpHttpHandler(options: McpHttpOptions) {
       url: 'http://localhost/graphql',
       fetch: inProcessFetch(yoga, viewer, clientAddress(req, trustedProxies)),
     });
-    const server = createMcpServer(client);
+    const server = createMcpServer(client, { id: viewer.userId, displayName: viewer.displayName });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: HTTP_MAX_BODY_BYTES });
     // A client gone mid-call aborts the tool (a wait stops waiting) and frees the request's slot.
     res.once('close', () => void server.close().catch(() => {}));

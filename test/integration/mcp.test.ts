@@ -99,6 +99,7 @@ describe.each(backends)('MCP over Streamable HTTP on %s', (backend) => {
   it('lists its tools, each with an input schema, and answers as the token its viewer', async () => {
     const client = await connectHttp(server, bearer(bot));
     expect(client.getServerVersion()?.name).toBe('switchboard');
+    expect(client.getInstructions()).toContain('"Helper" (user id "helper-bot")');
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['list_conversations', 'read_history', 'request_expert', 'send_message', 'wait_for_messages']);
     const wait = tools.find((t) => t.name === 'wait_for_messages')!;
