@@ -72,6 +72,8 @@ export function createMcpHttpHandler(options: McpHttpOptions) {
       return refuse(res, err.code === 'FORBIDDEN' ? 403 : 401, `${err.code}: ${err.message}`);
     }
     if (!viewer) return refuse(res, 401, 'UNAUTHENTICATED: send Authorization: Bearer <token> or X-API-Key');
+    // Gone while it was authenticated: its close has been and would never free a slot.
+    if (res.closed || res.destroyed) return;
     if (!admit(viewer, res)) {
       res.setHeader('retry-after', '1');
       return refuse(res, 429, `RATE_LIMITED: at most ${maxRequestsPerUser} MCP requests in progress per user`);
