@@ -337,6 +337,79 @@ export const accounts = pgTable(
   ],
 );
 
+export const webhookDeliveryStatus = pgEnum('webhook_delivery_status', ['PENDING', 'SUCCEEDED', 'FAILED']);
+
+/**
+ * An org's webhook: where its events are POSTed, signed with `secret` (Standard Webhooks). The
+ * secret is kept as is, since signing needs it. `failure_count` counts failed attempts in a row;
+ * a long run of them disables the webhook.
+ */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: text('org_id').notNull(),
+    url: text('url').notNull(),
+    /** Event names (`message.created`, …) or `*` for all. */
+    events: text('events').array().notNull(),
+    secret: text('secret').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    failureCount: integer('failure_count').notNull().default(0),
+    ...timestamps,
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('webhooks_org_idx').on(t.orgId)],
+);
+
+/**
+ * The transactional outbox: one row per event of an org that has a webhook for it, written in
+ * the transaction of the change it reports (the send statement, or a trigger). A trigger turns
+ * each into a delivery per subscribed webhook, each a job of the delivery queue.
+ */
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: text('org_id').notNull(),
+    type: text('type').notNull(),
+    /** The payload's `data`, as it was when the change was committed. */
+    data: jsonb('data').notNull(),
+    ...timestamps,
+  },
+  (t) => [index('webhook_events_created_idx').on(t.createdAt)],
+);
+
+/** One event for one webhook: the delivery log, and the state the delivery queue's job updates. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    eventId: uuid('event_id')
+      .notNull()
+      .references(() => webhookEvents.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    event: text('event').notNull(),
+    status: webhookDeliveryStatus('status').notNull().default('PENDING'),
+    attempts: integer('attempts').notNull().default(0),
+    responseStatus: integer('response_status'),
+    /** The first characters of the last response's body, or what went wrong (timeout, refused). */
+    responseExcerpt: text('response_excerpt'),
+    // Millisecond precision: the log's cursor holds a JS Date.
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true, mode: 'date' }),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt, t.id),
+    index('webhook_deliveries_event_idx').on(t.eventId),
+    // The deliveries still to make, which a server starting re-enqueues (see WebhookQueue.start).
+    index('webhook_deliveries_pending_idx').on(t.createdAt).where(sql`status = 'PENDING'`),
+  ],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type ParticipantRow = typeof participants.$inferSelect;
@@ -348,3 +421,6 @@ export type MessageStreamRow = typeof messageStreams.$inferSelect;
 export type ExpertRequestRow = typeof expertRequests.$inferSelect;
 export type AccountRow = typeof accounts.$inferSelect;
 export type DepartureRow = typeof departures.$inferSelect;
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type WebhookEventRow = typeof webhookEvents.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
