@@ -10,7 +10,7 @@ import type { ConversationService } from '../conversations/conversation.service.
 import type { UserService } from '../users/user.service.js';
 import { MessageHistory } from './message-history.js';
 import { MessageHistoryRepository } from './message-history.repository.js';
-import { MessageRepository } from './message.repository.js';
+import { MessageRepository, type OutboxSubscribers } from './message.repository.js';
 import { MessageService } from './message.service.js';
 
 /**
@@ -24,8 +24,10 @@ export function createMessagesModule(deps: {
   audit: AuditLog;
   users: UserService;
   conversations: ConversationService;
+  /** Which orgs want message.created webhooks, written by the send statement itself. */
+  outbox?: OutboxSubscribers;
 }) {
-  const repo = new MessageRepository(deps.database.db);
+  const repo = new MessageRepository(deps.database.db, deps.outbox);
   const messages = new MessageService(repo, deps.conversations, deps.users, deps.bus, deps.events);
   // History pages run prepared statements of their own through the database (Database.queryRows).
   const history = new MessageHistory(new MessageHistoryRepository(deps.database), deps.conversations, repo, deps.audit);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, getTableColumns, gt, gte, inArray, isNull, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
+import { conversations, messages, participants, users, webhookEvents, type MessageRow } from '../../db/schema/index.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { pgError, UNIQUE_VIOLATION, type PgError } from '../../lib/pg-errors.js';
 import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
@@ -28,11 +28,20 @@ export type InsertOptions = {
   senderMustParticipate?: boolean;
 };
 
+/**
+ * Which orgs have a webhook for `message.created` (webhooks/subscriptions.ts): the send statement
+ * writes the webhook outbox row of a message of theirs in the same statement.
+ */
+export type OutboxSubscribers = { subscribers(event: 'message.created'): ReadonlySet<string> | Promise<ReadonlySet<string>> };
+
 export class MessageRepository {
   private readonly inserts: InsertQueue;
 
-  constructor(private readonly db: Db) {
-    this.inserts = new InsertQueue(prepareInsertBatch(db));
+  constructor(
+    private readonly db: Db,
+    outbox?: OutboxSubscribers,
+  ) {
+    this.inserts = new InsertQueue(prepareInsertBatch(db), prepareInsertBatchWithOutbox(db), outbox);
   }
 
   /**
@@ -194,7 +203,11 @@ class InsertQueue {
   private readonly waiting: Queued[] = [];
   private running = 0;
 
-  constructor(private readonly statement: InsertBatchStatement) {}
+  constructor(
+    private readonly statement: InsertBatchStatement,
+    private readonly withOutbox: InsertBatchStatement,
+    private readonly outbox: OutboxSubscribers | undefined,
+  ) {}
 
   add(message: Queued['message'], senderMustParticipate: boolean): Promise<MessageRow | null> {
     return new Promise((resolve, reject) => {
@@ -217,7 +230,11 @@ class InsertQueue {
   private async store(batch: Queued[]): Promise<void> {
     let rows: MessageRow[];
     try {
-      rows = await this.statement.execute(insertBatchValues(batch));
+      const subscribers = this.outbox ? await this.outbox.subscribers('message.created') : undefined;
+      const hooked = subscribers?.size ? batch.map((q) => subscribers.has(q.message.orgId)) : undefined;
+      rows = hooked?.includes(true)
+        ? await this.withOutbox.execute({ ...insertBatchValues(batch), outbox: hooked })
+        : await this.statement.execute(insertBatchValues(batch));
     } catch (err) {
       // The database refused the statement and rolled all of it back. Alone, each message gets its
       // own answer: the one that reused a clientMessageId fails, the others are stored. One after
@@ -255,6 +272,7 @@ type InsertBatchStatement = ReturnType<typeof prepareInsertBatch>;
 export const INSERT_BATCH_STATEMENT = 'insert_messages';
 
 const prepareInsertBatch = (db: Db) => insertBatchQuery(db).prepare(INSERT_BATCH_STATEMENT);
+const prepareInsertBatchWithOutbox = (db: Db) => insertBatchQuery(db, { outbox: true }).prepare(`${INSERT_BATCH_STATEMENT}_outbox`);
 
 /**
  * Stores a batch of messages, possibly to several conversations, in one prepared statement:
@@ -267,12 +285,15 @@ const prepareInsertBatch = (db: Db) => insertBatchQuery(db).prepare(INSERT_BATCH
  *            (FOR NO KEY UPDATE), so inserts referencing the conversation need not wait
  *   bumped:  last_seq + n for each, so the batch's messages take the next n seqs in queue order
  *   INSERT:  the allowed messages with their seqs
+ *   outbox:  (with `outbox`, for the messages flagged so: their orgs have a webhook for
+ *            message.created) the webhook event of each, the message as stored, in the same
+ *            statement, so no commit is without its webhook (see modules/webhooks)
  *
  * The row locks are released when the statement commits, not held across round trips. There is
  * no ON CONFLICT: a reused clientMessageId raises a unique violation that rolls the whole
  * statement back, seq bumps included, so no seq is ever skipped.
  */
-export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
+export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>, options: { outbox?: boolean } = {}) {
   const list = (parts: SQLChunk[]) => sql.join(parts, sql`, `);
   const names = givenColumns.map(([, column]) => sql.identifier(column.name));
   // Each array is sent as text[], which both drivers can send whatever the column's type (PGlite
@@ -280,8 +301,8 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
   const arrays = givenColumns.map(([key, column]) => sql`${sql.placeholder(key)}::text[]::${sql.raw(column.getSQLType())}[]`);
   const queued = db.$with('queued', {}).as(
     sql`select * from unnest(${list(arrays)},
-      ${sql.placeholder('senderMustParticipate')}::boolean[])
-      with ordinality as q(${list(names)}, sender_must_participate, ord)`,
+      ${sql.placeholder('senderMustParticipate')}::boolean[]${options.outbox ? sql`, ${sql.placeholder('outbox')}::boolean[]` : sql``})
+      with ordinality as q(${list(names)}, sender_must_participate, ${options.outbox ? sql`outbox, ` : sql``}ord)`,
   );
   const allowed = db.$with('allowed', {}).as(
     sql`select q.*, row_number() over (partition by q.conversation_id order by q.ord) as nth
@@ -303,13 +324,21 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
   );
   // drizzle's INSERT … SELECT lists every column of the table, in order. A column left out takes
   // its default, as in a plain INSERT (every column with a default is NOT NULL).
-  const selected = Object.entries(getTableColumns(messages)).map(([key, column]) => {
+  const columns = Object.entries(getTableColumns(messages));
+  const selected = columns.map(([key, column]) => {
     if (key === 'seq') return sql`b.seq_before + a.nth`;
     const given = sql`a.${sql.identifier(column.name)}`;
     return column.hasDefault ? sql`coalesce(${given}, ${column.default})` : given;
   });
+  // The message as the row is stored (its now() is the INSERT's), under the API's field names.
+  const payload = list(columns.flatMap(([key], i) => [sql.raw(`'${key}'`), selected[i]!]));
+  const outbox = db.$with('outbox', {}).as(
+    sql`insert into ${webhookEvents} (org_id, type, data)
+      select a.org_id, 'message.created', jsonb_build_object(${payload})
+      from allowed a join bumped b on b.id = a.conversation_id where a.outbox`,
+  );
   return db
-    .with(queued, allowed, locked, bumped)
+    .with(queued, allowed, locked, bumped, ...(options.outbox ? [outbox] : []))
     .insert(messages)
     .select(sql`select ${list(selected)} from allowed a join bumped b on b.id = a.conversation_id`)
     .returning();
