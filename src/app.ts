@@ -82,8 +82,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     jwt: { ...config.jwt, secret: resolveJwtSecret(config) },
     accounts: { enabled: config.accountsEnabled, org: config.accountsOrg },
     rateLimits: config.rateLimits,
+    webhooks: config.webhooks,
   });
   services.presence.start(options.timing?.presence);
+  await services.webhookDelivery.start();
 
   const header = (request: Request | undefined, name: string) => request?.headers.get(name) ?? null;
 

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './graphql/armor.js';
+import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './modules/webhooks/options.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './ratelimit/rate-limiter.js';
 
 /**
@@ -98,6 +99,11 @@ const envSchema = z
     QUERY_MAX_COST: limit(DEFAULT_QUERY_LIMITS.maxCost),
     QUERY_MAX_TOKENS: limit(DEFAULT_QUERY_LIMITS.maxTokens),
     QUERY_MAX_CHARACTERS: limit(DEFAULT_QUERY_LIMITS.maxCharacters),
+    WEBHOOK_ALLOW_PRIVATE: booleanString.optional(),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(DEFAULT_WEBHOOK_OPTIONS.timeoutMs),
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_WEBHOOK_OPTIONS.concurrency),
+    WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(DEFAULT_WEBHOOK_OPTIONS.retryBaseSeconds),
+    WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_WEBHOOK_OPTIONS.disableAfter),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     WORKERS: z
@@ -157,6 +163,12 @@ export type Config = {
   maxSocketsPerUser: number;
   /** The MCP endpoint at /mcp, and the requests one user may have in progress there per instance. */
   mcp: { http: boolean; maxRequestsPerUser: number };
+  /**
+   * Webhook delivery: at most `concurrency` in flight per instance, `timeoutMs` each, retried from
+   * `retryBaseSeconds` on, disabled after `disableAfter` failures in a row; `allowPrivate` lets
+   * webhooks use http and private, loopback and link-local addresses (tests, development).
+   */
+  webhooks: WebhookOptions;
   /** How long SIGTERM waits for in-flight requests before closing what is left. */
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -232,6 +244,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
     mcp: { http: e.MCP_HTTP ?? true, maxRequestsPerUser: e.MCP_MAX_REQUESTS_PER_USER },
+    webhooks: {
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE ?? false,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      retryBaseSeconds: e.WEBHOOK_RETRY_BASE_SECONDS,
+      disableAfter: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+    },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
     workers: e.WORKERS === 'auto' ? autoWorkers() : e.WORKERS,

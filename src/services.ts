@@ -15,6 +15,8 @@ import { createExpertsModule } from './modules/experts/index.js';
 import { createMessagesModule } from './modules/messages/index.js';
 import { createRealtimeModule } from './modules/realtime/index.js';
 import { createUsersModule } from './modules/users/index.js';
+import { createWebhookSubscriptions, createWebhooksModule } from './modules/webhooks/index.js';
+import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './modules/webhooks/options.js';
 import { countMessagesSent } from './observability/messages-sent.js';
 import type { Metrics } from './observability/metrics.js';
 import type { EventBus } from './pubsub/pubsub.js';
@@ -29,6 +31,7 @@ export type ServiceOptions = {
   accounts?: { enabled: boolean; org?: string };
   metrics: Metrics;
   rateLimits?: RateLimits;
+  webhooks?: WebhookOptions;
 };
 
 /** Everything resolvers call into; built once per process and shared by every request. */
@@ -38,7 +41,7 @@ export type Services = ReturnType<typeof createServices>;
  * The modules in dependency order, each given what it uses of those before it. Rules live in the
  * modules; where one reacts to another's writes it registers for a domain event (src/events).
  */
-export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits }: ServiceOptions) {
+export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits, webhooks: webhookOptions }: ServiceOptions) {
   const { db } = database;
   const events = new DomainEvents(log);
   const audit = new AuditLog(new AuditRepository(db));
@@ -48,7 +51,16 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
 
   const { users, presence, loaders: userLoaders } = createUsersModule({ db, bus, log });
   const { conversations, loaders: conversationLoaders } = createConversationsModule({ db, bus, events, users });
-  const { messages, history, loaders: messageLoaders } = createMessagesModule({ database, bus, events, audit, users, conversations });
+  const webhookSubscriptions = createWebhookSubscriptions({ database, bus, log });
+  const { messages, history, loaders: messageLoaders } = createMessagesModule({
+    database,
+    bus,
+    events,
+    audit,
+    users,
+    conversations,
+    outbox: webhookSubscriptions,
+  });
   const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages });
   const { runs, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
     db,
@@ -67,6 +79,13 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     log,
     rateLimiter,
     options: { ...jwt, enabled: accountOptions?.enabled ?? false, org: accountOptions?.org },
+  });
+  const { webhooks, webhookDelivery } = createWebhooksModule({
+    database,
+    log,
+    events,
+    subscriptions: webhookSubscriptions,
+    options: webhookOptions ?? DEFAULT_WEBHOOK_OPTIONS,
   });
   countMessagesSent(events, metrics);
 
@@ -96,6 +115,9 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     control,
     experts,
     accounts,
+    webhooks,
+    /** Webhook delivery: started with the server, stopped with it. */
+    webhookDelivery,
     /** A request's loaders (see defineLoaders), from every module's. */
     loadersFor: defineLoaders({ ...userLoaders, ...conversationLoaders, ...messageLoaders, ...agentLoaders }),
   };

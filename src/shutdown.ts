@@ -15,7 +15,7 @@ export type Running = {
   server: Server;
   sockets: Sockets;
   fanOut: Pick<FanOut, 'endStreams'>;
-  services: Pick<Services, 'membership' | 'apiKeys' | 'presence'>;
+  services: Pick<Services, 'membership' | 'apiKeys' | 'presence' | 'webhookDelivery'>;
   bus: EventBus;
   database: Database;
   /** How long requests in flight get to finish (SHUTDOWN_GRACE_MS). */
@@ -54,6 +54,7 @@ async function stopInOrder({ server, sockets, fanOut, services, bus, database, s
   server.closeAllConnections?.();
   services.membership.stop();
   services.apiKeys.stop();
+  await services.webhookDelivery.stop();
   await services.presence.stop();
   await bus.close();
   await database.close();

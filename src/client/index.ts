@@ -245,6 +245,16 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     controlEvents: async (conversationId: string, page: { first?: number; after?: string } = {}) =>
       (await request(ops.ControlEventsDocument, { conversationId, ...page })).controlEvents,
 
+    /** Webhooks of the org (admins and API keys); the secret is in createWebhook's answer only. */
+    webhooks: async () => (await request(ops.WebhooksDocument)).webhooks,
+    createWebhook: async (input: ops.CreateWebhookInput) => (await request(ops.CreateWebhookDocument, { input })).createWebhook,
+    updateWebhook: async (id: string, input: ops.UpdateWebhookInput) => (await request(ops.UpdateWebhookDocument, { id, input })).updateWebhook,
+    deleteWebhook: async (id: string) => (await request(ops.DeleteWebhookDocument, { id })).deleteWebhook,
+    rotateWebhookSecret: async (id: string) => (await request(ops.RotateWebhookSecretDocument, { id })).rotateWebhookSecret,
+    webhookDeliveries: async (webhookId: string, page: Omit<Vars<typeof ops.WebhookDeliveriesDocument>, 'webhookId'> = {}) =>
+      (await request(ops.WebhookDeliveriesDocument, { webhookId, ...page })).webhookDeliveries,
+    redeliverWebhook: async (deliveryId: string) => (await request(ops.RedeliverWebhookDocument, { deliveryId })).redeliverWebhook,
+
     /** Typing indicator, throttled: repeated `true` goes out at most every 3 s; `false` at once. */
     setTyping: async (conversationId: string, isTyping: boolean) => {
       const now = Date.now();

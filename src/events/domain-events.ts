@@ -7,6 +7,7 @@ import type {
   MessageRow,
   MessageStreamRow,
   ParticipantRow,
+  WebhookRow,
 } from '../db/schema/index.js';
 
 /**
@@ -52,6 +53,8 @@ export type DomainEventMap = {
   };
   /** `expert_request.opened`, `.claimed`, `.resolved`. */
   expertRequestChanged: { actor: Viewer; change: 'OPENED' | 'CLAIMED' | 'RESOLVED'; request: ExpertRequestRow };
+  /** No webhook: a webhook failed so many times in a row that it was disabled (no actor: the service did it). */
+  webhookDisabled: { webhook: WebhookRow };
 };
 
 export type DomainEventName = keyof DomainEventMap;

@@ -8,5 +8,6 @@ import '../modules/realtime/realtime.graphql.js';
 import '../modules/agents/agent.graphql.js';
 import '../modules/experts/expert.graphql.js';
 import '../modules/accounts/account.graphql.js';
+import '../modules/webhooks/webhook.graphql.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -55,4 +55,6 @@ export const topics = {
   presence: (orgId: string, userId: string) => topic<PresenceEvent>(`sb:org:${id(orgId)}:user:${id(userId)}:presence`),
   /** Every presence change of an org, for subscribers that name no users. */
   orgPresence: (orgId: string) => topic<PresenceEvent>(`sb:org:${id(orgId)}:presence`),
+  /** An org's webhooks changed: every instance reloads which orgs want which events. */
+  webhooksChanged: topic<{ orgId: string }>('sb:webhooks-changed'),
 };

@@ -48,7 +48,7 @@ describe.each(backends)('domain events on %s', (backend) => {
   const summary = () =>
     raised.map(({ name, event }) => ({
       name,
-      actor: event.actor.userId,
+      actor: 'actor' in event ? event.actor.userId : undefined,
       ...('change' in event ? { change: event.change } : {}),
       ...('via' in event ? { via: event.via } : {}),
       ...('participant' in event ? { user: event.participant.userId } : {}),

@@ -1,0 +1,13 @@
+import type { QueueOptions } from './queue.js';
+import type { UrlPolicy } from './url-policy.js';
+
+/** How webhooks are delivered (the WEBHOOK_* variables, config.ts). */
+export type WebhookOptions = QueueOptions & UrlPolicy;
+
+export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
+  allowPrivate: false,
+  concurrency: 16,
+  retryBaseSeconds: 10,
+  timeoutMs: 10_000,
+  disableAfter: 100,
+};

@@ -1,0 +1,166 @@
+import PgBoss from 'pg-boss';
+import type { Logger } from 'pino';
+import type { Database } from '../../db/client.js';
+import type { WebhookRow } from '../../db/schema/index.js';
+import type { DomainEvents } from '../../events/emitter.js';
+import { errorMessage } from '../../observability/log-errors.js';
+import type { WebhookSender } from './sender.js';
+import type { WebhookSubscriptions } from './subscriptions.js';
+import type { DeliveryJob, WebhookRepository } from './webhook.repository.js';
+
+/** pg-boss' queue of deliveries; the migration's webhook_enqueue() names it too. */
+export const DELIVERY_QUEUE = 'webhook-delivery';
+
+/**
+ * Retries after the first attempt. pg-boss waits between base × 2^(n-1) and base × 2^n seconds
+ * before retry n, so the last one comes at least base × (2^14 - 1) seconds (45 hours at the
+ * default base of 10 s) after the first attempt.
+ */
+export const RETRY_LIMIT = 14;
+/** Pollers per instance; each fetches a batch and delivers it concurrently. */
+const MAX_POLLERS = 4;
+/** How often idle pollers look for deliveries another instance (or a retry) made due. */
+const POLL_SECONDS = 1;
+
+export type QueueOptions = {
+  /** Deliveries in flight per instance at most. */
+  concurrency: number;
+  /** Seconds before the first retry (see RETRY_LIMIT). */
+  retryBaseSeconds: number;
+  /** A single attempt's limit (WebhookSender). */
+  timeoutMs: number;
+  /** Failed attempts in a row that disable a webhook. */
+  disableAfter: number;
+};
+
+type JobData = { deliveryId: string };
+
+/**
+ * Delivers webhook events with pg-boss, on Postgres and on PGlite alike (its `db` adapter, below):
+ * jobs are inserted by the outbox trigger in the transaction of the change (webhook_enqueue), taken
+ * with SKIP LOCKED (one instance per job), retried with growing delays, and given back to the queue
+ * when the instance holding one dies (expiry). A bounded number run at a time per instance.
+ */
+export class WebhookQueue {
+  private boss: PgBoss | undefined;
+  private readonly workers: string[] = [];
+
+  constructor(
+    private readonly database: Database,
+    private readonly repo: WebhookRepository,
+    private readonly sender: WebhookSender,
+    private readonly subscriptions: WebhookSubscriptions,
+    private readonly events: DomainEvents,
+    private readonly log: Logger,
+    private readonly options: QueueOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    const installed = await this.repo.queueInstalled();
+    const boss = new PgBoss({ db: bossDb(this.database), schedule: false, maintenanceIntervalSeconds: 10 });
+    boss.on('error', (err: Error) => this.log.warn({ err: errorMessage(err) }, 'webhook queue error'));
+    await boss.start();
+    const queue = {
+      name: DELIVERY_QUEUE,
+      retryLimit: RETRY_LIMIT,
+      retryDelay: this.options.retryBaseSeconds,
+      retryBackoff: true,
+      expireInSeconds: Math.ceil(this.options.timeoutMs / 1000) * 2 + 5,
+    };
+    if (await boss.getQueue(DELIVERY_QUEUE)) await boss.updateQueue(DELIVERY_QUEUE, queue);
+    else await boss.createQueue(DELIVERY_QUEUE, queue);
+    // Deliveries written before pg-boss was installed here have no job yet.
+    if (!installed) await this.repo.enqueuePending();
+    this.boss = boss;
+    const pollers = Math.min(MAX_POLLERS, this.options.concurrency);
+    const batchSize = Math.max(1, Math.floor(this.options.concurrency / pollers));
+    for (let i = 0; i < pollers; i++) {
+      const id: string = await boss.work<JobData>(
+        DELIVERY_QUEUE,
+        { batchSize, pollingIntervalSeconds: POLL_SECONDS, includeMetadata: true },
+        async (jobs) => {
+          await Promise.all(jobs.map((job) => this.attempt(boss, job)));
+          // A full batch: there may be more waiting, so fetch again without the pause.
+          if (jobs.length === batchSize) boss.notifyWorker(id);
+        },
+      );
+      this.workers.push(id);
+    }
+  }
+
+  /** Looks for deliveries now rather than at the next poll: this instance just committed some. */
+  wake(): void {
+    for (const id of this.workers) this.boss?.notifyWorker(id);
+  }
+
+  /** Makes a delivery again; it keeps its log. */
+  async redeliver(deliveryId: string) {
+    const row = await this.repo.reopen(deliveryId);
+    this.wake();
+    return row;
+  }
+
+  async stop(): Promise<void> {
+    const boss = this.boss;
+    this.boss = undefined;
+    // Deliveries in flight finish (or time out); those not started stay queued for any instance.
+    await boss?.stop({ graceful: true, wait: true, timeout: this.options.timeoutMs + 1_000 });
+    this.sender.close();
+  }
+
+  private async attempt(boss: PgBoss, job: PgBoss.JobWithMetadata<JobData>): Promise<void> {
+    try {
+      const found = await this.repo.job(job.data.deliveryId);
+      // Gone with its webhook, or already made (a job given back after a crash, a redelivery).
+      if (!found || found.delivery.status !== 'PENDING') return;
+      if (!found.webhook.enabled) {
+        await this.repo.abandon(found.delivery.id, 'not sent: the webhook is disabled');
+        return;
+      }
+      const result = await this.sender.send(found.webhook, {
+        id: found.event.id,
+        type: found.event.type,
+        timestamp: found.event.createdAt.toISOString(),
+        data: found.event.data,
+      });
+      const final = !result.ok && job.retryCount >= job.retryLimit;
+      let nextAttemptAt: Date | null = null;
+      if (!result.ok && !final) {
+        await boss.fail(DELIVERY_QUEUE, job.id, { message: result.excerpt ?? `status ${result.status}` });
+        nextAttemptAt = (await boss.getJobById<JobData>(DELIVERY_QUEUE, job.id))?.startAfter ?? null;
+      }
+      const { disabled } = await this.repo.recordAttempt(found, { ...result, final, nextAttemptAt }, this.options.disableAfter);
+      if (disabled) await this.disabled(found);
+    } catch (err) {
+      // This job alone goes back to the queue, to be retried later; the batch's others are done.
+      this.log.warn({ err: errorMessage(err), deliveryId: job.data.deliveryId }, 'webhook delivery failed');
+      await boss.fail(DELIVERY_QUEUE, job.id, { message: errorMessage(err) }).catch(() => {});
+    }
+  }
+
+  private async disabled({ webhook }: DeliveryJob): Promise<void> {
+    this.log.warn({ webhookId: webhook.id, orgId: webhook.orgId, failures: this.options.disableAfter }, 'webhook disabled after failing in a row');
+    await this.subscriptions.changed(webhook.orgId);
+    await this.events.emit('webhookDisabled', { webhook: { ...webhook, enabled: false } satisfies WebhookRow });
+  }
+}
+
+/**
+ * pg-boss' database adapter over the service's own: its pool on Postgres (no pool of pg-boss'
+ * own), PGlite in embedded mode. pg-boss sends several statements in one text only without
+ * parameters (its schema, its locked maintenance), which PGlite runs with exec.
+ */
+function bossDb(database: Database): PgBoss.Db {
+  if (database.pool) {
+    const pool = database.pool;
+    return { executeSql: (text, values) => pool.query(text, values) };
+  }
+  const pglite = database.pglite!;
+  return {
+    executeSql: async (text, values) => {
+      if (values?.length) return pglite.query(text, values);
+      const results = await pglite.exec(text);
+      return results[results.length - 1] ?? { rows: [] };
+    },
+  };
+}

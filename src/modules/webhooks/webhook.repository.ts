@@ -1,0 +1,161 @@
+import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import {
+  webhookDeliveries,
+  webhookEvents,
+  webhooks,
+  type WebhookDeliveryRow,
+  type WebhookEventRow,
+  type WebhookRow,
+} from '../../db/schema/index.js';
+
+export type DeliveryKey = { createdAt: Date; id: string };
+
+/** What a delivery attempt needs: the delivery, its webhook and its event. */
+export type DeliveryJob = { delivery: WebhookDeliveryRow; webhook: WebhookRow; event: WebhookEventRow };
+
+/** The webhooks of orgs, their events and deliveries: all the SQL of the webhooks module. */
+export class WebhookRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Every enabled webhook's org and events (the subscriptions cache). */
+  async subscriptions(): Promise<{ orgId: string; events: string[] }[]> {
+    return this.db.select({ orgId: webhooks.orgId, events: webhooks.events }).from(webhooks).where(eq(webhooks.enabled, true));
+  }
+
+  async insert(values: { orgId: string; url: string; events: string[]; secret: string }): Promise<WebhookRow> {
+    const [row] = await this.db.insert(webhooks).values(values).returning();
+    return row!;
+  }
+
+  async list(orgId: string): Promise<WebhookRow[]> {
+    return this.db.select().from(webhooks).where(eq(webhooks.orgId, orgId)).orderBy(webhooks.createdAt, webhooks.id);
+  }
+
+  async byId(orgId: string, id: string): Promise<WebhookRow | null> {
+    const rows = await this.db.select().from(webhooks).where(and(eq(webhooks.orgId, orgId), eq(webhooks.id, id)));
+    return rows[0] ?? null;
+  }
+
+  /** Changes a webhook of the org; enabling it again starts its failure count over. */
+  async update(orgId: string, id: string, changes: { url?: string; events?: string[]; enabled?: boolean; secret?: string }): Promise<WebhookRow | null> {
+    const [row] = await this.db
+      .update(webhooks)
+      .set({ ...changes, ...(changes.enabled ? { failureCount: 0 } : {}), updatedAt: sql`now()` })
+      .where(and(eq(webhooks.orgId, orgId), eq(webhooks.id, id)))
+      .returning();
+    return row ?? null;
+  }
+
+  async delete(orgId: string, id: string): Promise<boolean> {
+    const rows = await this.db.delete(webhooks).where(and(eq(webhooks.orgId, orgId), eq(webhooks.id, id))).returning({ id: webhooks.id });
+    return rows.length > 0;
+  }
+
+  /** A page of a webhook's deliveries, newest first. */
+  async deliveries(webhookId: string, status: WebhookDeliveryRow['status'] | undefined, after: DeliveryKey | undefined, limit: number): Promise<WebhookDeliveryRow[]> {
+    return this.db
+      .select()
+      .from(webhookDeliveries)
+      .where(
+        and(
+          eq(webhookDeliveries.webhookId, webhookId),
+          status ? eq(webhookDeliveries.status, status) : undefined,
+          after
+            ? or(lt(webhookDeliveries.createdAt, after.createdAt), and(eq(webhookDeliveries.createdAt, after.createdAt), lt(webhookDeliveries.id, after.id)))
+            : undefined,
+        ),
+      )
+      .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+      .limit(limit);
+  }
+
+  async delivery(orgId: string, id: string): Promise<WebhookDeliveryRow | null> {
+    const rows = await this.db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.orgId, orgId), eq(webhookDeliveries.id, id)));
+    return rows[0] ?? null;
+  }
+
+  /** A delivery with what its attempt needs; null once its webhook or event is gone. */
+  async job(deliveryId: string): Promise<DeliveryJob | null> {
+    const rows = await this.db
+      .select({ delivery: webhookDeliveries, webhook: webhooks, event: webhookEvents })
+      .from(webhookDeliveries)
+      .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+      .innerJoin(webhookEvents, eq(webhookEvents.id, webhookDeliveries.eventId))
+      .where(eq(webhookDeliveries.id, deliveryId));
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Records an attempt, and its webhook's run of failures: a success ends it, a failure makes it
+   * one longer and, at `disableAfter`, disables the webhook. Answers whether this attempt
+   * disabled it.
+   */
+  async recordAttempt(
+    job: DeliveryJob,
+    attempt: { ok: boolean; status: number | null; excerpt: string | null; final: boolean; nextAttemptAt: Date | null },
+    disableAfter: number,
+  ): Promise<{ disabled: boolean }> {
+    return this.db.transaction(async (tx) => {
+      await tx
+        .update(webhookDeliveries)
+        .set({
+          status: attempt.ok ? 'SUCCEEDED' : attempt.final ? 'FAILED' : 'PENDING',
+          attempts: sql`${webhookDeliveries.attempts} + 1`,
+          responseStatus: attempt.status,
+          responseExcerpt: attempt.excerpt,
+          lastAttemptAt: sql`now()`,
+          nextAttemptAt: attempt.ok || attempt.final ? null : attempt.nextAttemptAt,
+        })
+        .where(eq(webhookDeliveries.id, job.delivery.id));
+      const [hook] = await tx
+        .update(webhooks)
+        .set(
+          attempt.ok
+            ? { failureCount: 0 }
+            : {
+                failureCount: sql`${webhooks.failureCount} + 1`,
+                enabled: sql`${webhooks.enabled} and ${webhooks.failureCount} + 1 < ${disableAfter}`,
+              },
+        )
+        .where(eq(webhooks.id, job.webhook.id))
+        .returning({ enabled: webhooks.enabled, failureCount: webhooks.failureCount });
+      return { disabled: !!hook && !hook.enabled && job.webhook.enabled && hook.failureCount === disableAfter };
+    });
+  }
+
+  /** Ends a delivery without sending it. */
+  async abandon(id: string, excerpt: string): Promise<void> {
+    await this.db
+      .update(webhookDeliveries)
+      .set({ status: 'FAILED', responseExcerpt: excerpt, nextAttemptAt: null })
+      .where(eq(webhookDeliveries.id, id));
+  }
+
+  /**
+   * Makes a delivery pending again, with a job of its own, in one transaction (redeliverWebhook);
+   * its attempts and log are kept.
+   */
+  async reopen(id: string): Promise<WebhookDeliveryRow> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(webhookDeliveries)
+        .set({ status: 'PENDING', nextAttemptAt: sql`now()` })
+        .where(eq(webhookDeliveries.id, id))
+        .returning();
+      await tx.execute(sql`select webhook_enqueue(array[${id}]::uuid[])`);
+      return row!;
+    });
+  }
+
+  /** Whether the delivery queue's tables are there (pg-boss installs them at its first start). */
+  async queueInstalled(): Promise<boolean> {
+    const rows = await this.db.execute<{ installed: boolean }>(sql`select to_regclass('pgboss.job') is not null as installed`);
+    return (rows as unknown as { rows?: { installed: boolean }[] }).rows?.[0]?.installed ?? false;
+  }
+
+  /** Enqueues every pending delivery (once, when the queue was just installed). */
+  async enqueuePending(): Promise<void> {
+    await this.db.execute(sql`select webhook_enqueue(array(select id from ${webhookDeliveries} where status = 'PENDING'))`);
+  }
+}
