@@ -69,7 +69,10 @@ describe.each(backends)('webhooks on %s', (backend) => {
     expect(deleted!.payload.data).toMatchObject({ content: '' });
     expect(receiver.verifies(deleted!, secret)).toBe(true);
 
-    const deliveries = dataOf(await server.gql(admin, WebhookDeliveriesDocument, { webhookId: webhook.id })).webhookDeliveries.nodes;
+    // The log is written once the receiver's answer is in.
+    const log = async () => dataOf(await server.gql(admin, WebhookDeliveriesDocument, { webhookId: webhook.id })).webhookDeliveries.nodes;
+    await eventually(async () => (await log()).every((d) => d.status === 'SUCCEEDED'));
+    const deliveries = await log();
     expect(deliveries.map((d) => d.event)).toEqual(['message.deleted', 'message.updated', 'message.created']);
     expect(deliveries.every((d) => d.status === 'SUCCEEDED' && d.attempts === 1 && d.responseStatus === 200)).toBe(true);
     dataOf(await server.gql(admin, DeleteWebhookDocument, { id: webhook.id }));
@@ -101,7 +104,6 @@ describe.each(backends)('webhooks on %s', (backend) => {
     const mine = attempts.filter((r) => r.payload.data.id === message.id);
     expect(new Set(mine.map((r) => r.headers['webhook-id'])).size).toBe(1);
     expect(mine.every((r) => receiver.verifies(r, secret))).toBe(true);
-    // The log is written once the attempt's answer is in.
     const log = async () => dataOf(await server.gql(admin, WebhookDeliveriesDocument, { webhookId: webhook.id })).webhookDeliveries.nodes;
     await eventually(async () => (await log())[0]?.status === 'SUCCEEDED');
     const [delivery] = await log();

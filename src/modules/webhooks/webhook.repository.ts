@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import {
   webhookDeliveries,
@@ -96,7 +96,22 @@ export class WebhookRepository {
     attempt: { ok: boolean; status: number | null; excerpt: string | null; final: boolean; nextAttemptAt: Date | null },
     disableAfter: number,
   ): Promise<{ disabled: boolean }> {
+    // The webhook's row first, then the delivery's, as deleteWebhook's cascade takes them: the
+    // other order could deadlock with it.
     return this.db.transaction(async (tx) => {
+      const [hook] = await tx
+        .update(webhooks)
+        .set(
+          attempt.ok
+            ? { failureCount: 0 }
+            : {
+                failureCount: sql`${webhooks.failureCount} + 1`,
+                enabled: sql`${webhooks.enabled} and ${webhooks.failureCount} + 1 < ${disableAfter}`,
+              },
+        )
+        // A success ends a run of failures; without one the row is left alone (no lock taken).
+        .where(and(eq(webhooks.id, job.webhook.id), attempt.ok ? gt(webhooks.failureCount, 0) : undefined))
+        .returning({ enabled: webhooks.enabled, failureCount: webhooks.failureCount });
       await tx
         .update(webhookDeliveries)
         .set({
@@ -108,19 +123,7 @@ export class WebhookRepository {
           nextAttemptAt: attempt.ok || attempt.final ? null : attempt.nextAttemptAt,
         })
         .where(eq(webhookDeliveries.id, job.delivery.id));
-      const [hook] = await tx
-        .update(webhooks)
-        .set(
-          attempt.ok
-            ? { failureCount: 0 }
-            : {
-                failureCount: sql`${webhooks.failureCount} + 1`,
-                enabled: sql`${webhooks.enabled} and ${webhooks.failureCount} + 1 < ${disableAfter}`,
-              },
-        )
-        .where(eq(webhooks.id, job.webhook.id))
-        .returning({ enabled: webhooks.enabled, failureCount: webhooks.failureCount });
-      return { disabled: !!hook && !hook.enabled && job.webhook.enabled && hook.failureCount === disableAfter };
+      return { disabled: !!hook && !hook.enabled && hook.failureCount === disableAfter };
     });
   }
 
