@@ -3,12 +3,8 @@
 //   npm run apikey -- list [--org default]
 //   npm run apikey -- revoke <id>
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { ApiKeys } from '../auth/api-keys.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
-import { DataDirInUseError } from '../db/data-dir-lock.js';
-import { migrate } from '../db/migrate.js';
+import { openForCommand } from './database.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -26,24 +22,9 @@ const usage = () => {
   process.exit(2);
 };
 
-let config;
+// The embedded database takes one process at a time, and the server has no API for keys.
+const { database } = await openForCommand('apikey', 'run both with DATABASE_URL');
 try {
-  config = loadConfig();
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(2);
-}
-const log = pino({ level: 'warn' });
-const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, log }).catch((err) => {
-  if (!(err instanceof DataDirInUseError)) throw err;
-  // The embedded database takes one process at a time, and the server has no API for keys.
-  console.error(
-    `DATA_DIR ${err.dataDir} is in use by process ${err.holder.pid} (a running server?); apikey opens the database itself: stop the server first, or run both with DATABASE_URL`,
-  );
-  process.exit(1);
-});
-try {
-  await migrate(database);
   const keys = new ApiKeys(database.db);
   if (command === 'create') {
     if (!values.name) usage();

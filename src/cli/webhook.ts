@@ -7,17 +7,13 @@
 //   npm run webhook -- deliveries <id> [--status FAILED] [--org default]
 //   npm run webhook -- redeliver <deliveryId> [--org default]
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import type { Viewer } from '../auth/viewer.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
-import { DataDirInUseError } from '../db/data-dir-lock.js';
-import { migrate } from '../db/migrate.js';
 import { AppError } from '../graphql/errors.js';
 import { WebhookSubscriptions } from '../modules/webhooks/subscriptions.js';
-import { WebhookRepository } from '../modules/webhooks/webhook.repository.js';
+import { enabledSubscriptions, WebhookRepository } from '../modules/webhooks/webhook.repository.js';
 import { WebhookService } from '../modules/webhooks/webhook.service.js';
 import { EventBus } from '../pubsub/pubsub.js';
+import { openForCommand } from './database.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -39,30 +35,15 @@ const usage = (): never => {
   process.exit(2);
 };
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(2);
-}
-const log = pino({ level: 'warn' });
-const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, log }).catch((err) => {
-  if (!(err instanceof DataDirInUseError)) throw err;
-  console.error(
-    `DATA_DIR ${err.dataDir} is in use by process ${err.holder.pid} (a running server?); webhook opens the database itself: stop the server first, or use GraphQL (createWebhook …) with an API key`,
-  );
-  process.exit(1);
-});
+const { config, database, log } = await openForCommand('webhook', 'use GraphQL (createWebhook …) with an API key');
 // Running instances hear of the change over Redis (without it, within half a minute).
 const bus = config.redisUrl ? await EventBus.redis(config.redisUrl, log) : EventBus.inProcess(log);
 const split = (list: string | undefined) => list?.split(',').map((e) => e.trim()).filter(Boolean);
 const show = (w: { id: string; url: string; events: string[]; enabled: boolean; failureCount: number }) =>
   console.log([w.id, w.url, w.events.join(','), w.enabled ? 'enabled' : 'disabled', `${w.failureCount} failures`].join('\t'));
 try {
-  await migrate(database);
   const repo = new WebhookRepository(database.db);
-  const service = new WebhookService(repo, new WebhookSubscriptions(repo, bus, log), { redeliver: (id) => repo.reopen(id) }, config.webhooks);
+  const service = new WebhookService(repo, new WebhookSubscriptions(() => enabledSubscriptions(database), bus, log), { redeliver: (id) => repo.reopen(id) }, config.webhooks);
   // The CLI acts as an admin of the org.
   const admin: Viewer = { orgId: values.org!, userId: 'cli', displayName: 'CLI', kind: 'USER', roles: ['admin'], credential: { type: 'jwt', expiresAt: 0 } };
   if (command === 'create') {

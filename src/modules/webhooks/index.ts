@@ -7,7 +7,7 @@ import type { WebhookOptions } from './options.js';
 import { WebhookQueue } from './queue.js';
 import { WebhookSender } from './sender.js';
 import { WebhookSubscriptions } from './subscriptions.js';
-import { WebhookRepository } from './webhook.repository.js';
+import { enabledSubscriptions, WebhookRepository } from './webhook.repository.js';
 import { WebhookService } from './webhook.service.js';
 
 /**
@@ -32,7 +32,7 @@ const REPORTED: { [N in DomainEventName]?: (event: DomainEventMap[N]) => string 
  * the outbox rows of message.created for those orgs (see MessageRepository).
  */
 export function createWebhookSubscriptions(deps: { database: Database; bus: EventBus; log: Logger }) {
-  return new WebhookSubscriptions(new WebhookRepository(deps.database.db), deps.bus, deps.log);
+  return new WebhookSubscriptions(() => enabledSubscriptions(deps.database), deps.bus, deps.log);
 }
 
 /**

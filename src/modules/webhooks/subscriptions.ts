@@ -3,11 +3,10 @@ import { errorMessage } from '../../observability/log-errors.js';
 import type { EventBus, Unlisten } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
 import { ALL_EVENTS, WEBHOOK_EVENTS } from './event-types.js';
-import type { WebhookRepository } from './webhook.repository.js';
 
 /**
  * A change published on another instance can be lost (Redis away, a CLI without REDIS_URL): the
- * cache is read again after this long whatever happens.
+ * cache is read again, in the background, once it is this old.
  */
 const MAX_AGE_MS = 30_000;
 
@@ -16,8 +15,10 @@ const none: ReadonlySet<string> = new Set();
 
 /**
  * Which orgs have an enabled webhook for which event, for the send statement to write its
- * outbox rows only when someone listens (MessageRepository). Loaded whole (one row per webhook),
- * dropped on every change of any instance (topics.webhooksChanged) and after MAX_AGE_MS.
+ * outbox rows only when someone listens (MessageRepository). Loaded whole (one row per webhook)
+ * and dropped on every change of any instance (topics.webhooksChanged), and when the bus comes
+ * back after losing its connection: a send then waits for the load. Older than MAX_AGE_MS, it is
+ * still used while it is read again.
  */
 export class WebhookSubscriptions {
   private snapshot: Snapshot | undefined;
@@ -26,13 +27,19 @@ export class WebhookSubscriptions {
   private unlisten: Unlisten | undefined;
 
   constructor(
-    private readonly repo: Pick<WebhookRepository, 'subscriptions'>,
+    private readonly read: () => Promise<{ orgId: string; events: string[] }[]>,
     private readonly bus: EventBus,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
-    this.unlisten = await this.bus.listen(topics.webhooksChanged, () => this.invalidate());
+    const unlisten = await this.bus.listen(topics.webhooksChanged, () => this.invalidate());
+    const unReconnect = this.bus.onReconnect(() => this.invalidate());
+    this.unlisten = () => {
+      unlisten();
+      unReconnect();
+    };
+    await this.load();
   }
 
   stop(): void {
@@ -41,7 +48,10 @@ export class WebhookSubscriptions {
 
   /** The orgs with an enabled webhook for `event`; at once when the cache is fresh. */
   subscribers(event: string): ReadonlySet<string> | Promise<ReadonlySet<string>> {
-    if (this.snapshot && Date.now() - this.loadedAt < MAX_AGE_MS) return this.snapshot.get(event) ?? none;
+    if (this.snapshot) {
+      if (Date.now() - this.loadedAt >= MAX_AGE_MS) this.load().catch(() => {});
+      return this.snapshot.get(event) ?? none;
+    }
     return this.load().then((snapshot) => snapshot.get(event) ?? none);
   }
 
@@ -65,7 +75,7 @@ export class WebhookSubscriptions {
 
   private load(): Promise<Snapshot> {
     if (this.loading) return this.loading;
-    const loading = this.repo.subscriptions().then(
+    const loading = this.read().then(
       (rows) => {
         const snapshot: Map<string, Set<string>> = new Map(WEBHOOK_EVENTS.map((event) => [event, new Set<string>()]));
         for (const { orgId, events } of rows) {

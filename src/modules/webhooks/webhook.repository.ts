@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import type { Database, Db } from '../../db/client.js';
 import {
   webhookDeliveries,
   webhookEvents,
@@ -9,6 +9,17 @@ import {
   type WebhookRow,
 } from '../../db/schema/index.js';
 
+/**
+ * Every enabled webhook's org and events (the subscriptions cache). Sent on the driver itself, not
+ * through drizzle: a refresh runs at any moment, outside requests, and must not count among the
+ * statements tests count per request (Database.stats).
+ */
+export async function enabledSubscriptions(database: Database): Promise<{ orgId: string; events: string[] }[]> {
+  const text = 'select org_id as "orgId", events from webhooks where enabled';
+  const result = database.pool ? await database.pool.query<{ orgId: string; events: string[] }>(text) : await database.pglite!.query<{ orgId: string; events: string[] }>(text);
+  return result.rows;
+}
+
 export type DeliveryKey = { createdAt: Date; id: string };
 
 /** What a delivery attempt needs: the delivery, its webhook and its event. */
@@ -17,11 +28,6 @@ export type DeliveryJob = { delivery: WebhookDeliveryRow; webhook: WebhookRow; e
 /** The webhooks of orgs, their events and deliveries: all the SQL of the webhooks module. */
 export class WebhookRepository {
   constructor(private readonly db: Db) {}
-
-  /** Every enabled webhook's org and events (the subscriptions cache). */
-  async subscriptions(): Promise<{ orgId: string; events: string[] }[]> {
-    return this.db.select({ orgId: webhooks.orgId, events: webhooks.events }).from(webhooks).where(eq(webhooks.enabled, true));
-  }
 
   async insert(values: { orgId: string; url: string; events: string[]; secret: string }): Promise<WebhookRow> {
     const [row] = await this.db.insert(webhooks).values(values).returning();
