@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ExpertRequestsDocument, ViewerDocument } from '../../src/client/generated/graphql.js';
 import { activeSubscriptions, dataOf, startServer, UNLIMITED_ENV, type TestServer } from '../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
+import { rawHttp } from '../kit/origins.js';
 import { eventually } from '../kit/subscriptions.js';
 import { createApiKey, createGroup, send } from './core-helpers.js';
 
@@ -91,6 +92,12 @@ describe.each(backends)('MCP over Streamable HTTP on %s', (backend) => {
     expect((await post(server, bearer(expired))).status).toBe(401);
     // The SDK's client gives up the same way.
     await expect(connectHttp(server, {})).rejects.toThrow();
+    // A page elsewhere cannot use it through a visitor's browser; the server's own pages and
+    // (outside production) localhost can.
+    const body = JSON.stringify(initialize);
+    const asPage = (origin: string) => ({ origin, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...bearer(alice) });
+    expect((await rawHttp(mcpUrl(server).href, 'POST', asPage('https://elsewhere.example'), body)).status).toBe(403);
+    expect((await rawHttp(mcpUrl(server).href, 'POST', asPage('http://localhost:3000'), body)).status).toBe(200);
     // Stateless: no GET stream and no session to delete.
     expect((await fetch(mcpUrl(server), { headers: bearer(alice) })).status).toBe(405);
     expect((await fetch(mcpUrl(server), { method: 'DELETE', headers: bearer(alice) })).status).toBe(405);
