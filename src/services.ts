@@ -62,7 +62,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     outbox: webhookSubscriptions,
   });
   const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages });
-  const { runs, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
+  const { runs, runEnds, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
     db,
     bus,
     events,
@@ -108,6 +108,9 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     membership,
     /** The feeds of messageAdded, messageUpdated, messageDeleted, typing and controlEvent. */
     feeds,
+    /** Agent runs (`runs`, `Conversation.activeRuns`) and their ends (completeRun, failRun). */
+    runs,
+    runEnds,
     /** Streamed answers (startMessage, appendMessageChunk, completeMessage). */
     answers,
     /** The feed of messageStream. */

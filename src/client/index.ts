@@ -270,6 +270,14 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     appendChunk: async (id: string, chunk: string) => (await request(ops.AppendMessageChunkDocument, { id, chunk })).appendMessageChunk,
     completeMessage: async (id: string) => (await request(ops.CompleteMessageDocument, { id })).completeMessage,
 
+    // Runs (agents end their own; anyone in the conversation lists them).
+    runs: async (conversationId: string, args: Omit<Vars<typeof ops.RunsDocument>, 'conversationId'> = {}) =>
+      (await request(ops.RunsDocument, { conversationId, ...args })).runs,
+    completeRun: async (conversationId: string, runId: string) =>
+      (await request(ops.CompleteRunDocument, { conversationId, runId })).completeRun,
+    failRun: async (conversationId: string, runId: string, reason?: string) =>
+      (await request(ops.FailRunDocument, { conversationId, runId, reason })).failRun,
+
     /**
      * New messages of one conversation (or, with null, of all yours). With a conversation, the
      * listener starts after `afterSeq` (default: now) and resumes after the last seq it saw

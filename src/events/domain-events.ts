@@ -40,8 +40,11 @@ export type DomainEventMap = {
   participantChanged: { actor: Viewer; change: 'ADDED' | 'REMOVED' | 'UPDATED'; participant: ParticipantRow };
   /** `control.created`: a control event was stored (after its effect on runs and routing). */
   controlIssued: { actor: Viewer; control: ControlEventRow };
-  /** `run.updated`: a control event moved a run's state or priority. */
-  runChanged: { actor: Viewer; run: AgentRunRow };
+  /**
+   * `run.updated`: a run was registered (STARTED: its agent first spoke in it), moved by a control
+   * event (UPDATED: state or priority), or ended (ENDED: COMPLETED, FAILED, CANCELLED, PREEMPTED).
+   */
+  runChanged: { actor: Viewer; change: 'STARTED' | 'UPDATED' | 'ENDED'; run: AgentRunRow };
   /**
    * No webhook: a streamed answer started, grew (the row as before the chunk), completed or was
    * ended by CANCEL or PREEMPT. What it leaves as a message is a messageCommitted of its own.

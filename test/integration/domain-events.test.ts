@@ -212,9 +212,9 @@ describe.each(backends)('domain events on %s', (backend) => {
     dataOf(await control({ event: 'PREEMPT', runId: 'r1' }));
     dataOf(await control({ event: 'ROUTE', target: 'DIRECT' }));
     expect(summary()).toEqual([
-      { name: 'runChanged', actor: 'alice', run: 'r1 ACTIVE HIGH' },
+      { name: 'runChanged', actor: 'alice', change: 'UPDATED', run: 'r1 ACTIVE HIGH' },
       { name: 'controlIssued', actor: 'alice', control: 'PRIORITY' },
-      { name: 'runChanged', actor: 'alice', run: 'r1 PREEMPTED HIGH' },
+      { name: 'runChanged', actor: 'alice', change: 'ENDED', run: 'r1 PREEMPTED HIGH' },
       { name: 'answerStreamChanged', actor: 'alice', change: 'PREEMPTED' },
       { name: 'messageCommitted', actor: 'alice', via: 'stream' },
       { name: 'controlIssued', actor: 'alice', control: 'PREEMPT' },

@@ -34,7 +34,7 @@ export const controlEventType = pgEnum('control_event_type', [
 ]);
 
 export const conversationMode = pgEnum('conversation_mode', ['AGENT', 'EXPERT', 'DIRECT']);
-export const runState = pgEnum('run_state', ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED']);
+export const runState = pgEnum('run_state', ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED', 'FAILED']);
 export const streamState = pgEnum('stream_state', ['STREAMING', 'COMPLETED', 'CANCELLED', 'PREEMPTED']);
 export const expertRequestStatus = pgEnum('expert_request_status', ['OPEN', 'CLAIMED', 'RESOLVED', 'CANCELLED']);
 /**
@@ -222,11 +222,18 @@ export const agentRuns = pgTable(
     state: runState('state').notNull().default('ACTIVE'),
     priority: messagePriority('priority').notNull().default('NORMAL'),
     traceId: text('trace_id'),
+    /** Registration order, for stable cursors of `runs`. */
+    position: bigint('position', { mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
+    /** Why it failed (failRun). */
+    reason: text('reason'),
     ...timestamps,
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** When it left ACTIVE/PAUSED for good (COMPLETED, FAILED, CANCELLED, PREEMPTED). */
+    endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     primaryKey({ columns: [t.conversationId, t.runId] }),
+    index('agent_runs_conversation_idx').on(t.conversationId, t.position),
     foreignKey({ columns: [t.orgId, t.agentId], foreignColumns: [users.orgId, users.id], name: 'agent_runs_agent_fk' }),
   ],
 );

@@ -1,6 +1,7 @@
 import { requireViewer } from '../../context.js';
 import { conversationMode, runState, streamState, type AgentRunRow, type MessageStreamRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
+import { connectionType } from '../../graphql/connection.js';
 import { MessagePriorityEnum } from '../../graphql/enums.js';
 import type { ChunkEvent } from '../../pubsub/topics.js';
 import { ConversationRef } from '../conversations/conversation.graphql.js';
@@ -22,10 +23,33 @@ const RunRef = builder.objectRef<AgentRunRow>('Run').implement({
     priority: t.expose('priority', { type: MessagePriorityEnum }),
     agent: t.field({ type: UserRef, resolve: async (r, _args, ctx) => (await ctx.loaders.user.load(r.agentId))! }),
     traceId: t.exposeString('traceId', { nullable: true }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    conversationId: t.exposeID('conversationId'),
+    reason: t.exposeString('reason', { nullable: true, description: 'Why it failed, as its agent said (failRun).' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When its agent first spoke in it.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    endedAt: t.expose('endedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it ended: COMPLETED, FAILED, CANCELLED or PREEMPTED.',
+    }),
   }),
 });
+
+const RunConnection = connectionType('Run', RunRef);
+
+builder.queryFields((t) => ({
+  runs: t.field({
+    type: RunConnection,
+    description: "A conversation's agent runs, in the order they started; `state` keeps those in that state.",
+    args: {
+      conversationId: t.arg.id({ required: true }),
+      state: t.arg({ type: RunStateEnum }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) => ctx.services.runs.list(requireViewer(ctx), args.conversationId, args.state, args),
+  }),
+}));
 
 builder.objectFields(ConversationRef, (t) => ({
   mode: t.expose('mode', { type: ConversationModeEnum }),
@@ -97,6 +121,18 @@ builder.mutationFields((t) => ({
     type: MessageChunkRef,
     args: { id: t.arg.id({ required: true }), chunk: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.answers.append(requireViewer(ctx), args.id, args.chunk),
+  }),
+  completeRun: t.field({
+    type: RunRef,
+    description: 'Its agent ends a run COMPLETED; its open streams are completed into messages (empty ones are discarded).',
+    args: { conversationId: t.arg.id({ required: true }), runId: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.runEnds.complete(requireViewer(ctx), args.conversationId, args.runId),
+  }),
+  failRun: t.field({
+    type: RunRef,
+    description: 'Its agent ends a run FAILED, saying why; its open streams are discarded.',
+    args: { conversationId: t.arg.id({ required: true }), runId: t.arg.string({ required: true }), reason: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.services.runEnds.fail(requireViewer(ctx), args.conversationId, args.runId, args.reason),
   }),
   completeMessage: t.field({
     type: MessageRef,

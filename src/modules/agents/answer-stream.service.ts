@@ -24,8 +24,11 @@ export type StartAnswerInput = {
   content?: string | null;
 };
 
-/** Stream ends other than completion, and what they leave behind. */
-export type AnswerStreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by: string };
+/**
+ * How a run's streams end: CANCELLED discards them, PREEMPTED (by a control event) and COMPLETED
+ * (the run was completed) keep what they hold as messages.
+ */
+export type AnswerStreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by: string } | { state: 'COMPLETED' };
 
 /**
  * Streamed answers (the rows of message_streams): an agent starts a message, appends chunks (each broadcast with its offset in
@@ -97,22 +100,23 @@ export class AnswerStreamService {
   }
 
   /**
-   * Ends the live streams of a run: CANCEL discards all of them; PREEMPT ends the interruptible
-   * ones, each kept as a message with its text so far, and leaves a non-interruptible one running
-   * (it may not be interrupted: its agent finishes and completes it). `actor` sent the event.
+   * Ends the live streams of a run: CANCEL (or a failed run) discards all of them; PREEMPT ends
+   * the interruptible ones, each kept as a message with its text so far, and leaves a
+   * non-interruptible one running (it may not be interrupted: its agent finishes and completes
+   * it); a completed run keeps all of them as messages. `actor` sent the event or ended the run.
    */
   async endRunStreams(actor: Viewer, conversationId: string, runId: string, end: AnswerStreamEnd): Promise<void> {
     const live = await this.repo.liveOfRun(conversationId, runId, end.state === 'PREEMPTED');
     for (const stream of live) {
-      if (end.state === 'PREEMPTED' && stream.content.trim() !== '') {
+      if (end.state !== 'CANCELLED' && stream.content.trim() !== '') {
         const [sender] = await this.users.byIds(stream.orgId, [stream.senderId]);
-        await this.finalize(actor, stream, end.by, sender);
+        await this.finalize(actor, stream, end.state === 'PREEMPTED' ? end.by : null, sender);
       } else {
-        // Cancelled, or preempted with nothing streamed yet: no text to keep.
-        const ended = await this.repo.end(stream.id, end.state);
+        // Cancelled, or ended with nothing streamed yet: nothing to keep.
+        const ended = await this.repo.end(stream.id, end.state === 'PREEMPTED' ? 'PREEMPTED' : 'CANCELLED');
         if (!ended) continue;
         await this.publish(ended, charLength(ended.content), '');
-        await this.events.emit('answerStreamChanged', { actor, change: end.state, stream: ended });
+        await this.events.emit('answerStreamChanged', { actor, change: ended.state === 'PREEMPTED' ? 'PREEMPTED' : 'CANCELLED', stream: ended });
       }
     }
   }
@@ -162,6 +166,8 @@ export class AnswerStreamService {
     await this.messages.announce(message, sender);
     await this.events.emit('answerStreamChanged', { actor, change: preemptedBy ? 'PREEMPTED' : 'COMPLETED', stream: claimed });
     await this.events.emit('messageCommitted', { actor, message, via: 'stream' });
+    // A run whose last open stream completed is done.
+    if (!preemptedBy) await this.runs.completeIfIdle(actor, claimed);
     return message;
   }
 

@@ -14,6 +14,7 @@ import { AnswerFeed } from './answer-feed.js';
 import { AnswerStreamRepository } from './answer-stream.repository.js';
 import { AnswerStreamService } from './answer-stream.service.js';
 import { outputNeedsActiveRun } from './output-needs-active-run.js';
+import { RunEndService } from './run-end.service.js';
 import { RunRepository } from './run.repository.js';
 import { RunService } from './run.service.js';
 
@@ -33,7 +34,7 @@ export function createAgentsModule(deps: {
   membership: MembershipWatch;
 }) {
   const runRepo = new RunRepository(deps.db);
-  const runs = new RunService(runRepo, deps.events);
+  const runs = new RunService(runRepo, deps.conversations, deps.events);
   const answers = new AnswerStreamService(
     new AnswerStreamRepository(deps.db),
     deps.conversations,
@@ -47,6 +48,7 @@ export function createAgentsModule(deps: {
   deps.messages.addSendCheck(outputNeedsActiveRun(runs));
   return {
     runs,
+    runEnds: new RunEndService(runs, answers),
     answers,
     answerFeed,
     loaders: {
