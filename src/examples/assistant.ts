@@ -41,7 +41,8 @@ export function startAssistant(options: AssistantOptions): () => void {
     const runId = `run-${randomUUID()}`;
     const state: RunControl = { paused: false, stopped: false, events: 0 };
     const stopListening = client.onControl(question.conversationId, (event) => {
-      if ((event.runId ?? event.target) !== runId) return;
+      // For this run by its id, or for all of this agent's runs (`target` = its id, no runId).
+      if (event.runId ? event.runId !== runId : event.target !== selfId) return;
       state.events++;
       if (event.event === 'PAUSE') state.paused = true;
       if (event.event === 'RESUME') state.paused = false;

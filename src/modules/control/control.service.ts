@@ -9,8 +9,8 @@ import type { EventBus } from '../../pubsub/pubsub.js';
 import { controlEventSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { AnswerStreamService } from '../agents/answer-stream.service.js';
-import type { RunState } from '../agents/run.repository.js';
-import type { RunService } from '../agents/run.service.js';
+import { LIVE_RUN_STATES, type RunState } from '../agents/run.repository.js';
+import { runNotActiveError, type RunService } from '../agents/run.service.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { MessageService } from '../messages/message.service.js';
 import type { UserService } from '../users/user.service.js';
@@ -30,22 +30,39 @@ type Access = { conversation: ConversationRow; participant: ParticipantRow };
 /** What a control event will do once stored; computed (and authorized) before it is stored. */
 type ControlPlan =
   | { kind: 'none' }
-  | { kind: 'run'; run: AgentRunRow; to: { state?: RunState; priority?: AgentRunRow['priority'] }; from: RunState[] }
+  | {
+      kind: 'runs';
+      /** The run the event names (`runId`), or every live run of the agent it targets. */
+      runs: AgentRunRow[];
+      /** One named run that moved meanwhile refuses the event; of an agent's runs, it is skipped. */
+      named: boolean;
+      to: { state?: RunState; priority?: AgentRunRow['priority'] };
+      from: RunState[];
+    }
   | { kind: 'route'; mode: ConversationRow['mode']; assigneeId: string | null | undefined };
 
 const PRIORITIES = ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
 const MODES = ['AGENT', 'EXPERT', 'DIRECT'] as const;
-/** Events that steer one agent run and so must name it. */
+/** Events that steer agent runs: one named by `runId`, or (but PRIORITY) all of the agent `target`. */
 const RUN_EVENTS = new Set(['PAUSE', 'RESUME', 'PREEMPT', 'CANCEL', 'PRIORITY']);
 
-/** Which states each run event may start from, and where it leads. */
+/**
+ * Which states each run event may start from, and where it leads. CANCEL also stops a PREEMPTED
+ * run's non-interruptible stream, which PREEMPT let go on.
+ */
 const TRANSITIONS: Record<string, { from: RunState[]; to?: RunState }> = {
   PAUSE: { from: ['ACTIVE'], to: 'PAUSED' },
   RESUME: { from: ['PAUSED'], to: 'ACTIVE' },
-  CANCEL: { from: ['ACTIVE', 'PAUSED'], to: 'CANCELLED' },
+  CANCEL: { from: ['ACTIVE', 'PAUSED', 'PREEMPTED'], to: 'CANCELLED' },
   PREEMPT: { from: ['ACTIVE', 'PAUSED'], to: 'PREEMPTED' },
   PRIORITY: { from: ['ACTIVE', 'PAUSED'] },
 };
+
+/**
+ * How far ahead of the server's clock `effectiveAt` may be and still count as now: clients' clocks
+ * drift. Later ones are refused, since events take effect when they are sent.
+ */
+const EFFECTIVE_AT_SLACK_MS = 1_000;
 
 /**
  * Control events and what they do: PAUSE/RESUME/CANCEL move an agent run, PREEMPT also marks its
@@ -71,8 +88,14 @@ export class ControlService {
     checkText('reason', input.reason, { max: LIMITS.reasonChars, allowEmpty: true });
     checkText('runId', input.runId, { max: LIMITS.shortTextChars });
     checkText('traceId', input.traceId, { max: LIMITS.shortTextChars });
+    if (input.event === 'PRIORITY' && !input.runId) {
+      throw new BadInputError('PRIORITY needs the `runId` of the run it changes', 'runId');
+    }
     if (RUN_EVENTS.has(input.event) && !input.runId && !input.target) {
-      throw new BadInputError(`${input.event} needs the \`runId\` (or \`target\`) of the run it steers`, 'runId');
+      throw new BadInputError(`${input.event} needs the \`runId\` of the run it steers, or the agent's id as \`target\``, 'runId');
+    }
+    if (input.effectiveAt && input.effectiveAt.getTime() > Date.now() + EFFECTIVE_AT_SLACK_MS) {
+      throw new BadInputError('`effectiveAt` may not be in the future: a control event takes effect when it is sent', 'effectiveAt');
     }
     if (input.event === 'PRIORITY' && !PRIORITIES.includes(input.target ?? '')) {
       throw new BadInputError(`PRIORITY needs \`target\` set to one of ${PRIORITIES.join(', ')}`, 'target');
@@ -142,20 +165,28 @@ export class ControlService {
       return { kind: 'route', mode: user?.kind === 'AGENT' ? 'AGENT' : 'EXPERT', assigneeId: target };
     }
 
-    const runId = input.runId ?? input.target!;
-    const run = await this.runs.get(conversation.id, runId);
+    const transition = TRANSITIONS[input.event]!;
+    const to = { state: transition.to, priority: input.event === 'PRIORITY' ? (input.target as AgentRunRow['priority']) : undefined };
+    // People steer agents; an agent steers only its own runs.
+    const mayNotSteer = (agentId: string) => viewer.kind === 'AGENT' && agentId !== viewer.userId && !manager;
+
+    if (!input.runId) {
+      // Every live run of the agent `target` that the event can move; none: stored and relayed.
+      const agentId = input.target!;
+      if (mayNotSteer(agentId)) throw new ForbiddenError(`Only people, admins and the agent itself may ${input.event} ${agentId}'s runs`);
+      const states = transition.from.filter((state) => LIVE_RUN_STATES.includes(state));
+      const runs = await this.runs.ofAgent(conversation.id, agentId, states);
+      return runs.length ? { kind: 'runs', runs, named: false, from: states, to } : { kind: 'none' };
+    }
+
+    const run = await this.runs.get(conversation.id, input.runId);
     // An event for a run the server has not seen yet is stored and relayed: the agent may act on it.
     if (!run) return { kind: 'none' };
-    // People steer agents; an agent steers only its own runs.
-    if (viewer.kind === 'AGENT' && run.agentId !== viewer.userId && !manager) {
-      throw new ForbiddenError(`Only people, admins and the run's own agent may ${input.event} run ${runId}`);
+    if (mayNotSteer(run.agentId)) {
+      throw new ForbiddenError(`Only people, admins and the run's own agent may ${input.event} run ${run.runId}`);
     }
-    const transition = TRANSITIONS[input.event]!;
-    if (!transition.from.includes(run.state)) {
-      throw new BadInputError(`Run ${runId} is ${run.state}: ${input.event} is not possible`, 'runId');
-    }
-    const priority = input.event === 'PRIORITY' ? (input.target as AgentRunRow['priority']) : undefined;
-    return { kind: 'run', run, from: transition.from, to: { state: transition.to, priority } };
+    if (!transition.from.includes(run.state)) throw runNotActiveError(run, `${input.event} is not possible`);
+    return { kind: 'runs', runs: [run], named: true, from: transition.from, to };
   }
 
   /**
@@ -167,16 +198,20 @@ export class ControlService {
       await this.conversations.setMode(actor, event.conversationId, plan.mode, plan.assigneeId);
       return;
     }
-    if (plan.kind !== 'run') return;
-    const { runId } = plan.run;
-    const moved = await this.runs.transition(actor, event.conversationId, runId, plan.from, plan.to);
-    if (!moved) throw new BadInputError(`Run ${runId} changed meanwhile; ${event.event} is not possible`, 'runId');
-    if (event.event === 'PREEMPT') {
-      // Its interruptible messages are marked, and its interruptible streams end keeping their
-      // text; a non-interruptible stream goes on until its agent completes it.
-      await this.messages.markPreempted(event.conversationId, runId, event.id);
-      await this.answers.endRunStreams(actor, event.conversationId, runId, { state: 'PREEMPTED', by: event.id });
+    if (plan.kind !== 'runs') return;
+    for (const { runId } of plan.runs) {
+      const moved = await this.runs.transition(actor, event.conversationId, runId, plan.from, plan.to);
+      if (!moved) {
+        if (plan.named) throw new BadInputError(`Run ${runId} changed meanwhile; ${event.event} is not possible`, 'runId');
+        continue;
+      }
+      if (event.event === 'PREEMPT') {
+        // Its interruptible messages are marked, and its interruptible streams end keeping their
+        // text; a non-interruptible stream goes on until its agent completes it.
+        await this.messages.markPreempted(event.conversationId, runId, event.id);
+        await this.answers.endRunStreams(actor, event.conversationId, runId, { state: 'PREEMPTED', by: event.id });
+      }
+      if (event.event === 'CANCEL') await this.answers.endRunStreams(actor, event.conversationId, runId, { state: 'CANCELLED' });
     }
-    if (event.event === 'CANCEL') await this.answers.endRunStreams(actor, event.conversationId, runId, { state: 'CANCELLED' });
   }
 }
