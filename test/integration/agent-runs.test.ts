@@ -5,23 +5,21 @@ import {
   AppendMessageChunkDocument,
   CompleteMessageDocument,
   CompleteRunDocument,
-  ControlEventsDocument,
   ConversationRunsDocument,
-  CreateConversationDocument,
   FailRunDocument,
   MessagesDocument,
   MessageStreamDocument,
   RunsDocument,
-  SendControlDocument,
   SendMessageDocument,
   StartMessageDocument,
   UpdateConversationDocument,
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import type { DomainEventMap } from '../../src/events/domain-events.js';
-import { codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
+import { codeOf, dataOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { collect } from '../kit/subscriptions.js';
+import { agentWorld, type AgentWorld } from './agent-helpers.js';
 
 describe.each(backends)('agent runs on %s', (backend) => {
   let server: TestServer;
@@ -29,34 +27,26 @@ describe.each(backends)('agent runs on %s', (backend) => {
   let agent: string;
   let otherAgent: string;
   let outsider: string;
+  let world: AgentWorld;
 
   beforeAll(async () => {
-    server = await startServer({ backend });
-    user = await server.token('uma', { name: 'Uma' });
-    agent = await server.token('assistant', { kind: 'agent', name: 'Assistant' });
-    otherAgent = await server.token('other-bot', { kind: 'agent' });
+    world = await agentWorld(backend);
+    ({ server, user, agent, otherAgent } = world);
     outsider = await server.token('olga');
-    for (const t of [user, agent, otherAgent, outsider]) dataOf(await server.gql(t, ViewerDocument));
+    dataOf(await server.gql(outsider, ViewerDocument));
   });
   afterAll(() => server?.stop());
 
-  const newConversation = async () =>
-    dataOf(
-      await server.gql(user, CreateConversationDocument, {
-        input: { type: 'GROUP', name: 'runs', participantIds: ['assistant', 'other-bot'] },
-      }),
-    ).createConversation.id;
+  const newConversation = () => world.newConversation();
   const activeRuns = async (id: string) => dataOf(await server.gql(user, ConversationRunsDocument, { id })).conversation!.activeRuns;
   const runsOf = async (conversationId: string, args: { state?: 'ACTIVE' | 'COMPLETED' | 'FAILED'; first?: number; after?: string } = {}) =>
     dataOf(await server.gql(user, RunsDocument, { conversationId, ...args })).runs;
-  const control = (as: string, conversationId: string, input: Record<string, unknown>) =>
-    server.gql(as, SendControlDocument, { conversationId, input: input as never });
+  const control: AgentWorld['control'] = (...args) => world.control(...args);
   const says = (conversationId: string, runId: string, content: string, as = agent) =>
     server.gql(as, SendMessageDocument, { input: { conversationId, content, runId, interruptible: true } });
   const start = (conversationId: string, runId: string, content = '') =>
     server.gql(agent, StartMessageDocument, { input: { conversationId, runId, content } });
-  const controlCount = async (conversationId: string) =>
-    dataOf(await server.gql(user, ControlEventsDocument, { conversationId })).controlEvents.nodes.length;
+  const controlCount = (conversationId: string) => world.controlCount(conversationId);
 
   it('completeRun ends a run: no more output or steering, out of activeRuns, listed as COMPLETED', async () => {
     const c = await newConversation();

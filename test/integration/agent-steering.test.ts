@@ -5,49 +5,37 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AppendMessageChunkDocument,
   CompleteRunDocument,
-  ControlEventsDocument,
-  CreateConversationDocument,
   MessagesDocument,
   MessageStreamDocument,
   RunsDocument,
-  SendControlDocument,
   SendMessageDocument,
   StartMessageDocument,
-  ViewerDocument,
 } from '../../src/client/generated/graphql.js';
-import { codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
+import { codeOf, dataOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
 import { collect } from '../kit/subscriptions.js';
+import { agentWorld, type AgentWorld } from './agent-helpers.js';
 
 describe.each(backends)('steering agent runs on %s', (backend) => {
   let server: TestServer;
   let user: string;
   let agent: string;
   let otherAgent: string;
+  let world: AgentWorld;
 
   beforeAll(async () => {
-    server = await startServer({ backend });
-    user = await server.token('uma', { name: 'Uma' });
-    agent = await server.token('assistant', { kind: 'agent', name: 'Assistant' });
-    otherAgent = await server.token('other-bot', { kind: 'agent' });
-    for (const t of [user, agent, otherAgent]) dataOf(await server.gql(t, ViewerDocument));
+    world = await agentWorld(backend);
+    ({ server, user, agent, otherAgent } = world);
   });
   afterAll(() => server?.stop());
 
-  const newConversation = async () =>
-    dataOf(
-      await server.gql(user, CreateConversationDocument, {
-        input: { type: 'GROUP', name: 'steering', participantIds: ['assistant', 'other-bot'] },
-      }),
-    ).createConversation.id;
+  const newConversation = () => world.newConversation();
   const states = async (conversationId: string) =>
     Object.fromEntries(dataOf(await server.gql(user, RunsDocument, { conversationId })).runs.nodes.map((r) => [r.runId, r.state]));
-  const control = (as: string, conversationId: string, input: Record<string, unknown>) =>
-    server.gql(as, SendControlDocument, { conversationId, input: input as never });
+  const control: AgentWorld['control'] = (...args) => world.control(...args);
   const says = (conversationId: string, runId: string, as = agent) =>
     server.gql(as, SendMessageDocument, { input: { conversationId, content: `in ${runId}`, runId, interruptible: true } });
-  const controlCount = async (conversationId: string) =>
-    dataOf(await server.gql(user, ControlEventsDocument, { conversationId })).controlEvents.nodes.length;
+  const controlCount = (conversationId: string) => world.controlCount(conversationId);
 
   it('PAUSE, RESUME, PREEMPT and CANCEL with an agent as target steer all its live runs, and no other', async () => {
     const c = await newConversation();
