@@ -111,7 +111,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     /** Agent runs (`runs`, `Conversation.activeRuns`) and their ends (completeRun, failRun). */
     runs,
     runEnds,
-    /** Streamed answers (startMessage, appendMessageChunk, completeMessage). */
+    /** Streamed answers (startMessage, appendMessagePart, appendMessageChunk, completeMessage). */
     answers,
     /** The feed of messageStream. */
     answerFeed,

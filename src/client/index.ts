@@ -48,6 +48,29 @@ export class SwitchboardError extends Error {
 }
 
 export type Message = ops.MessageFieldsFragment;
+export type MessagePart = ops.MessagePartFieldsFragment;
+export type MessageChunk = ops.MessageStreamSubscription['messageStream'];
+
+/**
+ * A stream's parts with one `messageStream` event applied: the event's part is put at its
+ * `partIndex`, its text from `textOffset` on, its other fields over the part's. Events that catch
+ * a subscriber up (also after a reconnect) have `textOffset` 0 and replace what is there, so
+ * applying every event in order gives the parts as the agent streamed them, none twice.
+ */
+export function applyChunk(parts: readonly MessagePart[], chunk: Pick<MessageChunk, 'part' | 'partIndex' | 'textOffset'>): MessagePart[] {
+  const { part, partIndex } = chunk;
+  if (!part || partIndex == null) return [...parts];
+  const next = [...parts];
+  const existing = next[partIndex];
+  const merged: MessagePart = { ...(existing ?? part) };
+  for (const [key, value] of Object.entries(part) as [keyof MessagePart, unknown][]) {
+    if (value !== null && value !== undefined && key !== 'text') (merged as Record<string, unknown>)[key] = value;
+  }
+  // textOffset counts characters (code points), not UTF-16 units.
+  if (part.text != null) merged.text = Array.from(existing?.text ?? '').slice(0, chunk.textOffset ?? 0).join('') + part.text;
+  next[partIndex] = merged;
+  return next;
+}
 export type Conversation = ops.ConversationFieldsFragment;
 type Vars<D> = D extends TypedDocumentNode<unknown, infer V> ? V : never;
 type Unsubscribe = () => void;
@@ -268,6 +291,8 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     // Streamed answers (agents).
     startMessage: async (input: ops.StartMessageInput) => (await request(ops.StartMessageDocument, { input })).startMessage,
     appendChunk: async (id: string, chunk: string) => (await request(ops.AppendMessageChunkDocument, { id, chunk })).appendMessageChunk,
+    /** Appends a part (TEXT, REASONING, TOOL_CALL, TOOL_RESULT, SOURCE, DATA); see applyChunk for how it lands. */
+    appendPart: async (id: string, part: ops.MessagePartInput) => (await request(ops.AppendMessagePartDocument, { id, part })).appendMessagePart,
     completeMessage: async (id: string) => (await request(ops.CompleteMessageDocument, { id })).completeMessage,
 
     // Runs (agents end their own; anyone in the conversation lists them).
@@ -309,7 +334,12 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       listen(ops.PresenceDocument, { userIds }, (d) => handler(d.presence)),
     onControl: (conversationId: string, handler: (e: ops.ControlEventFieldsFragment) => void): Unsubscribe =>
       listen(ops.ControlEventSubDocument, { conversationId }, (d) => handler(d.controlEvent)),
-    onStream: (conversationId: string, handler: (e: ops.MessageStreamSubscription['messageStream']) => void): Unsubscribe =>
+    /**
+     * Streamed answers of a conversation: first the parts so far of running streams, then each
+     * append (`part` at `partIndex`: fold them with applyChunk), then each stream's end. After a
+     * reconnect it starts over the same way, so applyChunk leaves no gap and no duplicate.
+     */
+    onStream: (conversationId: string, handler: (e: MessageChunk) => void): Unsubscribe =>
       listen(ops.MessageStreamDocument, { conversationId }, (d) => handler(d.messageStream)),
 
     /** Closes the socket (listeners stop). */

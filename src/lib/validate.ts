@@ -9,6 +9,10 @@ export const LIMITS = {
   shortTextChars: 200,
   reasonChars: 1_000,
   participantsPerCreate: 100,
+  /** A streamed answer's parts: how many, each JSON value (tool input, output, data), all together. */
+  partsPerMessage: 100,
+  partJsonBytes: 16 * 1024,
+  partsBytes: 128 * 1024,
   /** Nesting of JSON values (metadata): deeper documents overflow the serializer's stack. */
   jsonDepth: 100,
 } as const;

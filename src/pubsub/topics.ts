@@ -1,4 +1,4 @@
-import type { MessageStreamRow } from '../db/schema/index.js';
+import type { MessagePart, MessageStreamRow } from '../db/schema/index.js';
 import { escapeId as id } from '../lib/id-names.js';
 import type { PresenceStatus } from '../modules/users/presence-status.js';
 import type { ControlEventSnapshot, MessageSnapshot, UserSnapshot } from './snapshots.js';
@@ -21,16 +21,26 @@ export type PresenceEvent = {
   status: PresenceStatus;
   lastSeenAt: string | null;
 };
-/** A piece of a streamed answer; the last event of a stream has its final state (and message). */
+/**
+ * A piece of a streamed answer; the last event of a stream has its final state (and message).
+ * `seq` is the stream's count of appends once this one is in (events that catch up repeat it),
+ * so subscribers see what they missed.
+ */
 export type ChunkEvent = {
   messageId: string;
   conversationId: string;
   senderId: string;
   runId: string | null;
   traceId: string | null;
-  /** Where `chunk` starts in the text, in characters. */
+  /** Where `chunk` (text of TEXT parts) starts in the text, in characters. */
   offset: number;
   chunk: string;
+  /** The part appended or, for one extended, its identity and what was added; null for none. */
+  part: MessagePart | null;
+  partIndex: number | null;
+  /** Where `part.text` starts in the text of the part at `partIndex`, in characters. */
+  textOffset: number | null;
+  seq: number;
   state: MessageStreamRow['state'];
   message: MessageSnapshot | null;
 };

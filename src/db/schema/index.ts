@@ -33,6 +33,23 @@ export const controlEventType = pgEnum('control_event_type', [
   'PRIORITY',
 ]);
 
+/**
+ * The kinds of part a structured answer holds (kept in jsonb, so no Postgres enum). A part keeps
+ * only the fields it has: TEXT and REASONING `text`; TOOL_CALL `toolCallId`, `toolName` and its
+ * input as streamed text (`text`) and/or parsed (`input`); TOOL_RESULT `toolCallId` (`toolName`)
+ * and `output`; SOURCE `text` and/or `data`; DATA `data`.
+ */
+export const MESSAGE_PART_TYPES = ['TEXT', 'REASONING', 'TOOL_CALL', 'TOOL_RESULT', 'SOURCE', 'DATA'] as const;
+export type MessagePart = {
+  type: (typeof MESSAGE_PART_TYPES)[number];
+  text?: string;
+  toolCallId?: string;
+  toolName?: string;
+  input?: unknown;
+  output?: unknown;
+  data?: unknown;
+};
+
 export const conversationMode = pgEnum('conversation_mode', ['AGENT', 'EXPERT', 'DIRECT']);
 export const runState = pgEnum('run_state', ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED', 'FAILED']);
 export const streamState = pgEnum('stream_state', ['STREAMING', 'COMPLETED', 'CANCELLED', 'PREEMPTED']);
@@ -168,6 +185,8 @@ export const messages = pgTable(
     runId: text('run_id'),
     traceId: text('trace_id'),
     metadata: jsonb('metadata'),
+    /** A structured answer's parts; null for plain text (its parts are one TEXT part, the content). */
+    parts: jsonb('parts').$type<MessagePart[]>(),
     clientMessageId: text('client_message_id'),
     ...timestamps,
     editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
@@ -259,6 +278,10 @@ export const messageStreams = pgTable(
     priority: messagePriority('priority').notNull().default('NORMAL'),
     interruptible: boolean('interruptible').notNull().default(true),
     metadata: jsonb('metadata'),
+    /** The parts so far; `content` is the text of its TEXT parts. */
+    parts: jsonb('parts').$type<MessagePart[]>().notNull().default(sql`'[]'::jsonb`),
+    /** Appends so far: each append's event carries it, so subscribers see what they missed. */
+    version: integer('version').notNull().default(0),
     state: streamState('state').notNull().default('STREAMING'),
     preemptedBy: uuid('preempted_by'),
     ...timestamps,

@@ -1,12 +1,22 @@
 import { requireViewer } from '../../context.js';
-import { conversationMode, runState, streamState, type AgentRunRow, type MessageStreamRow } from '../../db/schema/index.js';
+import {
+  conversationMode,
+  MESSAGE_PART_TYPES,
+  runState,
+  streamState,
+  type AgentRunRow,
+  type MessagePart,
+  type MessageStreamRow,
+} from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { connectionType } from '../../graphql/connection.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import { MessagePriorityEnum } from '../../graphql/enums.js';
 import type { ChunkEvent } from '../../pubsub/topics.js';
 import { ConversationRef } from '../conversations/conversation.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
+import { partsOf } from './parts.js';
 
 export const ConversationModeEnum = builder.enumType('ConversationMode', {
   description: 'Who answers: the AI agent, a human expert, or the expert directly while the agent observes.',
@@ -83,17 +93,75 @@ const MessageStreamRef = builder.objectRef<MessageStreamRow>('MessageStream').im
   }),
 });
 
-const MessageChunkRef = builder.objectRef<ChunkEvent>('MessageChunk').implement({
-  description: 'A piece of a streamed answer. The last event of a stream has its final state (and, if kept, the message).',
+const MessagePartTypeEnum = builder.enumType('MessagePartType', {
+  description: 'What a part of a structured answer is: text, reasoning, a tool call or its result, a source, data.',
+  values: MESSAGE_PART_TYPES,
+});
+
+const MessagePartRef = builder.objectRef<MessagePart>('MessagePart').implement({
+  description:
+    'A part of a structured answer. TEXT and REASONING hold `text`; TOOL_CALL `toolCallId`, `toolName` and its input as streamed text (`text`) and parsed (`input`); TOOL_RESULT `toolCallId` and `output`; SOURCE `text` and/or `data`; DATA `data`.',
   fields: (t) => ({
-    messageId: t.exposeID('messageId'),
-    conversationId: t.exposeID('conversationId'),
-    runId: t.exposeString('runId', { nullable: true }),
-    traceId: t.exposeString('traceId', { nullable: true }),
-    offset: t.exposeInt('offset', { description: 'Where `chunk` starts in the text, in characters (code points).' }),
-    chunk: t.exposeString('chunk'),
-    state: t.expose('state', { type: StreamStateEnum }),
-    message: t.expose('message', { type: MessageRef, nullable: true }),
+    type: t.expose('type', { type: MessagePartTypeEnum, ...viewerIndependent }),
+    // A field the part lacks is undefined, which GraphQL answers as null.
+    text: t.exposeString('text', { nullable: true, ...viewerIndependent }),
+    toolCallId: t.exposeString('toolCallId', { nullable: true, ...viewerIndependent }),
+    toolName: t.exposeString('toolName', { nullable: true, ...viewerIndependent }),
+    input: t.expose('input', { type: 'JSON', nullable: true, ...viewerIndependent }),
+    output: t.expose('output', { type: 'JSON', nullable: true, ...viewerIndependent }),
+    data: t.expose('data', { type: 'JSON', nullable: true, ...viewerIndependent }),
+  }),
+});
+
+const MessagePartInputRef = builder.inputType('MessagePartInput', {
+  description: 'A part to append: a TEXT or REASONING delta extends the last part if it is of the same type, a TOOL_CALL naming a call already there extends that call.',
+  fields: (t) => ({
+    type: t.field({ type: MessagePartTypeEnum, required: true }),
+    text: t.string(),
+    toolCallId: t.string(),
+    toolName: t.string(),
+    input: t.field({ type: 'JSON' }),
+    output: t.field({ type: 'JSON' }),
+    data: t.field({ type: 'JSON' }),
+  }),
+});
+
+builder.objectFields(MessageRef, (t) => ({
+  parts: t.field({
+    type: [MessagePartRef],
+    description: 'What the message holds, in order; a plain message is one TEXT part, its content.',
+    ...viewerIndependent,
+    resolve: (m) => partsOf(m),
+  }),
+}));
+
+const MessageChunkRef = builder.objectRef<ChunkEvent>('MessageChunk').implement({
+  description:
+    'A piece of a streamed answer. The last event of a stream has its final state (and, if kept, the message). A late subscriber first gets the parts so far, one event each (textOffset 0).',
+  fields: (t) => ({
+    messageId: t.exposeID('messageId', viewerIndependent),
+    conversationId: t.exposeID('conversationId', viewerIndependent),
+    runId: t.exposeString('runId', { nullable: true, ...viewerIndependent }),
+    traceId: t.exposeString('traceId', { nullable: true, ...viewerIndependent }),
+    offset: t.exposeInt('offset', {
+      description: 'Where `chunk` (text of TEXT parts) starts in the content, in characters (code points).',
+      ...viewerIndependent,
+    }),
+    chunk: t.exposeString('chunk', viewerIndependent),
+    part: t.expose('part', {
+      type: MessagePartRef,
+      nullable: true,
+      description: 'The part appended; for a part extended, its type and identity with what was added (`text`: the delta).',
+      ...viewerIndependent,
+    }),
+    partIndex: t.exposeInt('partIndex', { nullable: true, description: 'Which part `part` is or extends.', ...viewerIndependent }),
+    textOffset: t.exposeInt('textOffset', {
+      nullable: true,
+      description: "Where `part.text` starts in that part's text, in characters: 0 replaces the part, more extends it.",
+      ...viewerIndependent,
+    }),
+    state: t.expose('state', { type: StreamStateEnum, ...viewerIndependent }),
+    message: t.expose('message', { type: MessageRef, nullable: true, ...viewerIndependent }),
   }),
 });
 
@@ -121,6 +189,12 @@ builder.mutationFields((t) => ({
     type: MessageChunkRef,
     args: { id: t.arg.id({ required: true }), chunk: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.answers.append(requireViewer(ctx), args.id, args.chunk),
+  }),
+  appendMessagePart: t.field({
+    type: MessageChunkRef,
+    description: "Appends a part to a streamed answer (its sender only, while the stream's run is ACTIVE).",
+    args: { id: t.arg.id({ required: true }), part: t.arg({ type: MessagePartInputRef, required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.answers.appendPart(requireViewer(ctx), args.id, args.part),
   }),
   completeRun: t.field({
     type: RunRef,

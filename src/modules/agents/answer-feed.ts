@@ -1,6 +1,8 @@
 import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
+import type { MessageStreamRow } from '../../db/schema/index.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
+import { charLength } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics, type ChunkEvent } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
@@ -17,20 +19,45 @@ export type AnswerFeedServices = {
   answers: Pick<AnswerStreamService, 'get' | 'liveStreams'>;
 };
 
-const chars = (text: string) => Array.from(text);
+/**
+ * Where a subscriber starts with a running stream, or starts over after missing some of it: its
+ * parts so far, one event each (`textOffset` 0: each replaces what a client has at its index),
+ * the text of TEXT parts at their offsets in the content; a stream with no part yet, one empty event.
+ */
+export function catchUpEvents(stream: MessageStreamRow): ChunkEvent[] {
+  const base = {
+    messageId: stream.id,
+    conversationId: stream.conversationId,
+    senderId: stream.senderId,
+    runId: stream.runId,
+    traceId: stream.traceId,
+    seq: stream.version,
+    state: 'STREAMING' as const,
+    message: null,
+  };
+  if (stream.parts.length === 0) return [{ ...base, offset: 0, chunk: stream.content, part: null, partIndex: null, textOffset: null }];
+  let offset = 0;
+  return stream.parts.map((part, partIndex) => {
+    const chunk = part.type === 'TEXT' ? (part.text ?? '') : '';
+    const event = { ...base, offset, chunk, part, partIndex, textOffset: 0 };
+    offset += charLength(chunk);
+    return event;
+  });
+}
 
 /**
- * The feed behind the `messageStream` subscription: a conversation's streamed answers, chunk by
- * chunk (see AnswerStreamService). A late or reconnecting subscriber first
- * gets the text so far of every live stream (offset 0), then the rest; a chunk that skips ahead
- * (a lost event) is filled from the stored text first, and one already covered is dropped.
+ * The feed behind the `messageStream` subscription: a conversation's streamed answers, part by
+ * part (see AnswerStreamService). A late or reconnecting subscriber first gets the parts so far
+ * of every live stream (catchUpEvents), then the rest. Each append's event carries the stream's
+ * count of appends (`seq`): one already covered is dropped, and one that skips ahead (a lost
+ * event) makes the feed start that stream over from the database first.
  */
 export async function answerFeed(services: AnswerFeedServices, viewer: Viewer, conversationId: string): Promise<AsyncQueue<ChunkEvent>> {
   await services.conversations.requireParticipant(viewer, conversationId);
-  // It starts with the text so far of running streams: for an expert, one audited read.
+  // It starts with the parts so far of running streams: for an expert, one audited read.
   await services.audit.expertAccess(viewer, conversationId, 'expert.read', { operation: 'messageStream' });
   const queue = new AsyncQueue<ChunkEvent>();
-  /** Characters delivered so far per live stream. */
+  /** The `seq` delivered so far per live stream. */
   const delivered = new Map<string, number>();
   const incoming: ChunkEvent[] = [];
   let ready = false;
@@ -49,21 +76,20 @@ export async function answerFeed(services: AnswerFeedServices, viewer: Viewer, c
       emit(event);
       return;
     }
-    const known = delivered.get(event.messageId) ?? 0;
-    const end = event.offset + chars(event.chunk).length;
-    if (end <= known && event.chunk !== '') return;
-    if (event.offset > known) {
-      // A chunk was lost, and maybe the viewer's removal with it: the database says before the re-read.
+    const known = delivered.get(event.messageId) ?? -1;
+    if (event.seq <= known) return;
+    if (event.seq > known + 1) {
+      // Appends were lost, and maybe the viewer's removal with them: the database says before the re-read.
       if (!(await services.membership.confirm(conversationId, viewer.userId))) return queue.end();
       const stored = await services.answers.get(event.messageId);
-      if (stored) {
-        const text = chars(stored.content);
-        emit({ ...event, offset: known, chunk: text.slice(known, event.offset).join('') });
+      if (stored?.state === 'STREAMING') {
+        for (const caughtUp of catchUpEvents(stored)) emit(caughtUp);
+        delivered.set(event.messageId, stored.version);
+        if (event.seq <= stored.version) return;
       }
     }
-    const start = Math.max(known, event.offset);
-    emit({ ...event, offset: start, chunk: chars(event.chunk).slice(start - event.offset).join('') });
-    delivered.set(event.messageId, end);
+    emit(event);
+    delivered.set(event.messageId, event.seq);
   };
   const drain = () => {
     draining = draining
@@ -84,20 +110,10 @@ export async function answerFeed(services: AnswerFeedServices, viewer: Viewer, c
   queue.onFinish(unlistenMembership);
   queue.onFinish(services.membership.watch(conversationId, viewer.userId, () => queue.end()));
 
-  // Catch up: the text so far of every stream still running.
+  // Catch up: the parts so far of every stream still running.
   for (const stream of await services.answers.liveStreams(conversationId)) {
-    emit({
-      messageId: stream.id,
-      conversationId,
-      senderId: stream.senderId,
-      runId: stream.runId,
-      traceId: stream.traceId,
-      offset: 0,
-      chunk: stream.content,
-      state: 'STREAMING',
-      message: null,
-    });
-    delivered.set(stream.id, chars(stream.content).length);
+    for (const event of catchUpEvents(stream)) emit(event);
+    delivered.set(stream.id, stream.version);
   }
   ready = true;
   drain();

@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { messageStreams, type MessageStreamRow } from '../../db/schema/index.js';
+import { messageStreams, type MessagePart, type MessageStreamRow } from '../../db/schema/index.js';
 
 export class AnswerStreamRepository {
   constructor(private readonly db: Db) {}
@@ -16,22 +16,37 @@ export class AnswerStreamRepository {
   }
 
   /**
-   * Appends `chunk` (`chunkChars` characters) to a stream still STREAMING whose text stays within
-   * `maxChars`; answers the text's length after it, or null when nothing was appended.
+   * Stores a stream's parts after an append, if the stream is still STREAMING at `version` (no
+   * other append came in between) and its text, grown by `text` (`textChars` characters), stays
+   * within `maxChars`. Answers the text's length and the version after it, or null when nothing
+   * was stored.
    */
-  async append(id: string, chunk: string, chunkChars: number, maxChars: number): Promise<number | null> {
+  async appendPart(
+    id: string,
+    version: number,
+    parts: MessagePart[],
+    text: string,
+    textChars: number,
+    maxChars: number,
+  ): Promise<{ length: number; version: number } | null> {
     const [row] = await this.db
       .update(messageStreams)
-      .set({ content: sql`${messageStreams.content} || ${chunk}`, updatedAt: sql`now()` })
+      .set({
+        parts,
+        content: sql`${messageStreams.content} || ${text}`,
+        version: sql`${messageStreams.version} + 1`,
+        updatedAt: sql`now()`,
+      })
       .where(
         and(
           eq(messageStreams.id, id),
           eq(messageStreams.state, 'STREAMING'),
-          sql`char_length(${messageStreams.content}) + ${chunkChars} <= ${maxChars}`,
+          eq(messageStreams.version, version),
+          sql`char_length(${messageStreams.content}) + ${textChars} <= ${maxChars}`,
         ),
       )
-      .returning({ length: sql<number>`char_length(${messageStreams.content})` });
-    return row ? row.length : null;
+      .returning({ length: sql<number>`char_length(${messageStreams.content})`, version: messageStreams.version });
+    return row ?? null;
   }
 
   /** A run's streams still STREAMING, or only its interruptible ones. */

@@ -1,6 +1,6 @@
 import type { Viewer } from '../../auth/viewer.js';
-import type { MessageRow, MessageStreamRow } from '../../db/schema/index.js';
-import { BadInputError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import type { MessagePart, MessageRow, MessageStreamRow } from '../../db/schema/index.js';
+import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { charLength, checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
@@ -10,6 +10,7 @@ import type { ConversationService } from '../conversations/conversation.service.
 import type { MessageService } from '../messages/message.service.js';
 import type { UserService } from '../users/user.service.js';
 import type { AnswerStreamRepository } from './answer-stream.repository.js';
+import { applyPart, checkPart, type MessagePartInput } from './parts.js';
 import type { RunService } from './run.service.js';
 
 export type StartAnswerInput = {
@@ -29,6 +30,20 @@ export type StartAnswerInput = {
  * (the run was completed) keep what they hold as messages.
  */
 export type AnswerStreamEnd = { state: 'CANCELLED' } | { state: 'PREEMPTED'; by: string } | { state: 'COMPLETED' };
+
+/** An append's share of its event. */
+type Piece = Pick<ChunkEvent, 'offset' | 'chunk' | 'part' | 'partIndex' | 'textOffset'>;
+/** A stream's last event: no piece, its final state. */
+const END = Symbol('end');
+/** Appends that lose to concurrent ones are applied again to what those left, this many times. */
+const MAX_APPEND_ATTEMPTS = 5;
+
+/** Whether a stream holds something to keep as a message: text, or parts of any other type. */
+const holdsAnswer = (stream: Pick<MessageStreamRow, 'content' | 'parts'>) =>
+  stream.content.trim() !== '' || stream.parts.some((p) => p.type !== 'TEXT');
+
+/** Parts that say no more than the content: a message keeps them as its content alone. */
+const plainText = (parts: MessagePart[]) => parts.length === 0 || (parts.length === 1 && parts[0]!.type === 'TEXT');
 
 /**
  * Streamed answers (the rows of message_streams): an agent starts a message, appends chunks (each broadcast with its offset in
@@ -55,6 +70,7 @@ export class AnswerStreamService {
     checkJson('metadata', input.metadata);
     await this.conversations.requireParticipant(viewer, input.conversationId);
     if (input.runId) await this.runs.requireActive(viewer, input.conversationId, input.runId, input.traceId, input.priority);
+    const content = input.content ?? '';
     const row = await this.repo.insert({
       conversationId: input.conversationId,
       orgId: viewer.orgId,
@@ -62,40 +78,63 @@ export class AnswerStreamService {
       senderKind: viewer.kind,
       runId: input.runId ?? null,
       traceId: input.traceId ?? null,
-      content: input.content ?? '',
+      content,
+      parts: content ? [{ type: 'TEXT', text: content }] : [],
       contentType: input.contentType ?? 'text/plain',
       priority: input.priority ?? 'NORMAL',
       interruptible: input.interruptible ?? true,
       metadata: input.metadata ?? null,
     });
-    await this.publish(row, 0, row.content);
+    const first = row.parts[0] ?? null;
+    await this.publish(row, { offset: 0, chunk: content, part: first, partIndex: first ? 0 : null, textOffset: first ? 0 : null });
     await this.events.emit('answerStreamChanged', { actor: viewer, change: 'STARTED', stream: row });
     return row;
   }
 
-  /** Appends a chunk; returns the event (its offset is where the chunk starts, in characters). */
+  /** Appends text as a TEXT part (see appendPart); returns the event. */
   async append(viewer: Viewer, id: string, chunk: string): Promise<ChunkEvent> {
     checkText('chunk', chunk, { max: LIMITS.contentChars });
-    const stream = await this.requireOwnStream(viewer, id);
+    return this.appendPart(viewer, id, { type: 'TEXT', text: chunk }, 'chunk');
+  }
+
+  /**
+   * Appends a part to the stream (see applyPart: deltas extend the last part of their type, a
+   * tool call's its call); returns the event broadcast for it. Concurrent appends to one stream
+   * are applied one after the other.
+   */
+  async appendPart(viewer: Viewer, id: string, input: MessagePartInput, field = 'part'): Promise<ChunkEvent> {
+    const part = checkPart(input);
+    let stream = await this.requireOwnStream(viewer, id);
     await this.runs.requireStreamOpen(stream);
-    const chunkChars = charLength(chunk);
-    const length = await this.repo.append(id, chunk, chunkChars, LIMITS.contentChars);
-    if (length === null) {
+    for (let attempt = 1; ; attempt++) {
+      const applied = applyPart(stream.parts, part);
+      const text = applied.delta.type === 'TEXT' ? (applied.delta.text ?? '') : '';
+      const textChars = charLength(text);
+      const stored = await this.repo.appendPart(id, stream.version, applied.parts, text, textChars, LIMITS.contentChars);
+      if (stored) {
+        const event = await this.publish(
+          { ...stream, version: stored.version },
+          { offset: stored.length - textChars, chunk: text, part: applied.delta, partIndex: applied.index, textOffset: applied.textOffset },
+        );
+        await this.events.emit('answerStreamChanged', { actor: viewer, change: 'APPENDED', stream });
+        return event;
+      }
       const now = await this.get(id);
       if (now?.state !== 'STREAMING') throw new BadInputError(`The stream has ended (${now?.state})`, 'id');
-      throw new BadInputError(`A message is at most ${LIMITS.contentChars} characters`, 'chunk');
+      if (now.version === stream.version) {
+        throw new BadInputError(`A message is at most ${LIMITS.contentChars} characters`, field === 'chunk' ? 'chunk' : 'part.text');
+      }
+      // Another append came first: apply this one to what it left.
+      if (attempt >= MAX_APPEND_ATTEMPTS) throw new ConflictError('The stream is being appended to from elsewhere: retry');
+      stream = now;
     }
-    const offset = length - chunkChars;
-    const event = await this.publish(stream, offset, chunk);
-    await this.events.emit('answerStreamChanged', { actor: viewer, change: 'APPENDED', stream });
-    return event;
   }
 
   /** Turns the stream into an ordinary message with the conversation's next seq. */
   async complete(viewer: Viewer, id: string): Promise<MessageRow> {
     const stream = await this.requireOwnStream(viewer, id);
     await this.runs.requireStreamOpen(stream);
-    if (stream.content.trim() === '') throw new BadInputError('Nothing was streamed: a message needs content', 'id');
+    if (!holdsAnswer(stream)) throw new BadInputError('Nothing was streamed: a message needs content', 'id');
     return this.finalize(viewer, stream, null, viewerSnapshot(viewer));
   }
 
@@ -108,14 +147,14 @@ export class AnswerStreamService {
   async endRunStreams(actor: Viewer, conversationId: string, runId: string, end: AnswerStreamEnd): Promise<void> {
     const live = await this.repo.liveOfRun(conversationId, runId, end.state === 'PREEMPTED');
     for (const stream of live) {
-      if (end.state !== 'CANCELLED' && stream.content.trim() !== '') {
+      if (end.state !== 'CANCELLED' && holdsAnswer(stream)) {
         const [sender] = await this.users.byIds(stream.orgId, [stream.senderId]);
         await this.finalize(actor, stream, end.state === 'PREEMPTED' ? end.by : null, sender);
       } else {
         // Cancelled, or ended with nothing streamed yet: nothing to keep.
         const ended = await this.repo.end(stream.id, end.state === 'PREEMPTED' ? 'PREEMPTED' : 'CANCELLED');
         if (!ended) continue;
-        await this.publish(ended, charLength(ended.content), '');
+        await this.publish(ended, END);
         await this.events.emit('answerStreamChanged', { actor, change: ended.state === 'PREEMPTED' ? 'PREEMPTED' : 'CANCELLED', stream: ended });
       }
     }
@@ -149,6 +188,7 @@ export class AnswerStreamService {
       senderId: stream.senderId,
       senderKind: stream.senderKind,
       content: claimed.content,
+      parts: plainText(claimed.parts) ? null : claimed.parts,
       contentType: claimed.contentType,
       kind: 'CHAT',
       replyToId: null,
@@ -162,7 +202,7 @@ export class AnswerStreamService {
     });
     // Null only if the conversation was deleted under the stream (no clientMessageId to clash).
     if (!message) throw new NotFoundError('Conversation');
-    await this.publish(claimed, charLength(claimed.content), '', messageSnapshot(message, sender));
+    await this.publish(claimed, END, messageSnapshot(message, sender));
     await this.messages.announce(message, sender);
     await this.events.emit('answerStreamChanged', { actor, change: preemptedBy ? 'PREEMPTED' : 'COMPLETED', stream: claimed });
     await this.events.emit('messageCommitted', { actor, message, via: 'stream' });
@@ -180,7 +220,8 @@ export class AnswerStreamService {
     return stream;
   }
 
-  private async publish(stream: MessageStreamRow, offset: number, chunk: string, message?: MessageSnapshot): Promise<ChunkEvent> {
+  /** Broadcasts an event of the stream (as of its `version`): an append, its start or its end. */
+  private async publish(stream: MessageStreamRow, piece: Piece | typeof END, message?: MessageSnapshot): Promise<ChunkEvent> {
     const state = message ? (stream.state === 'PREEMPTED' ? 'PREEMPTED' : 'COMPLETED') : stream.state;
     const event: ChunkEvent = {
       messageId: stream.id,
@@ -188,8 +229,8 @@ export class AnswerStreamService {
       senderId: stream.senderId,
       runId: stream.runId,
       traceId: stream.traceId,
-      offset,
-      chunk,
+      ...(piece === END ? { offset: charLength(stream.content), chunk: '', part: null, partIndex: null, textOffset: null } : piece),
+      seq: stream.version,
       state,
       message: message ?? null,
     };

@@ -146,7 +146,7 @@ const sqlBuilder = drizzle.mock();
  */
 const SELECTED = [
   'id', 'seq', 'senderId', 'senderKind', 'content', 'contentType', 'kind', 'replyToId', 'priority', 'interruptible',
-  'preemptedBy', 'runId', 'traceId', 'metadata', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt',
+  'preemptedBy', 'runId', 'traceId', 'metadata', 'parts', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt',
 ] as const satisfies readonly (keyof MessageRow)[];
 /** Where each selected column is in a row. */
 const C = Object.fromEntries(SELECTED.map((key, i) => [key, i])) as { [K in (typeof SELECTED)[number]]: number };
@@ -178,6 +178,7 @@ function toHistoryMessage(row: unknown[], orgId: string, conversationId: string,
     runId: row[C.runId] as string | null,
     traceId: row[C.traceId] as string | null,
     metadata: row[C.metadata],
+    parts: row[C.parts] as MessageRow['parts'],
     clientMessageId: row[C.clientMessageId] as string | null,
     createdAt: timestamp(row[C.createdAt])!,
     editedAt: timestamp(row[C.editedAt]),

@@ -92,7 +92,7 @@ export class MessageRepository {
   async edit(id: string, content: string): Promise<MessageRow> {
     const [row] = await this.db
       .update(messages)
-      .set({ content, editedAt: sql`now()` })
+      .set({ content, parts: null, editedAt: sql`now()` })
       .where(eq(messages.id, id))
       .returning();
     return row!;
@@ -102,7 +102,7 @@ export class MessageRepository {
   async softDelete(id: string): Promise<MessageRow> {
     const [row] = await this.db
       .update(messages)
-      .set({ content: '', metadata: null, deletedAt: sql`coalesce(${messages.deletedAt}, now())` })
+      .set({ content: '', metadata: null, parts: null, deletedAt: sql`coalesce(${messages.deletedAt}, now())` })
       .where(eq(messages.id, id))
       .returning();
     return row!;
