@@ -302,6 +302,8 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       (await request(ops.CompleteRunDocument, { conversationId, runId })).completeRun,
     failRun: async (conversationId: string, runId: string, reason?: string) =>
       (await request(ops.FailRunDocument, { conversationId, runId, reason })).failRun,
+    /** Creates or updates users of the org (API keys, admins). */
+    upsertUsers: async (input: ops.UpsertUserInput[]) => (await request(ops.UpsertUsersDocument, { input })).upsertUsers,
 
     /**
      * New messages of one conversation (or, with null, of all yours). With a conversation, the

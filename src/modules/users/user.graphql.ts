@@ -66,7 +66,22 @@ builder.queryFields((t) => ({
   }),
 }));
 
+const UpsertUserInput = builder.inputType('UpsertUserInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    displayName: t.string({ description: 'Left out: kept (a new user is named by its id).' }),
+    kind: t.field({ type: ActorKindEnum, description: 'Left out: kept (a new user is a USER).' }),
+    roles: t.stringList({ description: 'Replaces the roles (`expert`, `admin`, …); left out: kept.' }),
+  }),
+});
+
 builder.mutationFields((t) => ({
+  upsertUsers: t.field({
+    type: [UserRef],
+    description: `Creates or updates users of your org (admins and API keys), at most 100 at once, all or none; answers them in the order given.`,
+    args: { input: t.arg({ type: [UpsertUserInput], required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.users.upsertMany(requireViewer(ctx), args.input),
+  }),
   updatePresence: t.field({
     type: PresenceRef,
     description:

@@ -14,6 +14,9 @@ export type UserProfile = {
   roles: string[];
 };
 
+/** What upsertUsers says of a user; undefined fields keep what is stored. */
+export type ServiceProfile = { id: string; displayName?: string; kind?: 'USER' | 'AGENT'; roles?: string[] };
+
 export class UserRepository {
   constructor(private readonly db: Db) {}
 
@@ -57,6 +60,40 @@ export class UserRepository {
         set: { displayName: profile.displayName, kind: 'AGENT', roles: [], source: 'SERVICE', updatedAt: sql`now()` },
         setWhere: sql`${users.source} IN ('SERVICE', 'PLACEHOLDER')`,
       });
+  }
+
+  /**
+   * Creates or updates users of the org for a service (upsertUsers), all or none: in one
+   * transaction, in id order so two batches naming the same users cannot deadlock. A field left
+   * out keeps what is stored (a new user: named by its id, a USER with no roles). New users and
+   * placeholders become SERVICE users; rows from tokens and accounts keep their source.
+   */
+  async upsertMany(orgId: string, profiles: ServiceProfile[]): Promise<UserRow[]> {
+    const sorted = [...profiles].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.db.transaction(async (tx) => {
+      const rows: UserRow[] = [];
+      for (const p of sorted) {
+        const given = {
+          ...(p.displayName === undefined ? {} : { displayName: p.displayName }),
+          ...(p.kind === undefined ? {} : { kind: p.kind }),
+          ...(p.roles === undefined ? {} : { roles: p.roles }),
+        };
+        const [row] = await tx
+          .insert(users)
+          .values({ orgId, id: p.id, displayName: p.id, kind: 'USER', roles: [], ...given, source: 'SERVICE' })
+          .onConflictDoUpdate({
+            target: [users.orgId, users.id],
+            set: {
+              ...given,
+              source: sql`CASE WHEN ${users.source} = 'PLACEHOLDER' THEN 'SERVICE'::user_source ELSE ${users.source} END`,
+              updatedAt: sql`now()`,
+            },
+          })
+          .returning();
+        rows.push(row!);
+      }
+      return rows;
+    });
   }
 
   /**

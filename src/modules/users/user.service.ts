@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { UserRow } from '../../db/schema/index.js';
-import { UnauthenticatedError } from '../../graphql/errors.js';
+import { BadInputError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
 import { userSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
-import type { Viewer } from '../../auth/viewer.js';
+import { isAdmin, type Viewer } from '../../auth/viewer.js';
 import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
-import { checkText } from '../../lib/validate.js';
+import { checkText, LIMITS } from '../../lib/validate.js';
 import type { PresenceService } from './presence.service.js';
-import { UserRepository, type UserProfile } from './user.repository.js';
+import { UserRepository, type ServiceProfile, type UserProfile } from './user.repository.js';
 
 /** How long a provisioned profile is trusted before the next token refreshes the row. */
 const PROVISION_TTL_MS = 60_000;
@@ -16,6 +16,17 @@ const PROVISION_TTL_MS = 60_000;
  */
 const ACCOUNT_TTL_MS = 10_000;
 const CACHE_MAX = 100_000;
+/** Users one upsertUsers may name, and roles one user may hold. */
+export const UPSERT_USERS_MAX = 100;
+const ROLES_MAX = 20;
+
+/** A user as upsertUsers takes it; null fields, like absent ones, keep what is stored. */
+export type UpsertUserInput = {
+  id: string;
+  displayName?: string | null;
+  kind?: 'USER' | 'AGENT' | null;
+  roles?: readonly string[] | null;
+};
 
 export class UserService {
   private readonly provisioned = new Map<string, { fingerprint: string; at: number; displayName: string }>();
@@ -65,6 +76,38 @@ export class UserService {
     if (row) this.accounts.set(key, { row, at: now });
     else this.accounts.delete(key);
     return row;
+  }
+
+  /**
+   * Creates or updates users of the viewer's org, for admins and API keys (services that keep
+   * their own user directory). The whole batch is checked before anything is written, and written
+   * all or nothing. Answers the users as stored, in the order asked.
+   */
+  async upsertMany(viewer: Viewer, input: readonly UpsertUserInput[]): Promise<UserRow[]> {
+    if (!isAdmin(viewer) && viewer.credential.type !== 'apiKey') {
+      throw new ForbiddenError('Only admins and API keys create or update users');
+    }
+    if (input.length > UPSERT_USERS_MAX) throw new BadInputError(`At most ${UPSERT_USERS_MAX} users at once`, 'input');
+    const seen = new Set<string>();
+    const profiles: ServiceProfile[] = input.map((user) => {
+      checkText('id', user.id, { max: LIMITS.shortTextChars });
+      if (seen.has(user.id)) throw new BadInputError(`User "${user.id}" is named twice`, 'id');
+      seen.add(user.id);
+      checkText('displayName', user.displayName, { max: LIMITS.nameChars });
+      let roles: string[] | undefined;
+      if (user.roles != null) {
+        roles = [...new Set(user.roles)];
+        if (roles.length > ROLES_MAX) throw new BadInputError(`A user has at most ${ROLES_MAX} roles`, 'roles');
+        for (const role of roles) checkText('roles', role, { max: LIMITS.shortTextChars });
+      }
+      return { id: user.id, displayName: user.displayName ?? undefined, kind: user.kind ?? undefined, roles };
+    });
+    if (profiles.length === 0) return [];
+    const rows = await this.repo.upsertMany(viewer.orgId, profiles);
+    // An account's new roles apply to its next request here; other instances within ACCOUNT_TTL_MS.
+    for (const row of rows) this.accounts.delete(`${row.orgId}\u0000${row.id}`);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return profiles.map((p) => byId.get(p.id)!);
   }
 
   /** Creates placeholder users for ids not seen yet in the viewer's org (see UserRepository.ensureExist). */
