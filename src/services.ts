@@ -73,7 +73,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     membership,
   });
   const { control } = createControlModule({ db, bus, log, events, users, conversations, messages, runs, answers });
-  const { experts } = createExpertsModule({ db, bus, events, audit, conversations, runs, control });
+  const { experts } = createExpertsModule({ db, bus, events, audit, conversations, messages, users, runs, control });
   const { accounts } = createAccountsModule({
     db,
     log,

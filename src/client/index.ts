@@ -305,6 +305,16 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     /** Creates or updates users of the org (API keys, admins). */
     upsertUsers: async (input: ops.UpsertUserInput[]) => (await request(ops.UpsertUsersDocument, { input })).upsertUsers,
 
+    // The expert desk.
+    requestExpert: async (conversationId: string, reason?: string) =>
+      (await request(ops.RequestExpertDocument, { conversationId, reason })).requestExpert,
+    cancelExpertRequest: async (id: string) => (await request(ops.CancelExpertRequestDocument, { id })).cancelExpertRequest,
+    expertRequests: async (args: Vars<typeof ops.ExpertRequestsDocument> = {}) => (await request(ops.ExpertRequestsDocument, args)).expertRequests,
+    claimExpertRequest: async (id: string) => (await request(ops.ClaimExpertRequestDocument, { id })).claimExpertRequest,
+    assignExpertRequest: async (id: string, expertId: string) =>
+      (await request(ops.AssignExpertRequestDocument, { id, expertId })).assignExpertRequest,
+    handBackToAgent: async (conversationId: string) => (await request(ops.HandBackToAgentDocument, { conversationId })).handBackToAgent,
+
     /**
      * New messages of one conversation (or, with null, of all yours). With a conversation, the
      * listener starts after `afterSeq` (default: now) and resumes after the last seq it saw
@@ -342,6 +352,10 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
      * reconnect it starts over the same way, so applyChunk leaves no gap and no duplicate.
      */
     onStream: (conversationId: string, handler: (e: MessageChunk) => void): Unsubscribe =>
+    /** The org's expert requests as they are opened, claimed, resolved and cancelled (experts and admins). */
+    onExpertRequest: (handler: (r: ops.ExpertRequestFieldsFragment) => void): Unsubscribe =>
+      listen(ops.ExpertRequestUpdatedDocument, {}, (d) => handler(d.expertRequestUpdated)),
+    onStream: (conversationId: string, handler: (e: ops.MessageStreamSubscription['messageStream']) => void): Unsubscribe =>
       listen(ops.MessageStreamDocument, { conversationId }, (d) => handler(d.messageStream)),
 
     /** Closes the socket (listeners stop). */

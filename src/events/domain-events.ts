@@ -20,10 +20,12 @@ import type {
  */
 export type DomainEventMap = {
   /**
-   * `message.created`: a message was stored, by a send (`via: 'send'`) or as what a streamed
-   * answer left (`via: 'stream'`: completed, or cut short by PREEMPT with its text kept).
+   * `message.created`: a message was stored, by a send (`via: 'send'`), as what a streamed
+   * answer left (`via: 'stream'`: completed, or cut short by PREEMPT with its text kept), or as a
+   * SYSTEM message the service wrote for the actor (`via: 'system'`: an expert requested, joining,
+   * handing back).
    */
-  messageCommitted: { actor: Viewer; message: MessageRow; via: 'send' | 'stream' };
+  messageCommitted: { actor: Viewer; message: MessageRow; via: 'send' | 'stream' | 'system' };
   /** `message.updated`: its sender changed the content. */
   messageEdited: { actor: Viewer; message: MessageRow };
   /** `message.deleted`: soft-deleted, the row as it is now (no content). */
@@ -54,8 +56,12 @@ export type DomainEventMap = {
     change: 'STARTED' | 'APPENDED' | 'COMPLETED' | 'CANCELLED' | 'PREEMPTED';
     stream: MessageStreamRow;
   };
-  /** `expert_request.opened`, `.claimed`, `.resolved`. */
-  expertRequestChanged: { actor: Viewer; change: 'OPENED' | 'CLAIMED' | 'RESOLVED'; request: ExpertRequestRow };
+  /**
+   * `expert_request.opened`, `.claimed`, `.resolved`. CLAIMED also when an admin assigned the
+   * request to an expert (the actor is the admin, `request.claimedBy` the expert). CANCELLED (its
+   * requester withdrew it) has no webhook.
+   */
+  expertRequestChanged: { actor: Viewer; change: 'OPENED' | 'CLAIMED' | 'RESOLVED' | 'CANCELLED'; request: ExpertRequestRow };
   /** No webhook: a webhook failed so many times in a row that it was disabled (no actor: the service did it). */
   webhookDisabled: { webhook: WebhookRow };
 };

@@ -215,12 +215,17 @@ describe.each(backends)('agents and experts on %s', (backend) => {
     dataOf(await server.gql(expert, ClaimExpertRequestDocument, { id: request.id }));
     expect((await runs(c)).activeRuns).toMatchObject([{ runId: 'r30', state: 'PAUSED' }]);
     expect(codeOf(await server.gql(agent, CompleteMessageDocument, { id: stream.id }))).toBe('BAD_USER_INPUT');
-    expect(dataOf(await server.gql(user, MessagesDocument, { conversationId: c })).messages.nodes).toEqual([]);
+    // Only the desk's own notes: the expert was requested and joined.
+    const notes = dataOf(await server.gql(user, MessagesDocument, { conversationId: c })).messages.edges;
+    expect(notes.map((e) => [e.node.kind, e.node.authorRole])).toEqual([
+      ['SYSTEM', 'SYSTEM'],
+      ['SYSTEM', 'SYSTEM'],
+    ]);
 
-    // Handed back, the run is active again and the stream, still open, completes.
+    // Handed back (a third note), the run is active again and the stream, still open, completes.
     dataOf(await server.gql(expert, HandBackToAgentDocument, { conversationId: c }));
     const done = dataOf(await server.gql(agent, CompleteMessageDocument, { id: stream.id })).completeMessage;
-    expect(done).toMatchObject({ id: stream.id, seq: 1, content: 'a draft', runId: 'r30' });
+    expect(done).toMatchObject({ id: stream.id, seq: 4, content: 'a draft', runId: 'r30', authorRole: 'AGENT' });
   });
 
   it('PREEMPT lets a non-interruptible stream finish and keeps an interruptible one: no text is lost', async () => {

@@ -264,15 +264,14 @@ export class ConversationService {
   }
 
   /**
-   * The viewer joins a conversation of their org by right of their role (an expert taking a
-   * request). The caller checks first that they were not removed from it (wasRemoved).
+   * A user joins a conversation of the actor's org by right of a role, not by a manager's
+   * decision: an expert taking a request, or assigned one by an admin (`actor`). The caller checks
+   * first that a user joining of their own accord was not removed from it (wasRemoved).
    */
-  async join(viewer: Viewer, conversationId: string, role: Role): Promise<void> {
-    const added = await this.repo.transaction((tx) =>
-      this.repo.addParticipants(tx, viewer.orgId, conversationId, [{ userId: viewer.userId, role }]),
-    );
-    await this.announceAddition(viewer.orgId, conversationId, viewer.userId);
-    await this.participantsAdded(viewer, added);
+  async join(actor: Viewer, conversationId: string, userId: string, role: Role): Promise<void> {
+    const added = await this.repo.transaction((tx) => this.repo.addParticipants(tx, actor.orgId, conversationId, [{ userId, role }]));
+    await this.announceAddition(actor.orgId, conversationId, userId);
+    await this.participantsAdded(actor, added);
   }
 
   /** Removes a participant: owners and admins; admins cannot remove owners. Use leave for yourself. */

@@ -41,7 +41,7 @@ const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
   description: 'Who acted for whom, and every expert access.',
   fields: (t) => ({
     id: t.exposeID('id'),
-    action: t.exposeString('action', { description: 'act_as, expert.claim, expert.read, expert.write, expert.handback' }),
+    action: t.exposeString('action', { description: 'act_as, expert.claim, expert.assign, expert.read, expert.write, expert.handback' }),
     actor: t.exposeString('actor', { description: '`user:<id>` or `apikey:<id>`' }),
     subjectUserId: t.exposeID('subjectUserId', { nullable: true }),
     conversationId: t.exposeID('conversationId', { nullable: true }),
@@ -83,6 +83,18 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.experts.claim(requireViewer(ctx), args.id),
   }),
+  assignExpertRequest: t.field({
+    type: ExpertRequestRef,
+    description: 'An admin gives an open request to an expert of the org (`expertId`), who is added to the conversation and takes it over as by claiming it.',
+    args: { id: t.arg.id({ required: true }), expertId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.experts.assign(requireViewer(ctx), args.id, args.expertId),
+  }),
+  cancelExpertRequest: t.field({
+    type: ExpertRequestRef,
+    description: 'Who asked for the expert withdraws the open request (CANCELLED); admins may too.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.experts.cancel(requireViewer(ctx), args.id),
+  }),
   handBackToAgent: t.field({
     type: ExpertRequestRef,
     description: 'The expert hands the conversation back to the agent, whose paused runs resume.',
@@ -94,7 +106,7 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   expertRequestUpdated: t.field({
     type: ExpertRequestRef,
-    description: "Your org's expert requests as they are opened, claimed and resolved (experts and admins).",
+    description: "Your org's expert requests as they are opened, claimed (or assigned), resolved and cancelled (experts and admins).",
     subscribe: (_root, _args, ctx) => ctx.services.experts.updates(ctx),
     resolve: (e, _args, ctx) => ctx.services.experts.get(requireViewer(ctx), e.id),
   }),

@@ -68,6 +68,16 @@ export class ExpertRepository {
     return rows[0] ?? null;
   }
 
+  /** Cancels an OPEN request; null if it was not open any more. */
+  async cancel(id: string): Promise<ExpertRequestRow | null> {
+    const [cancelled] = await this.db
+      .update(expertRequests)
+      .set({ status: 'CANCELLED', resolvedAt: sql`now()` })
+      .where(and(eq(expertRequests.id, id), eq(expertRequests.status, 'OPEN')))
+      .returning();
+    return cancelled ?? null;
+  }
+
   async resolve(id: string): Promise<ExpertRequestRow> {
     const [resolved] = await this.db
       .update(expertRequests)

@@ -6,6 +6,9 @@ import { connectionType } from '../../graphql/connection.js';
 import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import type { MessageSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
+import { authorRole, authorRoles } from './author-role.js';
+
+const MessageAuthorRoleEnum = builder.enumType('MessageAuthorRole', { values: authorRoles });
 
 /** A stored row, or the snapshot of one delivered through pub/sub. */
 export type MessageLike = MessageRow | MessageSnapshot;
@@ -25,6 +28,18 @@ MessageRef.implement({
       resolve: (m, _args, ctx) => ('sender' in m && m.sender) || ctx.loaders.user.load(m.senderId).then((user) => user!),
     }),
     senderKind: t.expose('senderKind', { type: ActorKindEnum, ...viewerIndependent }),
+    authorRole: t.field({
+      type: MessageAuthorRoleEnum,
+      description: 'SYSTEM for messages of kind SYSTEM, EXPERT for a sender with the `expert` role, else AGENT or USER by `senderKind`.',
+      ...viewerIndependent,
+      // From the sender the message came with, as `sender` does: no read for events and pages.
+      resolve: (m, _args, ctx) => {
+        if (m.kind === 'SYSTEM') return 'SYSTEM';
+        const sender = 'sender' in m ? m.sender : undefined;
+        if (sender) return authorRole(m, sender.roles);
+        return ctx.loaders.user.load(m.senderId).then((user) => authorRole(m, user?.roles ?? []));
+      },
+    }),
     content: t.exposeString('content', viewerIndependent),
     contentType: t.exposeString('contentType', viewerIndependent),
     kind: t.expose('kind', { type: MessageKindEnum, ...viewerIndependent }),

@@ -168,6 +168,36 @@ export class MessageService {
     return this.repo.insertNext(message);
   }
 
+  /**
+   * Writes a SYSTEM message to the conversation for `actor` (its sender), who need not take part
+   * in it: what the service itself tells the conversation (an expert requested, joining, handing
+   * back). Null if the conversation is gone.
+   */
+  async postSystem(actor: Viewer, conversationId: string, content: string, metadata: Record<string, unknown>): Promise<MessageRow | null> {
+    const message = await this.repo.insertNext({
+      conversationId,
+      orgId: actor.orgId,
+      senderId: actor.userId,
+      senderKind: actor.kind,
+      content,
+      contentType: 'text/plain',
+      kind: 'SYSTEM',
+      replyToId: null,
+      priority: 'NORMAL',
+      interruptible: false,
+      runId: null,
+      traceId: null,
+      metadata,
+      clientMessageId: null,
+    });
+    if (!message) return null;
+    await Promise.all([
+      this.announce(message, viewerSnapshot(actor)),
+      this.events.emit('messageCommitted', { actor, message, via: 'system' }),
+    ]);
+    return message;
+  }
+
   /** A message of the org by id, unchecked: for modules that have checked access themselves. */
   find(orgId: string, id: string): Promise<MessageRow | null> {
     return this.repo.byId(orgId, id);
