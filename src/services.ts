@@ -11,6 +11,7 @@ import { createAccountsModule } from './modules/accounts/index.js';
 import { createAgentsModule } from './modules/agents/index.js';
 import { createControlModule } from './modules/control/index.js';
 import { createConversationsModule } from './modules/conversations/index.js';
+import { createEvaluationsModule } from './modules/evaluations/index.js';
 import { createExpertsModule } from './modules/experts/index.js';
 import { createMessagesModule } from './modules/messages/index.js';
 import { createRealtimeModule } from './modules/realtime/index.js';
@@ -74,6 +75,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   });
   const { control } = createControlModule({ db, bus, log, events, users, conversations, messages, runs, answers });
   const { experts } = createExpertsModule({ db, bus, events, audit, conversations, messages, users, runs, control });
+  const { evaluations, loaders: evaluationLoaders } = createEvaluationsModule({ db, events, messages, conversations, experts });
   const { accounts } = createAccountsModule({
     db,
     log,
@@ -117,11 +119,12 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     answerFeed,
     control,
     experts,
+    evaluations,
     accounts,
     webhooks,
     /** Webhook delivery: started with the server, stopped with it. */
     webhookDelivery,
     /** A request's loaders (see defineLoaders), from every module's. */
-    loadersFor: defineLoaders({ ...userLoaders, ...conversationLoaders, ...messageLoaders, ...agentLoaders }),
+    loadersFor: defineLoaders({ ...userLoaders, ...conversationLoaders, ...messageLoaders, ...agentLoaders, ...evaluationLoaders }),
   };
 }

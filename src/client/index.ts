@@ -303,7 +303,10 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     failRun: async (conversationId: string, runId: string, reason?: string) =>
       (await request(ops.FailRunDocument, { conversationId, runId, reason })).failRun,
     /** Creates or updates users of the org (API keys, admins). */
+    // Services: users of the org, verdicts on messages (API keys, admins; agents evaluate too).
     upsertUsers: async (input: ops.UpsertUserInput[]) => (await request(ops.UpsertUsersDocument, { input })).upsertUsers,
+    evaluateMessage: async (messageId: string, input: ops.EvaluationInput) =>
+      (await request(ops.EvaluateMessageDocument, { messageId, input })).evaluateMessage,
 
     // The expert desk.
     requestExpert: async (conversationId: string, reason?: string) =>
@@ -352,11 +355,10 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
      * reconnect it starts over the same way, so applyChunk leaves no gap and no duplicate.
      */
     onStream: (conversationId: string, handler: (e: MessageChunk) => void): Unsubscribe =>
+      listen(ops.MessageStreamDocument, { conversationId }, (d) => handler(d.messageStream)),
     /** The org's expert requests as they are opened, claimed, resolved and cancelled (experts and admins). */
     onExpertRequest: (handler: (r: ops.ExpertRequestFieldsFragment) => void): Unsubscribe =>
       listen(ops.ExpertRequestUpdatedDocument, {}, (d) => handler(d.expertRequestUpdated)),
-    onStream: (conversationId: string, handler: (e: ops.MessageStreamSubscription['messageStream']) => void): Unsubscribe =>
-      listen(ops.MessageStreamDocument, { conversationId }, (d) => handler(d.messageStream)),
 
     /** Closes the socket (listeners stop). */
     close: async () => {

@@ -3,6 +3,7 @@ import type {
   AgentRunRow,
   ControlEventRow,
   ConversationRow,
+  EvaluationRow,
   ExpertRequestRow,
   MessageRow,
   MessageStreamRow,
@@ -64,6 +65,11 @@ export type DomainEventMap = {
   expertRequestChanged: { actor: Viewer; change: 'OPENED' | 'CLAIMED' | 'RESOLVED' | 'CANCELLED'; request: ExpertRequestRow };
   /** No webhook: a webhook failed so many times in a row that it was disabled (no actor: the service did it). */
   webhookDisabled: { webhook: WebhookRow };
+  /**
+   * `evaluation.created`: an evaluator stored a verdict on a message. Raised before the expert
+   * request a FAIL may open (its own expertRequestChanged OPENED).
+   */
+  evaluationCreated: { actor: Viewer; evaluation: EvaluationRow };
 };
 
 export type DomainEventName = keyof DomainEventMap;

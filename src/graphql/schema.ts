@@ -7,6 +7,7 @@ import '../modules/control/control.graphql.js';
 import '../modules/realtime/realtime.graphql.js';
 import '../modules/agents/agent.graphql.js';
 import '../modules/experts/expert.graphql.js';
+import '../modules/evaluations/evaluation.graphql.js';
 import '../modules/accounts/account.graphql.js';
 import '../modules/webhooks/webhook.graphql.js';
 

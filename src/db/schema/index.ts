@@ -54,6 +54,7 @@ export const conversationMode = pgEnum('conversation_mode', ['AGENT', 'EXPERT', 
 export const runState = pgEnum('run_state', ['ACTIVE', 'PAUSED', 'CANCELLED', 'PREEMPTED', 'COMPLETED', 'FAILED']);
 export const streamState = pgEnum('stream_state', ['STREAMING', 'COMPLETED', 'CANCELLED', 'PREEMPTED']);
 export const expertRequestStatus = pgEnum('expert_request_status', ['OPEN', 'CLAIMED', 'RESOLVED', 'CANCELLED']);
+export const evaluationVerdict = pgEnum('evaluation_verdict', ['PASS', 'FAIL']);
 /**
  * Where a user row came from: a built-in account (signUp), an identity provider's token, a
  * service (an API key's own user, or one created by upsertUsers), or a placeholder made when
@@ -319,6 +320,31 @@ export const expertRequests = pgTable(
   ],
 );
 
+/**
+ * A verdict on a message by an evaluator (an agent, a service, an admin): seed 003's quality loop.
+ * A message keeps every evaluation made of it; they go with it when its conversation is deleted.
+ */
+export const evaluations = pgTable(
+  'evaluations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    conversationId: uuid('conversation_id').notNull(),
+    orgId: text('org_id').notNull(),
+    evaluatorId: text('evaluator_id').notNull(),
+    verdict: evaluationVerdict('verdict').notNull(),
+    scores: jsonb('scores'),
+    reason: text('reason'),
+    ...timestamps,
+  },
+  (t) => [
+    index('evaluations_message_idx').on(t.messageId, t.createdAt),
+    foreignKey({ columns: [t.orgId, t.evaluatorId], foreignColumns: [users.orgId, users.id], name: 'evaluations_evaluator_fk' }),
+  ],
+);
+
 /** Service API keys: only the SHA-256 of the key is kept (keys are 256-bit random, so no KDF is needed). */
 export const apiKeys = pgTable('api_keys', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -449,6 +475,7 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type AgentRunRow = typeof agentRuns.$inferSelect;
 export type MessageStreamRow = typeof messageStreams.$inferSelect;
 export type ExpertRequestRow = typeof expertRequests.$inferSelect;
+export type EvaluationRow = typeof evaluations.$inferSelect;
 export type AccountRow = typeof accounts.$inferSelect;
 export type DepartureRow = typeof departures.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;

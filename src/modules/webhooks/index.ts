@@ -25,6 +25,7 @@ const REPORTED: { [N in DomainEventName]?: (event: DomainEventMap[N]) => string 
   controlIssued: (e) => e.control.orgId,
   runChanged: (e) => e.run.orgId,
   expertRequestChanged: (e) => e.request.orgId,
+  evaluationCreated: (e) => e.evaluation.orgId,
 };
 
 /**
