@@ -33,9 +33,11 @@ export const DESK_MESSAGES = {
 
 /**
  * Moving a conversation from its AI agent to a human expert and back: a participant asks for an
- * expert; the org's experts see open requests; one claims it, joins the conversation and takes
- * over (the agent's runs are paused and a HANDOFF is announced); the expert hands back and the
- * agent resumes. Every claim, read and write of an expert is audited.
+ * expert (or a failed evaluation does); the org's experts see open requests; one claims it (or an
+ * admin assigns it to one), joins the conversation and takes over (the agent's runs are paused
+ * and a HANDOFF is announced); the expert hands back and the agent resumes. Who asked may withdraw
+ * an open request. Each step is told in the conversation by a SYSTEM message; every claim,
+ * assignment, read and write of an expert is audited.
  */
 export class ExpertService {
   constructor(
