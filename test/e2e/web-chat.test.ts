@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../kit/server.js';
+import {
+  ConversationRunsDocument,
+  CreateConversationDocument,
+  RequestExpertDocument,
+  SendMessageDocument,
+  ViewerDocument,
+} from '../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../kit/server.js';
 
 /**
  * The web chat in a real browser: Debian's headless Chromium driven by playwright-core, against
@@ -296,6 +303,78 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     expect(overflow).toEqual({ x: false, y: false });
     await screenshot(page, 'alice-phone');
     await page.close();
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('gives experts the queue of open requests, live: claim, answer, hand back; the customer sees the desk’s notes', async () => {
+    const dana = await server.token('dana', { name: 'Dana' });
+    const erin = await server.token('erin', { name: 'Erin', roles: ['expert'] });
+    const bot = await server.token('helper-bot', { name: 'Helper', kind: 'agent' });
+    const asToken = async (page: Page, token: string, name: string) => {
+      await page.click('#tab-token');
+      await page.fill('#token-input', token);
+      await page.click('#token-submit');
+      await page.locator('#me-name', { hasText: name }).waitFor();
+    };
+    dataOf(await server.gql(bot, ViewerDocument));
+    const customer = await openPage('dana');
+    await asToken(customer, dana, 'Dana');
+    // Only experts have the queue.
+    expect(await customer.locator('[data-testid=desk]').isHidden()).toBe(true);
+    const c = dataOf(
+      await server.gql(dana, CreateConversationDocument, { input: { type: 'GROUP', name: 'Billing help', participantIds: ['helper-bot'] } }),
+    ).createConversation.id;
+    dataOf(await server.gql(bot, SendMessageDocument, { input: { conversationId: c, content: 'Your invoice total is 1,000,000 EUR.', runId: 'r1' } }));
+    await customer.locator('[data-testid=conv-item]', { hasText: 'Billing help' }).click();
+    await customer.locator('[data-testid=message-content]', { hasText: '1,000,000' }).waitFor();
+
+    const expert = await openPage('erin');
+    await asToken(expert, erin, 'Erin');
+    await expert.locator('[data-testid=desk]').waitFor();
+    await expert.locator('#desk-empty').waitFor();
+
+    // The customer asks for a human: the request reaches the queue live, the conversation is told.
+    dataOf(await server.gql(dana, RequestExpertDocument, { conversationId: c, reason: 'The total looks wrong' }));
+    const item = expert.locator('[data-testid=desk-item]', { hasText: 'The total looks wrong' });
+    await item.waitFor();
+    expect(await item.textContent()).toContain('Dana');
+    expect(await expert.locator('[data-testid=desk-count]').textContent()).toBe('1');
+    await customer.locator('[data-author-role=SYSTEM]', { hasText: 'Expert notified. You will receive a response shortly.' }).waitFor();
+    await screenshot(expert, 'expert-queue');
+
+    // Claiming joins and opens the conversation: the agent's answer, the notes, and the hand-back button.
+    await item.locator('[data-testid=claim-button]').click();
+    await expert.locator('#conv-title', { hasText: 'Billing help' }).waitFor();
+    await expert.locator('[data-author-role=SYSTEM]', { hasText: 'Erin (expert) joined the conversation.' }).waitFor();
+    await poll(() => expert.locator('[data-testid=desk-item]').count()).toBe(0);
+    expect(await expert.locator('[data-author-role=AGENT] [data-testid=role-mark]').textContent()).toBe('AI');
+    await expert.locator('#hand-back').waitFor();
+    await send(expert, 'Hi Dana, Erin from billing here: the total is 1,000 EUR.');
+    const answer = customer.locator('[data-author-role=EXPERT]', { hasText: 'Erin from billing' });
+    await answer.waitFor();
+    expect(await answer.locator('[data-testid=role-mark]').textContent()).toBe('Expert');
+    await customer.locator('[data-author-role=SYSTEM]', { hasText: 'joined the conversation' }).waitFor();
+    // The note tells the customer's page that Erin is in now.
+    await customer.locator('#conv-members', { hasText: 'Erin' }).waitFor();
+    await screenshot(expert, 'expert-claimed');
+    await screenshot(customer, 'customer-with-expert');
+
+    // Handing back: the note reaches both, the button goes, the agent answers again.
+    await expert.click('#hand-back');
+    await expert.locator('[data-author-role=SYSTEM]', { hasText: 'Erin handed the conversation back to the agent.' }).waitFor();
+    await customer.locator('[data-author-role=SYSTEM]', { hasText: 'handed the conversation back' }).waitFor();
+    await poll(() => expert.locator('#hand-back').isHidden()).toBe(true);
+    // The list's preview of a note is the note itself, not "You: …".
+    const preview = expert.locator('[data-testid=conv-item]', { hasText: 'Billing help' }).locator('[data-testid=conv-preview]');
+    await poll(() => preview.textContent()).toBe('Erin handed the conversation back to the agent.');
+    expect(dataOf(await server.gql(dana, ConversationRunsDocument, { id: c })).conversation).toMatchObject({
+      mode: 'AGENT',
+      activeRuns: [{ runId: 'r1', state: 'ACTIVE' }],
+    });
+    await screenshot(expert, 'expert-handed-back');
+    await screenshot(customer, 'customer-handed-back');
+    await expert.close();
+    await customer.close();
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });

@@ -1,5 +1,6 @@
 import { Composer } from './components/composer.js';
 import { ConversationList } from './components/conversation-list.js';
+import { ExpertDesk } from './components/expert-desk.js';
 import { MessagePane } from './components/message-pane.js';
 import { NewConversationDialog } from './components/new-conversation-dialog.js';
 import { TopBar } from './components/top-bar.js';
@@ -15,6 +16,7 @@ import { ChatStore } from './store.js';
 export function startChat(session: Session, endpoint: string, onEnd: (message?: string) => void): void {
   const store = new ChatStore(session, endpoint);
   new TopBar(store);
+  new ExpertDesk(store);
   new ConversationList(store);
   new MessagePane(store);
   new Composer(store);

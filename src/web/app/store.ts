@@ -2,6 +2,7 @@ import {
   WebConversationDocument,
   WebConversationsDocument,
   WebMessagesDocument,
+  type ExpertRequestFieldsFragment,
   type PresenceStatus,
   type WebConversationFragment,
 } from '../../client/generated/graphql.js';
@@ -17,6 +18,7 @@ import { fromHistory, fromLive, type ViewMessage } from './view-message.js';
  */
 
 export type Conversation = WebConversationFragment;
+export type ExpertRequest = ExpertRequestFieldsFragment;
 
 /** The open conversation, as the components see it. */
 export type OpenConversation = {
@@ -41,6 +43,8 @@ type Topics = {
   reply: [];
   /** The banner above the chat. */
   notice: [];
+  /** The experts' queue of open requests. */
+  desk: [];
   /** The chat stopped (signed out, or the session ended); with a message for the sign-in page. */
   end: [message: string | undefined];
 };
@@ -54,6 +58,8 @@ export type ChatState = {
   /** The message the composer replies to. */
   replyTo: ViewMessage | null;
   notice: string | null;
+  /** For experts: the org's open expert requests, oldest first. Null for everyone else. */
+  desk: { requests: ExpertRequest[] } | null;
 };
 
 /** The open conversation with the bookkeeping components do not see. */
@@ -93,6 +99,7 @@ export class ChatStore {
   private readonly names = new Map<string, string>();
   private opened: Opened | null = null;
   private offGlobal: (() => void) | null = null;
+  private offDesk: (() => void) | null = null;
   private presenceSub: { key: string; off: () => void } | null = null;
   private refreshing: Promise<void> | null = null;
   private noticeTimer?: ReturnType<typeof setTimeout>;
@@ -103,7 +110,7 @@ export class ChatStore {
   constructor(session: Session, endpoint: string) {
     this.client = createSwitchboardClient({ url: endpoint, token: session.token });
     this.signal = this.abort.signal;
-    this.state = { me: session, conversations: new Map(), presence: new Map(), open: null, replyTo: null, notice: null };
+    this.state = { me: session, conversations: new Map(), presence: new Map(), open: null, replyTo: null, notice: null, desk: null };
     this.names.set(session.userId, session.displayName);
   }
 
@@ -162,7 +169,13 @@ export class ChatStore {
   start(): void {
     // Every new message of every conversation: list order, previews and unread counts.
     this.offGlobal = this.client.onMessage(null, (m) => this.onAnyMessage(m));
-    this.timers.push(setInterval(() => this.guard(this.refresh()), REFRESH_MS));
+    this.guard(this.startDesk());
+    this.timers.push(
+      setInterval(() => {
+        this.guard(this.refresh());
+        this.guard(this.refreshDesk());
+      }, REFRESH_MS),
+    );
     // The socket closes at the token's expiry; the page signs out then.
     this.timers.push(setTimeout(() => this.end('Your session has expired. Please sign in again.'), Math.max(0, this.state.me.expiresAt - Date.now())));
   }
@@ -174,6 +187,7 @@ export class ChatStore {
     this.close();
     this.stopped = true;
     this.offGlobal?.();
+    this.offDesk?.();
     this.presenceSub?.off();
     for (const t of this.timers) clearTimeout(t);
     clearTimeout(this.noticeTimer);
@@ -181,8 +195,10 @@ export class ChatStore {
     // Nothing of this session stays on the page.
     this.state.conversations.clear();
     this.state.notice = null;
+    this.state.desk = null;
     this.emit('conversations');
     this.emit('notice');
+    this.emit('desk');
     this.emit('end', message);
     this.abort.abort();
     this.listeners.clear();
@@ -218,6 +234,7 @@ export class ChatStore {
   pageVisible(): void {
     this.markReadSoon();
     this.guard(this.refresh());
+    this.guard(this.refreshDesk());
   }
 
   // ---- Conversation list ----
@@ -282,6 +299,7 @@ export class ChatStore {
       c.lastMessage = {
         id: m.id,
         seq: m.seq,
+        authorRole: m.authorRole,
         content: m.content,
         deletedAt: m.deletedAt,
         createdAt: m.createdAt,
@@ -292,6 +310,8 @@ export class ChatStore {
     const viewing = this.opened?.id === m.conversationId && visible();
     if (!this.isMe(m.sender.id) && !viewing) c.unreadCount += 1;
     this.emit('conversations');
+    // A SYSTEM note tells of an expert joining or handing back: members and who answers changed.
+    if (m.authorRole === 'SYSTEM') this.guard(this.refresh());
   }
 
   /** Creates (or finds) the private conversation with `userId`; returns its id once it is listed. */
@@ -496,6 +516,60 @@ export class ChatStore {
     if (!this.typingAnnounced || !this.opened) return;
     this.typingAnnounced = false;
     this.client.setTyping(this.opened.id, false).catch(() => {});
+  }
+
+  // ---- The expert desk ----
+
+  /** For experts (role `expert`): the queue of open requests, kept live. */
+  private async startDesk(): Promise<void> {
+    const viewer = await this.client.viewer();
+    if (this.stopped || !viewer.roles.includes('expert')) return;
+    this.state.desk = { requests: [] };
+    // Listening first, so that nothing opened while the list is read is missed.
+    this.offDesk = this.client.onExpertRequest((r) => this.onExpertRequest(r));
+    await this.refreshDesk();
+  }
+
+  /** Re-reads the open requests (the feed tells only of changes, and not while the socket is down). */
+  private async refreshDesk(): Promise<void> {
+    if (!this.state.desk) return;
+    const { nodes } = await this.client.expertRequests({ status: 'OPEN', first: 100 });
+    if (this.stopped || !this.state.desk) return;
+    this.state.desk.requests = nodes;
+    this.emit('desk');
+  }
+
+  private onExpertRequest(r: ExpertRequest): void {
+    const desk = this.state.desk;
+    if (!desk) return;
+    const others = desk.requests.filter((shown) => shown.id !== r.id);
+    desk.requests = r.status === 'OPEN' ? [...others, r].sort((a, b) => a.createdAt.localeCompare(b.createdAt)) : others;
+    this.emit('desk');
+  }
+
+  /** Takes a request: you join its conversation and answer from now on. Returns the conversation's id once it is listed. */
+  async claim(id: string): Promise<string> {
+    const claimed = await this.client.claimExpertRequest(id);
+    this.onExpertRequest(claimed);
+    await this.refresh();
+    return claimed.conversationId;
+  }
+
+  /** Whether you answer the open conversation as its expert, and so may hand it back. */
+  canHandBack(): boolean {
+    const c = this.openConversation();
+    return Boolean(this.state.desk && c && c.mode !== 'AGENT' && c.assignee?.id === this.state.me.userId);
+  }
+
+  /** Hands the open conversation back to the agent. */
+  async handBack(): Promise<void> {
+    const open = this.opened;
+    if (!open) return;
+    await this.client.handBackToAgent(open.id);
+    const { conversation } = await this.client.request(WebConversationDocument, { id: open.id });
+    if (this.stopped || !conversation) return;
+    this.state.conversations.set(open.id, conversation);
+    this.emit('conversations');
   }
 
   // ---- Sending ----

@@ -1,4 +1,4 @@
-import type { WebMessageFragment } from '../../client/generated/graphql.js';
+import type { MessageAuthorRole, WebMessageFragment } from '../../client/generated/graphql.js';
 import type { Message } from '../../client/index.js';
 
 /** What the view needs of a message, whether it came from history or live. Never changed in place: a change is a new object. */
@@ -7,6 +7,8 @@ export type ViewMessage = {
   seq: number;
   senderId: string;
   senderName: string;
+  /** SYSTEM notes (an expert joined), an EXPERT's, an AGENT's or a USER's message. */
+  authorRole: MessageAuthorRole;
   content: string;
   createdAt: string;
   editedAt: string | null;
@@ -21,6 +23,7 @@ export const fromHistory = (m: WebMessageFragment): ViewMessage => ({
   seq: m.seq,
   senderId: m.sender.id,
   senderName: m.sender.displayName,
+  authorRole: m.authorRole,
   content: m.content,
   createdAt: m.createdAt,
   editedAt: m.editedAt,
@@ -40,6 +43,7 @@ export const fromLive = (m: Message): ViewMessage => ({
   seq: m.seq,
   senderId: m.sender.id,
   senderName: m.sender.displayName,
+  authorRole: m.authorRole,
   content: m.content,
   createdAt: m.createdAt,
   editedAt: m.editedAt,

@@ -55,12 +55,17 @@ export class ConversationList {
     return button;
   }
 
-  /** The last message, with who wrote it unless the title already says so (the other person of a private conversation). */
+  /**
+   * The last message, with who wrote it unless the title already says so (the other person of a
+   * private conversation) or the message does (a SYSTEM note).
+   */
   private preview(c: Conversation): string {
     const last = c.lastMessage;
     if (!last) return 'No messages yet';
     // The style cuts it at two lines; this only keeps a long text out of the page.
     const text = last.deletedAt ? 'message deleted' : excerpt(last.content, 200);
+    // A SYSTEM note (an expert joined) says who did it itself.
+    if (last.authorRole === 'SYSTEM') return text;
     if (this.store.isMe(last.sender.id)) return `You: ${text}`;
     return c.type === 'PRIVATE' ? text : `${last.sender.displayName}: ${text}`;
   }

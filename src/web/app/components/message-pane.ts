@@ -17,6 +17,7 @@ export class MessagePane {
   private readonly older = byId<HTMLButtonElement>('load-older');
   private readonly list = byId<HTMLOListElement>('messages');
   private readonly typing = byId('typing-indicator');
+  private readonly handBack = byId<HTMLButtonElement>('hand-back');
   /** The element drawn for each message, redrawn when the store has a new version of it. */
   private readonly shown = new Map<string, { message: ViewMessage; el: HTMLLIElement }>();
   private readonly actions: MessageActions;
@@ -43,6 +44,17 @@ export class MessagePane {
       },
       { signal: store.signal },
     );
+    this.handBack.addEventListener(
+      'click',
+      () => {
+        this.handBack.disabled = true;
+        store
+          .handBack()
+          .catch((err) => store.report(err))
+          .finally(() => (this.handBack.disabled = false));
+      },
+      { signal: store.signal },
+    );
     this.renderOpen();
     this.renderMessages('opened');
     this.renderTyping();
@@ -59,6 +71,7 @@ export class MessagePane {
     const { store } = this;
     const open = store.state.open;
     const c = store.openConversation();
+    this.handBack.hidden = !store.canHandBack();
     if (!c) {
       this.title.textContent = open ? 'Conversation' : '';
       this.presenceSlot.replaceChildren();

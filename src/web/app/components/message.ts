@@ -9,17 +9,35 @@ export type MessageActions = {
   showQuoted: (id: string) => void;
 };
 
-/** One message of the open conversation: the quote it replies to, who and when, the text, and a Reply button. */
+/** The mark after the author's name of an expert's or an agent's message. */
+const ROLE_MARK: Partial<Record<ViewMessage['authorRole'], string>> = { EXPERT: 'Expert', AGENT: 'AI' };
+
+/**
+ * One message of the open conversation: the quote it replies to, who and when, the text, and a
+ * Reply button. A SYSTEM message (an expert was requested, joined, handed back) is a note across
+ * the conversation instead, with its time.
+ */
 export function messageElement(m: ViewMessage, actions: MessageActions): HTMLLIElement {
   const mine = actions.isMe(m.senderId);
+  const system = m.authorRole === 'SYSTEM';
   const li = h('li', {
     id: `msg-${m.id}`,
-    class: `message${mine ? ' mine' : ''}${m.deletedAt ? ' deleted' : ''}`,
+    class: `message${system ? ' system' : mine ? ' mine' : ''}${m.deletedAt ? ' deleted' : ''}`,
     'data-testid': 'message',
     'data-seq': m.seq,
     'data-message-id': m.id,
     'data-sender-id': m.senderId,
+    'data-author-role': m.authorRole,
   });
+  if (system) {
+    append(
+      li,
+      h('p', { class: 'content', 'data-testid': 'message-content' }, m.deletedAt ? 'This message was deleted.' : m.content),
+      h('time', { datetime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt)),
+    );
+    return li;
+  }
+  const mark = ROLE_MARK[m.authorRole];
   const quoted = m.replyTo;
   // Your own quoted message is "You", as your own messages are.
   const quotedAuthor = quoted && (quoted.senderId !== null && actions.isMe(quoted.senderId) ? 'You' : quoted.senderName);
@@ -47,6 +65,7 @@ export function messageElement(m: ViewMessage, actions: MessageActions): HTMLLIE
       'div',
       { class: 'meta' },
       h('span', { class: 'author' }, mine ? 'You' : m.senderName),
+      mark ? h('span', { class: `role-mark ${m.authorRole.toLowerCase()}`, 'data-testid': 'role-mark' }, mark) : null,
       h('time', { datetime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt)),
       m.editedAt && !m.deletedAt ? h('span', { class: 'edited' }, '(edited)') : null,
       m.deletedAt ? null : reply,
