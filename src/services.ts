@@ -13,6 +13,7 @@ import { createControlModule } from './modules/control/index.js';
 import { createConversationsModule } from './modules/conversations/index.js';
 import { createExpertsModule } from './modules/experts/index.js';
 import { createMessagesModule } from './modules/messages/index.js';
+import { createReactionsModule } from './modules/reactions/index.js';
 import { createRealtimeModule } from './modules/realtime/index.js';
 import { createUsersModule } from './modules/users/index.js';
 import { countMessagesSent } from './observability/messages-sent.js';
@@ -49,6 +50,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const { users, presence, loaders: userLoaders } = createUsersModule({ db, bus, log });
   const { conversations, loaders: conversationLoaders } = createConversationsModule({ db, bus, events, users });
   const { messages, history, loaders: messageLoaders } = createMessagesModule({ database, bus, events, audit, users, conversations });
+  const { reactions, loaders: reactionLoaders } = createReactionsModule({ db, events, messages });
   const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages });
   const { runs, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
     db,
@@ -85,6 +87,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     messages,
     /** History pages (`messages`, `Conversation.messages`). */
     history,
+    reactions,
     typing,
     membership,
     /** The feeds of messageAdded, messageUpdated, messageDeleted, typing and controlEvent. */
@@ -97,6 +100,6 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     experts,
     accounts,
     /** A request's loaders (see defineLoaders), from every module's. */
-    loadersFor: defineLoaders({ ...userLoaders, ...conversationLoaders, ...messageLoaders, ...agentLoaders }),
+    loadersFor: defineLoaders({ ...userLoaders, ...conversationLoaders, ...messageLoaders, ...reactionLoaders, ...agentLoaders }),
   };
 }

@@ -7,6 +7,7 @@ import type {
   MessageRow,
   MessageStreamRow,
   ParticipantRow,
+  ReactionRow,
 } from '../db/schema/index.js';
 
 /**
@@ -27,6 +28,8 @@ export type DomainEventMap = {
   messageEdited: { actor: Viewer; message: MessageRow };
   /** `message.deleted`: soft-deleted, the row as it is now (no content). */
   messageDeleted: { actor: Viewer; message: MessageRow };
+  /** `reaction.added`, `.removed`: a user's reaction to a message (the message as it is). */
+  reactionChanged: { actor: Viewer; change: 'ADDED' | 'REMOVED'; reaction: ReactionRow; message: MessageRow };
   /**
    * `conversation.created`, `.updated`, `.deleted`. UPDATED includes who answers (mode and
    * assignee, by ROUTE or HANDOFF); DELETED carries the row as it was.

@@ -289,6 +289,28 @@ export const expertRequests = pgTable(
   ],
 );
 
+/**
+ * A user's reaction to a message: one row per (message, emoji, user), so adding it again changes
+ * nothing. The rows go with their message (and so with its conversation).
+ */
+export const messageReactions = pgTable(
+  'message_reactions',
+  {
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    userId: text('user_id').notNull(),
+    emoji: text('emoji').notNull(),
+    // Millisecond precision: "who reacted" lists people in the order they reacted.
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.emoji, t.userId] }),
+    foreignKey({ columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id], name: 'message_reactions_user_fk' }),
+  ],
+);
+
 /** Service API keys: only the SHA-256 of the key is kept (keys are 256-bit random, so no KDF is needed). */
 export const apiKeys = pgTable('api_keys', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -348,3 +370,4 @@ export type MessageStreamRow = typeof messageStreams.$inferSelect;
 export type ExpertRequestRow = typeof expertRequests.$inferSelect;
 export type AccountRow = typeof accounts.$inferSelect;
 export type DepartureRow = typeof departures.$inferSelect;
+export type ReactionRow = typeof messageReactions.$inferSelect;

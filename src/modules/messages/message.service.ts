@@ -218,6 +218,18 @@ export class MessageService {
   }
 
   /**
+   * Tells the subscribers of messageUpdated that something about a message changed (its
+   * reactions, its thread, its pin): the row as stored now, with its sender.
+   */
+  async announceUpdated(message: MessageRow, actor?: Viewer): Promise<void> {
+    const sender =
+      actor && message.senderId === actor.userId
+        ? viewerSnapshot(actor)
+        : (await this.users.snapshots(message.orgId, [message.senderId])).get(message.senderId);
+    await this.bus.publish(topics.messageUpdated(message.conversationId), messageSnapshot(message, sender));
+  }
+
+  /**
    * Marks a run's interruptible messages as preempted by `by` (the PREEMPT control event) and
    * tells subscribers of each.
    */
@@ -232,7 +244,7 @@ export class MessageService {
   }
 
   /** A message of a conversation the viewer takes part in (NOT_FOUND or FORBIDDEN otherwise). */
-  private async requireVisible(viewer: Viewer, id: string): Promise<MessageRow> {
+  async requireVisible(viewer: Viewer, id: string): Promise<MessageRow> {
     const message = isUuid(id) ? await this.repo.byId(viewer.orgId, id) : null;
     if (!message) throw new NotFoundError('Message');
     await this.conversations.requireParticipant(viewer, message.conversationId);
