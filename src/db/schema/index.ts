@@ -172,9 +172,18 @@ export const messages = pgTable(
     ...timestamps,
     editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
     deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The top-level message of the same conversation whose thread this one replies in (the send
+     * statement checks it); null for a top-level message.
+     */
+    threadId: uuid('thread_id'),
   },
   (t) => [
     unique('messages_conversation_seq_uq').on(t.conversationId, t.seq),
+    // A thread's replies in seq order (threadReplies, thread summaries).
+    index('messages_thread_idx').on(t.threadId, t.seq).where(sql`${t.threadId} is not null`),
+    // History without thread replies (messages(topLevel: true)).
+    index('messages_top_level_idx').on(t.conversationId, t.seq).where(sql`${t.threadId} is null`),
     // NULLs are distinct, so messages without a clientMessageId never collide.
     unique('messages_client_message_id_uq').on(t.conversationId, t.senderId, t.clientMessageId),
     index('messages_sender_idx').on(t.conversationId, t.senderId, t.seq),

@@ -10,7 +10,7 @@ import type { ConversationService } from '../conversations/conversation.service.
 import type { UserService } from '../users/user.service.js';
 import { MessageHistory } from './message-history.js';
 import { MessageHistoryRepository } from './message-history.repository.js';
-import { MessageRepository } from './message.repository.js';
+import { MessageRepository, type ThreadSummaryRow } from './message.repository.js';
 import { MessageService } from './message.service.js';
 
 /**
@@ -26,13 +26,19 @@ export function createMessagesModule(deps: {
   conversations: ConversationService;
 }) {
   const repo = new MessageRepository(deps.database.db);
-  const messages = new MessageService(repo, deps.conversations, deps.users, deps.bus, deps.events);
+  const messages = new MessageService(repo, deps.conversations, deps.users, deps.bus, deps.events, deps.audit);
   // History pages run prepared statements of their own through the database (Database.queryRows).
   const history = new MessageHistory(new MessageHistoryRepository(deps.database), deps.conversations, repo, deps.audit);
   return {
     messages,
     history,
     loaders: {
+      /** The summary of the thread under each message, null without replies (the same for every viewer). */
+      threadSummary: (viewer: Viewer | null) =>
+        new DataLoader<string, ThreadSummaryRow | null>(async (ids) => {
+          const found = byKey(await repo.threadSummaries(viewer?.orgId ?? '', ids), (s) => s.threadId);
+          return ids.map((id) => found.get(id) ?? null);
+        }),
       /** Messages by id, in the viewer's org only (a replyTo of another org reads as none). */
       message: (viewer: Viewer | null) =>
         new DataLoader<string, MessageRow | null>(async (ids) => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, getTableColumns, gt, gte, inArray, isNull, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
+import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
+import type { PageRequest } from '../../lib/paging.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { pgError, UNIQUE_VIOLATION, type PgError } from '../../lib/pg-errors.js';
 import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
@@ -11,12 +13,22 @@ export type NewMessage = Omit<typeof messages.$inferInsert, 'seq' | 'createdAt' 
 
 export type MessageFilter = {
   since?: Date;
+  /** Exclusive: the history gives it as the millisecond after the one asked for (see untilBound). */
+  until?: Date;
+  /** Leave thread replies out. */
+  topLevel?: boolean;
   senderId?: string;
   priority?: MessageRow['priority'];
   kind?: MessageRow['kind'];
 };
 
 /** A send reused its clientMessageId: nothing was stored and the seq bump was rolled back with it. */
+/** A timestamp a raw aggregate answered: Postgres' text, or already a Date, depending on the driver. */
+const asDate = (value: string | Date): Date => (value instanceof Date ? value : parsePgTimestamptz(value));
+
+/** A thread's summary, as threadSummaries reads it. */
+export type ThreadSummaryRow = { threadId: string; replyCount: number; lastReplyAt: Date; participantIds: string[] };
+
 export class DuplicateClientMessageId extends Error {
   constructor() {
     super('clientMessageId already used');
@@ -37,7 +49,8 @@ export class MessageRepository {
 
   /**
    * Stores a message with the conversation's next seq. Answers null when nothing was stored: the
-   * conversation is not in the message's org, replyToId names no message of it, or (with
+   * conversation is not in the message's org, replyToId names no message of it, threadId no
+   * top-level message of it, or (with
    * `senderMustParticipate`) the sender does not take part in it; the caller finds out which.
    * A reused clientMessageId throws DuplicateClientMessageId, and leaves no gap in seq.
    *
@@ -77,6 +90,69 @@ export class MessageRepository {
       .select({ id: messages.id })
       .from(messages)
       .where(and(eq(messages.id, id), eq(messages.conversationId, conversationId)));
+    return rows.length > 0;
+  }
+
+  /** Whether `id` is a top-level message of the conversation (one a thread can hang from). */
+  async isThreadRoot(conversationId: string, id: string): Promise<boolean> {
+    const rows = await this.db
+      .select({ id: messages.id })
+      .from(messages)
+      .where(and(eq(messages.id, id), eq(messages.conversationId, conversationId), isNull(messages.threadId)));
+    return rows.length > 0;
+  }
+
+  /**
+   * The summaries of the threads hanging from these messages: replies not deleted, the last
+   * one's time, and who replied in the order they first did. Threads without replies are absent.
+   */
+  async threadSummaries(orgId: string, rootIds: readonly string[]): Promise<ThreadSummaryRow[]> {
+    if (rootIds.length === 0) return [];
+    const bySender = this.db
+      .select({
+        threadId: sql<string>`${messages.threadId}`.as('thread_id'),
+        senderId: sql<string>`${messages.senderId}`.as('sender_id'),
+        n: sql<number>`count(*)`.as('n'),
+        lastAt: sql<Date>`max(${messages.createdAt})`.as('last_at'),
+        firstSeq: sql<number>`min(${messages.seq})`.as('first_seq'),
+      })
+      .from(messages)
+      .where(and(inArray(messages.threadId, [...rootIds]), eq(messages.orgId, orgId), isNull(messages.deletedAt)))
+      .groupBy(messages.threadId, messages.senderId)
+      .as('by_sender');
+    const rows = await this.db
+      .select({
+        threadId: bySender.threadId,
+        replyCount: sql<number>`sum(${bySender.n})::int`,
+        lastReplyAt: sql<string>`max(${bySender.lastAt})`,
+        participantIds: sql<string[]>`array_agg(${bySender.senderId} order by ${bySender.firstSeq})`,
+      })
+      .from(bySender)
+      .groupBy(bySender.threadId);
+    // An aggregate of a subquery's column comes back as Postgres' text, whichever the driver.
+    return rows.map((r) => ({ ...r, lastReplyAt: asDate(r.lastReplyAt) }));
+  }
+
+  /** One page of a thread's replies, in fetch order (see trimPage), plus one to tell if there is more. */
+  async threadPage(rootId: string, request: PageRequest<number>): Promise<MessageRow[]> {
+    const conditions = [eq(messages.threadId, rootId)];
+    if (request.after !== undefined) conditions.push(gt(messages.seq, request.after));
+    if (request.before !== undefined) conditions.push(lt(messages.seq, request.before));
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(...conditions))
+      .orderBy(request.direction === 'forward' ? asc(messages.seq) : desc(messages.seq))
+      .limit(request.limit + 1);
+  }
+
+  /** Whether the thread has a reply at or before (`lte`) or at or after (`gte`) a seq. */
+  async threadHasBeyond(rootId: string, side: 'lte' | 'gte', seq: number): Promise<boolean> {
+    const rows = await this.db
+      .select({ seq: messages.seq })
+      .from(messages)
+      .where(and(eq(messages.threadId, rootId), side === 'lte' ? lte(messages.seq, seq) : gte(messages.seq, seq)))
+      .limit(1);
     return rows.length > 0;
   }
 
@@ -160,11 +236,19 @@ export class MessageRepository {
 export function filterConditions(filter: { [K in keyof MessageFilter]?: MessageFilter[K] | Placeholder }): SQL[] {
   const conditions: SQL[] = [];
   if (filter.since) conditions.push(gte(messages.createdAt, filter.since));
+  if (filter.until) conditions.push(lt(messages.createdAt, filter.until));
+  if (filter.topLevel === true) conditions.push(isNull(messages.threadId));
   if (filter.senderId) conditions.push(eq(messages.senderId, filter.senderId));
   if (filter.priority) conditions.push(eq(messages.priority, filter.priority));
   if (filter.kind) conditions.push(eq(messages.kind, filter.kind));
   return conditions;
 }
+
+/**
+ * The exclusive bound that makes `until` inclusive at the millisecond: clients see times to the
+ * millisecond (and send those back), while stored ones have microseconds.
+ */
+export const untilBound = (until: Date): Date => new Date(until.getTime() + 1);
 
 /** The unique constraint a reused clientMessageId violates (see the schema). */
 const CLIENT_MESSAGE_ID_UNIQUE = 'messages_client_message_id_uq';
@@ -261,7 +345,8 @@ const prepareInsertBatch = (db: Db) => insertBatchQuery(db).prepare(INSERT_BATCH
  *
  *   queued:  the messages, one row each, in queue order (the parameters are one array per column)
  *   allowed: those that may be stored: conversation in the message's org, sender taking part in it
- *            (when asked), replyToId naming one of its messages; numbered 1..n per conversation
+ *            (when asked), replyToId naming one of its messages, threadId one of its top-level
+ *            ones; numbered 1..n per conversation
  *   locked:  their conversations' rows, locked in id order, so that two batches (of any
  *            instances) never wait for each other in a cycle; the lock the UPDATE takes anyway
  *            (FOR NO KEY UPDATE), so inserts referencing the conversation need not wait
@@ -289,7 +374,9 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
       where (not q.sender_must_participate
              or exists (select 1 from ${participants} p where p.conversation_id = q.conversation_id and p.user_id = q.sender_id))
         and (q.reply_to_id is null
-             or exists (select 1 from ${messages} r where r.id = q.reply_to_id and r.conversation_id = q.conversation_id))`,
+             or exists (select 1 from ${messages} r where r.id = q.reply_to_id and r.conversation_id = q.conversation_id))
+        and (q.thread_id is null
+             or exists (select 1 from ${messages} t where t.id = q.thread_id and t.conversation_id = q.conversation_id and t.thread_id is null))`,
   );
   const locked = db.$with('locked', {}).as(
     sql`select c.id, counted.n from ${conversations} c

@@ -1,6 +1,8 @@
+import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
@@ -22,6 +24,8 @@ export type SendMessageInput = {
   traceId?: string | null;
   metadata?: unknown;
   clientMessageId?: string | null;
+  /** Reply in the thread of this top-level message of the conversation. */
+  threadId?: string | null;
 };
 
 /**
@@ -35,7 +39,9 @@ export type SendCheck = (viewer: Viewer, message: SendCheckInput) => (() => Prom
 export type SendCheckInput = { conversationId: string; runId: string | null; traceId: string | null; priority: MessageRow['priority'] };
 
 /** A message to send, as the service has completed it from the input. */
-type SendCandidate = NewMessage & Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId'>;
+type SendCandidate = NewMessage & Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId' | 'threadId'>;
+
+const NOT_A_THREAD = '`threadId` does not name a top-level message of this conversation';
 
 /** How often a send is tried again when the database refused it but no reason was found afterwards. */
 const SEND_ATTEMPTS = 3;
@@ -49,6 +55,8 @@ export class MessageService {
     private readonly users: UserService,
     private readonly bus: EventBus,
     private readonly events: DomainEvents,
+    /** Experts' reads are audited. */
+    private readonly audit: Pick<AuditLog, 'expertAccess'>,
   ) {}
 
   /** Adds a rule every send must pass (see SendCheck); modules add theirs when they are made. */
@@ -74,6 +82,7 @@ export class MessageService {
     if (input.replyToId != null && !isUuid(input.replyToId)) {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
+    if (input.threadId != null && !isUuid(input.threadId)) throw new BadInputError(NOT_A_THREAD, 'threadId');
 
     const message = {
       conversationId: input.conversationId,
@@ -90,6 +99,7 @@ export class MessageService {
       traceId: input.traceId ?? null,
       metadata: input.metadata ?? null,
       clientMessageId: input.clientMessageId ?? null,
+      threadId: input.threadId ?? null,
     };
 
     const checks = this.checksFor(viewer, message);
@@ -108,6 +118,7 @@ export class MessageService {
     await Promise.all([
       this.announce(stored.message, viewerSnapshot(viewer)),
       this.events.emit('messageCommitted', { actor: viewer, message: stored.message, via: 'send' }),
+      this.threadChanged(stored.message, viewer),
     ]);
     return stored.message;
   }
@@ -157,7 +168,39 @@ export class MessageService {
     if (message.replyToId && !(await this.repo.existsIn(message.conversationId, message.replyToId))) {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
+    if (message.threadId && !(await this.repo.isThreadRoot(message.conversationId, message.threadId))) {
+      throw new BadInputError(NOT_A_THREAD, 'threadId');
+    }
     return null;
+  }
+
+  /**
+   * A reply came or went: the root's summary changed, and messageUpdated subscribers hear of the
+   * root. They read the summary when it is delivered, after this commit, so the last one any
+   * subscriber gets counts every reply, whichever instance stored which.
+   */
+  private async threadChanged(reply: MessageRow, actor: Viewer): Promise<void> {
+    if (!reply.threadId) return;
+    const root = await this.repo.byId(reply.orgId, reply.threadId);
+    if (root) await this.announceUpdated(root, actor);
+  }
+
+  /** Replies in the thread of a message the viewer may read, in seq order. */
+  async threadPage(viewer: Viewer, rootId: string, args: PageArgs): Promise<Page<MessageRow>> {
+    const request = parsePageArgs(args, (raw) => decodeIntCursor('seq', raw, INT4_MAX));
+    const root = await this.requireVisible(viewer, rootId);
+    await this.audit.expertAccess(viewer, root.conversationId, 'expert.read', { operation: 'threadReplies' });
+    const rows = await this.repo.threadPage(root.id, request);
+    const { nodes, hasMore } = trimPage(rows, request);
+    const forward = request.direction === 'forward';
+    const cursorSide = forward ? request.after : request.before;
+    const beyondCursor = cursorSide !== undefined && (await this.repo.threadHasBeyond(root.id, forward ? 'lte' : 'gte', cursorSide));
+    return {
+      nodes,
+      hasNextPage: forward ? hasMore : beyondCursor,
+      hasPreviousPage: forward ? beyondCursor : hasMore,
+      cursorOf: (m) => encodeCursor('seq', m.seq),
+    };
   }
 
   /**
@@ -213,7 +256,7 @@ export class MessageService {
     // subscription that selects it.
     const sender = deleted.senderId === viewer.userId ? viewerSnapshot(viewer) : (await this.users.snapshots(deleted.orgId, [deleted.senderId])).get(deleted.senderId);
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));
-    await this.events.emit('messageDeleted', { actor: viewer, message: deleted });
+    await Promise.all([this.events.emit('messageDeleted', { actor: viewer, message: deleted }), this.threadChanged(deleted, viewer)]);
     return deleted;
   }
 
@@ -255,7 +298,7 @@ export class MessageService {
 /** A retried send: the original when it says the same thing, CONFLICT when it does not. */
 function sameOrConflict(
   original: MessageRow,
-  retry: Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId'>,
+  retry: Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId' | 'threadId'>,
 ): MessageRow {
   // A deleted original has lost its content; the retry still names it.
   const same =
@@ -263,7 +306,8 @@ function sameOrConflict(
     original.content === retry.content &&
     original.contentType === retry.contentType &&
     original.kind === retry.kind &&
-    original.replyToId === retry.replyToId;
+    original.replyToId === retry.replyToId &&
+    original.threadId === retry.threadId;
   if (!same) {
     throw new ConflictError(`clientMessageId "${retry.clientMessageId}" was already used for a different message`);
   }
