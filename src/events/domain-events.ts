@@ -28,6 +28,8 @@ export type DomainEventMap = {
   messageEdited: { actor: Viewer; message: MessageRow };
   /** `message.deleted`: soft-deleted, the row as it is now (no content). */
   messageDeleted: { actor: Viewer; message: MessageRow };
+  /** `message.pinned`, `.unpinned` (the message as it is now). */
+  messagePinChanged: { actor: Viewer; change: 'PINNED' | 'UNPINNED'; message: MessageRow };
   /** `reaction.added`, `.removed`: a user's reaction to a message (the message as it is). */
   reactionChanged: { actor: Viewer; change: 'ADDED' | 'REMOVED'; reaction: ReactionRow; message: MessageRow };
   /**

@@ -177,6 +177,10 @@ export const messages = pgTable(
      * statement checks it); null for a top-level message.
      */
     threadId: uuid('thread_id'),
+    /** Participants the message mentions (the send statement checks they take part); null for none. */
+    mentionIds: text('mention_ids').array(),
+    pinnedAt: timestamp('pinned_at', { withTimezone: true, mode: 'date' }),
+    pinnedBy: text('pinned_by'),
   },
   (t) => [
     unique('messages_conversation_seq_uq').on(t.conversationId, t.seq),
@@ -184,6 +188,9 @@ export const messages = pgTable(
     index('messages_thread_idx').on(t.threadId, t.seq).where(sql`${t.threadId} is not null`),
     // History without thread replies (messages(topLevel: true)).
     index('messages_top_level_idx').on(t.conversationId, t.seq).where(sql`${t.threadId} is null`),
+    // A user's mentions (`mentions`, unreadMentionCount): only messages that mention someone.
+    index('messages_mentions_idx').using('gin', t.mentionIds).where(sql`${t.mentionIds} is not null`),
+    index('messages_pinned_idx').on(t.conversationId, t.pinnedAt).where(sql`${t.pinnedAt} is not null`),
     // NULLs are distinct, so messages without a clientMessageId never collide.
     unique('messages_client_message_id_uq').on(t.conversationId, t.senderId, t.clientMessageId),
     index('messages_sender_idx').on(t.conversationId, t.senderId, t.seq),

@@ -38,6 +38,15 @@ export const ConversationRef = builder.objectRef<ConversationRow>('Conversation'
       description: "Messages from others after the viewer's read marker, not counting deleted ones.",
       resolve: (c, _args, ctx) => ctx.loaders.unreadCount.load(c.id),
     }),
+    unreadMentionCount: t.int({
+      description: 'Unread messages from others mentioning the viewer, not counting deleted ones.',
+      resolve: (c, _args, ctx) => ctx.loaders.unreadMentionCount.load(c.id),
+    }),
+    pinnedMessages: t.field({
+      type: [MessageRef],
+      description: 'Pinned messages, newest pin first.',
+      resolve: (c, _args, ctx) => ctx.loaders.pinnedMessages.load(c.id),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     lastActivityAt: t.expose('lastActivityAt', { type: 'DateTime' }),

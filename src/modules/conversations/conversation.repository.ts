@@ -271,6 +271,27 @@ export class ConversationRepository {
     return rows.map((r) => (r.sender ? { ...r.message, sender: r.sender } : r.message));
   }
 
+  /** Messages after the user's read marker mentioning them, not their own and not deleted, per conversation. */
+  async unreadMentionCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+    if (conversationIds.length === 0) return new Map();
+    const rows = await this.db
+      .select({ conversationId: participants.conversationId, n: sql<number>`count(${messages.id})::int` })
+      .from(participants)
+      .leftJoin(
+        messages,
+        and(
+          eq(messages.conversationId, participants.conversationId),
+          gt(messages.seq, participants.lastReadSeq),
+          sql`${messages.mentionIds} is not null and ${messages.mentionIds} @> array[${participants.userId}]`,
+          sql`${messages.senderId} <> ${participants.userId}`,
+          sql`${messages.deletedAt} IS NULL`,
+        ),
+      )
+      .where(and(eq(participants.userId, userId), inArray(participants.conversationId, [...conversationIds])))
+      .groupBy(participants.conversationId);
+    return new Map(rows.map((r) => [r.conversationId, r.n]));
+  }
+
   /** Messages after the user's read marker, not their own and not deleted, per conversation. */
   async unreadCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
     if (conversationIds.length === 0) return new Map();

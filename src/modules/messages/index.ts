@@ -4,7 +4,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
-import { byKey } from '../../lib/loaders.js';
+import { byKey, groupBy } from '../../lib/loaders.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { UserService } from '../users/user.service.js';
@@ -33,6 +33,12 @@ export function createMessagesModule(deps: {
     messages,
     history,
     loaders: {
+      /** Each conversation's pinned messages, newest pin first (the conversation's field: its reader takes part). */
+      pinnedMessages: (_viewer: Viewer | null) =>
+        new DataLoader<string, MessageRow[]>(async (ids) => {
+          const groups = groupBy(await repo.pinnedIn(ids), (m) => m.conversationId);
+          return ids.map((id) => groups.get(id) ?? []);
+        }),
       /** The summary of the thread under each message, null without replies (the same for every viewer). */
       threadSummary: (viewer: Viewer | null) =>
         new DataLoader<string, ThreadSummaryRow | null>(async (ids) => {

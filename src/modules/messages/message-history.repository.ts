@@ -154,6 +154,7 @@ const sqlBuilder = drizzle.mock();
 const SELECTED = [
   'id', 'seq', 'senderId', 'senderKind', 'content', 'contentType', 'kind', 'replyToId', 'priority', 'interruptible',
   'preemptedBy', 'runId', 'traceId', 'metadata', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt', 'threadId',
+  'mentionIds', 'pinnedAt', 'pinnedBy',
 ] as const satisfies readonly (keyof MessageRow)[];
 /** Where each selected column is in a row. */
 const C = Object.fromEntries(SELECTED.map((key, i) => [key, i])) as { [K in (typeof SELECTED)[number]]: number };
@@ -190,6 +191,9 @@ function toHistoryMessage(row: unknown[], orgId: string, conversationId: string,
     editedAt: timestamp(row[C.editedAt]),
     deletedAt: timestamp(row[C.deletedAt]),
     threadId: row[C.threadId] as string | null,
+    mentionIds: row[C.mentionIds] as string[] | null,
+    pinnedAt: timestamp(row[C.pinnedAt]),
+    pinnedBy: row[C.pinnedBy] as string | null,
     sender,
   };
 }

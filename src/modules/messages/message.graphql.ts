@@ -72,6 +72,20 @@ MessageRef.implement({
       // Read when delivered, not carried by events: the last update of a busy thread counts every reply.
       resolve: (m, _args, ctx) => (m.threadId ? null : ctx.loaders.threadSummary.load(m.id)),
     }),
+    mentions: t.field({
+      type: [UserRef],
+      ...viewerIndependent,
+      description: 'The participants the message mentions.',
+      resolve: async (m, _args, ctx) =>
+        m.mentionIds?.length ? (await Promise.all(m.mentionIds.map((id) => ctx.loaders.user.load(id)))).filter((u) => u !== null) : [],
+    }),
+    pinnedAt: t.expose('pinnedAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
+    pinnedBy: t.field({
+      type: UserRef,
+      nullable: true,
+      ...viewerIndependent,
+      resolve: (m, _args, ctx) => (m.pinnedBy ? ctx.loaders.user.load(m.pinnedBy) : null),
+    }),
   }),
 });
 
@@ -91,6 +105,7 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     metadata: t.field({ type: 'JSON' }),
     clientMessageId: t.string({ description: 'Makes the send exactly-once: retries with the same id return the original.' }),
     threadId: t.id({ description: 'Reply in the thread of this top-level message of the conversation.' }),
+    mentionIds: t.idList({ description: 'Participants the message mentions (at most 50).' }),
   }),
 });
 
@@ -112,6 +127,12 @@ builder.queryFields((t) => ({
       kind: t.arg({ type: MessageKindEnum }),
     },
     resolve: (_root, { conversationId, ...args }, ctx) => ctx.services.history.list(requireViewer(ctx), conversationId, args),
+  }),
+  mentions: t.field({
+    type: MessageConnection,
+    description: 'Messages mentioning you in your conversations, newest first (deleted ones left out).',
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.services.messages.mentions(requireViewer(ctx), args),
   }),
   threadReplies: t.field({
     type: MessageConnection,
@@ -137,6 +158,17 @@ builder.mutationFields((t) => ({
     type: MessageRef,
     args: { id: t.arg.id({ required: true }), content: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.messages.edit(requireViewer(ctx), args.id, args.content),
+  }),
+  pinMessage: t.field({
+    type: MessageRef,
+    description: 'Pins a message of your conversation for everyone in it; pinning it again changes nothing.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.messages.pin(requireViewer(ctx), args.id),
+  }),
+  unpinMessage: t.field({
+    type: MessageRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.messages.unpin(requireViewer(ctx), args.id),
   }),
   deleteMessage: t.field({
     type: MessageRef,

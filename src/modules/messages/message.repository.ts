@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, getTableColumns, type Column, gt, gte, inArray, isNotNull, isNull, lt, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { conversations, messages, participants, users, type MessageRow } from '../../db/schema/index.js';
@@ -26,6 +26,9 @@ export type MessageFilter = {
 /** A timestamp a raw aggregate answered: Postgres' text, or already a Date, depending on the driver. */
 const asDate = (value: string | Date): Date => (value instanceof Date ? value : parsePgTimestamptz(value));
 
+/** A position in a user's mentions, newest first. */
+export type MentionKey = { at: Date; id: string };
+
 /** A thread's summary, as threadSummaries reads it. */
 export type ThreadSummaryRow = { threadId: string; replyCount: number; lastReplyAt: Date; participantIds: string[] };
 
@@ -50,7 +53,7 @@ export class MessageRepository {
   /**
    * Stores a message with the conversation's next seq. Answers null when nothing was stored: the
    * conversation is not in the message's org, replyToId names no message of it, threadId no
-   * top-level message of it, or (with
+   * top-level message of it, mentionIds someone not in it, or (with
    * `senderMustParticipate`) the sender does not take part in it; the caller finds out which.
    * A reused clientMessageId throws DuplicateClientMessageId, and leaves no gap in seq.
    *
@@ -156,6 +159,58 @@ export class MessageRepository {
     return rows.length > 0;
   }
 
+  /** Pins the message (a pinned one keeps who pinned it first, and when); `by` null unpins. */
+  async setPin(id: string, by: string | null): Promise<MessageRow> {
+    const [row] = await this.db
+      .update(messages)
+      .set(
+        by === null
+          ? { pinnedAt: null, pinnedBy: null }
+          : { pinnedAt: sql`coalesce(${messages.pinnedAt}, now())`, pinnedBy: sql`coalesce(${messages.pinnedBy}, ${by})` },
+      )
+      .where(eq(messages.id, id))
+      .returning();
+    return row!;
+  }
+
+  /** The pinned messages of the conversations, newest pin first. */
+  async pinnedIn(conversationIds: readonly string[]): Promise<MessageRow[]> {
+    if (conversationIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(inArray(messages.conversationId, [...conversationIds]), isNotNull(messages.pinnedAt)))
+      .orderBy(desc(messages.pinnedAt), desc(messages.seq));
+  }
+
+  /**
+   * Messages mentioning the user in conversations they take part in, not deleted, newest first
+   * (to the millisecond, then by id: the cursor's precision), after `after`; `limit` + 1 rows.
+   */
+  async mentioning(orgId: string, userId: string, after: MentionKey | undefined, limit: number): Promise<MessageRow[]> {
+    const at = sql`date_trunc('milliseconds', ${messages.createdAt})`;
+    const conditions = [
+      eq(messages.orgId, orgId),
+      // Both, so that the partial GIN index serves it.
+      isNotNull(messages.mentionIds),
+      sql`${messages.mentionIds} @> array[${userId}]::text[]`,
+      isNull(messages.deletedAt),
+      exists(
+        this.db
+          .select({ one: sql`1` })
+          .from(participants)
+          .where(and(eq(participants.conversationId, messages.conversationId), eq(participants.userId, userId))),
+      ),
+    ];
+    if (after) conditions.push(sql`(${at}, ${messages.id}) < (${after.at.toISOString()}::timestamptz, ${after.id}::uuid)`);
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(...conditions))
+      .orderBy(desc(at), desc(messages.id))
+      .limit(limit + 1);
+  }
+
   async edit(id: string, content: string): Promise<MessageRow> {
     const [row] = await this.db
       .update(messages)
@@ -169,7 +224,7 @@ export class MessageRepository {
   async softDelete(id: string): Promise<MessageRow> {
     const [row] = await this.db
       .update(messages)
-      .set({ content: '', metadata: null, deletedAt: sql`coalesce(${messages.deletedAt}, now())` })
+      .set({ content: '', metadata: null, pinnedAt: null, pinnedBy: null, deletedAt: sql`coalesce(${messages.deletedAt}, now())` })
       .where(eq(messages.id, id))
       .returning();
     return row!;
@@ -346,7 +401,7 @@ const prepareInsertBatch = (db: Db) => insertBatchQuery(db).prepare(INSERT_BATCH
  *   queued:  the messages, one row each, in queue order (the parameters are one array per column)
  *   allowed: those that may be stored: conversation in the message's org, sender taking part in it
  *            (when asked), replyToId naming one of its messages, threadId one of its top-level
- *            ones; numbered 1..n per conversation
+ *            ones, mentionIds (distinct) its participants; numbered 1..n per conversation
  *   locked:  their conversations' rows, locked in id order, so that two batches (of any
  *            instances) never wait for each other in a cycle; the lock the UPDATE takes anyway
  *            (FOR NO KEY UPDATE), so inserts referencing the conversation need not wait
@@ -362,7 +417,11 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
   const names = givenColumns.map(([, column]) => sql.identifier(column.name));
   // Each array is sent as text[], which both drivers can send whatever the column's type (PGlite
   // cannot send an array of enums), and cast to the column's type here.
-  const arrays = givenColumns.map(([key, column]) => sql`${sql.placeholder(key)}::text[]::${sql.raw(column.getSQLType())}[]`);
+  // An array column (mention_ids) travels as its text form, one per message (a Postgres array of
+  // arrays must be rectangular), and is cast to its type where it is used.
+  const arrays = givenColumns.map(([key, column]) =>
+    isArrayColumn(column) ? sql`${sql.placeholder(key)}::text[]` : sql`${sql.placeholder(key)}::text[]::${sql.raw(column.getSQLType())}[]`,
+  );
   const queued = db.$with('queued', {}).as(
     sql`select * from unnest(${list(arrays)},
       ${sql.placeholder('senderMustParticipate')}::boolean[])
@@ -376,7 +435,10 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
         and (q.reply_to_id is null
              or exists (select 1 from ${messages} r where r.id = q.reply_to_id and r.conversation_id = q.conversation_id))
         and (q.thread_id is null
-             or exists (select 1 from ${messages} t where t.id = q.thread_id and t.conversation_id = q.conversation_id and t.thread_id is null))`,
+             or exists (select 1 from ${messages} t where t.id = q.thread_id and t.conversation_id = q.conversation_id and t.thread_id is null))
+        and (q.mention_ids is null
+             or (select count(*) from ${participants} p
+                 where p.conversation_id = q.conversation_id and p.user_id = any(q.mention_ids::text[])) = cardinality(q.mention_ids::text[]))`,
   );
   const locked = db.$with('locked', {}).as(
     sql`select c.id, counted.n from ${conversations} c
@@ -392,7 +454,7 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
   // its default, as in a plain INSERT (every column with a default is NOT NULL).
   const selected = Object.entries(getTableColumns(messages)).map(([key, column]) => {
     if (key === 'seq') return sql`b.seq_before + a.nth`;
-    const given = sql`a.${sql.identifier(column.name)}`;
+    const given = isArrayColumn(column) ? sql`a.${sql.identifier(column.name)}::${sql.raw(column.getSQLType())}` : sql`a.${sql.identifier(column.name)}`;
     return column.hasDefault ? sql`coalesce(${given}, ${column.default})` : given;
   });
   return db
@@ -400,6 +462,10 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>) {
     .insert(messages)
     .select(sql`select ${list(selected)} from allowed a join bumped b on b.id = a.conversation_id`)
     .returning();
+}
+
+function isArrayColumn(column: Column): boolean {
+  return column.columnType === 'PgArray';
 }
 
 function isDuplicateClientMessageId(err: unknown): boolean {

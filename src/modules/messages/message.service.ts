@@ -2,7 +2,7 @@ import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
+import { cursorDate, decodeCursor, decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
@@ -10,7 +10,7 @@ import { messageSnapshot, viewerSnapshot, type UserSnapshot } from '../../pubsub
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { UserService } from '../users/user.service.js';
-import { DuplicateClientMessageId, type MessageRepository, type NewMessage } from './message.repository.js';
+import { DuplicateClientMessageId, type MentionKey, type MessageRepository, type NewMessage } from './message.repository.js';
 
 export type SendMessageInput = {
   conversationId: string;
@@ -26,6 +26,8 @@ export type SendMessageInput = {
   clientMessageId?: string | null;
   /** Reply in the thread of this top-level message of the conversation. */
   threadId?: string | null;
+  /** Participants the message mentions. */
+  mentionIds?: string[] | null;
 };
 
 /**
@@ -39,7 +41,10 @@ export type SendCheck = (viewer: Viewer, message: SendCheckInput) => (() => Prom
 export type SendCheckInput = { conversationId: string; runId: string | null; traceId: string | null; priority: MessageRow['priority'] };
 
 /** A message to send, as the service has completed it from the input. */
-type SendCandidate = NewMessage & Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId' | 'threadId'>;
+type SendCandidate = NewMessage & Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId' | 'threadId' | 'mentionIds'>;
+
+/** People one message mentions at most. */
+export const MAX_MENTIONS = 50;
 
 const NOT_A_THREAD = '`threadId` does not name a top-level message of this conversation';
 
@@ -83,6 +88,11 @@ export class MessageService {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
     if (input.threadId != null && !isUuid(input.threadId)) throw new BadInputError(NOT_A_THREAD, 'threadId');
+    const mentionIds = input.mentionIds?.length ? [...new Set(input.mentionIds)] : null;
+    if (mentionIds) {
+      if (mentionIds.length > MAX_MENTIONS) throw new BadInputError(`A message mentions at most ${MAX_MENTIONS} people`, 'mentionIds');
+      for (const id of mentionIds) checkText('mentionIds', id, { max: LIMITS.shortTextChars });
+    }
 
     const message = {
       conversationId: input.conversationId,
@@ -100,6 +110,7 @@ export class MessageService {
       metadata: input.metadata ?? null,
       clientMessageId: input.clientMessageId ?? null,
       threadId: input.threadId ?? null,
+      mentionIds,
     };
 
     const checks = this.checksFor(viewer, message);
@@ -171,7 +182,47 @@ export class MessageService {
     if (message.threadId && !(await this.repo.isThreadRoot(message.conversationId, message.threadId))) {
       throw new BadInputError(NOT_A_THREAD, 'threadId');
     }
+    if (message.mentionIds) {
+      const present = await this.conversations.presentParticipants(message.mentionIds.map((userId) => ({ conversationId: message.conversationId, userId })));
+      const absent = message.mentionIds.filter((userId) => !present.has(`${message.conversationId}\u0000${userId}`));
+      if (absent.length) throw new BadInputError(`\`mentionIds\` names people who do not take part: ${absent.slice(0, 5).join(', ')}`, 'mentionIds');
+    }
     return null;
+  }
+
+  /** Pins a message of a conversation the viewer takes part in (pinning it again changes nothing). */
+  async pin(viewer: Viewer, id: string): Promise<MessageRow> {
+    const message = await this.requireVisible(viewer, id);
+    if (message.deletedAt) throw new BadInputError('A deleted message cannot be pinned', 'id');
+    if (message.pinnedAt) return message;
+    const pinned = await this.repo.setPin(id, viewer.userId);
+    await Promise.all([this.announceUpdated(pinned, viewer), this.events.emit('messagePinChanged', { actor: viewer, change: 'PINNED', message: pinned })]);
+    return pinned;
+  }
+
+  /** Unpins a message (any participant may); unpinning one not pinned changes nothing. */
+  async unpin(viewer: Viewer, id: string): Promise<MessageRow> {
+    const message = await this.requireVisible(viewer, id);
+    if (!message.pinnedAt) return message;
+    const unpinned = await this.repo.setPin(id, null);
+    await Promise.all([
+      this.announceUpdated(unpinned, viewer),
+      this.events.emit('messagePinChanged', { actor: viewer, change: 'UNPINNED', message: unpinned }),
+    ]);
+    return unpinned;
+  }
+
+  /** Messages mentioning the viewer across their conversations, newest first. */
+  async mentions(viewer: Viewer, args: Pick<PageArgs, 'first' | 'after'>): Promise<Page<MessageRow>> {
+    const request = parsePageArgs<MentionKey>(args, decodeMentionCursor);
+    const rows = await this.repo.mentioning(viewer.orgId, viewer.userId, request.after, request.limit);
+    const { nodes, hasMore } = trimPage(rows, request);
+    return {
+      nodes,
+      hasNextPage: hasMore,
+      hasPreviousPage: request.after !== undefined,
+      cursorOf: (m) => encodeCursor('mention', `${m.createdAt.getTime()}:${m.id}`),
+    };
   }
 
   /**
@@ -293,6 +344,12 @@ export class MessageService {
     await this.conversations.requireParticipant(viewer, message.conversationId);
     return message;
   }
+}
+
+function decodeMentionCursor(raw: string): MentionKey | undefined {
+  const match = decodeCursor('mention', raw)?.match(/^(\d{1,15}):([0-9a-f-]{36})$/);
+  const at = match ? cursorDate(Number(match[1])) : undefined;
+  return match && at && isUuid(match[2]!) ? { at, id: match[2]! } : undefined;
 }
 
 /** A retried send: the original when it says the same thing, CONFLICT when it does not. */
