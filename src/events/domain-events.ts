@@ -36,12 +36,24 @@ export type DomainEventMap = {
    * `conversation.created`, `.updated`, `.deleted`. UPDATED includes who answers (mode and
    * assignee, by ROUTE or HANDOFF); DELETED carries the row as it was.
    */
-  conversationChanged: { actor: Viewer; change: 'CREATED' | 'UPDATED' | 'DELETED'; conversation: ConversationRow };
+  conversationChanged: {
+    actor: Viewer;
+    change: 'CREATED' | 'UPDATED' | 'DELETED';
+    conversation: ConversationRow;
+    /** DELETED: who took part in it until then (their rows went with it). */
+    formerParticipantIds?: string[];
+  };
   /**
-   * `participant.added`, `.removed`; UPDATED (the read marker moved) has no webhook. REMOVED
-   * carries the row as it was. A deleted GROUP raises conversationChanged only.
+   * `participant.added`, `.removed`; UPDATED (the read marker moved, or the user's own muted or
+   * archived) has no webhook. REMOVED carries the row as it was. A deleted GROUP raises conversationChanged only.
    */
-  participantChanged: { actor: Viewer; change: 'ADDED' | 'REMOVED' | 'UPDATED'; participant: ParticipantRow };
+  participantChanged: {
+    actor: Viewer;
+    change: 'ADDED' | 'REMOVED' | 'UPDATED';
+    participant: ParticipantRow;
+    /** UPDATED: what changed, the read marker unless said otherwise, or the user's own settings. */
+    updated?: 'readMarker' | 'settings';
+  };
   /** `control.created`: a control event was stored (after its effect on runs and routing). */
   controlIssued: { actor: Viewer; control: ControlEventRow };
   /** `run.updated`: a control event moved a run's state or priority. */

@@ -92,12 +92,15 @@ export const conversations = pgTable(
     assigneeId: text('assignee_id'),
     /** A HIGH or CRITICAL message from a person preempts the interruptible agent runs. */
     preemptOnPriority: boolean('preempt_on_priority').notNull().default(false),
+    /** A GROUP anyone of the org may find (publicConversations) and join. */
+    isPublic: boolean('is_public').notNull().default(false),
     ...timestamps,
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex('conversations_private_key_uq').on(t.orgId, t.privateKey),
     foreignKey({ columns: [t.orgId, t.createdBy], foreignColumns: [users.orgId, users.id], name: 'conversations_created_by_fk' }),
+    index('conversations_public_idx').on(t.orgId, t.lastActivityAt).where(sql`${t.isPublic}`),
   ],
 );
 
@@ -113,6 +116,13 @@ export const participants = pgTable(
     joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     lastReadSeq: integer('last_read_seq').notNull().default(0),
     lastReadAt: timestamp('last_read_at', { withTimezone: true, mode: 'date' }),
+    /** Marked by the user: still counts unread, the client stays quiet about it. */
+    muted: boolean('muted').notNull().default(false),
+    /**
+     * Archived by the user at this last seq of the conversation: archived as long as no message
+     * came after it. A new message brings it back without any write of its own to the send.
+     */
+    archivedSeq: integer('archived_seq'),
   },
   (t) => [
     primaryKey({ columns: [t.conversationId, t.userId] }),
