@@ -14,6 +14,7 @@ import { createConversationsModule } from './modules/conversations/index.js';
 import { createExpertsModule } from './modules/experts/index.js';
 import { createMessagesModule } from './modules/messages/index.js';
 import { createReactionsModule } from './modules/reactions/index.js';
+import { createSearchModule } from './modules/search/index.js';
 import { createRealtimeModule } from './modules/realtime/index.js';
 import { createUsersModule } from './modules/users/index.js';
 import { countMessagesSent } from './observability/messages-sent.js';
@@ -51,6 +52,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const { conversations, loaders: conversationLoaders } = createConversationsModule({ db, bus, events, users });
   const { messages, history, loaders: messageLoaders } = createMessagesModule({ database, bus, events, audit, users, conversations });
   const { reactions, loaders: reactionLoaders } = createReactionsModule({ db, events, messages });
+  const { search } = createSearchModule({ db, audit, conversations });
   const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages });
   const { runs, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
     db,
@@ -88,6 +90,8 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     /** History pages (`messages`, `Conversation.messages`). */
     history,
     reactions,
+    /** searchMessages. */
+    search,
     typing,
     membership,
     /** The feeds of messageAdded, messageUpdated, messageDeleted, typing and controlEvent. */
