@@ -199,7 +199,7 @@ export class MessageRepository {
         this.db
           .select({ one: sql`1` })
           .from(participants)
-          .where(and(eq(participants.conversationId, messages.conversationId), eq(participants.userId, userId))),
+          .where(and(eq(participants.conversationId, messages.conversationId), eq(participants.orgId, orgId), eq(participants.userId, userId))),
       ),
     ];
     if (after) conditions.push(sql`(${at}, ${messages.id}) < (${after.at.toISOString()}::timestamptz, ${after.id}::uuid)`);
