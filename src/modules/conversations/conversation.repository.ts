@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import {
   conversations,
@@ -328,28 +328,17 @@ export class ConversationRepository {
   }
 
   /** Messages after the user's read marker mentioning them, not their own and not deleted, per conversation. */
-  async unreadMentionCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
-    if (conversationIds.length === 0) return new Map();
-    const rows = await this.db
-      .select({ conversationId: participants.conversationId, n: sql<number>`count(${messages.id})::int` })
-      .from(participants)
-      .leftJoin(
-        messages,
-        and(
-          eq(messages.conversationId, participants.conversationId),
-          gt(messages.seq, participants.lastReadSeq),
-          sql`${messages.mentionIds} is not null and ${messages.mentionIds} @> array[${participants.userId}]`,
-          sql`${messages.senderId} <> ${participants.userId}`,
-          sql`${messages.deletedAt} IS NULL`,
-        ),
-      )
-      .where(and(eq(participants.userId, userId), inArray(participants.conversationId, [...conversationIds])))
-      .groupBy(participants.conversationId);
-    return new Map(rows.map((r) => [r.conversationId, r.n]));
+  unreadMentionCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+    return this.countUnread(userId, conversationIds, sql`${messages.mentionIds} is not null and ${messages.mentionIds} @> array[${participants.userId}]`);
   }
 
   /** Messages after the user's read marker, not their own and not deleted, per conversation. */
-  async unreadCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+  unreadCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+    return this.countUnread(userId, conversationIds);
+  }
+
+  /** Counts the unread messages (see unreadCounts) that also meet `also`, per conversation. */
+  private async countUnread(userId: string, conversationIds: readonly string[], also?: SQL): Promise<Map<string, number>> {
     if (conversationIds.length === 0) return new Map();
     const rows = await this.db
       .select({ conversationId: participants.conversationId, n: sql<number>`count(${messages.id})::int` })
@@ -361,6 +350,7 @@ export class ConversationRepository {
           gt(messages.seq, participants.lastReadSeq),
           sql`${messages.senderId} <> ${participants.userId}`,
           sql`${messages.deletedAt} IS NULL`,
+          also,
         ),
       )
       .where(and(eq(participants.userId, userId), inArray(participants.conversationId, [...conversationIds])))
