@@ -66,7 +66,7 @@ BEGIN
   END IF;
   IF EXISTS (SELECT 1 FROM webhooks w WHERE w.org_id = r->>'org_id' AND w.enabled
              AND (TG_ARGV[0] = ANY (w.events) OR '*' = ANY (w.events))) THEN
-    INSERT INTO webhook_events (org_id, type, data) VALUES (r->>'org_id', TG_ARGV[0], webhook_payload(r - 'private_key'));
+    INSERT INTO webhook_events (org_id, type, data) VALUES (r->>'org_id', TG_ARGV[0], webhook_payload(r - 'private_key' - 'search'));
   END IF;
   RETURN NULL;
 END

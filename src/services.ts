@@ -14,6 +14,8 @@ import { createConversationsModule } from './modules/conversations/index.js';
 import { createEvaluationsModule } from './modules/evaluations/index.js';
 import { createExpertsModule } from './modules/experts/index.js';
 import { createMessagesModule } from './modules/messages/index.js';
+import { createReactionsModule } from './modules/reactions/index.js';
+import { createSearchModule } from './modules/search/index.js';
 import { createRealtimeModule } from './modules/realtime/index.js';
 import { createUsersModule } from './modules/users/index.js';
 import { createWebhookSubscriptions, createWebhooksModule } from './modules/webhooks/index.js';
@@ -62,6 +64,8 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     conversations,
     outbox: webhookSubscriptions,
   });
+  const { reactions, loaders: reactionLoaders } = createReactionsModule({ db, events, messages });
+  const { search } = createSearchModule({ db, audit, conversations });
   const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages });
   const { runs, runEnds, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
     db,
@@ -106,6 +110,9 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     messages,
     /** History pages (`messages`, `Conversation.messages`). */
     history,
+    reactions,
+    /** searchMessages. */
+    search,
     typing,
     membership,
     /** The feeds of messageAdded, messageUpdated, messageDeleted, typing and controlEvent. */
@@ -125,6 +132,6 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
     /** Webhook delivery: started with the server, stopped with it. */
     webhookDelivery,
     /** A request's loaders (see defineLoaders), from every module's. */
-    loadersFor: defineLoaders({ ...userLoaders, ...conversationLoaders, ...messageLoaders, ...agentLoaders, ...evaluationLoaders }),
+    loadersFor: defineLoaders({ ...userLoaders, ...conversationLoaders, ...messageLoaders, ...reactionLoaders, ...agentLoaders, ...evaluationLoaders }),
   };
 }

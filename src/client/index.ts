@@ -72,6 +72,9 @@ export function applyChunk(parts: readonly MessagePart[], chunk: Pick<MessageChu
   return next;
 }
 export type Conversation = ops.ConversationFieldsFragment;
+/** A message with its reactions, thread summary, mentions and pin. */
+export type ChatMessage = ops.ChatMessageFieldsFragment;
+export type ConversationEvent = ops.ConversationEventsSubscription['conversationEvents'];
 type Vars<D> = D extends TypedDocumentNode<unknown, infer V> ? V : never;
 type Unsubscribe = () => void;
 
@@ -263,6 +266,37 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       (await request(ops.MessagesDocument, { conversationId, ...page })).messages,
     markRead: async (conversationId: string, seq: number) => (await request(ops.MarkReadDocument, { conversationId, seq })).markRead,
 
+    /** A page of history with reactions, threads, mentions and pins (`topLevel: true` leaves thread replies out). */
+    chatHistory: async (conversationId: string, page: Omit<Vars<typeof ops.ChatMessagesDocument>, 'conversationId'> = { last: 50 }) =>
+      (await request(ops.ChatMessagesDocument, { conversationId, ...page })).messages,
+    /** Adds your reaction (one emoji or a :shortcode:); adding it again changes nothing. */
+    react: async (messageId: string, emoji: string): Promise<ChatMessage> => (await request(ops.AddReactionDocument, { messageId, emoji })).addReaction,
+    unreact: async (messageId: string, emoji: string): Promise<ChatMessage> =>
+      (await request(ops.RemoveReactionDocument, { messageId, emoji })).removeReaction,
+    pin: async (messageId: string): Promise<ChatMessage> => (await request(ops.PinMessageDocument, { id: messageId })).pinMessage,
+    unpin: async (messageId: string): Promise<ChatMessage> => (await request(ops.UnpinMessageDocument, { id: messageId })).unpinMessage,
+    /** Replies in a message's thread, in seq order (reply with `sendMessage({ threadId })`). */
+    threadReplies: async (messageId: string, page: Omit<Vars<typeof ops.ThreadRepliesDocument>, 'messageId'> = { first: 50 }) =>
+      (await request(ops.ThreadRepliesDocument, { messageId, ...page })).threadReplies,
+    /** Messages mentioning you, newest first. */
+    mentions: async (page: Vars<typeof ops.MentionsDocument> = {}) => (await request(ops.MentionsDocument, page)).mentions,
+    /** Full-text search over your conversations; each edge's `highlight` is escaped HTML with <mark>s. */
+    searchMessages: async (query: string, options: Omit<Vars<typeof ops.SearchMessagesDocument>, 'query'> = {}) =>
+      (await request(ops.SearchMessagesDocument, { query, ...options })).searchMessages,
+    /** Your own settings in a conversation: muted, archived (until the next message). */
+    updateParticipantSettings: async (conversationId: string, input: ops.ParticipantSettingsInput) =>
+      (await request(ops.UpdateParticipantSettingsDocument, { conversationId, input })).updateParticipantSettings,
+    mute: async (conversationId: string, muted = true) =>
+      (await request(ops.UpdateParticipantSettingsDocument, { conversationId, input: { muted } })).updateParticipantSettings,
+    archive: async (conversationId: string, archived = true) =>
+      (await request(ops.UpdateParticipantSettingsDocument, { conversationId, input: { archived } })).updateParticipantSettings,
+    /** Your conversations with their unread mention counts and your settings; `archived: true` lists the archived ones. */
+    chatConversations: async (args: Vars<typeof ops.ChatConversationsDocument> = {}) => (await request(ops.ChatConversationsDocument, args)).conversations,
+    /** Public groups of your org (names holding `search`). */
+    publicConversations: async (args: Vars<typeof ops.PublicConversationsDocument> = {}) =>
+      (await request(ops.PublicConversationsDocument, args)).publicConversations,
+    joinConversation: async (conversationId: string) => (await request(ops.JoinConversationDocument, { conversationId })).joinConversation,
+
     sendControl: async (conversationId: string, input: ops.ControlEventInput) =>
       (await request(ops.SendControlDocument, { conversationId, input })).sendControl,
     controlEvents: async (conversationId: string, page: { first?: number; after?: string } = {}) =>
@@ -343,6 +377,15 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       listen(ops.MessageUpdatedDocument, { conversationId }, (d) => handler(d.messageUpdated)),
     onMessageDeleted: (conversationId: string, handler: (m: Message) => void): Unsubscribe =>
       listen(ops.MessageDeletedDocument, { conversationId }, (d) => handler(d.messageDeleted)),
+    /** Changes to messages with their reactions, thread summary and pin (messageUpdated). */
+    onMessageChanged: (conversationId: string, handler: (m: ChatMessage) => void): Unsubscribe =>
+      listen(ops.ChatMessageUpdatedDocument, { conversationId }, (d) => handler(d.messageUpdated)),
+    /**
+     * Your conversation list, live: JOINED, LEFT, UPDATED, DELETED, participant changes and read
+     * markers (READ) of all your conversations, or of one with `conversationId`.
+     */
+    onConversationEvent: (handler: (e: ConversationEvent) => void, opts: { conversationId?: string; onError?: (err: unknown) => void } = {}): Unsubscribe =>
+      listen(ops.ConversationEventsDocument, { conversationId: opts.conversationId }, (d) => handler(d.conversationEvents), opts.onError),
     onTyping: (conversationId: string, handler: (e: ops.TypingSubscription['typing']) => void): Unsubscribe =>
       listen(ops.TypingDocument, { conversationId }, (d) => handler(d.typing)),
     onPresence: (userIds: string[] | null, handler: (e: ops.PresenceSubscription['presence']) => void): Unsubscribe =>

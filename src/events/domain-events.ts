@@ -9,6 +9,7 @@ import type {
   MessageStreamRow,
   ParticipantRow,
   WebhookRow,
+  ReactionRow,
 } from '../db/schema/index.js';
 
 /**
@@ -31,16 +32,32 @@ export type DomainEventMap = {
   messageEdited: { actor: Viewer; message: MessageRow };
   /** `message.deleted`: soft-deleted, the row as it is now (no content). */
   messageDeleted: { actor: Viewer; message: MessageRow };
+  /** `message.pinned`, `.unpinned` (the message as it is now). */
+  messagePinChanged: { actor: Viewer; change: 'PINNED' | 'UNPINNED'; message: MessageRow };
+  /** `reaction.added`, `.removed`: a user's reaction to a message (the message as it is). */
+  reactionChanged: { actor: Viewer; change: 'ADDED' | 'REMOVED'; reaction: ReactionRow; message: MessageRow };
   /**
    * `conversation.created`, `.updated`, `.deleted`. UPDATED includes who answers (mode and
    * assignee, by ROUTE or HANDOFF); DELETED carries the row as it was.
    */
-  conversationChanged: { actor: Viewer; change: 'CREATED' | 'UPDATED' | 'DELETED'; conversation: ConversationRow };
+  conversationChanged: {
+    actor: Viewer;
+    change: 'CREATED' | 'UPDATED' | 'DELETED';
+    conversation: ConversationRow;
+    /** DELETED: who took part in it until then (their rows went with it). */
+    formerParticipantIds?: string[];
+  };
   /**
-   * `participant.added`, `.removed`; UPDATED (the read marker moved) has no webhook. REMOVED
-   * carries the row as it was. A deleted GROUP raises conversationChanged only.
+   * `participant.added`, `.removed`; UPDATED (the read marker moved, or the user's own muted or
+   * archived) has no webhook. REMOVED carries the row as it was. A deleted GROUP raises conversationChanged only.
    */
-  participantChanged: { actor: Viewer; change: 'ADDED' | 'REMOVED' | 'UPDATED'; participant: ParticipantRow };
+  participantChanged: {
+    actor: Viewer;
+    change: 'ADDED' | 'REMOVED' | 'UPDATED';
+    participant: ParticipantRow;
+    /** UPDATED: what changed, the read marker unless said otherwise, or the user's own settings. */
+    updated?: 'readMarker' | 'settings';
+  };
   /** `control.created`: a control event was stored (after its effect on runs and routing). */
   controlIssued: { actor: Viewer; control: ControlEventRow };
   /**

@@ -3,6 +3,8 @@ import { builder } from './builder.js';
 import '../modules/users/user.graphql.js';
 import '../modules/conversations/conversation.graphql.js';
 import '../modules/messages/message.graphql.js';
+import '../modules/reactions/reaction.graphql.js';
+import '../modules/search/search.graphql.js';
 import '../modules/control/control.graphql.js';
 import '../modules/realtime/realtime.graphql.js';
 import '../modules/agents/agent.graphql.js';

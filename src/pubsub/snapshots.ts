@@ -7,10 +7,11 @@ import type { ControlEventRow, MessageRow, UserRow } from '../db/schema/index.js
  */
 export type UserSnapshot = Pick<UserRow, 'orgId' | 'id' | 'displayName' | 'kind' | 'roles'>;
 
-export type MessageSnapshot = Omit<MessageRow, 'createdAt' | 'editedAt' | 'deletedAt'> & {
+export type MessageSnapshot = Omit<MessageRow, 'createdAt' | 'editedAt' | 'deletedAt' | 'pinnedAt'> & {
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
+  pinnedAt: string | null;
   sender?: UserSnapshot;
 };
 
@@ -27,6 +28,7 @@ export function messageSnapshot(row: MessageRow | MessageSnapshot, sender?: User
     createdAt: iso(row.createdAt)!,
     editedAt: iso(row.editedAt),
     deletedAt: iso(row.deletedAt),
+    pinnedAt: iso(row.pinnedAt),
     sender: sender ?? (row as MessageSnapshot).sender,
   };
 }

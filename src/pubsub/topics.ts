@@ -1,4 +1,4 @@
-import type { MessagePart, MessageStreamRow } from '../db/schema/index.js';
+import type { ConversationRow, MessagePart, MessageStreamRow, ParticipantRow } from '../db/schema/index.js';
 import { escapeId as id } from '../lib/id-names.js';
 import type { PresenceStatus } from '../modules/users/presence-status.js';
 import type { ControlEventSnapshot, MessageSnapshot, UserSnapshot } from './snapshots.js';
@@ -49,6 +49,29 @@ export type ExpertRequestEvent = { id: string; status: string };
 /** A user joined or left a conversation; live subscriptions use it to start or stop delivering. */
 export type MembershipEvent = { conversationId: string; userId: string; change: 'ADDED' | 'REMOVED' };
 
+export const CONVERSATION_EVENT_TYPES = [
+  'JOINED',
+  'LEFT',
+  'UPDATED',
+  'DELETED',
+  'PARTICIPANT_ADDED',
+  'PARTICIPANT_REMOVED',
+  'PARTICIPANT_UPDATED',
+  'READ',
+] as const;
+export type ConversationEventType = (typeof CONVERSATION_EVENT_TYPES)[number];
+/**
+ * Something about one of a user's conversations, for that user (conversationEvents). The rows
+ * travel whole, as JSON through Redis: their dates arrive as ISO strings, which the DateTime
+ * scalar writes as they are.
+ */
+export type ConversationEventSnapshot = {
+  type: ConversationEventType;
+  conversation: ConversationRow;
+  participant: ParticipantRow | null;
+  actor: UserSnapshot | null;
+};
+
 export const topics = {
   messageAdded: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${id(conversationId)}:message-added`),
   messageUpdated: (conversationId: string) => topic<MessageSnapshot>(`sb:conv:${id(conversationId)}:message-updated`),
@@ -62,6 +85,9 @@ export const topics = {
   /** Conversations a user was added to or removed from (for subscriptions across all of them). */
   userMembership: (orgId: string, userId: string) =>
     topic<MembershipEvent>(`sb:org:${id(orgId)}:user:${id(userId)}:membership`),
+  /** What happens to a user's conversations, for that user (see ConversationEventPublisher). */
+  conversationEvents: (orgId: string, userId: string) =>
+    topic<ConversationEventSnapshot>(`sb:org:${id(orgId)}:user:${id(userId)}:conversation-events`),
   presence: (orgId: string, userId: string) => topic<PresenceEvent>(`sb:org:${id(orgId)}:user:${id(userId)}:presence`),
   /** Every presence change of an org, for subscribers that name no users. */
   orgPresence: (orgId: string) => topic<PresenceEvent>(`sb:org:${id(orgId)}:presence`),

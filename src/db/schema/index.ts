@@ -110,12 +110,15 @@ export const conversations = pgTable(
     assigneeId: text('assignee_id'),
     /** A HIGH or CRITICAL message from a person preempts the interruptible agent runs. */
     preemptOnPriority: boolean('preempt_on_priority').notNull().default(false),
+    /** A GROUP anyone of the org may find (publicConversations) and join. */
+    isPublic: boolean('is_public').notNull().default(false),
     ...timestamps,
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex('conversations_private_key_uq').on(t.orgId, t.privateKey),
     foreignKey({ columns: [t.orgId, t.createdBy], foreignColumns: [users.orgId, users.id], name: 'conversations_created_by_fk' }),
+    index('conversations_public_idx').on(t.orgId, t.lastActivityAt).where(sql`${t.isPublic}`),
   ],
 );
 
@@ -131,6 +134,13 @@ export const participants = pgTable(
     joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     lastReadSeq: integer('last_read_seq').notNull().default(0),
     lastReadAt: timestamp('last_read_at', { withTimezone: true, mode: 'date' }),
+    /** Marked by the user: still counts unread, the client stays quiet about it. */
+    muted: boolean('muted').notNull().default(false),
+    /**
+     * Archived by the user at this last seq of the conversation: archived as long as no message
+     * came after it. A new message brings it back without any write of its own to the send.
+     */
+    archivedSeq: integer('archived_seq'),
   },
   (t) => [
     primaryKey({ columns: [t.conversationId, t.userId] }),
@@ -192,9 +202,25 @@ export const messages = pgTable(
     ...timestamps,
     editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
     deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The top-level message of the same conversation whose thread this one replies in (the send
+     * statement checks it); null for a top-level message.
+     */
+    threadId: uuid('thread_id'),
+    /** Participants the message mentions (the send statement checks they take part); null for none. */
+    mentionIds: text('mention_ids').array(),
+    pinnedAt: timestamp('pinned_at', { withTimezone: true, mode: 'date' }),
+    pinnedBy: text('pinned_by'),
   },
   (t) => [
     unique('messages_conversation_seq_uq').on(t.conversationId, t.seq),
+    // A thread's replies in seq order (threadReplies, thread summaries).
+    index('messages_thread_idx').on(t.threadId, t.seq).where(sql`${t.threadId} is not null`),
+    // History without thread replies (messages(topLevel: true)).
+    index('messages_top_level_idx').on(t.conversationId, t.seq).where(sql`${t.threadId} is null`),
+    // A user's mentions (`mentions`, unreadMentionCount): only messages that mention someone.
+    index('messages_mentions_idx').using('gin', t.mentionIds).where(sql`${t.mentionIds} is not null`),
+    index('messages_pinned_idx').on(t.conversationId, t.pinnedAt).where(sql`${t.pinnedAt} is not null`),
     // NULLs are distinct, so messages without a clientMessageId never collide.
     unique('messages_client_message_id_uq').on(t.conversationId, t.senderId, t.clientMessageId),
     index('messages_sender_idx').on(t.conversationId, t.senderId, t.seq),
@@ -345,6 +371,28 @@ export const evaluations = pgTable(
   ],
 );
 
+/**
+ * A user's reaction to a message: one row per (message, emoji, user), so adding it again changes
+ * nothing. The rows go with their message (and so with its conversation).
+ */
+export const messageReactions = pgTable(
+  'message_reactions',
+  {
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    userId: text('user_id').notNull(),
+    emoji: text('emoji').notNull(),
+    // Millisecond precision: "who reacted" lists people in the order they reacted.
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.emoji, t.userId] }),
+    foreignKey({ columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id], name: 'message_reactions_user_fk' }),
+  ],
+);
+
 /** Service API keys: only the SHA-256 of the key is kept (keys are 256-bit random, so no KDF is needed). */
 export const apiKeys = pgTable('api_keys', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -481,3 +529,4 @@ export type DepartureRow = typeof departures.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type ReactionRow = typeof messageReactions.$inferSelect;

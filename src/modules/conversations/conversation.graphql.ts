@@ -13,6 +13,23 @@ export const ParticipantRef = builder.objectRef<ParticipantRow>('Participant').i
     joinedAt: t.expose('joinedAt', { type: 'DateTime' }),
     lastReadSeq: t.exposeInt('lastReadSeq'),
     lastReadAt: t.expose('lastReadAt', { type: 'DateTime', nullable: true }),
+    // Settings are the user's own business: others see them as off.
+    muted: t.boolean({
+      description: "Your own participant's: muted by you (it still counts unread). Always false on others'.",
+      resolve: (p, _args, ctx) => p.userId === ctx.viewer?.userId && p.muted,
+    }),
+    archived: t.boolean({
+      description: "Your own participant's: archived by you, and no message since. Always false on others'.",
+      resolve: async (p, _args, ctx) =>
+        p.userId === ctx.viewer?.userId && p.archivedSeq !== null && (await ctx.loaders.lastSeq.load(p.conversationId)) <= p.archivedSeq,
+    }),
+  }),
+});
+
+const ParticipantSettingsInput = builder.inputType('ParticipantSettingsInput', {
+  fields: (t) => ({
+    muted: t.boolean(),
+    archived: t.boolean({ description: 'Archived conversations leave `conversations` until a new message arrives.' }),
   }),
 });
 
@@ -28,6 +45,7 @@ export const ConversationRef = builder.objectRef<ConversationRow>('Conversation'
       type: [ParticipantRef],
       resolve: (c, _args, ctx) => ctx.loaders.participants.load(c.id),
     }),
+    isPublic: t.exposeBoolean('isPublic', { description: 'A GROUP anyone of the org may find and join.' }),
     lastSeq: t.exposeInt('lastSeq'),
     lastMessage: t.field({
       type: MessageRef,
@@ -37,6 +55,15 @@ export const ConversationRef = builder.objectRef<ConversationRow>('Conversation'
     unreadCount: t.int({
       description: "Messages from others after the viewer's read marker, not counting deleted ones.",
       resolve: (c, _args, ctx) => ctx.loaders.unreadCount.load(c.id),
+    }),
+    unreadMentionCount: t.int({
+      description: 'Unread messages from others mentioning the viewer, not counting deleted ones.',
+      resolve: (c, _args, ctx) => ctx.loaders.unreadMentionCount.load(c.id),
+    }),
+    pinnedMessages: t.field({
+      type: [MessageRef],
+      description: 'Pinned messages, newest pin first.',
+      resolve: (c, _args, ctx) => ctx.loaders.pinnedMessages.load(c.id),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -58,6 +85,7 @@ const CreateConversationInput = builder.inputType('CreateConversationInput', {
     description: t.string(),
     metadata: t.field({ type: 'JSON' }),
     participantIds: t.idList({ description: 'Other participants; the creator joins as OWNER.' }),
+    isPublic: t.boolean({ description: 'A GROUP anyone of the org may find (publicConversations) and join.' }),
   }),
 });
 
@@ -69,6 +97,7 @@ const UpdateConversationInput = builder.inputType('UpdateConversationInput', {
     preemptOnPriority: t.boolean({
       description: 'When true, a HIGH or CRITICAL message from a person preempts the interruptible agent runs.',
     }),
+    isPublic: t.boolean({ description: 'A GROUP anyone of the org may find and join.' }),
   }),
 });
 
@@ -88,8 +117,15 @@ builder.queryFields((t) => ({
       last: t.arg.int(),
       before: t.arg.string(),
       type: t.arg({ type: ConversationTypeEnum }),
+      archived: t.arg.boolean({ description: 'true: only the ones you archived (and no message came since); otherwise they are left out.' }),
     },
     resolve: (_root, args, ctx) => ctx.services.conversations.list(requireViewer(ctx), args),
+  }),
+  publicConversations: t.field({
+    type: ConversationConnection,
+    description: "Your org's public groups, newest activity first; `search` looks in their names.",
+    args: { search: t.arg.string(), first: t.arg.int(), after: t.arg.string(), last: t.arg.int(), before: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.services.conversations.listPublic(requireViewer(ctx), args),
   }),
 }));
 
@@ -136,6 +172,18 @@ builder.mutationFields((t) => ({
   leaveConversation: t.boolean({
     args: { conversationId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.conversations.leave(requireViewer(ctx), args.conversationId),
+  }),
+  joinConversation: t.field({
+    type: ParticipantRef,
+    description: 'Joins a public group of your org as MEMBER; other conversations refuse (FORBIDDEN).',
+    args: { conversationId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.conversations.joinPublic(requireViewer(ctx), args.conversationId),
+  }),
+  updateParticipantSettings: t.field({
+    type: ParticipantRef,
+    description: 'Your own settings in a conversation (fields left out stay as they are).',
+    args: { conversationId: t.arg.id({ required: true }), input: t.arg({ type: ParticipantSettingsInput, required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.conversations.updateSettings(requireViewer(ctx), args.conversationId, args.input),
   }),
   markRead: t.field({
     type: ParticipantRef,

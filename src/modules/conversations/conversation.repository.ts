@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import {
   conversations,
@@ -44,6 +44,11 @@ export class ConversationRepository {
     return rows[0] ?? null;
   }
 
+  async byId(id: string): Promise<ConversationRow | null> {
+    const rows = await this.db.select().from(conversations).where(eq(conversations.id, id));
+    return rows[0] ?? null;
+  }
+
   async byPrivateKey(orgId: string, privateKey: string, db: Db | Tx = this.db): Promise<ConversationRow | null> {
     const rows = await db
       .select()
@@ -76,9 +81,13 @@ export class ConversationRepository {
     userId: string,
     request: PageRequest<ActivityKey>,
     type?: ConversationRow['type'],
+    archived = false,
   ): Promise<ConversationRow[]> {
     const conditions = [eq(participants.orgId, orgId), eq(participants.userId, userId)];
     if (type) conditions.push(eq(conversations.type, type));
+    // Archived: marked so, and no message since (see participants.archivedSeq).
+    const isArchived = sql`(${participants.archivedSeq} is not null and ${conversations.lastSeq} <= ${participants.archivedSeq})`;
+    conditions.push(archived ? isArchived : sql`not ${isArchived}`);
     // "after" in this order means older activity; "before" means newer.
     if (request.after) conditions.push(olderThan(request.after));
     if (request.before) conditions.push(newerThan(request.before));
@@ -94,6 +103,53 @@ export class ConversationRepository {
       .orderBy(...order)
       .limit(request.limit + 1);
     return rows.map((r) => r.conversation);
+  }
+
+  /**
+   * The org's public groups whose name holds `search` (any case), newest activity first. A
+   * substring match over names is a filter on the org's public groups, which the index finds.
+   */
+  async listPublic(orgId: string, request: PageRequest<ActivityKey>, search?: string): Promise<ConversationRow[]> {
+    const conditions = [eq(conversations.orgId, orgId), eq(conversations.isPublic, true), eq(conversations.type, 'GROUP')];
+    if (search) conditions.push(sql`${conversations.name} ilike ${`%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
+    if (request.after) conditions.push(olderThan(request.after));
+    if (request.before) conditions.push(newerThan(request.before));
+    const order =
+      request.direction === 'forward'
+        ? [desc(conversations.lastActivityAt), desc(conversations.id)]
+        : [asc(conversations.lastActivityAt), asc(conversations.id)];
+    return this.db
+      .select()
+      .from(conversations)
+      .where(and(...conditions))
+      .orderBy(...order)
+      .limit(request.limit + 1);
+  }
+
+  /** The user's own settings in a conversation; answers the row, null if they take no part. */
+  async setSettings(conversationId: string, userId: string, settings: { muted?: boolean; archived?: boolean }): Promise<ParticipantRow | null> {
+    const set: Partial<Record<'muted' | 'archivedSeq', unknown>> = {};
+    if (settings.muted !== undefined) set.muted = settings.muted;
+    if (settings.archived !== undefined) {
+      set.archivedSeq = settings.archived ? sql`(select ${conversations.lastSeq} from ${conversations} where ${conversations.id} = ${conversationId})` : null;
+    }
+    if (Object.keys(set).length === 0) return this.participant(conversationId, userId);
+    const [row] = await this.db
+      .update(participants)
+      .set(set as Partial<ParticipantRow>)
+      .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)))
+      .returning();
+    return row ?? null;
+  }
+
+  /** The conversations' last seqs (whether an archived one has had a message since). */
+  async lastSeqsOf(conversationIds: readonly string[]): Promise<Map<string, number>> {
+    if (conversationIds.length === 0) return new Map();
+    const rows = await this.db
+      .select({ id: conversations.id, lastSeq: conversations.lastSeq })
+      .from(conversations)
+      .where(inArray(conversations.id, [...conversationIds]));
+    return new Map(rows.map((r) => [r.id, r.lastSeq]));
   }
 
   /** Ids of every conversation the user takes part in. */
@@ -112,7 +168,7 @@ export class ConversationRepository {
 
   async update(
     id: string,
-    set: Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority'>>,
+    set: Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority' | 'isPublic'>>,
   ): Promise<ConversationRow> {
     const [row] = await this.db
       .update(conversations)
@@ -271,8 +327,18 @@ export class ConversationRepository {
     return rows.map((r) => (r.sender ? { ...r.message, sender: r.sender } : r.message));
   }
 
+  /** Messages after the user's read marker mentioning them, not their own and not deleted, per conversation. */
+  unreadMentionCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+    return this.countUnread(userId, conversationIds, sql`${messages.mentionIds} is not null and ${messages.mentionIds} @> array[${participants.userId}]`);
+  }
+
   /** Messages after the user's read marker, not their own and not deleted, per conversation. */
-  async unreadCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+  unreadCounts(userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+    return this.countUnread(userId, conversationIds);
+  }
+
+  /** Counts the unread messages (see unreadCounts) that also meet `also`, per conversation. */
+  private async countUnread(userId: string, conversationIds: readonly string[], also?: SQL): Promise<Map<string, number>> {
     if (conversationIds.length === 0) return new Map();
     const rows = await this.db
       .select({ conversationId: participants.conversationId, n: sql<number>`count(${messages.id})::int` })
@@ -284,6 +350,7 @@ export class ConversationRepository {
           gt(messages.seq, participants.lastReadSeq),
           sql`${messages.senderId} <> ${participants.userId}`,
           sql`${messages.deletedAt} IS NULL`,
+          also,
         ),
       )
       .where(and(eq(participants.userId, userId), inArray(participants.conversationId, [...conversationIds])))

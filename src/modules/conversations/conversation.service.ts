@@ -2,7 +2,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { Tx } from '../../db/client.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
+import { cursorDate, encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs, type PageRequest } from '../../lib/paging.js';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
@@ -17,6 +17,7 @@ export type CreateConversationInput = {
   description?: string | null;
   metadata?: unknown;
   participantIds?: string[] | null;
+  isPublic?: boolean | null;
 };
 
 export type UpdateConversationInput = {
@@ -24,6 +25,7 @@ export type UpdateConversationInput = {
   description?: string | null;
   metadata?: unknown;
   preemptOnPriority?: boolean | null;
+  isPublic?: boolean | null;
 };
 
 const canManage = (role: Role | undefined) => role === 'OWNER' || role === 'ADMIN';
@@ -64,17 +66,45 @@ export class ConversationService {
     return (await this.requireParticipant(viewer, conversationId)).conversation;
   }
 
-  async list(viewer: Viewer, args: PageArgs & { type?: ConversationRow['type'] | null }): Promise<Page<ConversationRow>> {
+  /** The viewer's conversations, newest activity first; archived ones only with `archived: true`. */
+  async list(viewer: Viewer, args: PageArgs & { type?: ConversationRow['type'] | null; archived?: boolean | null }): Promise<Page<ConversationRow>> {
     const request = parsePageArgs<ActivityKey>(args, decodeActivityCursor);
-    const rows = await this.repo.listForUser(viewer.orgId, viewer.userId, request, args.type ?? undefined);
-    const { nodes, hasMore } = trimPage(rows, request);
-    return {
-      nodes,
-      // Newest first: "next" is older activity.
-      hasNextPage: request.direction === 'forward' ? hasMore : request.before !== undefined,
-      hasPreviousPage: request.direction === 'forward' ? request.after !== undefined : hasMore,
-      cursorOf: (c) => encodeCursor('conv', `${c.lastActivityAt.getTime()}:${c.id}`),
-    };
+    return activityPage(request, await this.repo.listForUser(viewer.orgId, viewer.userId, request, args.type ?? undefined, args.archived ?? false));
+  }
+
+  /** Public groups of the viewer's org, newest activity first, their names holding `search` if given. */
+  async listPublic(viewer: Viewer, args: PageArgs & { search?: string | null }): Promise<Page<ConversationRow>> {
+    checkText('search', args.search, { max: LIMITS.nameChars, allowEmpty: true });
+    const request = parsePageArgs<ActivityKey>(args, decodeActivityCursor);
+    return activityPage(request, await this.repo.listPublic(viewer.orgId, request, args.search || undefined));
+  }
+
+  /**
+   * The viewer joins a public GROUP of their org as MEMBER (FORBIDDEN for any other, and for
+   * someone removed from it); joining one they are in answers their row as it is.
+   */
+  async joinPublic(viewer: Viewer, conversationId: string): Promise<ParticipantRow> {
+    const { conversation, participant } = await this.find(viewer, conversationId);
+    if (participant) return participant;
+    if (!conversation.isPublic || conversation.type !== 'GROUP') throw new ForbiddenError('Only public groups can be joined');
+    if (await this.wasRemoved(viewer, conversationId)) throw new ForbiddenError('You were removed from this conversation');
+    await this.join(viewer, conversationId, viewer.userId, 'MEMBER');
+    return (await this.repo.participant(conversationId, viewer.userId))!;
+  }
+
+  /** The viewer's own settings in a conversation: muted, archived (until the next message). */
+  async updateSettings(viewer: Viewer, conversationId: string, input: { muted?: boolean | null; archived?: boolean | null }): Promise<ParticipantRow> {
+    await this.requireParticipant(viewer, conversationId);
+    const row = await this.repo.setSettings(conversationId, viewer.userId, { muted: input.muted ?? undefined, archived: input.archived ?? undefined });
+    if (!row) throw new ForbiddenError('You are not a participant of this conversation');
+    await this.events.emit('participantChanged', { actor: viewer, change: 'UPDATED', participant: row, updated: 'settings' });
+    return row;
+  }
+
+  /** The conversation as it is and who takes part in it, for whoever tells them of a change. */
+  async participantsAndRow(conversationId: string): Promise<{ conversation: ConversationRow; participants: ParticipantRow[] } | null> {
+    const [conversation, participants] = await Promise.all([this.repo.byId(conversationId), this.repo.participantsOf([conversationId])]);
+    return conversation ? { conversation, participants } : null;
   }
 
   /**
@@ -98,6 +128,7 @@ export class ConversationService {
         throw new BadInputError('A PRIVATE conversation has exactly one other participant', 'participantIds');
       }
       privateKey = JSON.stringify([viewer.userId, others[0]!].sort());
+      if (input.isPublic) throw new BadInputError('Only a GROUP can be public', 'isPublic');
     }
 
     await this.users.ensureExist(viewer.orgId, others);
@@ -115,6 +146,7 @@ export class ConversationService {
           metadata: input.metadata ?? null,
           createdBy: viewer.userId,
           privateKey,
+          isPublic: input.isPublic ?? false,
         });
         const added = await this.repo.addParticipants(tx, viewer.orgId, row.id, [
           { userId: viewer.userId, role: 'OWNER' },
@@ -177,15 +209,17 @@ export class ConversationService {
     checkText('name', input.name, { max: LIMITS.nameChars });
     checkText('description', input.description, { max: LIMITS.descriptionChars, allowEmpty: true });
     checkJson('metadata', input.metadata);
-    const { participant } = await this.requireParticipant(viewer, id);
+    const { conversation, participant } = await this.requireParticipant(viewer, id);
     if (!canManage(participant.role)) throw new ForbiddenError('Only owners and admins can update a conversation');
+    if (input.isPublic && conversation.type !== 'GROUP') throw new BadInputError('Only a GROUP can be public', 'isPublic');
     const set: UpdateConversationInput = {};
     // Absent fields stay as they are; an explicit null clears the field.
     if (input.name !== undefined) set.name = input.name;
     if (input.description !== undefined) set.description = input.description;
     if (input.metadata !== undefined) set.metadata = input.metadata;
     if (input.preemptOnPriority != null) set.preemptOnPriority = input.preemptOnPriority;
-    const updated = await this.repo.update(id, set as Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority'>>);
+    if (input.isPublic != null) set.isPublic = input.isPublic;
+    const updated = await this.repo.update(id, set as Partial<Pick<ConversationRow, 'name' | 'description' | 'metadata' | 'preemptOnPriority' | 'isPublic'>>);
     await this.events.emit('conversationChanged', { actor: viewer, change: 'UPDATED', conversation: updated });
     return updated;
   }
@@ -211,7 +245,9 @@ export class ConversationService {
     const members = await this.repo.participantsOf([id]);
     const deleted = await this.repo.delete(id);
     await Promise.all(members.map((m) => this.announceRemoval(viewer.orgId, id, m.userId)));
-    if (deleted) await this.events.emit('conversationChanged', { actor: viewer, change: 'DELETED', conversation });
+    if (deleted) {
+      await this.events.emit('conversationChanged', { actor: viewer, change: 'DELETED', conversation, formerParticipantIds: members.map((m) => m.userId) });
+    }
     return deleted;
   }
 
@@ -309,7 +345,7 @@ export class ConversationService {
     });
     await this.announceRemoval(viewer.orgId, conversationId, viewer.userId);
     if (left) await this.events.emit('participantChanged', { actor: viewer, change: 'REMOVED', participant: left });
-    if (deleted) await this.events.emit('conversationChanged', { actor: viewer, change: 'DELETED', conversation });
+    if (deleted) await this.events.emit('conversationChanged', { actor: viewer, change: 'DELETED', conversation, formerParticipantIds: [viewer.userId] });
     return true;
   }
 
@@ -346,6 +382,18 @@ export class ConversationService {
       this.bus.publish(topics.userMembership(orgId, userId), event),
     ]);
   }
+}
+
+/** A page of conversations in "newest activity first" order. */
+function activityPage(request: PageRequest<ActivityKey>, rows: ConversationRow[]): Page<ConversationRow> {
+  const { nodes, hasMore } = trimPage(rows, request);
+  return {
+    nodes,
+    // Newest first: "next" is older activity.
+    hasNextPage: request.direction === 'forward' ? hasMore : request.before !== undefined,
+    hasPreviousPage: request.direction === 'forward' ? request.after !== undefined : hasMore,
+    cursorOf: (c) => encodeCursor('conv', `${c.lastActivityAt.getTime()}:${c.id}`),
+  };
 }
 
 function decodeActivityCursor(raw: string): ActivityKey | undefined {

@@ -26,6 +26,17 @@ export function createConversationsModule(deps: { db: Db; bus: EventBus; events:
           const found = byKey(await repo.lastMessagesOf(ids), (m) => m.conversationId);
           return ids.map((id) => found.get(id) ?? null);
         }),
+      /** Conversations' last seqs: whether an archived one has had a message since. */
+      lastSeq: (_viewer: Viewer | null) =>
+        new DataLoader<string, number>(async (ids) => {
+          const seqs = await repo.lastSeqsOf(ids);
+          return ids.map((id) => seqs.get(id) ?? 0);
+        }),
+      unreadMentionCount: (viewer: Viewer | null) =>
+        new DataLoader<string, number>(async (ids) => {
+          const counts = viewer ? await repo.unreadMentionCounts(viewer.userId, ids) : new Map<string, number>();
+          return ids.map((id) => counts.get(id) ?? 0);
+        }),
       unreadCount: (viewer: Viewer | null) =>
         new DataLoader<string, number>(async (ids) => {
           const counts = viewer ? await repo.unreadCounts(viewer.userId, ids) : new Map<string, number>();

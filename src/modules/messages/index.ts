@@ -4,13 +4,13 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { Database } from '../../db/client.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
-import { byKey } from '../../lib/loaders.js';
+import { byKey, groupBy } from '../../lib/loaders.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { UserService } from '../users/user.service.js';
 import { MessageHistory } from './message-history.js';
 import { MessageHistoryRepository } from './message-history.repository.js';
-import { MessageRepository, type OutboxSubscribers } from './message.repository.js';
+import { MessageRepository, type OutboxSubscribers, type ThreadSummaryRow } from './message.repository.js';
 import { MessageService } from './message.service.js';
 
 /**
@@ -28,13 +28,25 @@ export function createMessagesModule(deps: {
   outbox?: OutboxSubscribers;
 }) {
   const repo = new MessageRepository(deps.database.db, deps.outbox);
-  const messages = new MessageService(repo, deps.conversations, deps.users, deps.bus, deps.events);
+  const messages = new MessageService(repo, deps.conversations, deps.users, deps.bus, deps.events, deps.audit);
   // History pages run prepared statements of their own through the database (Database.queryRows).
   const history = new MessageHistory(new MessageHistoryRepository(deps.database), deps.conversations, repo, deps.audit);
   return {
     messages,
     history,
     loaders: {
+      /** Each conversation's pinned messages, newest pin first (the conversation's field: its reader takes part). */
+      pinnedMessages: (_viewer: Viewer | null) =>
+        new DataLoader<string, MessageRow[]>(async (ids) => {
+          const groups = groupBy(await repo.pinnedIn(ids), (m) => m.conversationId);
+          return ids.map((id) => groups.get(id) ?? []);
+        }),
+      /** The summary of the thread under each message, null without replies (the same for every viewer). */
+      threadSummary: (viewer: Viewer | null) =>
+        new DataLoader<string, ThreadSummaryRow | null>(async (ids) => {
+          const found = byKey(await repo.threadSummaries(viewer?.orgId ?? '', ids), (s) => s.threadId);
+          return ids.map((id) => found.get(id) ?? null);
+        }),
       /** Messages by id, in the viewer's org only (a replyTo of another org reads as none). */
       message: (viewer: Viewer | null) =>
         new DataLoader<string, MessageRow | null>(async (ids) => {

@@ -16,6 +16,8 @@ export type Shape = {
   after: boolean;
   before: boolean;
   since: boolean;
+  until: boolean;
+  topLevel: boolean;
   senderId: boolean;
   priority: boolean;
   kind: boolean;
@@ -45,6 +47,8 @@ export class MessageHistoryRepository {
       after: request.after !== undefined,
       before: request.before !== undefined,
       since: filter.since !== undefined,
+      until: filter.until !== undefined,
+      topLevel: filter.topLevel === true,
       senderId: filter.senderId !== undefined,
       priority: filter.priority !== undefined,
       kind: filter.kind !== undefined,
@@ -63,6 +67,7 @@ export class MessageHistoryRepository {
         before: request.before,
         // As the timestamp column would send it (placeholders skip the column's encoder).
         since: filter.since?.toISOString(),
+        until: filter.until?.toISOString(),
         senderId: filter.senderId,
         priority: filter.priority,
         kind: filter.kind,
@@ -111,6 +116,8 @@ export function pageStatement(shape: Shape): Statement {
   conditions.push(
     ...filterConditions({
       since: shape.since ? placeholder('since') : undefined,
+      until: shape.until ? placeholder('until') : undefined,
+      topLevel: shape.topLevel,
       senderId: shape.senderId ? placeholder('senderId') : undefined,
       priority: shape.priority ? placeholder('priority') : undefined,
       kind: shape.kind ? placeholder('kind') : undefined,
@@ -146,7 +153,8 @@ const sqlBuilder = drizzle.mock();
  */
 const SELECTED = [
   'id', 'seq', 'senderId', 'senderKind', 'content', 'contentType', 'kind', 'replyToId', 'priority', 'interruptible',
-  'preemptedBy', 'runId', 'traceId', 'metadata', 'parts', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt',
+  'preemptedBy', 'runId', 'traceId', 'metadata', 'parts', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt', 'threadId',
+  'mentionIds', 'pinnedAt', 'pinnedBy',
 ] as const satisfies readonly (keyof MessageRow)[];
 /** Where each selected column is in a row. */
 const C = Object.fromEntries(SELECTED.map((key, i) => [key, i])) as { [K in (typeof SELECTED)[number]]: number };
@@ -183,6 +191,10 @@ function toHistoryMessage(row: unknown[], orgId: string, conversationId: string,
     createdAt: timestamp(row[C.createdAt])!,
     editedAt: timestamp(row[C.editedAt]),
     deletedAt: timestamp(row[C.deletedAt]),
+    threadId: row[C.threadId] as string | null,
+    mentionIds: row[C.mentionIds] as string[] | null,
+    pinnedAt: timestamp(row[C.pinnedAt]),
+    pinnedBy: row[C.pinnedBy] as string | null,
     sender,
   };
 }

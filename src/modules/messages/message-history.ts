@@ -6,10 +6,12 @@ import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type 
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { HistoryMessage, MessageHistoryRepository } from './message-history.repository.js';
-import type { MessageRepository } from './message.repository.js';
+import { untilBound, type MessageRepository } from './message.repository.js';
 
 export type MessageListArgs = PageArgs & {
   since?: Date | null;
+  until?: Date | null;
+  topLevel?: boolean | null;
   senderId?: string | null;
   priority?: MessageRow['priority'] | null;
   kind?: MessageRow['kind'] | null;
@@ -41,6 +43,8 @@ export class MessageHistory {
     if (!isUuid(conversationId)) throw new NotFoundError('Conversation');
     const filter = {
       since: args.since ?? undefined,
+      until: args.until ? untilBound(args.until) : undefined,
+      topLevel: args.topLevel ?? undefined,
       senderId: args.senderId ?? undefined,
       priority: args.priority ?? undefined,
       kind: args.kind ?? undefined,

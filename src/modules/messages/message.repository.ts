@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, getTableColumns, gt, gte, inArray, isNull, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, getTableColumns, type Column, gt, gte, inArray, isNotNull, isNull, lt, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
+import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { conversations, messages, participants, users, webhookEvents, type MessageRow } from '../../db/schema/index.js';
+import type { PageRequest } from '../../lib/paging.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { pgError, UNIQUE_VIOLATION, type PgError } from '../../lib/pg-errors.js';
 import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
@@ -11,12 +13,25 @@ export type NewMessage = Omit<typeof messages.$inferInsert, 'seq' | 'createdAt' 
 
 export type MessageFilter = {
   since?: Date;
+  /** Exclusive: the history gives it as the millisecond after the one asked for (see untilBound). */
+  until?: Date;
+  /** Leave thread replies out. */
+  topLevel?: boolean;
   senderId?: string;
   priority?: MessageRow['priority'];
   kind?: MessageRow['kind'];
 };
 
 /** A send reused its clientMessageId: nothing was stored and the seq bump was rolled back with it. */
+/** A timestamp a raw aggregate answered: Postgres' text, or already a Date, depending on the driver. */
+const asDate = (value: string | Date): Date => (value instanceof Date ? value : parsePgTimestamptz(value));
+
+/** A position in a user's mentions, newest first. */
+export type MentionKey = { at: Date; id: string };
+
+/** A thread's summary, as threadSummaries reads it. */
+export type ThreadSummaryRow = { threadId: string; replyCount: number; lastReplyAt: Date; participantIds: string[] };
+
 export class DuplicateClientMessageId extends Error {
   constructor() {
     super('clientMessageId already used');
@@ -46,7 +61,8 @@ export class MessageRepository {
 
   /**
    * Stores a message with the conversation's next seq. Answers null when nothing was stored: the
-   * conversation is not in the message's org, replyToId names no message of it, or (with
+   * conversation is not in the message's org, replyToId names no message of it, threadId no
+   * top-level message of it, mentionIds someone not in it, or (with
    * `senderMustParticipate`) the sender does not take part in it; the caller finds out which.
    * A reused clientMessageId throws DuplicateClientMessageId, and leaves no gap in seq.
    *
@@ -89,6 +105,121 @@ export class MessageRepository {
     return rows.length > 0;
   }
 
+  /** Whether `id` is a top-level message of the conversation (one a thread can hang from). */
+  async isThreadRoot(conversationId: string, id: string): Promise<boolean> {
+    const rows = await this.db
+      .select({ id: messages.id })
+      .from(messages)
+      .where(and(eq(messages.id, id), eq(messages.conversationId, conversationId), isNull(messages.threadId)));
+    return rows.length > 0;
+  }
+
+  /**
+   * The summaries of the threads hanging from these messages: replies not deleted, the last
+   * one's time, and who replied in the order they first did. Threads without replies are absent.
+   */
+  async threadSummaries(orgId: string, rootIds: readonly string[]): Promise<ThreadSummaryRow[]> {
+    if (rootIds.length === 0) return [];
+    const bySender = this.db
+      .select({
+        threadId: sql<string>`${messages.threadId}`.as('thread_id'),
+        senderId: sql<string>`${messages.senderId}`.as('sender_id'),
+        n: sql<number>`count(*)`.as('n'),
+        lastAt: sql<Date>`max(${messages.createdAt})`.as('last_at'),
+        firstSeq: sql<number>`min(${messages.seq})`.as('first_seq'),
+      })
+      .from(messages)
+      .where(and(inArray(messages.threadId, [...rootIds]), eq(messages.orgId, orgId), isNull(messages.deletedAt)))
+      .groupBy(messages.threadId, messages.senderId)
+      .as('by_sender');
+    const rows = await this.db
+      .select({
+        threadId: bySender.threadId,
+        replyCount: sql<number>`sum(${bySender.n})::int`,
+        lastReplyAt: sql<string>`max(${bySender.lastAt})`,
+        participantIds: sql<string[]>`array_agg(${bySender.senderId} order by ${bySender.firstSeq})`,
+      })
+      .from(bySender)
+      .groupBy(bySender.threadId);
+    // An aggregate of a subquery's column comes back as Postgres' text, whichever the driver.
+    return rows.map((r) => ({ ...r, lastReplyAt: asDate(r.lastReplyAt) }));
+  }
+
+  /** One page of a thread's replies, in fetch order (see trimPage), plus one to tell if there is more. */
+  async threadPage(rootId: string, request: PageRequest<number>): Promise<MessageRow[]> {
+    const conditions = [eq(messages.threadId, rootId)];
+    if (request.after !== undefined) conditions.push(gt(messages.seq, request.after));
+    if (request.before !== undefined) conditions.push(lt(messages.seq, request.before));
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(...conditions))
+      .orderBy(request.direction === 'forward' ? asc(messages.seq) : desc(messages.seq))
+      .limit(request.limit + 1);
+  }
+
+  /** Whether the thread has a reply at or before (`lte`) or at or after (`gte`) a seq. */
+  async threadHasBeyond(rootId: string, side: 'lte' | 'gte', seq: number): Promise<boolean> {
+    const rows = await this.db
+      .select({ seq: messages.seq })
+      .from(messages)
+      .where(and(eq(messages.threadId, rootId), side === 'lte' ? lte(messages.seq, seq) : gte(messages.seq, seq)))
+      .limit(1);
+    return rows.length > 0;
+  }
+
+  /** Pins the message (a pinned one keeps who pinned it first, and when); `by` null unpins. */
+  async setPin(id: string, by: string | null): Promise<MessageRow> {
+    const [row] = await this.db
+      .update(messages)
+      .set(
+        by === null
+          ? { pinnedAt: null, pinnedBy: null }
+          : { pinnedAt: sql`coalesce(${messages.pinnedAt}, now())`, pinnedBy: sql`coalesce(${messages.pinnedBy}, ${by})` },
+      )
+      .where(eq(messages.id, id))
+      .returning();
+    return row!;
+  }
+
+  /** The pinned messages of the conversations, newest pin first. */
+  async pinnedIn(conversationIds: readonly string[]): Promise<MessageRow[]> {
+    if (conversationIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(inArray(messages.conversationId, [...conversationIds]), isNotNull(messages.pinnedAt)))
+      .orderBy(desc(messages.pinnedAt), desc(messages.seq));
+  }
+
+  /**
+   * Messages mentioning the user in conversations they take part in, not deleted, newest first
+   * (to the millisecond, then by id: the cursor's precision), after `after`; `limit` + 1 rows.
+   */
+  async mentioning(orgId: string, userId: string, after: MentionKey | undefined, limit: number): Promise<MessageRow[]> {
+    const at = sql`date_trunc('milliseconds', ${messages.createdAt})`;
+    const conditions = [
+      eq(messages.orgId, orgId),
+      // Both, so that the partial GIN index serves it.
+      isNotNull(messages.mentionIds),
+      sql`${messages.mentionIds} @> array[${userId}]::text[]`,
+      isNull(messages.deletedAt),
+      exists(
+        this.db
+          .select({ one: sql`1` })
+          .from(participants)
+          .where(and(eq(participants.conversationId, messages.conversationId), eq(participants.orgId, orgId), eq(participants.userId, userId))),
+      ),
+    ];
+    if (after) conditions.push(sql`(${at}, ${messages.id}) < (${after.at.toISOString()}::timestamptz, ${after.id}::uuid)`);
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(...conditions))
+      .orderBy(desc(at), desc(messages.id))
+      .limit(limit + 1);
+  }
+
   async edit(id: string, content: string): Promise<MessageRow> {
     const [row] = await this.db
       .update(messages)
@@ -102,7 +233,7 @@ export class MessageRepository {
   async softDelete(id: string): Promise<MessageRow> {
     const [row] = await this.db
       .update(messages)
-      .set({ content: '', metadata: null, parts: null, deletedAt: sql`coalesce(${messages.deletedAt}, now())` })
+      .set({ content: '', metadata: null, parts: null, pinnedAt: null, pinnedBy: null, deletedAt: sql`coalesce(${messages.deletedAt}, now())` })
       .where(eq(messages.id, id))
       .returning();
     return row!;
@@ -169,11 +300,19 @@ export class MessageRepository {
 export function filterConditions(filter: { [K in keyof MessageFilter]?: MessageFilter[K] | Placeholder }): SQL[] {
   const conditions: SQL[] = [];
   if (filter.since) conditions.push(gte(messages.createdAt, filter.since));
+  if (filter.until) conditions.push(lt(messages.createdAt, filter.until));
+  if (filter.topLevel === true) conditions.push(isNull(messages.threadId));
   if (filter.senderId) conditions.push(eq(messages.senderId, filter.senderId));
   if (filter.priority) conditions.push(eq(messages.priority, filter.priority));
   if (filter.kind) conditions.push(eq(messages.kind, filter.kind));
   return conditions;
 }
+
+/**
+ * The exclusive bound that makes `until` inclusive at the millisecond: clients see times to the
+ * millisecond (and send those back), while stored ones have microseconds.
+ */
+export const untilBound = (until: Date): Date => new Date(until.getTime() + 1);
 
 /** The unique constraint a reused clientMessageId violates (see the schema). */
 const CLIENT_MESSAGE_ID_UNIQUE = 'messages_client_message_id_uq';
@@ -279,7 +418,8 @@ const prepareInsertBatchWithOutbox = (db: Db) => insertBatchQuery(db, { outbox: 
  *
  *   queued:  the messages, one row each, in queue order (the parameters are one array per column)
  *   allowed: those that may be stored: conversation in the message's org, sender taking part in it
- *            (when asked), replyToId naming one of its messages; numbered 1..n per conversation
+ *            (when asked), replyToId naming one of its messages, threadId one of its top-level
+ *            ones, mentionIds (distinct) its participants; numbered 1..n per conversation
  *   locked:  their conversations' rows, locked in id order, so that two batches (of any
  *            instances) never wait for each other in a cycle; the lock the UPDATE takes anyway
  *            (FOR NO KEY UPDATE), so inserts referencing the conversation need not wait
@@ -298,7 +438,11 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>, options: { outb
   const names = givenColumns.map(([, column]) => sql.identifier(column.name));
   // Each array is sent as text[], which both drivers can send whatever the column's type (PGlite
   // cannot send an array of enums), and cast to the column's type here.
-  const arrays = givenColumns.map(([key, column]) => sql`${sql.placeholder(key)}::text[]::${sql.raw(column.getSQLType())}[]`);
+  // An array column (mention_ids) travels as its text form, one per message (a Postgres array of
+  // arrays must be rectangular), and is cast to its type where it is used.
+  const arrays = givenColumns.map(([key, column]) =>
+    isArrayColumn(column) ? sql`${sql.placeholder(key)}::text[]` : sql`${sql.placeholder(key)}::text[]::${sql.raw(column.getSQLType())}[]`,
+  );
   const queued = db.$with('queued', {}).as(
     sql`select * from unnest(${list(arrays)},
       ${sql.placeholder('senderMustParticipate')}::boolean[]${options.outbox ? sql`, ${sql.placeholder('outbox')}::boolean[]` : sql``})
@@ -310,7 +454,12 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>, options: { outb
       where (not q.sender_must_participate
              or exists (select 1 from ${participants} p where p.conversation_id = q.conversation_id and p.user_id = q.sender_id))
         and (q.reply_to_id is null
-             or exists (select 1 from ${messages} r where r.id = q.reply_to_id and r.conversation_id = q.conversation_id))`,
+             or exists (select 1 from ${messages} r where r.id = q.reply_to_id and r.conversation_id = q.conversation_id))
+        and (q.thread_id is null
+             or exists (select 1 from ${messages} t where t.id = q.thread_id and t.conversation_id = q.conversation_id and t.thread_id is null))
+        and (q.mention_ids is null
+             or (select count(*) from ${participants} p
+                 where p.conversation_id = q.conversation_id and p.user_id = any(q.mention_ids::text[])) = cardinality(q.mention_ids::text[]))`,
   );
   const locked = db.$with('locked', {}).as(
     sql`select c.id, counted.n from ${conversations} c
@@ -327,7 +476,7 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>, options: { outb
   const columns = Object.entries(getTableColumns(messages));
   const selected = columns.map(([key, column]) => {
     if (key === 'seq') return sql`b.seq_before + a.nth`;
-    const given = sql`a.${sql.identifier(column.name)}`;
+    const given = isArrayColumn(column) ? sql`a.${sql.identifier(column.name)}::${sql.raw(column.getSQLType())}` : sql`a.${sql.identifier(column.name)}`;
     return column.hasDefault ? sql`coalesce(${given}, ${column.default})` : given;
   });
   // The message as the row is stored (its now() is the INSERT's), under the API's field names.
@@ -342,6 +491,10 @@ export function insertBatchQuery(db: Pick<Db, '$with' | 'with'>, options: { outb
     .insert(messages)
     .select(sql`select ${list(selected)} from allowed a join bumped b on b.id = a.conversation_id`)
     .returning();
+}
+
+function isArrayColumn(column: Column): boolean {
+  return column.columnType === 'PgArray';
 }
 
 function isDuplicateClientMessageId(err: unknown): boolean {

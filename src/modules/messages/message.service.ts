@@ -1,6 +1,8 @@
+import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { cursorDate, decodeCursor, decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
@@ -8,7 +10,7 @@ import { messageSnapshot, viewerSnapshot, type UserSnapshot } from '../../pubsub
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { UserService } from '../users/user.service.js';
-import { DuplicateClientMessageId, type MessageRepository, type NewMessage } from './message.repository.js';
+import { DuplicateClientMessageId, type MentionKey, type MessageRepository, type NewMessage } from './message.repository.js';
 
 export type SendMessageInput = {
   conversationId: string;
@@ -22,6 +24,10 @@ export type SendMessageInput = {
   traceId?: string | null;
   metadata?: unknown;
   clientMessageId?: string | null;
+  /** Reply in the thread of this top-level message of the conversation. */
+  threadId?: string | null;
+  /** Participants the message mentions. */
+  mentionIds?: string[] | null;
 };
 
 /**
@@ -35,7 +41,12 @@ export type SendCheck = (viewer: Viewer, message: SendCheckInput) => (() => Prom
 export type SendCheckInput = { conversationId: string; runId: string | null; traceId: string | null; priority: MessageRow['priority'] };
 
 /** A message to send, as the service has completed it from the input. */
-type SendCandidate = NewMessage & Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId'>;
+type SendCandidate = NewMessage & Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId' | 'threadId' | 'mentionIds'>;
+
+/** People one message mentions at most. */
+export const MAX_MENTIONS = 50;
+
+const NOT_A_THREAD = '`threadId` does not name a top-level message of this conversation';
 
 /** How often a send is tried again when the database refused it but no reason was found afterwards. */
 const SEND_ATTEMPTS = 3;
@@ -49,6 +60,8 @@ export class MessageService {
     private readonly users: UserService,
     private readonly bus: EventBus,
     private readonly events: DomainEvents,
+    /** Experts' reads are audited. */
+    private readonly audit: Pick<AuditLog, 'expertAccess'>,
   ) {}
 
   /** Adds a rule every send must pass (see SendCheck); modules add theirs when they are made. */
@@ -74,6 +87,12 @@ export class MessageService {
     if (input.replyToId != null && !isUuid(input.replyToId)) {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
+    if (input.threadId != null && !isUuid(input.threadId)) throw new BadInputError(NOT_A_THREAD, 'threadId');
+    const mentionIds = input.mentionIds?.length ? [...new Set(input.mentionIds)] : null;
+    if (mentionIds) {
+      if (mentionIds.length > MAX_MENTIONS) throw new BadInputError(`A message mentions at most ${MAX_MENTIONS} people`, 'mentionIds');
+      for (const id of mentionIds) checkText('mentionIds', id, { max: LIMITS.shortTextChars });
+    }
 
     const message = {
       conversationId: input.conversationId,
@@ -90,6 +109,8 @@ export class MessageService {
       traceId: input.traceId ?? null,
       metadata: input.metadata ?? null,
       clientMessageId: input.clientMessageId ?? null,
+      threadId: input.threadId ?? null,
+      mentionIds,
     };
 
     const checks = this.checksFor(viewer, message);
@@ -108,6 +129,7 @@ export class MessageService {
     await Promise.all([
       this.announce(stored.message, viewerSnapshot(viewer)),
       this.events.emit('messageCommitted', { actor: viewer, message: stored.message, via: 'send' }),
+      this.threadChanged(stored.message, viewer),
     ]);
     return stored.message;
   }
@@ -157,7 +179,79 @@ export class MessageService {
     if (message.replyToId && !(await this.repo.existsIn(message.conversationId, message.replyToId))) {
       throw new BadInputError('`replyToId` does not name a message of this conversation', 'replyToId');
     }
+    if (message.threadId && !(await this.repo.isThreadRoot(message.conversationId, message.threadId))) {
+      throw new BadInputError(NOT_A_THREAD, 'threadId');
+    }
+    if (message.mentionIds) {
+      const present = await this.conversations.presentParticipants(message.mentionIds.map((userId) => ({ conversationId: message.conversationId, userId })));
+      const absent = message.mentionIds.filter((userId) => !present.has(`${message.conversationId}\u0000${userId}`));
+      if (absent.length) throw new BadInputError(`\`mentionIds\` names people who do not take part: ${absent.slice(0, 5).join(', ')}`, 'mentionIds');
+    }
     return null;
+  }
+
+  /** Pins a message of a conversation the viewer takes part in (pinning it again changes nothing). */
+  async pin(viewer: Viewer, id: string): Promise<MessageRow> {
+    const message = await this.requireVisible(viewer, id);
+    if (message.deletedAt) throw new BadInputError('A deleted message cannot be pinned', 'id');
+    if (message.pinnedAt) return message;
+    const pinned = await this.repo.setPin(id, viewer.userId);
+    await Promise.all([this.announceUpdated(pinned, viewer), this.events.emit('messagePinChanged', { actor: viewer, change: 'PINNED', message: pinned })]);
+    return pinned;
+  }
+
+  /** Unpins a message (any participant may); unpinning one not pinned changes nothing. */
+  async unpin(viewer: Viewer, id: string): Promise<MessageRow> {
+    const message = await this.requireVisible(viewer, id);
+    if (!message.pinnedAt) return message;
+    const unpinned = await this.repo.setPin(id, null);
+    await Promise.all([
+      this.announceUpdated(unpinned, viewer),
+      this.events.emit('messagePinChanged', { actor: viewer, change: 'UNPINNED', message: unpinned }),
+    ]);
+    return unpinned;
+  }
+
+  /** Messages mentioning the viewer across their conversations, newest first. */
+  async mentions(viewer: Viewer, args: Pick<PageArgs, 'first' | 'after'>): Promise<Page<MessageRow>> {
+    const request = parsePageArgs<MentionKey>(args, decodeMentionCursor);
+    const rows = await this.repo.mentioning(viewer.orgId, viewer.userId, request.after, request.limit);
+    const { nodes, hasMore } = trimPage(rows, request);
+    return {
+      nodes,
+      hasNextPage: hasMore,
+      hasPreviousPage: request.after !== undefined,
+      cursorOf: (m) => encodeCursor('mention', `${m.createdAt.getTime()}:${m.id}`),
+    };
+  }
+
+  /**
+   * A reply came or went: the root's summary changed, and messageUpdated subscribers hear of the
+   * root. They read the summary when it is delivered, after this commit, so the last one any
+   * subscriber gets counts every reply, whichever instance stored which.
+   */
+  private async threadChanged(reply: MessageRow, actor: Viewer): Promise<void> {
+    if (!reply.threadId) return;
+    const root = await this.repo.byId(reply.orgId, reply.threadId);
+    if (root) await this.announceUpdated(root, actor);
+  }
+
+  /** Replies in the thread of a message the viewer may read, in seq order. */
+  async threadPage(viewer: Viewer, rootId: string, args: PageArgs): Promise<Page<MessageRow>> {
+    const request = parsePageArgs(args, (raw) => decodeIntCursor('seq', raw, INT4_MAX));
+    const root = await this.requireVisible(viewer, rootId);
+    await this.audit.expertAccess(viewer, root.conversationId, 'expert.read', { operation: 'threadReplies' });
+    const rows = await this.repo.threadPage(root.id, request);
+    const { nodes, hasMore } = trimPage(rows, request);
+    const forward = request.direction === 'forward';
+    const cursorSide = forward ? request.after : request.before;
+    const beyondCursor = cursorSide !== undefined && (await this.repo.threadHasBeyond(root.id, forward ? 'lte' : 'gte', cursorSide));
+    return {
+      nodes,
+      hasNextPage: forward ? hasMore : beyondCursor,
+      hasPreviousPage: forward ? beyondCursor : hasMore,
+      cursorOf: (m) => encodeCursor('seq', m.seq),
+    };
   }
 
   /**
@@ -243,8 +337,20 @@ export class MessageService {
     // subscription that selects it.
     const sender = deleted.senderId === viewer.userId ? viewerSnapshot(viewer) : (await this.users.snapshots(deleted.orgId, [deleted.senderId])).get(deleted.senderId);
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));
-    await this.events.emit('messageDeleted', { actor: viewer, message: deleted });
+    await Promise.all([this.events.emit('messageDeleted', { actor: viewer, message: deleted }), this.threadChanged(deleted, viewer)]);
     return deleted;
+  }
+
+  /**
+   * Tells the subscribers of messageUpdated that something about a message changed (its
+   * reactions, its thread, its pin): the row as stored now, with its sender.
+   */
+  async announceUpdated(message: MessageRow, actor?: Viewer): Promise<void> {
+    const sender =
+      actor && message.senderId === actor.userId
+        ? viewerSnapshot(actor)
+        : (await this.users.snapshots(message.orgId, [message.senderId])).get(message.senderId);
+    await this.bus.publish(topics.messageUpdated(message.conversationId), messageSnapshot(message, sender));
   }
 
   /**
@@ -262,7 +368,7 @@ export class MessageService {
   }
 
   /** A message of a conversation the viewer takes part in (NOT_FOUND or FORBIDDEN otherwise). */
-  private async requireVisible(viewer: Viewer, id: string): Promise<MessageRow> {
+  async requireVisible(viewer: Viewer, id: string): Promise<MessageRow> {
     const message = isUuid(id) ? await this.repo.byId(viewer.orgId, id) : null;
     if (!message) throw new NotFoundError('Message');
     await this.conversations.requireParticipant(viewer, message.conversationId);
@@ -270,10 +376,16 @@ export class MessageService {
   }
 }
 
+function decodeMentionCursor(raw: string): MentionKey | undefined {
+  const match = decodeCursor('mention', raw)?.match(/^(\d{1,15}):([0-9a-f-]{36})$/);
+  const at = match ? cursorDate(Number(match[1])) : undefined;
+  return match && at && isUuid(match[2]!) ? { at, id: match[2]! } : undefined;
+}
+
 /** A retried send: the original when it says the same thing, CONFLICT when it does not. */
 function sameOrConflict(
   original: MessageRow,
-  retry: Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId'>,
+  retry: Pick<MessageRow, 'content' | 'contentType' | 'kind' | 'replyToId' | 'clientMessageId' | 'threadId'>,
 ): MessageRow {
   // A deleted original has lost its content; the retry still names it.
   const same =
@@ -281,7 +393,8 @@ function sameOrConflict(
     original.content === retry.content &&
     original.contentType === retry.contentType &&
     original.kind === retry.kind &&
-    original.replyToId === retry.replyToId;
+    original.replyToId === retry.replyToId &&
+    original.threadId === retry.threadId;
   if (!same) {
     throw new ConflictError(`clientMessageId "${retry.clientMessageId}" was already used for a different message`);
   }

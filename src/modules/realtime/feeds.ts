@@ -4,11 +4,12 @@ import { requireViewer, type Context } from '../../context.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { MessageSnapshot, UserSnapshot } from '../../pubsub/snapshots.js';
-import { topics, type PresenceEvent, type Topic } from '../../pubsub/topics.js';
+import { topics, type ConversationEventSnapshot, type PresenceEvent, type Topic } from '../../pubsub/topics.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { CatchUpReader } from './catch-up.js';
+import { conversationEventFeed } from './conversation-events.js';
 import type { MembershipWatch } from './membership-watch.js';
 import { endWithCredential, tokenValid } from './token-expiry.js';
 import { TYPING_TTL_MS } from './typing.service.js';
@@ -365,6 +366,11 @@ export class Feeds {
   /** One topic of a conversation: `messageUpdated`, `messageDeleted`, `controlEvent`. */
   topic<T>(ctx: Context, conversationId: string, topic: Topic<T>): Promise<AsyncQueue<T>> {
     return conversationTopicFeed(this.services, ctx, conversationId, topic);
+  }
+
+  /** `conversationEvents` of the viewer (see conversationEventFeed). */
+  conversationEvents(ctx: Context, conversationId: string | null | undefined): Promise<AsyncQueue<ConversationEventSnapshot>> {
+    return conversationEventFeed(this.services, ctx, conversationId);
   }
 
   /** `typing` of a conversation (see typingFeed). */

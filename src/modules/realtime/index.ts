@@ -5,6 +5,7 @@ import type { EventBus } from '../../pubsub/pubsub.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { MessageService } from '../messages/message.service.js';
 import { CatchUpReader } from './catch-up.js';
+import { ConversationEventPublisher } from './conversation-events.js';
 import { Feeds } from './feeds.js';
 import { MembershipWatch } from './membership-watch.js';
 import { TypingService } from './typing.service.js';
@@ -12,7 +13,8 @@ import { typingStopsOnSend } from './typing-stops-on-send.js';
 
 /**
  * What subscriptions deliver: the feeds of messages, typing and control events, with the
- * instance-wide re-checks that keep them to current participants, and typing indicators.
+ * instance-wide re-checks that keep them to current participants, typing indicators, and each
+ * user's conversation events (the live conversation list).
  */
 export function createRealtimeModule(deps: {
   bus: EventBus;
@@ -32,5 +34,6 @@ export function createRealtimeModule(deps: {
     catchUp: new CatchUpReader(deps.messages),
   });
   deps.events.on('messageCommitted', typingStopsOnSend(typing));
+  new ConversationEventPublisher(deps.bus, deps.conversations).register(deps.events);
   return { typing, membership, feeds };
 }

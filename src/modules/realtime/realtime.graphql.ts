@@ -3,9 +3,12 @@ import { builder } from '../../graphql/builder.js';
 import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
 import { viewerIndependent } from '../../graphql/viewer-independent.js';
-import type { UserSnapshot } from '../../pubsub/snapshots.js';
-import { topics, type PresenceEvent } from '../../pubsub/topics.js';
+import { AsyncQueue } from '../../lib/async-queue.js';
+import { checkText, LIMITS } from '../../lib/validate.js';
+import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import { CONVERSATION_EVENT_TYPES, topics, type ConversationEventSnapshot, type PresenceEvent } from '../../pubsub/topics.js';
 import { ControlEventRef } from '../control/control.graphql.js';
+import { ConversationRef, ParticipantRef } from '../conversations/conversation.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 import type { TypingState } from './feeds.js';
@@ -34,6 +37,23 @@ const PresenceEventRef = builder.objectRef<PresenceEvent>('PresenceEvent').imple
     user: t.field({ type: UserRef, ...viewerIndependent, resolve: (e, _args, ctx) => userOf(ctx, e.userId, e.user) }),
     status: t.expose('status', { type: PresenceStatusEnum, ...viewerIndependent }),
     lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, ...viewerIndependent }),
+  }),
+});
+
+const ConversationEventTypeEnum = builder.enumType('ConversationEventType', { values: CONVERSATION_EVENT_TYPES });
+
+// Not viewer-independent: the conversation's fields (unreadCount, participants' settings) are the viewer's.
+const ConversationEventRef = builder.objectRef<ConversationEventSnapshot>('ConversationEvent').implement({
+  description: 'Something that happened to one of your conversations (see conversationEvents).',
+  fields: (t) => ({
+    type: t.expose('type', { type: ConversationEventTypeEnum }),
+    conversation: t.expose('conversation', { type: ConversationRef }),
+    participant: t.expose('participant', {
+      type: ParticipantRef,
+      nullable: true,
+      description: 'Who joined, left, was added, removed or changed, or whose read marker moved.',
+    }),
+    actor: t.expose('actor', { type: UserRef, nullable: true, description: 'Who did it.' }),
   }),
 });
 
@@ -109,6 +129,14 @@ builder.subscriptionFields((t) => ({
     description: 'Presence changes of the named users, or of everyone in your org.',
     args: { userIds: t.arg.idList() },
     subscribe: (_root, args, ctx) => ctx.services.feeds.presence(ctx, args.userIds),
+    resolve: perEvent,
+  }),
+  conversationEvents: t.field({
+    type: ConversationEventRef,
+    description:
+      'Your conversation list, live: conversations you join or leave, changes to them and their participants, and read markers moving (READ). With `conversationId`, that conversation only.',
+    args: { conversationId: t.arg.id() },
+    subscribe: (_root, args, ctx) => ctx.services.feeds.conversationEvents(ctx, args.conversationId),
     resolve: perEvent,
   }),
   controlEvent: t.field({

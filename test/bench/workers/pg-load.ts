@@ -28,7 +28,7 @@ type PgLoop = { cls: string; userId: string; conversations: string[] };
 type Params = { databaseUrl: string; poolMax: number; kind: 'insert' | 'query'; orgId: string; loops: PgLoop[]; warmupMs: number; durationMs: number };
 
 /** MessageHistory's statement for `last: n` without cursors or filters, as the server builds it. */
-const PAGE = pageStatement({ forward: false, after: false, before: false, since: false, senderId: false, priority: false, kind: false });
+const PAGE = pageStatement({ forward: false, after: false, before: false, since: false, until: false, topLevel: false, senderId: false, priority: false, kind: false });
 
 /** MessageRepository's send statement, as the server builds it. */
 const INSERT = insertBatchQuery(drizzle.mock()).toSQL();
