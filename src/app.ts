@@ -33,10 +33,11 @@ import { createWebHandler } from './web/serve.js';
 export type AppOptions = {
   log?: Logger;
   /**
-   * Timers that tests shorten to watch them run out (a crashed instance's leases, a dead peer);
-   * production runs with the defaults.
+   * Timers that tests shorten to watch them run out (a crashed instance's leases, a dead peer, a
+   * typing indicator), or lengthen so that only what they test can end one; production runs
+   * with the defaults.
    */
-  timing?: { presence?: Partial<PresenceTiming>; wsKeepAliveMs?: number };
+  timing?: { presence?: Partial<PresenceTiming>; wsKeepAliveMs?: number; typingTtlMs?: number };
 };
 
 export type App = {
@@ -81,6 +82,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     jwt: { ...config.jwt, secret: resolveJwtSecret(config) },
     accounts: { enabled: config.accountsEnabled, org: config.accountsOrg },
     rateLimits: config.rateLimits,
+    typingTtlMs: options.timing?.typingTtlMs,
   });
   services.presence.start(options.timing?.presence);
 

@@ -29,6 +29,8 @@ export type ServiceOptions = {
   accounts?: { enabled: boolean; org?: string };
   metrics: Metrics;
   rateLimits?: RateLimits;
+  /** The typing lapse, for tests (see AppOptions.timing). */
+  typingTtlMs?: number;
 };
 
 /** Everything resolvers call into; built once per process and shared by every request. */
@@ -38,7 +40,7 @@ export type Services = ReturnType<typeof createServices>;
  * The modules in dependency order, each given what it uses of those before it. Rules live in the
  * modules; where one reacts to another's writes it registers for a domain event (src/events).
  */
-export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits }: ServiceOptions) {
+export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits, typingTtlMs }: ServiceOptions) {
   const { db } = database;
   const events = new DomainEvents(log);
   const audit = new AuditLog(new AuditRepository(db));
@@ -49,7 +51,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const { users, presence, loaders: userLoaders } = createUsersModule({ db, bus, log });
   const { conversations, loaders: conversationLoaders } = createConversationsModule({ db, bus, events, users });
   const { messages, history, loaders: messageLoaders } = createMessagesModule({ database, bus, events, audit, users, conversations });
-  const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages });
+  const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages, typingTtlMs });
   const { runs, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
     db,
     bus,
