@@ -1,36 +1,20 @@
 // `npm start` runs the service compiled to plain JavaScript (src/build.ts -> dist/): the compiled
 // service finds its migrations, serves GraphQL and the web chat the build bundled, and stops on SIGTERM.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/jwt.js';
-import { freePort } from '../kit/faults.js';
+import { spawnService, type ServiceProcess } from '../kit/service-process.js';
 import { eventually } from '../kit/subscriptions.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BUILT_MARK = '<!-- built by npm run build -->\n';
 
-
-/** `npm start`'s process, with what it wrote to stdout and stderr. */
-function startCompiled(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = { stdout: '', stderr: '' };
-  child.stdout!.on('data', (chunk) => (output.stdout += String(chunk)));
-  child.stderr!.on('data', (chunk) => (output.stderr += String(chunk)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output, exited };
-}
-
 describe('the compiled service (npm start)', () => {
-  let child: ChildProcess;
-  let output: { stdout: string; stderr: string };
+  let service: ServiceProcess;
   let port: number;
   let url: string;
   let dataDir: string;
@@ -41,27 +25,21 @@ describe('the compiled service (npm start)', () => {
     // Marks the built page, to tell it from one bundled by the server at start.
     appendFileSync(join(ROOT, 'dist', 'web', 'app', 'index.html'), BUILT_MARK);
     dataDir = mkdtempSync(join(tmpdir(), 'sb-start-'));
-    port = await freePort();
+    service = spawnService({ NODE_ENV: 'development', DATA_DIR: dataDir, JWT_SECRET: secret }, 'compiled');
+    // Ready once it logs that it listens (it has opened and migrated its database by then).
+    port = await service.listening;
     url = `http://127.0.0.1:${port}`;
-    ({ child, output } = startCompiled({ PORT: String(port), DATA_DIR: dataDir, JWT_SECRET: secret }));
-    // Waits as long as the hook lets it: building and opening the database are slow on a loaded machine.
-    for (;;) {
-      const ready = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
-      if (ready) break;
-      if (child.exitCode !== null) throw new Error(`the compiled service exited before it was ready: ${output.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }, 180_000);
+  });
   afterAll(() => {
-    child?.kill('SIGKILL');
+    service?.child.kill('SIGKILL');
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('prints its URLs in one line on stderr, beside a stdout of JSON log lines', async () => {
-    await eventually(() => output.stderr.includes('\n'));
-    expect(output.stderr).toBe(`Switchboard is running: GraphQL ${url}/graphql, GraphiQL ${url}/graphql in a browser, web chat ${url}/\n`);
-    const lines = output.stdout.split('\n').filter(Boolean);
-    expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toContain('switchboard listening');
+    await eventually(() => service.stderr().includes('\n'));
+    expect(service.stderr()).toBe(`Switchboard is running: GraphQL ${url}/graphql, GraphiQL ${url}/graphql in a browser, web chat ${url}/\n`);
+    expect(service.logs.map((line) => line.msg)).toContain('switchboard listening');
+    expect(service.nonJson).toEqual([]);
   });
 
   it('answers /ready with pub/sub in-process when no Redis is configured', async () => {
@@ -71,13 +49,12 @@ describe('the compiled service (npm start)', () => {
   });
 
   it('says which variable to change when its port is taken, and exits without a stack', async () => {
-    const taken = startCompiled({ PORT: String(port), DATA_DIR: 'memory://', JWT_SECRET: secret });
+    const taken = spawnService({ NODE_ENV: 'development', PORT: String(port), DATA_DIR: 'memory://', JWT_SECRET: secret }, 'compiled');
     expect(await taken.exited).toBe(2);
-    expect(taken.output.stderr).toBe(
+    expect(taken.stderr()).toBe(
       `switchboard cannot start: port ${port} on 127.0.0.1 is already in use. Set PORT to a free port (or HOST to another interface), or stop what is using it.\n`,
     );
-    // It opens its database before it listens: that alone can take a while on a busy machine.
-  }, 120_000);
+  });
 
   it('serves GraphQL and the web chat, and exits cleanly on SIGTERM', async () => {
     const token = await mintToken(secret, { sub: 'alice', name: 'Alice' });
@@ -98,8 +75,7 @@ describe('the compiled service (npm start)', () => {
     expect(js.equals(readFileSync(join(ROOT, 'dist', 'web', 'app', 'app.js')))).toBe(true);
     expect((await fetch(`${url}/app.css`)).status).toBe(200);
 
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(0);
   });
 });
