@@ -32,7 +32,6 @@ import {
 } from '../../src/client/generated/graphql.js';
 import { codeOf, dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
-import { sleep } from '../kit/realtime.js';
 import { collect, eventually } from '../kit/subscriptions.js';
 
 /** Updated messages with their senders. */
@@ -143,14 +142,7 @@ describe.each(backends)('agents and experts on %s', (backend) => {
     const marked: string[] = [];
     for (const text of ['one', 'two']) marked.push(dataOf(await agentSays(c, 'r20', text)).sendMessage.id);
     for (const text of ['one', 'two']) dataOf(await agentSays(quiet, 'r21', text));
-    const probe = dataOf(await agentSays(c, 'r22', 'probe', false)).sendMessage;
-    const watcher = collect(server.ws(member), UpdatedWithSender, { conversationId: c });
-    // Live once a probe edit's event is in.
-    await eventually(async () => {
-      dataOf(await server.gql(agent, EditMessageDocument, { id: probe.id, content: `probe ${Date.now()}` }));
-      await sleep(100);
-      return watcher.events.length > 0;
-    });
+    const watcher = await server.live(() => collect(server.ws(member), UpdatedWithSender, { conversationId: c }));
     const probes = watcher.events.length;
     const watched = await statementsOf(server, async () => {
       const event = dataOf(await control(user, c, { event: 'PREEMPT', runId: 'r20' })).sendControl;
@@ -168,8 +160,7 @@ describe.each(backends)('agents and experts on %s', (backend) => {
 
   it('streams an answer chunk by chunk; a late subscriber gets the text so far, then the rest; completion makes one message', async () => {
     const c = await newConversation();
-    const early = collect(server.ws(user), MessageStreamDocument, { conversationId: c });
-    await new Promise((r) => setTimeout(r, 200));
+    const early = await server.live(() => collect(server.ws(user), MessageStreamDocument, { conversationId: c }));
     const stream = dataOf(await server.gql(agent, StartMessageDocument, { input: { conversationId: c, runId: 'r3' } })).startMessage;
     const a = dataOf(await server.gql(agent, AppendMessageChunkDocument, { id: stream.id, chunk: 'Hel' })).appendMessageChunk;
     const b = dataOf(await server.gql(agent, AppendMessageChunkDocument, { id: stream.id, chunk: 'lo' })).appendMessageChunk;
@@ -254,8 +245,7 @@ describe.each(backends)('agents and experts on %s', (backend) => {
 
   it('CANCEL discards a stream', async () => {
     const c = await newConversation();
-    const watcher = collect(server.ws(user), MessageStreamDocument, { conversationId: c });
-    await new Promise((r) => setTimeout(r, 200));
+    const watcher = await server.live(() => collect(server.ws(user), MessageStreamDocument, { conversationId: c }));
     const stream = dataOf(await server.gql(agent, StartMessageDocument, { input: { conversationId: c, runId: 'r5', content: 'draft' } })).startMessage;
     dataOf(await control(user, c, { event: 'CANCEL', runId: 'r5' }));
     const events = await watcher.waitFor(2);
@@ -268,9 +258,10 @@ describe.each(backends)('agents and experts on %s', (backend) => {
     const c = await newConversation();
     dataOf(await control(user, c, { event: 'ROUTE', target: 'assistant' }));
     dataOf(await agentSays(c, 'r7', 'I can help with that'));
-    const agentControl = collect(server.ws(agent), ControlEventSubDocument, { conversationId: c });
-    const queue = collect(server.ws(expert), ExpertRequestUpdatedDocument);
-    await new Promise((r) => setTimeout(r, 300));
+    const [agentControl, queue] = await server.live(
+      () => [collect(server.ws(agent), ControlEventSubDocument, { conversationId: c }), collect(server.ws(expert), ExpertRequestUpdatedDocument)] as const,
+      2,
+    );
 
     expect(codeOf(await server.gql(member, ExpertRequestsDocument, {}))).toBe('FORBIDDEN');
     const request = dataOf(await server.gql(user, RequestExpertDocument, { conversationId: c, reason: 'billing' })).requestExpert;

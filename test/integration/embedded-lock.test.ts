@@ -93,5 +93,5 @@ describe('an embedded DATA_DIR', () => {
     const created2 = await apikey('create', '--name', 'after-stop');
     expect(created2.code, created2.stderr).toBe(0);
     expect(created2.stdout.trim()).toMatch(/^sbk_/);
-  }, 180_000);
+  });
 });

@@ -1,12 +1,13 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MessageStreamDocument } from '../../src/client/generated/graphql.js';
 import { createSwitchboardClient, type SwitchboardClient } from '../../src/client/index.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openAiAnswer, startAssistant } from '../../src/examples/assistant.js';
 import { startSensor } from '../../src/examples/sensor.js';
 import { startServer, type TestServer } from '../kit/server.js';
-import { eventually } from '../kit/subscriptions.js';
+import { collect, eventually } from '../kit/subscriptions.js';
 
 /** The example services, driven end to end through the typed client as their users would. */
 describe('example services', () => {
@@ -33,20 +34,27 @@ describe('example services', () => {
     const stop = startAssistant({ client: assistantClient, selfId: 'assistant', chunkDelayMs: 40 });
     const alice = await clientFor('alice');
     const conversation = await alice.directConversation('assistant');
-    const chunks: { messageId: string; state: string; runId?: string | null; chunk: string }[] = [];
-    const offStream = alice.onStream(conversation.id, (e) => chunks.push(e));
-    await new Promise((r) => setTimeout(r, 300));
+    const chunks: { messageId: string; state: string; runId?: string | null; offset: number; chunk: string }[] = [];
+    const offStream = await server.live(() => alice.onStream(conversation.id, (e) => chunks.push(e)));
+    /** How far the chunks received of a run reach into its text. */
+    const reach = (run: string) => Math.max(0, ...chunks.filter((c) => c.runId === run).map((c) => c.offset + c.chunk.length));
 
     await alice.sendMessage({ conversationId: conversation.id, content: 'What is Switchboard?' });
     await eventually(() => chunks.length >= 3);
     const runId = chunks[0]!.runId!;
     await alice.sendControl(conversation.id, { event: 'PAUSE', runId });
-    await new Promise((r) => setTimeout(r, 200));
-    const heldAt = chunks.length;
+    // The text the run had when the PAUSE took effect, as a subscriber arriving now gets it.
+    const late = collect(server.ws(await server.token('alice')), MessageStreamDocument, { conversationId: conversation.id });
+    const [{ messageStream: held }] = (await late.waitFor(1)) as [(typeof late.events)[number]];
+    late.stop();
+    expect(held).toMatchObject({ runId, offset: 0, state: 'STREAMING' });
+    await eventually(() => reach(runId) === held.chunk.length);
+    // Nothing streams while paused: whatever arrives before the RESUME (given the time to) is
+    // within the text the pause found.
     await new Promise((r) => setTimeout(r, 400));
-    expect(chunks.length).toBe(heldAt); // nothing streams while paused
+    expect(reach(runId)).toBe(held.chunk.length);
     await alice.sendControl(conversation.id, { event: 'RESUME', runId });
-    await eventually(() => chunks.some((c) => c.state === 'COMPLETED'), 15_000);
+    await eventually(() => chunks.some((c) => c.state === 'COMPLETED'));
     const history = await alice.history(conversation.id);
     const answer = history.edges.at(-1)!.node;
     expect(answer.sender.id).toBe('assistant');
@@ -59,9 +67,12 @@ describe('example services', () => {
     const second = chunks.find((c) => c.runId && c.runId !== runId)!.runId!;
     await alice.sendControl(conversation.id, { event: 'PREEMPT', runId: second });
     await eventually(() => chunks.some((c) => c.runId === second && c.state === 'PREEMPTED'));
-    const after = chunks.length;
-    await new Promise((r) => setTimeout(r, 400));
-    expect(chunks.length).toBe(after);
+    // Nothing of it comes after its end: a third answer's first chunk is the barrier (one topic,
+    // in order).
+    const ended = chunks.findIndex((c) => c.runId === second && c.state === 'PREEMPTED');
+    await alice.sendMessage({ conversationId: conversation.id, content: 'And one more thing' });
+    await eventually(() => chunks.some((c) => c.runId !== runId && c.runId !== second));
+    expect(chunks.slice(ended + 1).filter((c) => c.runId === second)).toEqual([]);
     offStream();
     stop();
   });
@@ -92,8 +103,10 @@ describe('example services', () => {
     await bob.sendMessage({ conversationId: conversation.id, content: 'unsubscribe', kind: 'COMMAND' });
     await eventually(() => fromSensor().length === 5);
     await sensor.broadcast();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(fromSensor().length).toBe(5);
+    // The answer to a command sent after the broadcast is the barrier: no reading came before it.
+    await bob.sendMessage({ conversationId: conversation.id, content: 'range', kind: 'COMMAND' });
+    await eventually(() => fromSensor().length === 6);
+    expect(fromSensor()[5]!.content).toMatch(/^Range over/);
     off();
     sensor.stop();
   });

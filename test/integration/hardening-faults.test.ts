@@ -15,22 +15,20 @@ import {
 } from '../../src/client/generated/graphql.js';
 import { createSwitchboardClient } from '../../src/client/index.js';
 import { hasRedisServer, redisProcess, tcpProxy, viaProxy, type RedisProcess, type TcpProxy } from '../kit/faults.js';
-import { createGroup, rawSocket, sendText, sleep } from '../kit/realtime.js';
+import { createGroup, rawSocket, sendText } from '../kit/realtime.js';
 import { capturedLog, dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
 import { backends, createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
 import { collect, eventually } from '../kit/subscriptions.js';
 
-/** Generous: a request that takes longer than this is hanging, not slow. */
-const DOES_NOT_HANG_MS = 5_000;
+// None of these tests times a request. A request that waited for the service that is away would
+// not be answered before the test brings the service back, which it does only after the request
+// is answered: the test would hang, and vitest's own timeout would fail it.
 
 type Sent = { seq: number; content: string; clientMessageId?: string | null };
 
-/** Sends and measures; returns the result and how long it took. */
-async function timedSend(server: TestServer, auth: string, conversationId: string, content: string) {
-  const started = Date.now();
-  const result = await server.gql(auth, SendMessageDocument, { input: { conversationId, content, clientMessageId: content } });
-  return { result, ms: Date.now() - started };
-}
+/** A send with its content as clientMessageId (a retry of it is the same send). */
+const send = (server: TestServer, auth: string, conversationId: string, content: string) =>
+  server.gql(auth, SendMessageDocument, { input: { conversationId, content, clientMessageId: content } });
 
 async function storedSeqs(server: TestServer, auth: string, conversationId: string) {
   const { messages } = dataOf(await server.gql(auth, MessagesDocument, { conversationId, first: 200 }));
@@ -62,14 +60,11 @@ describe.skipIf(!hasRedisServer)('Redis goes away and comes back', () => {
     const base = new URL(server.url).origin;
 
     // Bob follows the conversation on one socket for the whole test.
-    const live = collect(server.ws(bob), MessageAddedDocument, { conversationId });
-    await eventually(() => server.app.metrics.activeSubscriptions.get().then((m) => m.values[0]!.value >= 1));
+    const live = await server.live(() => collect(server.ws(bob), MessageAddedDocument, { conversationId }));
 
     const acknowledged: Sent[] = [];
     const sendOk = async (content: string) => {
-      const { result, ms } = await timedSend(server, alice, conversationId, content);
-      expect(ms, `send "${content}" took ${ms} ms`).toBeLessThan(DOES_NOT_HANG_MS);
-      acknowledged.push(dataOf(result).sendMessage);
+      acknowledged.push(dataOf(await send(server, alice, conversationId, content)).sendMessage);
     };
 
     for (let i = 0; i < 3; i++) await sendOk(`before-${i}`);
@@ -91,8 +86,8 @@ describe.skipIf(!hasRedisServer)('Redis goes away and comes back', () => {
     const metricsText = (await fetchStatus(`${base}/metrics`)).body;
     expect(metricsText).toMatch(/switchboard_publish_failures_total [1-9]/);
     // A retry of an acknowledged send is still answered from the database: exactly once.
-    const retry = await timedSend(server, alice, conversationId, 'during-0');
-    expect(dataOf(retry.result).sendMessage.seq).toBe(acknowledged[3]!.seq);
+    const retry = await send(server, alice, conversationId, 'during-0');
+    expect(dataOf(retry).sendMessage.seq).toBe(acknowledged[3]!.seq);
     // Requests that need only Postgres are unaffected (rate limits fall back to this instance).
     // (Presence lives in Redis: a query asking for it fails while Redis is away.)
     const viewer = await fetch(server.url, {
@@ -103,15 +98,15 @@ describe.skipIf(!hasRedisServer)('Redis goes away and comes back', () => {
     expect(viewer).toEqual({ data: { viewer: { id: 'bob', displayName: expect.any(String) } } });
 
     await redis.start();
-    await eventually(async () => (await fetchStatus(`${base}/ready`)).status === 200, 15_000);
+    await eventually(async () => (await fetchStatus(`${base}/ready`)).status === 200);
     for (let i = 0; i < 3; i++) await sendOk(`after-${i}`);
 
     // The socket that stayed open gets everything: what it missed read back from the database,
-    // then live ones, each once and in order.
+    // then live ones, each once and in order (the last is the barrier: anything duplicated would
+    // have come before it).
     const expected = acknowledged.map((m) => m.seq);
     expect(expected).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
-    await live.waitFor(expected.length, 20_000);
-    await sleep(300); // anything duplicated would arrive now
+    await live.waitFor(expected.length);
     expect(live.events.map((e) => e.messageAdded.seq)).toEqual(expected);
     expect(live.events.map((e) => e.messageAdded.content)).toEqual(acknowledged.map((m) => m.content));
     expect(live.errors).toEqual([]);
@@ -119,7 +114,6 @@ describe.skipIf(!hasRedisServer)('Redis goes away and comes back', () => {
     // A client that reconnects resumes by seq: afterSeq 3 gives exactly what came after.
     const resumed = collect(server.ws(bob), MessageAddedDocument, { conversationId, afterSeq: 3 });
     await resumed.waitFor(8);
-    await sleep(200);
     expect(resumed.events.map((e) => e.messageAdded.seq)).toEqual(expected.slice(3));
 
     // Stored once each: the database holds the acknowledged messages and nothing else.
@@ -139,16 +133,13 @@ describe.skipIf(!hasRedisServer)('Redis goes away and comes back', () => {
       // its channel (the subscriber queues SUBSCRIBE until Redis answers).
       const client = server.ws(bob);
       const sub = collect(client, MessageAddedDocument, { conversationId, afterSeq: 0 });
-      const { result, ms } = await timedSend(server, alice, conversationId, 'while-away');
-      expect(ms).toBeLessThan(DOES_NOT_HANG_MS);
-      expect(dataOf(result).sendMessage.seq).toBe(1);
+      expect(dataOf(await send(server, alice, conversationId, 'while-away')).sendMessage.seq).toBe(1);
       await redis.start();
-      await eventually(ready, 15_000);
+      await eventually(ready);
       // The catch-up reads what was sent meanwhile, then live delivery works again.
-      await sub.waitFor(1, 20_000);
-      await timedSend(server, alice, conversationId, 'after-return');
-      await sub.waitFor(2, 20_000);
-      await sleep(200);
+      await sub.waitFor(1);
+      await send(server, alice, conversationId, 'after-return');
+      await sub.waitFor(2);
       expect(sub.events.map((e) => e.messageAdded.seq)).toEqual([1, 2]);
       sub.stop();
     } finally {
@@ -212,23 +203,23 @@ for (const backend of backends) {
       } finally {
         await redis.start();
       }
-      await eventually(ready, 15_000);
+      await eventually(ready);
       const after = await sendText(server, alice, conversationId, 'after');
       dataOf(await server.gql(alice, EditMessageDocument, { id: after.id, content: 'after, edited' }));
 
       // Carol, still in it, gets what was sent while Redis was away and what came after.
-      await eventually(() => contents(carolMessages).includes('after'), 20_000);
+      await eventually(() => contents(carolMessages).includes('after'));
       expect(contents(carolMessages).slice(-2)).toEqual(['during', 'after']);
       // Bob's streams of the conversation end, with nothing sent after his removal.
-      await bobMessages.waitForEnd(20_000);
-      await bobUpdates.waitForEnd(20_000);
+      await bobMessages.waitForEnd();
+      await bobUpdates.waitForEnd();
       expect(bobMessages.events).toHaveLength(seenBefore.messages);
       expect(bobUpdates.events).toHaveLength(seenBefore.updates);
       // His all-conversations stream goes on for the conversations he is still in, without this one.
       await eventually(async () => {
         await sendText(server, bob, elsewhere, 'still here');
         return contents(bobAll).includes('still here');
-      }, 20_000);
+      });
       expect(bobAll.events.slice(seenBefore.all).map((e) => e.messageAdded.conversationId)).not.toContain(conversationId);
       expect(bobAll.done).toBe(false);
       for (const c of [bobAll, carolMessages]) c.stop();
@@ -277,25 +268,19 @@ describe.skipIf(!TEST_DATABASE_URL)('Postgres drops every connection and refuses
       const bob = await server.token(`bob-${mode}`);
       const conversationId = await createGroup(server, alice, [`bob-${mode}`]);
       const base = new URL(server.url).origin;
-      const live = collect(server.ws(bob), MessageAddedDocument, { conversationId });
-      await sleep(200); // subscribed (the stream reads lastSeq before going live)
+      const live = await server.live(() => collect(server.ws(bob), MessageAddedDocument, { conversationId }));
 
       const acknowledged: Sent[] = [];
-      for (let i = 0; i < 3; i++) acknowledged.push(dataOf((await timedSend(server, alice, conversationId, `${mode}-a${i}`)).result).sendMessage);
+      for (let i = 0; i < 3; i++) acknowledged.push(dataOf(await send(server, alice, conversationId, `${mode}-a${i}`)).sendMessage);
       expect(proxy.open).toBeGreaterThan(0);
 
       proxy.setMode(mode);
       proxy.cutAll();
 
-      // Every request fails within the connect timeout (plus slack), masked; none hangs.
-      for (let i = 0; i < 3; i++) {
-        const { result, ms } = await timedSend(server, alice, conversationId, `${mode}-lost${i}`);
-        expect(ms).toBeLessThan(CONNECT_TIMEOUT_MS + DOES_NOT_HANG_MS);
-        expectMaskedInternal(result);
-      }
-      const started = Date.now();
+      // Every request fails, masked, while the outage lasts (a black hole answers nothing: only
+      // the connect timeout ends those).
+      for (let i = 0; i < 3; i++) expectMaskedInternal(await send(server, alice, conversationId, `${mode}-lost${i}`));
       expectMaskedInternal(await server.gql(bob, MessagesDocument, { conversationId, first: 10 }));
-      expect(Date.now() - started).toBeLessThan(CONNECT_TIMEOUT_MS + DOES_NOT_HANG_MS);
 
       // What the client did not see is logged in full on the server.
       const logged = captured.lines.filter((l) => l.msg === 'unexpected error');
@@ -310,14 +295,14 @@ describe.skipIf(!TEST_DATABASE_URL)('Postgres drops every connection and refuses
 
       // Postgres is reachable again: requests succeed without a restart.
       proxy.setMode('pass');
-      await eventually(async () => (await fetchStatus(`${base}/ready`)).status === 200, 15_000);
-      for (let i = 0; i < 3; i++) acknowledged.push(dataOf((await timedSend(server, alice, conversationId, `${mode}-b${i}`)).result).sendMessage);
+      await eventually(async () => (await fetchStatus(`${base}/ready`)).status === 200);
+      for (let i = 0; i < 3; i++) acknowledged.push(dataOf(await send(server, alice, conversationId, `${mode}-b${i}`)).sendMessage);
 
       // A send that failed wrote nothing: seqs run on without a gap, and the failed ones are absent.
       expect(acknowledged.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(await storedSeqs(server, bob, conversationId)).toEqual(acknowledged.map((m) => ({ seq: m.seq, content: m.content })));
+      // The last is the barrier: anything duplicated or out of order would have come before it.
       await live.waitFor(6);
-      await sleep(200);
       expect(live.events.map((e) => e.messageAdded.seq)).toEqual([1, 2, 3, 4, 5, 6]);
       live.stop();
     });
@@ -340,14 +325,17 @@ describe.skipIf(!TEST_DATABASE_URL)('Postgres drops every connection and refuses
     const received: number[] = [];
     const errors: unknown[] = [];
     const off = sb.onMessage(conversationId, (m) => received.push(m.seq), { afterSeq: 0, onError: (err) => errors.push(err) });
+    const refusals = () => captured.lines.filter((l) => l.msg === 'websocket connection_init failed').length;
+    const refusedBefore = refusals();
     try {
-      await sleep(1_500);
+      // Refused while Postgres is away, and trying again.
+      await eventually(() => refusals() >= refusedBefore + 2);
       proxy.setMode('pass');
       await eventually(async () => {
         const sent = await server.gql(alice, SendMessageDocument, { input: { conversationId, content: 'back' } });
         return !sent.errors;
       });
-      await eventually(() => received.length > 0, 60_000);
+      await eventually(() => received.length > 0);
       expect(received[0]).toBe(1);
       expect(errors).toEqual([]);
     } finally {
@@ -370,9 +358,8 @@ describe.skipIf(!TEST_DATABASE_URL)('Postgres drops every connection and refuses
       await admin.end();
     }
     // Idle clients that died are dropped by the pool; at worst one request sees a masked error.
-    await eventually(async () => !(await server.gql(alice, ViewerDocument)).errors, 10_000);
-    const { result } = await timedSend(server, alice, conversationId, 'after-terminate');
-    expect(dataOf(result).sendMessage.seq).toBe(1);
+    await eventually(async () => !(await server.gql(alice, ViewerDocument)).errors);
+    expect(dataOf(await send(server, alice, conversationId, 'after-terminate')).sendMessage.seq).toBe(1);
     expect((await fetchStatus(`${new URL(server.url).origin}/health`)).status).toBe(200);
   });
 });

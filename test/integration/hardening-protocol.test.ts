@@ -60,12 +60,11 @@ describe('WebSocket protocol violations', () => {
   });
 
   it('lets a socket it refused with 4406 go: stopping the server does not wait for it', async () => {
-    const own = await startServer({ env: UNLIMITED_ENV });
+    // A grace far beyond the test's timeout: a stop() that waited for the socket would time out.
+    const own = await startServer({ env: { ...UNLIMITED_ENV, SHUTDOWN_GRACE_MS: '600000' } });
     const { closed } = await open(own.wsUrl, []);
     expect((await closed).code).toBe(4406);
-    const started = Date.now();
     await own.stop();
-    expect(Date.now() - started).toBeLessThan(1_500);
   });
 
   it('answers a document whose operation it cannot tell with BAD_USER_INPUT, and keeps the socket', async () => {
@@ -105,9 +104,7 @@ describe('WebSocket protocol violations', () => {
 
   it('closes 4408 when connection_init does not come in time', async () => {
     const { closed } = await open(server.wsUrl);
-    const started = Date.now();
     expect((await closed).code).toBe(4408);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('closes 4409 for a second subscribe with an id already in use', async () => {

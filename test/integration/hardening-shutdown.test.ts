@@ -46,7 +46,8 @@ describe.skipIf(!TEST_DATABASE_URL)('SIGTERM drains', () => {
 
   it('finishes the request in flight, closes sockets with 1001 and exits 0', async () => {
     const secret = randomBytes(32).toString('hex');
-    started = await startMain({ DATABASE_URL: db.url, JWT_SECRET: secret, SHUTDOWN_GRACE_MS: '10000' });
+    // A grace far beyond the test's timeout: a process that waited it out would time the test out.
+    started = await startMain({ DATABASE_URL: db.url, JWT_SECRET: secret, SHUTDOWN_GRACE_MS: '600000' });
     const { url, wsUrl, child } = started;
     const alice = await mintToken(secret, { sub: 'alice' });
     const bob = await mintToken(secret, { sub: 'bob' });
@@ -85,9 +86,7 @@ describe.skipIf(!TEST_DATABASE_URL)('SIGTERM drains', () => {
     expect(result.status).toBe(200);
     expect(result.body.errors).toBeUndefined();
     expect(result.body.data!.sendMessage).toMatchObject({ seq: 1, content: 'in flight' });
-    const started_ = Date.now();
     expect(await started.exited).toBe(0);
-    expect(Date.now() - started_).toBeLessThan(15_000);
 
     // What was acknowledged is stored.
     const { rows } = await locker.query('SELECT seq, content FROM messages WHERE conversation_id = $1', [conversationId]);

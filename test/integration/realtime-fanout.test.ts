@@ -5,8 +5,8 @@ import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataOf, messageRepository, startServer, statementsOf, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
-import { collect, eventually, type Collector } from '../kit/subscriptions.js';
-import { createGroup, sendText, sleep, UNLIMITED_ENV } from '../kit/realtime.js';
+import { collect, type Collector } from '../kit/subscriptions.js';
+import { createGroup, sendText, UNLIMITED_ENV } from '../kit/realtime.js';
 import { DeleteMessageDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
 
 const SUBSCRIBERS = 20;
@@ -175,14 +175,8 @@ describe.each(backends)('fan-out on %s', (backend) => {
     const [ownUnwatched, byOwnerUnwatched] = [await doomed(quiet), await doomed(quiet)];
     const remove = (auth: string, id: string) => statementsOf(server, async () => dataOf(await server.gql(auth, DeleteMessageDocument, { id })));
 
-    const watcher = collect(server.ws(await server.token('reader2')), DeletedWithSender, { conversationId });
-    // Live once a probe's event is in (a probe deleted before that tells nobody).
-    await eventually(async () => {
-      const probe = await sendText(server, reader1, conversationId, 'probe');
-      await server.gql(reader1, DeleteMessageDocument, { id: probe.id });
-      await sleep(100);
-      return watcher.events.length > 0;
-    });
+    const reader2 = await server.token('reader2');
+    const watcher = await server.live(() => collect(server.ws(reader2), DeletedWithSender, { conversationId }));
     const probes = watcher.events.length;
     // Whoever deletes (the sender, or the conversation's owner), a delete costs as many statements
     // watched as unwatched: the event carries the sender, so no subscription reads it.
@@ -205,9 +199,10 @@ describe.each(backends)('fan-out on %s', (backend) => {
 
   it('still gives each subscription the result of its own variables', async () => {
     const bob = await server.token('reader0');
-    const shown = collect(server.ws(bob), Toggle, { conversationId, withContent: true });
-    const hidden = collect(server.ws(bob), Toggle, { conversationId, withContent: false });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [shown, hidden] = await server.live(
+      () => [collect(server.ws(bob), Toggle, { conversationId, withContent: true }), collect(server.ws(bob), Toggle, { conversationId, withContent: false })] as const,
+      2,
+    );
     const next = await sendText(server, alice, conversationId, 'shown to one');
     await shown.waitFor(1);
     await hidden.waitFor(1);

@@ -29,9 +29,10 @@ describe.each(backends)('membership re-check on %s', (backend) => {
       await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['mick'] } }),
     ).createConversation.id;
     const client = server.ws(member);
-    const messages = collect(client, MessageAddedDocument, { conversationId });
-    const typing = collect(client, TypingDocument, { conversationId });
-    await new Promise((r) => setTimeout(r, 300));
+    const [messages, typing] = await server.live(
+      () => [collect(client, MessageAddedDocument, { conversationId }), collect(client, TypingDocument, { conversationId })] as const,
+      2,
+    );
     dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'before' } }));
     await messages.waitFor(1);
 
@@ -43,8 +44,8 @@ describe.each(backends)('membership re-check on %s', (backend) => {
     await messages.waitForEnd();
     await typing.waitForEnd();
 
+    // Ended: nothing can reach it any more, whatever is sent.
     dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'after' } }));
-    await new Promise((r) => setTimeout(r, 300));
     expect(messages.events.map((e) => e.messageAdded.content)).toEqual(['before']);
   });
 

@@ -46,10 +46,15 @@ describe.each(backends)('message subscriptions on %s', (backend) => {
   it('streams messageAdded, messageUpdated, messageDeleted and controlEvent with full payloads', async () => {
     const conversationId = await createGroup(server, alice, ['bob']);
     const client = server.ws(bob);
-    const added = collect(client, MessageAddedDocument, { conversationId, afterSeq: 0 });
-    const updated = collect(client, MessageUpdatedDocument, { conversationId });
-    const deleted = collect(client, MessageDeletedDocument, { conversationId });
-    const control = collect(client, ControlEventSubDocument, { conversationId });
+    const [added, updated, deleted, control] = await server.live(
+      () => [
+        collect(client, MessageAddedDocument, { conversationId, afterSeq: 0 }),
+        collect(client, MessageUpdatedDocument, { conversationId }),
+        collect(client, MessageDeletedDocument, { conversationId }),
+        collect(client, ControlEventSubDocument, { conversationId }),
+      ] as const,
+      4,
+    );
 
     const first = await sendText(server, alice, conversationId, 'first');
     await added.waitFor(1);
@@ -64,31 +69,19 @@ describe.each(backends)('message subscriptions on %s', (backend) => {
       createdAt: first.createdAt,
     });
 
-    // Live-only streams: repeat the action until the subscription is known to be listening.
-    await eventually(async () => {
-      await server.gql(alice, EditMessageDocument, { id: first.id, content: `edited ${updated.events.length}` });
-      return updated.events.length > 0;
-    });
-    expect(updated.events.at(-1)!.messageUpdated).toMatchObject({ id: first.id, seq: 1, sender: { id: 'alice' } });
-    expect(updated.events.at(-1)!.messageUpdated.editedAt).not.toBeNull();
+    // The live-only streams were listening before anything was done.
+    dataOf(await server.gql(alice, EditMessageDocument, { id: first.id, content: 'edited' }));
+    const [edit] = await updated.waitFor(1);
+    expect(edit!.messageUpdated).toMatchObject({ id: first.id, seq: 1, sender: { id: 'alice' } });
+    expect(edit!.messageUpdated.editedAt).not.toBeNull();
 
-    await eventually(async () => {
-      await server.gql(alice, SendControlDocument, { conversationId, input: { event: 'PAUSE', runId: 'run-1', reason: 'hold on' } });
-      return control.events.length > 0;
-    });
+    dataOf(await server.gql(alice, SendControlDocument, { conversationId, input: { event: 'PAUSE', runId: 'run-1', reason: 'hold on' } }));
+    await control.waitFor(1);
     expect(control.events[0]!.controlEvent).toMatchObject({ conversationId, event: 'PAUSE', runId: 'run-1', reason: 'hold on', issuedBy: { id: 'alice' } });
 
-    let doomed = first;
-    await eventually(async () => {
-      doomed = await sendText(server, alice, conversationId, 'doomed');
-      dataOf(await server.gql(alice, DeleteMessageDocument, { id: doomed.id }));
-      // The deletion of an earlier try may arrive only now: wait for this one's.
-      return eventually(() => deleted.events.some((e) => e.messageDeleted.id === doomed.id), 1_000).then(
-        () => true,
-        () => false,
-      );
-    });
-    const gone = deleted.events.find((e) => e.messageDeleted.id === doomed.id)!.messageDeleted;
+    const doomed = await sendText(server, alice, conversationId, 'doomed');
+    dataOf(await server.gql(alice, DeleteMessageDocument, { id: doomed.id }));
+    const [{ messageDeleted: gone }] = (await deleted.waitFor(1)) as [(typeof deleted.events)[number]];
     expect(gone).toMatchObject({ id: doomed.id, seq: doomed.seq, content: '', sender: { id: 'alice' } });
     expect(gone.deletedAt).not.toBeNull();
     const seqs = (await added.waitFor(doomed.seq)).map((e) => e.messageAdded.seq);
@@ -120,7 +113,7 @@ describe.each(backends)('message subscriptions on %s', (backend) => {
     const resumed = collect(server.ws(bob), MessageAddedDocument, { conversationId, afterSeq: 0 });
     // Two senders write while the stored 600 are being replayed, in more than one page.
     await Promise.all([sendMany(server, alice, conversationId, 100, 'a'), sendMany(server, carol, conversationId, 100, 'c')]);
-    const all = await resumed.waitFor(800, 30_000);
+    const all = await resumed.waitFor(800);
     const seqs = all.map((e) => e.messageAdded.seq);
     expect(seqs).toHaveLength(800);
     expect(consecutive(seqs, 1)).toBe(true);
@@ -221,11 +214,17 @@ describe(`a subscriber that falls far behind (${backends.at(-1)})`, () => {
     const alice = await server.token('alice');
     await server.token('bob');
     const conversationId = await createGroup(server, alice, ['bob']);
-    const bob: Viewer = { orgId: 'default', userId: 'bob', displayName: 'bob', kind: 'USER', roles: [], credential: { type: 'apiKey', keyId: 'test', actingAs: false } };
+    const viewer = (userId: string): Viewer => ({ orgId: 'default', userId, displayName: userId, kind: 'USER', roles: [], credential: { type: 'apiKey', keyId: 'test', actingAs: false } });
     // The stream as a resolver returns it, with a consumer that does not read for a while.
-    const stream = await server.app.services.feeds.messages(createContext(server.app.services, bob, 'slow-reader', '127.0.0.1'), conversationId, 0);
-    // Far more than the page held for the consumer plus the live events kept while it is behind.
-    await sendBulk(server, alice, conversationId, 2_000, 16);
+    const stream = await server.app.services.feeds.messages(createContext(server.app.services, viewer('bob'), 'slow-reader', '127.0.0.1'), conversationId, 0);
+    // Far more than the page held for the consumer plus the live events kept while it is behind,
+    // sent through the service (the send path and its events, without a request each).
+    const { messages } = server.app.services;
+    let next = 0;
+    const sender = async () => {
+      while (next < 2_000) await messages.send(viewer('alice'), { conversationId, content: `bulk${next++}` });
+    };
+    await Promise.all(Array.from({ length: 16 }, sender));
     const seqs: number[] = [];
     for await (const m of stream) {
       seqs.push(m.seq);
