@@ -5,13 +5,15 @@
 // get the status GraphQL over HTTP gives them. Browsers' origins: CORS and WebSocket upgrades (the
 // server's own origin, which the web chat uses, is in web.test.ts).
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MessageAddedDocument, TypingDocument } from '../../src/client/generated/graphql.js';
 import { preflight, rawHttp, upgradeStatus } from '../kit/origins.js';
-import { createGroup, rawSocket, UNLIMITED_ENV, type Closed } from '../kit/realtime.js';
+import { createGroup, rawSocket, sleep, UNLIMITED_ENV, type Closed } from '../kit/realtime.js';
 import { startServer, type TestServer } from '../kit/server.js';
+import { eventually } from '../kit/subscriptions.js';
 
 /** A WebSocket speaking `protocol`, open; nothing sent yet. */
 async function open(url: string, protocol: string | string[] = 'graphql-transport-ws') {
@@ -211,6 +213,25 @@ describe('GraphQL over HTTP: malformed requests', () => {
       expect(res.status, accept).toBe(status);
       expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
     }
+  });
+
+  it('keeps an idle connection for the next request well past the few seconds a client waits', async () => {
+    const { port } = new URL(server.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += String(chunk)));
+    const answers = () => received.split('HTTP/1.1 ').slice(1);
+    const ask = (n: number) => {
+      socket.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`);
+      return eventually(() => answers().length === n && received.endsWith('}'));
+    };
+    await ask(1);
+    // Longer than Node's default of 5 s (and fetch's 4 s); the idle limit is a minute.
+    await sleep(6_000);
+    await ask(2);
+    expect(answers().map((a) => a.slice(0, 3))).toEqual(['200', '200']);
+    expect(socket.destroyed).toBe(false);
+    socket.destroy();
   });
 });
 
