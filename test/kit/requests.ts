@@ -1,5 +1,6 @@
-// Shared helpers of the core-*.test.ts suites: small wrappers over the typed documents, and
-// assertions on error codes that also check the error leaks nothing (no stack, no SQL).
+// Helpers of the integration suites on messages, auth, limits and errors: small wrappers over the
+// typed documents, and assertions on error codes that also check the error leaks nothing (no
+// stack, no SQL).
 import { expect } from 'vitest';
 import {
   ConversationDocument,
@@ -10,7 +11,7 @@ import {
   type SendMessageInput,
 } from '../../src/client/generated/graphql.js';
 import { ApiKeys } from '../../src/auth/api-keys.js';
-import { dataOf, type Auth, type GqlResult, type TestServer } from '../kit/server.js';
+import { dataOf, type Auth, type GqlResult, type TestServer } from './server.js';
 
 /** Asserts that nothing in an error response gives away internals: stack traces, SQL, driver errors. */
 export function expectNoLeak(result: GqlResult<unknown>): void {

@@ -1,7 +1,7 @@
 // The token bucket on one instance, on a clock the test sets: the burst at once, then exactly one
 // token per 1/perSecond, a retry-after that is the time to the next token, and never more than
 // the burst however long the bucket rests. (Through Redis the same arithmetic runs on Redis's
-// clock; test/integration/hardening-ratelimit.test.ts counts its bursts.)
+// clock; test/integration/limits/rate-limits.test.ts counts its bursts.)
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RateLimiter, type Bucket } from '../../src/ratelimit/rate-limiter.js';

@@ -1,13 +1,13 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessageStreamDocument } from '../../src/client/generated/graphql.js';
-import { createSwitchboardClient, type SwitchboardClient } from '../../src/client/index.js';
+import { MessageStreamDocument } from '../../../src/client/generated/graphql.js';
+import { createSwitchboardClient, type SwitchboardClient } from '../../../src/client/index.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { openAiAnswer, startAssistant } from '../../src/examples/assistant.js';
-import { startSensor } from '../../src/examples/sensor.js';
-import { startServer, type TestServer } from '../kit/server.js';
-import { collect, eventually } from '../kit/subscriptions.js';
+import { openAiAnswer, startAssistant } from '../../../src/examples/assistant.js';
+import { startSensor } from '../../../src/examples/sensor.js';
+import { startServer, type TestServer } from '../../kit/server.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
 
 /** The example services, driven end to end through the typed client as their users would. */
 describe('example services', () => {

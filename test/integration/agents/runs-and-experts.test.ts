@@ -29,10 +29,10 @@ import {
   StartMessageDocument,
   UpdateConversationDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql.js';
-import { codeOf, dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { collect, eventually } from '../kit/subscriptions.js';
+} from '../../../src/client/generated/graphql.js';
+import { codeOf, dataOf, startServer, statementsOf, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
 
 /** Updated messages with their senders. */
 const UpdatedWithSender = parse(`

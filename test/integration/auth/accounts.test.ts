@@ -1,13 +1,13 @@
 import { decodeJwt, SignJWT } from 'jose';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignInDocument, SignUpDocument, ViewerDocument, CreateConversationDocument } from '../../src/client/generated/graphql.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { accounts, users } from '../../src/db/schema/index.js';
-import { hashPassword, verifyPassword } from '../../src/modules/accounts/password.js';
-import { codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { eventually } from '../kit/subscriptions.js';
+import { SignInDocument, SignUpDocument, ViewerDocument, CreateConversationDocument } from '../../../src/client/generated/graphql.js';
+import { ConfigError, loadConfig } from '../../../src/config.js';
+import { accounts, users } from '../../../src/db/schema/index.js';
+import { hashPassword, verifyPassword } from '../../../src/modules/accounts/password.js';
+import { codeOf, dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { eventually } from '../../kit/subscriptions.js';
 
 const PASSWORD = 'correct horse battery';
 

@@ -14,14 +14,14 @@ import {
   MessagesDocument,
   SendMessageDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql.js';
-import { REVOCATION_DELAY_MS } from '../../src/auth/api-keys.js';
-import { apiKeys, users as usersTable } from '../../src/db/schema/index.js';
-import { nextClose } from '../kit/realtime.js';
-import { activeSubscriptions, dataOf, startServer, type TestServer } from '../kit/server.js';
-import { collect, eventually } from '../kit/subscriptions.js';
-import { backends, createTestDatabase } from '../kit/services.js';
-import { conversationOf, createApiKey, createGroup, expectCode, send, users } from './core-helpers.js';
+} from '../../../src/client/generated/graphql.js';
+import { REVOCATION_DELAY_MS } from '../../../src/auth/api-keys.js';
+import { apiKeys, users as usersTable } from '../../../src/db/schema/index.js';
+import { nextClose } from '../../kit/realtime.js';
+import { activeSubscriptions, dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
+import { backends, createTestDatabase } from '../../kit/services.js';
+import { conversationOf, createApiKey, createGroup, expectCode, send, users } from '../../kit/requests.js';
 
 const run = promisify(execFile);
 

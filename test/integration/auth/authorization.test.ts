@@ -20,11 +20,11 @@ import {
   UpdateConversationDocument,
   UserDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql.js';
-import { activeSubscriptions, dataOf, startServer, type Auth, type TestServer } from '../kit/server.js';
-import { collect, eventually } from '../kit/subscriptions.js';
-import { backends } from '../kit/services.js';
-import { allMessages, conversationOf, createGroup, expectCode, lastSeqOf, send, users } from './core-helpers.js';
+} from '../../../src/client/generated/graphql.js';
+import { activeSubscriptions, dataOf, startServer, type Auth, type TestServer } from '../../kit/server.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
+import { backends } from '../../kit/services.js';
+import { allMessages, conversationOf, createGroup, expectCode, lastSeqOf, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('core auth on %s', (backend) => {
   let server: TestServer;

@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
-import { SignUpDocument, ViewerDocument } from '../../src/client/generated/graphql.js';
-import { users } from '../../src/db/schema/index.js';
-import { rawSocket } from '../kit/realtime.js';
-import { capturedLog, codeOf, dataOf, startServer, type TestServer } from '../kit/server.js';
+import { SignUpDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
+import { users } from '../../../src/db/schema/index.js';
+import { rawSocket } from '../../kit/realtime.js';
+import { capturedLog, codeOf, dataOf, startServer, type TestServer } from '../../kit/server.js';
 
 /** Tokens from an identity provider: RS256/ES256 verified against its JWKS (JWT_JWKS_URL). */
 describe('JWKS tokens', () => {

@@ -4,10 +4,10 @@
 import { sql } from 'drizzle-orm';
 import { generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TypingDocument } from '../../src/client/generated/graphql.js';
-import { nextClose } from '../kit/realtime.js';
-import { startServer, type TestServer } from '../kit/server.js';
-import { collect } from '../kit/subscriptions.js';
+import { TypingDocument } from '../../../src/client/generated/graphql.js';
+import { nextClose } from '../../kit/realtime.js';
+import { startServer, type TestServer } from '../../kit/server.js';
+import { collect } from '../../kit/subscriptions.js';
 
 const ISSUER = 'https://issuer.test';
 const AUDIENCE = 'switchboard-test';

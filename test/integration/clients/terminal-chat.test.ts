@@ -1,9 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateConversationDocument, MessagesDocument, SendMessageDocument, UserDocument, ViewerDocument } from '../../src/client/generated/graphql.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { eventually } from '../kit/subscriptions.js';
+import { CreateConversationDocument, MessagesDocument, SendMessageDocument, UserDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { eventually } from '../../kit/subscriptions.js';
 
 /** `npm run chat` as a person uses it: a real process, typed at through stdin. */
 describe('terminal chat', () => {

@@ -1,8 +1,8 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSwitchboardClient, SwitchboardError, type Message } from '../../src/client/index.js';
-import { startServer, type TestServer } from '../kit/server.js';
-import { eventually } from '../kit/subscriptions.js';
+import { createSwitchboardClient, SwitchboardError, type Message } from '../../../src/client/index.js';
+import { startServer, type TestServer } from '../../kit/server.js';
+import { eventually } from '../../kit/subscriptions.js';
 
 describe('typed client', () => {
   let server: TestServer;

@@ -17,11 +17,11 @@ import {
   type GraphQLInputType,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ViewerDocument } from '../../src/client/generated/graphql.js';
-import { schema } from '../../src/graphql/schema.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { createGroup, send, users } from './core-helpers.js';
+import { ViewerDocument } from '../../../src/client/generated/graphql.js';
+import { schema } from '../../../src/graphql/schema.js';
+import { dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { createGroup, send, users } from '../../kit/requests.js';
 
 const TEXT_SCALARS = new Set(['String', 'ID', 'JSON', 'DateTime']);
 const UUID = '0b6f7a39-3a4e-4c1e-9f4b-2b1f3c4d5e6f';

@@ -20,11 +20,11 @@ import {
   UpdateConversationDocument,
   UserDocument,
   UsersDocument,
-} from '../../src/client/generated/graphql.js';
-import { encodeCursor } from '../../src/lib/paging.js';
-import { dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { createGroup, expectCode, expectNoLeak, lastSeqOf, send, users } from './core-helpers.js';
+} from '../../../src/client/generated/graphql.js';
+import { encodeCursor } from '../../../src/lib/paging.js';
+import { dataOf, startServer, type GqlResult, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { createGroup, expectCode, expectNoLeak, lastSeqOf, send, users } from '../../kit/requests.js';
 
 /** Ids no row can have, or that would break a naive query. */
 const MALFORMED_IDS = [

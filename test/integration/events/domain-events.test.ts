@@ -22,12 +22,12 @@ import {
   StartMessageDocument,
   UpdateConversationDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql.js';
-import { messages } from '../../src/db/schema/index.js';
-import type { DomainEventMap, DomainEventName } from '../../src/events/domain-events.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { createGroup, send, users } from './core-helpers.js';
+} from '../../../src/client/generated/graphql.js';
+import { messages } from '../../../src/db/schema/index.js';
+import type { DomainEventMap, DomainEventName } from '../../../src/events/domain-events.js';
+import { dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { createGroup, send, users } from '../../kit/requests.js';
 
 type Raised = { [N in DomainEventName]: { name: N; event: DomainEventMap[N] } }[DomainEventName];
 

@@ -1,13 +1,13 @@
 // Bad input over HTTP and SSE: every limit refuses with BAD_USER_INPUT before any resolver runs
 // (an alias bomb of sends writes nothing), nothing leaks, and the server keeps serving. The same
-// limits on the WebSocket are in hardening-protocol. Also: batching off, introspection and
+// limits on the WebSocket are in protocol/violations. Also: batching off, introspection and
 // GraphiQL as configured.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_QUERY_LIMITS } from '../../src/graphql/armor.js';
-import { LIMITS } from '../../src/lib/validate.js';
-import { HTTP_MAX_BODY_BYTES } from '../../src/transport/http.js';
-import { createGroup, rawSocket, UNLIMITED_ENV } from '../kit/realtime.js';
-import { startServer, statementsOf, type TestServer } from '../kit/server.js';
+import { DEFAULT_QUERY_LIMITS } from '../../../src/graphql/armor.js';
+import { LIMITS } from '../../../src/lib/validate.js';
+import { HTTP_MAX_BODY_BYTES } from '../../../src/transport/http.js';
+import { createGroup, rawSocket, UNLIMITED_ENV } from '../../kit/realtime.js';
+import { startServer, statementsOf, type TestServer } from '../../kit/server.js';
 
 type Body = { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] };
 

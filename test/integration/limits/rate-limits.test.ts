@@ -6,12 +6,12 @@ import { request as httpRequest } from 'node:http';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MarkReadDocument, PresenceDocument, SendMessageDocument, SignInDocument, SignUpDocument } from '../../src/client/generated/graphql.js';
-import { users } from '../../src/db/schema/index.js';
-import { createGroup, freshOrg, nextClose, rawSocket, type RawSocket } from '../kit/realtime.js';
-import { startServer, type GqlResult, type TestServer } from '../kit/server.js';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
-import { collect, eventually } from '../kit/subscriptions.js';
+import { MarkReadDocument, PresenceDocument, SendMessageDocument, SignInDocument, SignUpDocument } from '../../../src/client/generated/graphql.js';
+import { users } from '../../../src/db/schema/index.js';
+import { createGroup, freshOrg, nextClose, rawSocket, type RawSocket } from '../../kit/realtime.js';
+import { startServer, type GqlResult, type TestServer } from '../../kit/server.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
 import { print } from 'graphql';
 
 // Refills are slow (one token per 100 s), so that the counts are the bursts exactly however slow

@@ -9,10 +9,10 @@ import {
   LeaveConversationDocument,
   MessagesDocument,
   RemoveParticipantDocument,
-} from '../../src/client/generated/graphql.js';
-import { dataOf, startServer, statementsOf, type TestServer } from '../kit/server.js';
-import { backends, createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
-import { createGroup, expectCode, send, users } from './core-helpers.js';
+} from '../../../src/client/generated/graphql.js';
+import { dataOf, startServer, statementsOf, type TestServer } from '../../kit/server.js';
+import { backends, createTestDatabase, TEST_DATABASE_URL } from '../../kit/services.js';
+import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('core history reads on %s', (backend) => {
   let server: TestServer;

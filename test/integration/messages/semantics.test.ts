@@ -14,9 +14,9 @@ import {
   RemoveParticipantDocument,
   SendMessageDocument,
   UpdateConversationDocument,
-} from '../../src/client/generated/graphql.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
+} from '../../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
 import {
   allMessages,
   concurrently,
@@ -28,7 +28,7 @@ import {
   range,
   send,
   users,
-} from './core-helpers.js';
+} from '../../kit/requests.js';
 
 describe.each(backends)('core messages on %s', (backend) => {
   let server: TestServer;

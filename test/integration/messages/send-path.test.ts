@@ -11,11 +11,11 @@ import {
   SendMessageDocument,
   ViewerDocument,
   type SendMessageInput,
-} from '../../src/client/generated/graphql.js';
-import { DuplicateClientMessageId } from '../../src/modules/messages/message.repository.js';
-import { codeOf, dataOf, messageRepository, startServer, statementsOf, type GqlResult, type TestServer } from '../kit/server.js';
-import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
-import { allMessages, concurrently, createGroup, expectCode, expectNoLeak, lastSeqOf, range, send, users } from './core-helpers.js';
+} from '../../../src/client/generated/graphql.js';
+import { DuplicateClientMessageId } from '../../../src/modules/messages/message.repository.js';
+import { codeOf, dataOf, messageRepository, startServer, statementsOf, type GqlResult, type TestServer } from '../../kit/server.js';
+import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { allMessages, concurrently, createGroup, expectCode, expectNoLeak, lastSeqOf, range, send, users } from '../../kit/requests.js';
 
 type Sent = GqlResult<{ sendMessage: { id: string; seq: number; content: string } }>;
 

@@ -4,9 +4,9 @@ import {
   MessagesDocument,
   SendMessageDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
+} from '../../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
 
 describe.each(backends)('first session on %s', (backend) => {
   let server: TestServer;

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateConversationDocument, MessagesDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
-import { mintToken } from '../../src/auth/jwt.js';
-import { spawnService, type ServiceProcess } from '../kit/service-process.js';
+import { CreateConversationDocument, MessagesDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
+import { mintToken } from '../../../src/auth/jwt.js';
+import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 const run = promisify(execFile);
 
 describe('an embedded DATA_DIR', () => {

@@ -12,13 +12,13 @@ import {
   RemoveParticipantDocument,
   SendMessageDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql.js';
-import { createSwitchboardClient } from '../../src/client/index.js';
-import { hasRedisServer, redisProcess, tcpProxy, viaProxy, type RedisProcess, type TcpProxy } from '../kit/faults.js';
-import { createGroup, rawSocket, sendText } from '../kit/realtime.js';
-import { capturedLog, dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
-import { backends, createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
-import { collect, eventually } from '../kit/subscriptions.js';
+} from '../../../src/client/generated/graphql.js';
+import { createSwitchboardClient } from '../../../src/client/index.js';
+import { hasRedisServer, redisProcess, tcpProxy, viaProxy, type RedisProcess, type TcpProxy } from '../../kit/faults.js';
+import { createGroup, rawSocket, sendText } from '../../kit/realtime.js';
+import { capturedLog, dataOf, startServer, type GqlResult, type TestServer } from '../../kit/server.js';
+import { backends, createTestDatabase, TEST_DATABASE_URL } from '../../kit/services.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
 
 // None of these tests times a request. A request that waited for the service that is away would
 // not be answered before the test brings the service back, which it does only after the request

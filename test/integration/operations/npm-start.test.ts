@@ -6,11 +6,11 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintToken } from '../../src/auth/jwt.js';
-import { spawnService, type ServiceProcess } from '../kit/service-process.js';
-import { eventually } from '../kit/subscriptions.js';
+import { mintToken } from '../../../src/auth/jwt.js';
+import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
+import { eventually } from '../../kit/subscriptions.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 const BUILT_MARK = '<!-- built by npm run build -->\n';
 
 describe('the compiled service (npm start)', () => {

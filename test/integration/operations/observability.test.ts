@@ -1,15 +1,15 @@
 // What operators see: one JSON log line per operation with request id, user and operation;
 // /health and /ready; Prometheus metrics for sockets, subscriptions, sends, deliveries, publish
 // failures and operation latency; database errors logged by their code, without the statement's
-// parameters. (Masked errors logged: hardening-faults, Postgres.)
+// parameters. (Masked errors logged: operations/faults, Postgres.)
 import { sql } from 'drizzle-orm';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessageAddedDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
-import { createGroup, rawSocket, UNLIMITED_ENV } from '../kit/realtime.js';
-import { capturedLog, startServer, type TestServer } from '../kit/server.js';
-import { backends, TEST_REDIS_URL } from '../kit/services.js';
-import { collect, eventually } from '../kit/subscriptions.js';
+import { MessageAddedDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
+import { createGroup, rawSocket, UNLIMITED_ENV } from '../../kit/realtime.js';
+import { capturedLog, startServer, type TestServer } from '../../kit/server.js';
+import { backends, TEST_REDIS_URL } from '../../kit/services.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
 
 /** The value of a sample in Prometheus text, e.g. `switchboard_open_sockets`. */
 const sample = (text: string, name: string) => {

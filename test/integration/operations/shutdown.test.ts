@@ -7,13 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateConversationDocument, MessageAddedDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
-import { mintToken } from '../../src/auth/jwt.js';
-import { createGroup, rawSocket, sendText } from '../kit/realtime.js';
-import { startServer } from '../kit/server.js';
-import { spawnService, type ServiceProcess } from '../kit/service-process.js';
-import { backends, createTestDatabase, TEST_DATABASE_URL } from '../kit/services.js';
-import { eventually } from '../kit/subscriptions.js';
+import { CreateConversationDocument, MessageAddedDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
+import { mintToken } from '../../../src/auth/jwt.js';
+import { createGroup, rawSocket, sendText } from '../../kit/realtime.js';
+import { startServer } from '../../kit/server.js';
+import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
+import { backends, createTestDatabase, TEST_DATABASE_URL } from '../../kit/services.js';
+import { eventually } from '../../kit/subscriptions.js';
 
 type Started = ServiceProcess & { url: string; wsUrl: string };
 

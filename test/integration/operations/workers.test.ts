@@ -8,15 +8,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintToken } from '../../src/auth/jwt.js';
-import { freePort } from '../kit/faults.js';
-import { MessageAddedDocument } from '../../src/client/generated/graphql.js';
-import { topics } from '../../src/pubsub/topics.js';
-import { freshOrg, numsub, rawSocket, testRedis, type RawSocket, type ServerMessage } from '../kit/realtime.js';
-import { UNLIMITED_ENV } from '../kit/server.js';
-import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
-import { eventually } from '../kit/subscriptions.js';
-import { spawnService, type ServiceProcess } from '../kit/service-process.js';
+import { mintToken } from '../../../src/auth/jwt.js';
+import { freePort } from '../../kit/faults.js';
+import { MessageAddedDocument } from '../../../src/client/generated/graphql.js';
+import { topics } from '../../../src/pubsub/topics.js';
+import { freshOrg, numsub, rawSocket, testRedis, type RawSocket, type ServerMessage } from '../../kit/realtime.js';
+import { UNLIMITED_ENV } from '../../kit/server.js';
+import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { eventually } from '../../kit/subscriptions.js';
+import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
 
 const alive = (pid: number) => {
   try {

@@ -1,19 +1,19 @@
 // Protocol violations on the WebSocket, each answered by graphql-ws's close code (or the WebSocket
 // one for a broken frame), and the query limits on the socket: refused before any resolver, with
-// the socket left open. Token problems at connection_init (4403) are in hardening-jwt and
-// realtime-transport; oversized frames (1009) in realtime-transport. Malformed requests over HTTP
+// the socket left open. Token problems at connection_init (4403) are in auth/jwt and
+// realtime/transports; oversized frames (1009) in realtime/transports. Malformed requests over HTTP
 // get the status GraphQL over HTTP gives them. Browsers' origins: CORS and WebSocket upgrades (the
-// server's own origin, which the web chat uses, is in web.test.ts).
+// server's own origin, which the web chat uses, is in clients/web-chat-assets).
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { MessageAddedDocument, TypingDocument } from '../../src/client/generated/graphql.js';
-import { preflight, rawHttp, upgradeStatus } from '../kit/origins.js';
-import { createGroup, rawSocket, sleep, UNLIMITED_ENV, type Closed } from '../kit/realtime.js';
-import { startServer, type TestServer } from '../kit/server.js';
-import { eventually } from '../kit/subscriptions.js';
+import { MessageAddedDocument, TypingDocument } from '../../../src/client/generated/graphql.js';
+import { preflight, rawHttp, upgradeStatus } from '../../kit/origins.js';
+import { createGroup, rawSocket, sleep, UNLIMITED_ENV, type Closed } from '../../kit/realtime.js';
+import { startServer, type TestServer } from '../../kit/server.js';
+import { eventually } from '../../kit/subscriptions.js';
 
 /** A WebSocket speaking `protocol`, open; nothing sent yet. */
 async function open(url: string, protocol: string | string[] = 'graphql-transport-ws') {

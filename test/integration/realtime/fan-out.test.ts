@@ -3,11 +3,11 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataOf, messageRepository, startServer, statementsOf, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { collect, type Collector } from '../kit/subscriptions.js';
-import { createGroup, sendText, UNLIMITED_ENV } from '../kit/realtime.js';
-import { DeleteMessageDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
+import { dataOf, messageRepository, startServer, statementsOf, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { collect, type Collector } from '../../kit/subscriptions.js';
+import { createGroup, sendText, UNLIMITED_ENV } from '../../kit/realtime.js';
+import { DeleteMessageDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
 
 const SUBSCRIBERS = 20;
 

@@ -6,13 +6,13 @@ import {
   MessageAddedDocument,
   SendMessageDocument,
   TypingDocument,
-} from '../../src/client/generated/graphql.js';
-import { participants } from '../../src/db/schema/index.js';
-import { messageSnapshot } from '../../src/pubsub/snapshots.js';
-import { topics } from '../../src/pubsub/topics.js';
-import { dataOf, messageRepository, startServer, statementsOf, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { collect, eventually } from '../kit/subscriptions.js';
+} from '../../../src/client/generated/graphql.js';
+import { participants } from '../../../src/db/schema/index.js';
+import { messageSnapshot } from '../../../src/pubsub/snapshots.js';
+import { topics } from '../../../src/pubsub/topics.js';
+import { dataOf, messageRepository, startServer, statementsOf, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
 
 /** The instance-wide re-check that ends subscriptions whose removal event was lost. */
 describe.each(backends)('membership re-check on %s', (backend) => {

@@ -13,15 +13,15 @@ import {
   SendControlDocument,
   SetTypingDocument,
   TypingDocument,
-} from '../../src/client/generated/graphql.js';
-import type { Viewer } from '../../src/auth/viewer.js';
-import { createContext } from '../../src/context.js';
-import { messageSnapshot } from '../../src/pubsub/snapshots.js';
-import { topics } from '../../src/pubsub/topics.js';
-import { dataOf, messageRepository, startServer, type TestServer } from '../kit/server.js';
-import { backends } from '../kit/services.js';
-import { collect, eventually } from '../kit/subscriptions.js';
-import { consecutive, createGroup, sendBulk, sendMany, sendText, UNLIMITED_ENV } from '../kit/realtime.js';
+} from '../../../src/client/generated/graphql.js';
+import type { Viewer } from '../../../src/auth/viewer.js';
+import { createContext } from '../../../src/context.js';
+import { messageSnapshot } from '../../../src/pubsub/snapshots.js';
+import { topics } from '../../../src/pubsub/topics.js';
+import { dataOf, messageRepository, startServer, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
+import { consecutive, createGroup, sendBulk, sendMany, sendText, UNLIMITED_ENV } from '../../kit/realtime.js';
 
 describe.each(backends)('message subscriptions on %s', (backend) => {
   let server: TestServer;

@@ -16,12 +16,12 @@ import {
   UsersDocument,
   ViewerDocument,
   type PresenceSubscription,
-} from '../../src/client/generated/graphql.js';
-import { idKey } from '../../src/lib/id-names.js';
-import { topics } from '../../src/pubsub/topics.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../kit/services.js';
-import { collect, eventually, type Collector } from '../kit/subscriptions.js';
+} from '../../../src/client/generated/graphql.js';
+import { idKey } from '../../../src/lib/id-names.js';
+import { topics } from '../../../src/pubsub/topics.js';
+import { dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { collect, eventually, type Collector } from '../../kit/subscriptions.js';
 import {
   consecutive,
   createGroup,
@@ -34,7 +34,7 @@ import {
   testRedis,
   UNLIMITED_ENV,
   type RawSocket,
-} from '../kit/realtime.js';
+} from '../../kit/realtime.js';
 
 /**
  * Short leases, so that a crashed instance's users lapse within seconds (production: 30 s / 10 s),

@@ -10,12 +10,12 @@ import {
   UserDocument,
   UsersDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql.js';
-import { dataOf, startServer, type TestServer } from '../kit/server.js';
-import { backends, TEST_REDIS_URL } from '../kit/services.js';
-import { collect, eventually, type Collector } from '../kit/subscriptions.js';
-import { createGroup, freshOrg, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../kit/realtime.js';
-import type { PresenceSubscription, TypingSubscription } from '../../src/client/generated/graphql.js';
+} from '../../../src/client/generated/graphql.js';
+import { dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends, TEST_REDIS_URL } from '../../kit/services.js';
+import { collect, eventually, type Collector } from '../../kit/subscriptions.js';
+import { createGroup, freshOrg, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../../kit/realtime.js';
+import type { PresenceSubscription, TypingSubscription } from '../../../src/client/generated/graphql.js';
 
 /** Bob watches typing in a new conversation of alice's; resolves once the subscription is live. */
 async function watchTyping(server: TestServer, alice: string, bob: string) {
