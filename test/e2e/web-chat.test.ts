@@ -21,7 +21,7 @@ const CI = process.env.CI === 'true';
  * As long as vitest's own timeout (vitest.config.ts) lets a test run: page waits have no deadline
  * of their own, since a loaded machine is slow, not wrong.
  */
-const WAIT_MS = 300_000;
+const WAIT_MS = 900_000;
 
 if (!HAVE_CHROMIUM) {
   const why = `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`;
