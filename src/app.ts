@@ -31,13 +31,17 @@ import { createOriginPolicy } from './transport/origins.js';
 import { serveSockets } from './transport/ws-session.js';
 import { createWebHandler } from './web/serve.js';
 
+/** How long an idle HTTP connection is kept open for the next request. */
+export const IDLE_CONNECTION_MS = 65_000;
+
 export type AppOptions = {
   log?: Logger;
   /**
-   * Timers that tests shorten to watch them run out (a crashed instance's leases, a dead peer);
-   * production runs with the defaults.
+   * Timers that tests shorten to watch them run out (a crashed instance's leases, a dead peer, a
+   * typing indicator), or lengthen so that only what they test can end one; production runs
+   * with the defaults.
    */
-  timing?: { presence?: Partial<PresenceTiming>; wsKeepAliveMs?: number };
+  timing?: { presence?: Partial<PresenceTiming>; wsKeepAliveMs?: number; typingTtlMs?: number };
 };
 
 export type App = {
@@ -83,6 +87,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     accounts: { enabled: config.accountsEnabled, org: config.accountsOrg },
     rateLimits: config.rateLimits,
     webhooks: config.webhooks,
+    typingTtlMs: options.timing?.typingTtlMs,
   });
   services.presence.start(options.timing?.presence);
   await services.webhookDelivery.start();
@@ -156,6 +161,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (web(req, res)) return;
     graphqlHttp(req, res);
   });
+  // A request sent on an idle connection just as the server closes it fails with a reset. Node's
+  // 5 s made that common for clients that wait a few seconds between requests (or a busy client
+  // late to close its side); after a minute it is rare, and a load balancer in front (about 60 s
+  // idle) closes first. Headers of a request may take as long as the connection may sit idle.
+  server.keepAliveTimeout = IDLE_CONNECTION_MS;
+  server.headersTimeout = IDLE_CONNECTION_MS + 1_000;
   const sockets = serveSockets(server, {
     config,
     services,

@@ -35,6 +35,8 @@ export type ServiceOptions = {
   metrics: Metrics;
   rateLimits?: RateLimits;
   webhooks?: WebhookOptions;
+  /** The typing lapse, for tests (see AppOptions.timing). */
+  typingTtlMs?: number;
 };
 
 /** Everything resolvers call into; built once per process and shared by every request. */
@@ -44,7 +46,7 @@ export type Services = ReturnType<typeof createServices>;
  * The modules in dependency order, each given what it uses of those before it. Rules live in the
  * modules; where one reacts to another's writes it registers for a domain event (src/events).
  */
-export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits, webhooks: webhookOptions }: ServiceOptions) {
+export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits, webhooks: webhookOptions, typingTtlMs }: ServiceOptions) {
   const { db } = database;
   const events = new DomainEvents(log);
   const audit = new AuditLog(new AuditRepository(db));
@@ -66,7 +68,7 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   });
   const { reactions, loaders: reactionLoaders } = createReactionsModule({ db, events, messages });
   const { search } = createSearchModule({ db, audit, conversations });
-  const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages });
+  const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages, typingTtlMs });
   const { runs, runEnds, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
     db,
     bus,

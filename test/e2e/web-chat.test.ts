@@ -24,7 +24,11 @@ import { dataOf, startServer, type TestServer } from '../kit/server.js';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const CI = process.env.CI === 'true';
-const WAIT_MS = 15_000;
+/**
+ * As long as vitest's own timeout (vitest.config.ts) lets a test run: page waits have no deadline
+ * of their own, since a loaded machine is slow, not wrong.
+ */
+const WAIT_MS = 900_000;
 
 if (!HAVE_CHROMIUM) {
   const why = `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`;
@@ -68,7 +72,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
       ],
       viewport: { width: 1100, height: 760 },
     });
-  }, 120_000);
+  });
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
@@ -223,7 +227,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await screenshot(bob, 'bob-after-reload');
 
     expect(pageErrors).toEqual([]);
-  }, 180_000);
+  });
 
   it('accepts a pasted token, starts a group, pages back through history, and signs out', async () => {
     const page = await openPage('carol');

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import type { AppOptions } from '../../src/app.js';
 import { CreateConversationDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
+import { waitingFor } from './pending.js';
 import { dataOf, type TestServer } from './server.js';
 import { TEST_REDIS_URL } from './services.js';
 
@@ -38,8 +39,8 @@ export type RawSocket = {
   closed: Promise<Closed>;
   /** Sends `subscribe` for `document` with id `id` (no waiting for anything). */
   subscribe<R, V>(id: string, document: TypedDocumentNode<R, V>, variables?: V): void;
-  /** Resolves when a message matching `match` has arrived. */
-  waitFor(match: (m: ServerMessage) => boolean, timeoutMs?: number): Promise<ServerMessage>;
+  /** Resolves when a message matching `match` has arrived; rejects if the socket closes first. */
+  waitFor(match: (m: ServerMessage) => boolean): Promise<ServerMessage>;
   /** Cuts the TCP connection without a close frame, as a crashed client or a pulled cable would. */
   terminate(): void;
 };
@@ -77,21 +78,20 @@ export async function rawSocket(
     closed,
     subscribe: (id, document, variables) =>
       socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: print(document), variables } })),
-    waitFor: (match, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(messages)}`)), timeoutMs);
-        const check = () => {
-          const found = messages.find(match);
-          if (found) {
-            clearTimeout(timer);
-            resolve(found);
-          } else if (isClosed) {
-            clearTimeout(timer);
-            reject(new Error(`socket closed; got ${JSON.stringify(messages)}`));
-          } else waiters.push(check);
-        };
-        check();
-      }),
+    waitFor: (match) =>
+      waitingFor(
+        () => `a message matching ${String(match)}; got ${JSON.stringify(messages)}`,
+        () =>
+          new Promise((resolve, reject) => {
+            const check = () => {
+              const found = messages.find(match);
+              if (found) resolve(found);
+              else if (isClosed) reject(new Error(`socket closed; got ${JSON.stringify(messages)}`));
+              else waiters.push(check);
+            };
+            check();
+          }),
+      ),
     terminate: () => socket.terminate(),
   };
   if (options.init !== false) {

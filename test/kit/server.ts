@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
+import { waitingFor } from './pending.js';
 import { createTestDatabase, type Backend } from './services.js';
 import { MessageRepository } from '../../src/modules/messages/message.repository.js';
 
@@ -45,6 +46,11 @@ export type TestServer = {
   gql<R, V>(auth: Auth, document: TypedDocumentNode<R, V>, variables?: V, headers?: Record<string, string>): Promise<GqlResult<R>>;
   /** A graphql-ws client with no retries, closed with the server. */
   ws(auth: Auth, options?: { connectionParams?: Record<string, unknown> }): Client;
+  /**
+   * Runs `open` (which subscribes) and resolves with what it returned once the server has started
+   * `count` more subscriptions: from then on they are listening, and miss nothing published.
+   */
+  live<T>(open: () => T, count?: number): Promise<T>;
   stop(): Promise<void>;
 };
 
@@ -89,6 +95,16 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const url = `http://127.0.0.1:${port}/graphql`;
   const wsUrl = `ws://127.0.0.1:${port}/graphql`;
   const clients: Client[] = [];
+  // Subscriptions the server has started (a subscription counts once its source is listening).
+  let started = 0;
+  const startWaiters: (() => void)[] = [];
+  const gauge = app.metrics.activeSubscriptions;
+  const inc = gauge.inc.bind(gauge) as (...args: unknown[]) => void;
+  gauge.inc = ((...args: unknown[]) => {
+    inc(...args);
+    started++;
+    startWaiters.splice(0).forEach((w) => w());
+  }) as typeof gauge.inc;
 
   const authHeaders = (auth: Auth): Record<string, string> => {
     if (!auth) return {};
@@ -127,6 +143,19 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       });
       clients.push(client);
       return client;
+    },
+    live: async (open, count = 1) => {
+      const target = started + count;
+      const result = open();
+      await waitingFor(
+        () => `${target - started} more subscriptions to start`,
+        () =>
+          new Promise<void>((resolve) => {
+            const check = () => (started >= target ? resolve() : startWaiters.push(check));
+            check();
+          }),
+      );
+      return result;
     },
     stop: async () => {
       await Promise.all(clients.map((c) => c.dispose()));

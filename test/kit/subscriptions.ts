@@ -1,6 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
 import type { Client } from 'graphql-ws';
+import { waitingFor } from './pending.js';
 
 /**
  * A subscription whose events are collected as they arrive, so a test can wait for the n-th
@@ -10,10 +11,10 @@ export type Collector<T> = {
   events: T[];
   errors: unknown[];
   done: boolean;
-  /** Resolves when at least `n` events arrived (rejects after `timeoutMs`). */
-  waitFor(n: number, timeoutMs?: number): Promise<T[]>;
+  /** Resolves when at least `n` events arrived; rejects if the subscription ends before. */
+  waitFor(n: number): Promise<T[]>;
   /** Resolves when the subscription ends. */
-  waitForEnd(timeoutMs?: number): Promise<void>;
+  waitForEnd(): Promise<void>;
   stop(): void;
 };
 
@@ -24,14 +25,12 @@ export function collect<R, V>(client: Client, document: TypedDocumentNode<R, V>,
     events: [],
     errors: [],
     done: false,
-    waitFor: (n, timeoutMs = 10_000) =>
-      until(() => c.events.length >= n || c.done, waiters, timeoutMs, () => `${c.events.length}/${n} events, errors: ${JSON.stringify(c.errors)}`).then(
-        () => {
-          if (c.events.length < n) throw new Error(`subscription ended after ${c.events.length}/${n} events: ${JSON.stringify(c.errors)}`);
-          return c.events;
-        },
-      ),
-    waitForEnd: (timeoutMs = 10_000) => until(() => c.done, waiters, timeoutMs, () => 'subscription did not end'),
+    waitFor: (n) =>
+      until(() => c.events.length >= n || c.done, waiters, () => `${c.events.length}/${n} events, errors: ${JSON.stringify(c.errors)}`).then(() => {
+        if (c.events.length < n) throw new Error(`subscription ended after ${c.events.length}/${n} events: ${JSON.stringify(c.errors)}`);
+        return c.events;
+      }),
+    waitForEnd: () => until(() => c.done, waiters, () => `the end of a subscription (${c.events.length} events so far)`),
     stop: () => unsubscribe(),
   };
   const unsubscribe = client.subscribe<R>(
@@ -56,33 +55,33 @@ export function collect<R, V>(client: Client, document: TypedDocumentNode<R, V>,
   return c;
 }
 
-function until(check: () => boolean, waiters: (() => void)[], timeoutMs: number, describe: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (check()) return resolve();
-    const timer = setTimeout(() => reject(new Error(`timed out: ${describe()}`)), timeoutMs);
-    const wait = () => {
-      if (check()) {
-        clearTimeout(timer);
-        resolve();
-      } else waiters.push(wait);
-    };
-    waiters.push(wait);
-  });
+/** Resolves once `check` holds, re-checked whenever a waiter is called. */
+function until(check: () => boolean, waiters: (() => void)[], describe: () => string): Promise<void> {
+  if (check()) return Promise.resolve();
+  return waitingFor(
+    describe,
+    () =>
+      new Promise<void>((resolve) => {
+        const wait = () => (check() ? resolve() : waiters.push(wait));
+        waiters.push(wait);
+      }),
+  );
 }
 
-/** Waits until `check` holds, polling (for state that has no event, such as a Redis count). */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
-/** `promise`, or a failure if it takes more than `ms`. */
-export function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/**
+ * Waits until `check` holds, polling (for state that has no event, such as a Redis count). There
+ * is no deadline: a condition that never comes is a test that runs into vitest's own timeout,
+ * which then reports what it was still waiting for (see pending.ts).
+ */
+export async function eventually(check: () => Promise<boolean> | boolean, intervalMs = 50): Promise<void> {
+  await waitingFor(
+    () => `eventually(${String(check)})`,
+    async (wait) => {
+      while (!(await check())) {
+        // The test is over (timed out): stop polling a server that is being stopped.
+        if (wait.abandoned) return new Promise<never>(() => {});
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    },
+  );
 }

@@ -12,7 +12,6 @@ import type { CatchUpReader } from './catch-up.js';
 import { conversationEventFeed } from './conversation-events.js';
 import type { MembershipWatch } from './membership-watch.js';
 import { endWithCredential, tokenValid } from './token-expiry.js';
-import { TYPING_TTL_MS } from './typing.service.js';
 
 // Feeds: what the subscriptions messageAdded, messageUpdated, messageDeleted, typing, presence
 // and controlEvent deliver, each an AsyncQueue fed from pub/sub (and, for messages, the database).
@@ -26,6 +25,8 @@ export type FeedServices = {
   conversations: Pick<ConversationService, 'requireParticipant' | 'idsOf'>;
   membership: MembershipWatch;
   catchUp: CatchUpReader;
+  /** How long a typing indicator lasts without a refresh (TypingService's). */
+  typingTtlMs: number;
 };
 
 /** How often an all-conversations feed re-reads the viewer's conversations, in case a membership event was lost. */
@@ -288,7 +289,7 @@ export type TypingState = { conversationId: string; userId: string; isTyping: bo
 
 /**
  * Typing indicators of a conversation, as changes: a user starts typing, a user stops. An
- * indicator not refreshed within 8 s is turned off here, where it is delivered, so it lapses on
+ * indicator not refreshed within 8 s (typingTtlMs) is turned off here, where it is delivered, so it lapses on
  * every instance even if the instance that set it is gone. Refreshes (setTyping(true) again) and
  * repeated stops only move the deadline or are dropped.
  */
@@ -309,7 +310,7 @@ export async function typingFeed(services: FeedServices, ctx: Context, conversat
     for await (const e of events) {
       const state = { conversationId, userId: e.userId, isTyping: e.isTyping, user: e.user };
       const wasTyping = stopped(e.userId);
-      const left = Date.parse(e.at) + TYPING_TTL_MS - Date.now();
+      const left = Date.parse(e.at) + services.typingTtlMs - Date.now();
       if (e.isTyping && left > 0) {
         typing.set(
           e.userId,

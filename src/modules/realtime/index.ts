@@ -23,8 +23,10 @@ export function createRealtimeModule(deps: {
   audit: AuditLog;
   conversations: ConversationService;
   messages: MessageService;
+  /** Tests shorten or lengthen the typing lapse; production runs with the default. */
+  typingTtlMs?: number;
 }) {
-  const typing = new TypingService(deps.bus, deps.conversations, deps.bus.commands);
+  const typing = new TypingService(deps.bus, deps.conversations, deps.bus.commands, deps.typingTtlMs);
   const membership = new MembershipWatch(deps.conversations, deps.log, deps.bus);
   const feeds = new Feeds({
     bus: deps.bus,
@@ -32,6 +34,7 @@ export function createRealtimeModule(deps: {
     conversations: deps.conversations,
     membership,
     catchUp: new CatchUpReader(deps.messages),
+    typingTtlMs: typing.ttlMs,
   });
   deps.events.on('messageCommitted', typingStopsOnSend(typing));
   new ConversationEventPublisher(deps.bus, deps.conversations).register(deps.events);

@@ -6,7 +6,7 @@ import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import { topics } from '../../pubsub/topics.js';
 
-/** A typing indicator lapses this long after the last setTyping(true). */
+/** A typing indicator lapses this long after the last setTyping(true) (unless tests shorten it). */
 export const TYPING_TTL_MS = 8_000;
 
 /** An indicator that is on: until when, and who (so the "stopped" event can carry the user too). */
@@ -31,10 +31,12 @@ const live = (mark: Mark | undefined | null, now = Date.now()) => (mark && mark.
 class MemoryTypingStore implements TypingStore {
   private readonly byUser = new Map<string, Map<string, Mark>>();
 
+  constructor(private readonly ttlMs: number) {}
+
   async mark(user: UserSnapshot, conversationId: string) {
     const key = keyOf(user.orgId, user.id);
     const map = this.byUser.get(key) ?? new Map<string, Mark>();
-    map.set(conversationId, { until: Date.now() + TYPING_TTL_MS, user });
+    map.set(conversationId, { until: Date.now() + this.ttlMs, user });
     this.byUser.set(key, map);
   }
   async clear(orgId: string, userId: string, conversationId: string) {
@@ -66,7 +68,10 @@ type ClearCommand = { sbTypingClear(key: string, conversationId: string): Promis
 class RedisTypingStore implements TypingStore {
   private readonly scripts: ClearCommand;
 
-  constructor(private readonly redis: Redis) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ttlMs: number,
+  ) {
     // Sent as EVALSHA; ioredis loads the script again if Redis has lost it.
     redis.defineCommand('sbTypingClear', { numberOfKeys: 1, lua: CLEAR_LUA });
     this.scripts = redis as unknown as ClearCommand;
@@ -75,8 +80,8 @@ class RedisTypingStore implements TypingStore {
 
   async mark(user: UserSnapshot, conversationId: string) {
     const key = this.key(user.orgId, user.id);
-    const mark: Mark = { until: Date.now() + TYPING_TTL_MS, user };
-    await this.redis.multi().hset(key, conversationId, JSON.stringify(mark)).pexpire(key, TYPING_TTL_MS).exec();
+    const mark: Mark = { until: Date.now() + this.ttlMs, user };
+    await this.redis.multi().hset(key, conversationId, JSON.stringify(mark)).pexpire(key, this.ttlMs).exec();
   }
   async clear(orgId: string, userId: string, conversationId: string) {
     return live(parse(await this.scripts.sbTypingClear(this.key(orgId, userId), conversationId)));
@@ -106,8 +111,10 @@ export class TypingService {
     private readonly bus: EventBus,
     private readonly conversations: Pick<ConversationService, 'requireParticipant'>,
     redis?: Redis,
+    /** How long an indicator lasts without a refresh. */
+    readonly ttlMs = TYPING_TTL_MS,
   ) {
-    this.store = redis ? new RedisTypingStore(redis) : new MemoryTypingStore();
+    this.store = redis ? new RedisTypingStore(redis, ttlMs) : new MemoryTypingStore(ttlMs);
   }
 
   /** setTyping: only a participant shows an indicator. */
