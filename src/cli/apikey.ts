@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ApiKeys } from '../auth/api-keys.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/client.js';
 import { DataDirInUseError } from '../db/data-dir-lock.js';
 import { migrate } from '../db/migrate.js';
@@ -26,7 +26,7 @@ const usage = () => {
   process.exit(2);
 };
 
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (err) {
@@ -55,7 +55,7 @@ try {
     console.log(key);
   } else if (command === 'list') {
     for (const k of await keys.list(values.org!)) {
-      console.log([k.id, k.prefix + '…', k.name, k.userId, k.revokedAt ? 'revoked' : 'active', k.createdAt.toISOString()].join('\t'));
+      console.log([k.id, `${k.prefix}…`, k.name, k.userId, k.revokedAt ? 'revoked' : 'active', k.createdAt.toISOString()].join('\t'));
     }
   } else if (command === 'revoke' && arg) {
     console.log((await keys.revoke(arg)) ? 'revoked' : 'no active key with that id');

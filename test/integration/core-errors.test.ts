@@ -6,7 +6,6 @@ import {
   ControlEventsDocument,
   ConversationDocument,
   ConversationMessagesDocument,
-  CreateConversationDocument,
   DeleteConversationDocument,
   DeleteMessageDocument,
   EditMessageDocument,
@@ -24,7 +23,7 @@ import {
 import { encodeCursor } from '../../src/lib/paging.js';
 import { dataOf, startServer, type GqlResult, type TestServer } from '../kit/server.js';
 import { backends } from '../kit/services.js';
-import { createGroup, expectCode, expectNoLeak, lastSeqOf, send, users } from './core-helpers.js';
+import { createGroup, expectNoLeak, lastSeqOf, send, users } from './core-helpers.js';
 
 /** Ids no row can have, or that would break a naive query. */
 const MALFORMED_IDS = [

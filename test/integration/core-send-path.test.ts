@@ -62,7 +62,9 @@ describe.each(backends)('send path on %s', (backend) => {
     const results = await Promise.all(jobs.map((job) => sendAs(job.auth, job.input)));
     const sent = results.map((r) => dataOf(r).sendMessage);
     const byClientId = new Map<string, Set<string>>();
-    jobs.forEach((job, i) => byClientId.set(job.input.clientMessageId, (byClientId.get(job.input.clientMessageId) ?? new Set()).add(sent[i]!.id)));
+    for (const [i, job] of jobs.entries()) {
+      byClientId.set(job.input.clientMessageId, (byClientId.get(job.input.clientMessageId) ?? new Set()).add(sent[i]!.id));
+    }
     expect([...byClientId.values()].every((ids) => ids.size === 1)).toBe(true);
 
     for (const conv of convs) {

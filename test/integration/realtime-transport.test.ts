@@ -274,12 +274,18 @@ describe.each(backends)('real-time transports on %s', (backend) => {
     // The first hundred are live: typing events reach every one of them.
     const typing = () => server.gql(alice, SetTypingDocument, { conversationId, isTyping: true });
     const live = () => new Set(raw.messages.filter((m) => m.type === 'next').map((m) => m.id));
-    await eventually(async () => (await typing(), live().size === MAX_SUBSCRIPTIONS_PER_SOCKET));
+    await eventually(async () => {
+      await typing();
+      return live().size === MAX_SUBSCRIPTIONS_PER_SOCKET;
+    });
 
     // Completing one makes room for another.
     raw.socket.send(JSON.stringify({ id: '1', type: 'complete' }));
     raw.subscribe('again', TypingDocument, { conversationId });
-    await eventually(async () => (await typing(), live().has('again')));
+    await eventually(async () => {
+      await typing();
+      return live().has('again');
+    });
     expect(raw.messages.filter((m) => m.type === 'error')).toHaveLength(1);
     raw.terminate();
   });

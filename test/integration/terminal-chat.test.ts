@@ -33,7 +33,7 @@ describe('terminal chat', () => {
     });
     chat.stdout.on('data', (d) => (output += d.toString()));
     chat.stderr.on('data', (d) => (output += d.toString()));
-    await eventually(() => output.includes('Bob: are you there?'), 30_000).catch((e) => { throw new Error(e.message + '\n' + output); });
+    await eventually(() => output.includes('Bob: are you there?'), 30_000).catch((e) => { throw new Error(`${e.message}\n${output}`); });
 
     chat.stdin.write('bob: yes, here\n');
     await eventually(async () => {
@@ -42,7 +42,7 @@ describe('terminal chat', () => {
     });
 
     chat.stdin.write('!check\n');
-    await eventually(() => output.includes('no unread messages')).catch((e) => { throw new Error(e.message + '\n' + output); });
+    await eventually(() => output.includes('no unread messages')).catch((e) => { throw new Error(`${e.message}\n${output}`); });
 
     dataOf(await server.gql(bob, SendMessageDocument, { input: { conversationId: conv, content: 'great, see you' } }));
     await eventually(() => output.includes('Bob: great, see you'));
@@ -82,7 +82,7 @@ describe.each(backends)('terminal chat with --user on %s', (backend) => {
     });
     chat.stdout.on('data', (d) => (output += d.toString()));
     chat.stderr.on('data', (d) => (output += d.toString()));
-    await eventually(() => output.includes('signed in as Alice (alice)'), 30_000).catch((e) => { throw new Error(e.message + '\n' + output); });
+    await eventually(() => output.includes('signed in as Alice (alice)'), 30_000).catch((e) => { throw new Error(`${e.message}\n${output}`); });
 
     chat.stdin.write('bob: from the terminal\n');
     await eventually(async () => {

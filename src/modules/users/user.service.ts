@@ -6,7 +6,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkText } from '../../lib/validate.js';
 import type { PresenceService } from './presence.service.js';
-import { UserRepository, type UserProfile } from './user.repository.js';
+import type { UserRepository, UserProfile } from './user.repository.js';
 
 /** How long a provisioned profile is trusted before the next token refreshes the row. */
 const PROVISION_TTL_MS = 60_000;
