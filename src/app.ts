@@ -37,6 +37,8 @@ export type AppOptions = {
    * production runs with the defaults.
    */
   timing?: { presence?: Partial<PresenceTiming>; wsKeepAliveMs?: number };
+  /** What an embedded database in memory starts from (see DatabaseOptions.memoryTemplate): tests. */
+  memoryTemplate?: Blob;
 };
 
 export type App = {
@@ -65,6 +67,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : config.dataDir === 'memory://' ? undefined : config.dataDir,
+    memoryTemplate: options.memoryTemplate,
     poolMax: config.databasePoolMax,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
     log,
