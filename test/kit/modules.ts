@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { expect } from 'vitest';
 import type { Viewer } from '../../src/auth/viewer.js';
 import { openDatabase } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -51,4 +52,14 @@ export async function startModules(backend: Backend = 'pglite'): Promise<ModuleK
       await created?.drop();
     },
   };
+}
+
+/**
+ * Expects `attempt` to fail with the error code `code`, and `state` to read the same before and
+ * after it: a refusal changes nothing.
+ */
+export async function expectRefused(code: string, attempt: () => Promise<unknown>, state: () => Promise<unknown>, label?: string): Promise<void> {
+  const before = await state();
+  await expect(attempt(), label).rejects.toMatchObject({ code });
+  expect(await state(), label).toEqual(before);
 }
