@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/bench/**', 'node_modules/**'],
+    // One migrated PGlite data dir that every test database in memory starts from.
+    globalSetup: ['test/kit/global-setup.ts'],
     // Only a guard against a hang: tests wait for events, never for a deadline, and a machine
     // busy with other work can make a test take many times as long. The kit's waits say what
     // they were waiting for when this ends a test (test/kit/setup.ts).

@@ -42,6 +42,8 @@ export type AppOptions = {
    * with the defaults.
    */
   timing?: { presence?: Partial<PresenceTiming>; wsKeepAliveMs?: number; typingTtlMs?: number };
+  /** What an embedded database in memory starts from (see DatabaseOptions.memoryTemplate): tests. */
+  memoryTemplate?: Blob;
 };
 
 export type App = {
@@ -70,6 +72,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : config.dataDir === 'memory://' ? undefined : config.dataDir,
+    memoryTemplate: options.memoryTemplate,
     poolMax: config.databasePoolMax,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
     log,

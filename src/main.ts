@@ -1,11 +1,11 @@
 import cluster from 'node:cluster';
 import { joinCluster, runPrimary } from './cluster.js';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
 import { EXIT_CONFIG, listenProblem, printStartupLine } from './startup.js';
 
 async function main() {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {

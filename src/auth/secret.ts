@@ -21,7 +21,7 @@ export function resolveJwtSecret(config: Config): string | undefined {
   const secret = randomBytes(32).toString('base64url');
   // 'wx' fails if another process created it meanwhile; then read theirs.
   try {
-    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
     return secret;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -36,7 +36,7 @@ try {
     console.log(key);
   } else if (command === 'list') {
     for (const k of await keys.list(values.org!)) {
-      console.log([k.id, k.prefix + '…', k.name, k.userId, k.revokedAt ? 'revoked' : 'active', k.createdAt.toISOString()].join('\t'));
+      console.log([k.id, `${k.prefix}…`, k.name, k.userId, k.revokedAt ? 'revoked' : 'active', k.createdAt.toISOString()].join('\t'));
     }
   } else if (command === 'revoke' && arg) {
     console.log((await keys.revoke(arg)) ? 'revoked' : 'no active key with that id');

@@ -42,6 +42,11 @@ export type DatabaseOptions = {
   url?: string;
   /** PGlite folder, locked for this process while open; `undefined` with no url means in memory (tests). */
   dataDir?: string;
+  /**
+   * For a database in memory: a dump of a migrated PGlite data dir (PGlite.dumpDataDir) to start
+   * from instead of an empty one. Tests start many databases, and initdb is most of each start.
+   */
+  memoryTemplate?: Blob;
   poolMax?: number;
   connectTimeoutMs?: number;
   log: Logger;
@@ -95,7 +100,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   let pglite: PGlite;
   try {
-    pglite = new PGlite(options.dataDir);
+    pglite = options.memoryTemplate && !options.dataDir ? new PGlite({ loadDataDir: options.memoryTemplate }) : new PGlite(options.dataDir);
     await pglite.waitReady;
   } catch (err) {
     unlock();

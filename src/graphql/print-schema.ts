@@ -6,7 +6,7 @@ import { printSchema } from 'graphql';
 import { schema } from './schema.js';
 
 export const schemaFile = fileURLToPath(new URL('../../schema/schema.graphql', import.meta.url));
-export const printedSchema = () => printSchema(schema) + '\n';
+export const printedSchema = () => `${printSchema(schema)}\n`;
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(schemaFile, printedSchema());

@@ -6,6 +6,7 @@
  * they are, so names stay readable.
  */
 export function escapeId(id: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is one of the characters escaped.
   return id.replace(/[%:\u0000]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`);
 }
 

@@ -1,4 +1,4 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import type { Viewer } from '../auth/viewer.js';
 
 /** Makes one request's loader of a kind, for the request's viewer (null when anonymous). */

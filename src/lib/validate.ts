@@ -38,6 +38,7 @@ type TextRule = { max: number; allowEmpty?: boolean };
  * lone one matches. Postgres text cannot hold NUL; a lone surrogate is not Unicode at all (jsonb
  * refuses it, text would store U+FFFD in its place).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what it looks for.
 const UNSTORABLE = /[\u0000\uD800-\uDFFF]/u;
 
 /** Whether `value` is text Postgres stores as it is: no NUL, no lone surrogate. */

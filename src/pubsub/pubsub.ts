@@ -121,7 +121,9 @@ export class EventBus {
   async listenAll<P>(topicList: Topic<P>[], onEvent: (payload: P) => void): Promise<Unlisten> {
     const results = await Promise.allSettled(topicList.map((topic) => this.listen(topic, onEvent)));
     const unlisteners = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const unlistenAll = () => unlisteners.forEach((unlisten) => unlisten());
+    const unlistenAll = () => {
+      for (const unlisten of unlisteners) unlisten();
+    };
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) {
       unlistenAll();

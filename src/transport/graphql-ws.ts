@@ -11,6 +11,7 @@ import {
   MessageType,
   parseMessage,
   stringifyMessage,
+  type Message,
   type SubscribePayload,
 } from 'graphql-ws';
 import type { Logger } from 'pino';
@@ -194,7 +195,7 @@ class Connection<E extends WsExtra> {
 
   private async handle(data: string): Promise<void> {
     const { ctx, socket } = this;
-    let message;
+    let message: Message;
     try {
       message = parseMessage(data);
     } catch {

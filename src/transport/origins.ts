@@ -61,7 +61,7 @@ export function createOriginPolicy(config: Pick<Config, 'env' | 'corsOrigins'>) 
  */
 function ownOrigin(host: string | null, forwardedProto: string | null): string | null {
   if (!host) return null;
-  const scheme = forwardedProto?.split(',')[0]!.trim().toLowerCase() === 'https' ? 'https' : 'http';
+  const scheme = forwardedProto?.split(',')[0]?.trim().toLowerCase() === 'https' ? 'https' : 'http';
   try {
     return new URL(`${scheme}://${host}`).origin;
   } catch {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { type DocumentNode, GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, type SubscribePayload } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -196,7 +196,7 @@ function sessionHooks({ config, services, metrics, log, yoga }: SocketOptions, s
     const state = ctx.extra;
     // For parsing and validation (query limits); the context is made below.
     const enveloped = yoga.getEnveloped({ socket: state.socket, params: payload });
-    let document;
+    let document: DocumentNode;
     try {
       document = enveloped.parse(payload.query);
     } catch (err) {

@@ -565,9 +565,9 @@ async function main() {
             id: 'S1',
             metric: `${subs} sub${subs > 1 ? 's' : ''} x ${rate} msg/s`,
             // CPU per delivery only means something with many deliveries per send (1 subscriber: the send dominates).
-            value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmtInt(r.deliveriesPerSec)} deliv/s; ${fmt(r.ratio * 100, 2)}% delivered${failedSends}` + (subs >= 100 ? `; ${fmtInt(r.cpuUsPerDelivery)} us CPU/deliv` : ''),
-            ceiling: `${lat(c.lat)}; ${fmtInt(c.deliveriesPerSec)} deliv/s` + (subs >= 100 ? `; ${fmtInt(c.cpuUsPerDelivery)} us CPU/deliv` : '') + ' (ws)',
-            ratio: `p99 x${fmt(r.lat.p99 / c.lat.p99)}` + (subs >= 100 ? `, CPU x${fmt(r.cpuUsPerDelivery / c.cpuUsPerDelivery)}` : ''),
+            value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmtInt(r.deliveriesPerSec)} deliv/s; ${fmt(r.ratio * 100, 2)}% delivered${failedSends}${subs >= 100 ? `; ${fmtInt(r.cpuUsPerDelivery)} us CPU/deliv` : ''}`,
+            ceiling: `${lat(c.lat)}; ${fmtInt(c.deliveriesPerSec)} deliv/s${subs >= 100 ? `; ${fmtInt(c.cpuUsPerDelivery)} us CPU/deliv` : ''} (ws)`,
+            ratio: `p99 x${fmt(r.lat.p99 / c.lat.p99)}${subs >= 100 ? `, CPU x${fmt(r.cpuUsPerDelivery / c.cpuUsPerDelivery)}` : ''}`,
             target: limit ? `p99 <= ${limit} ms, 100%` : '100% delivered',
             status: limit
               ? target(`S1 ${subs} subs @ ${rate} msg/s p99 <= ${limit} ms`, r.lat.p99 <= limit && complete, `p99 ${ms(r.lat.p99)}, ${fmt(r.ratio * 100, 3)}% delivered, ${r.publishFailures} sends failed`)
@@ -1091,7 +1091,7 @@ function printTable() {
   const cols = Object.keys(headers) as (keyof Row)[];
   const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[headers, ...rows].map((r) => r[c].length))])) as Record<keyof Row, number>;
   const line = (r: Row) => cols.map((c) => r[c].padEnd(width[c])).join(' | ');
-  console.log('\n' + line(headers));
+  console.log(`\n${line(headers)}`);
   console.log(cols.map((c) => '-'.repeat(width[c])).join('-|-'));
   for (const r of rows) console.log(line(r));
 }

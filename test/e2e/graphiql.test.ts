@@ -115,6 +115,7 @@ describe.skipIf(!HAVE_CHROMIUM)('GraphiQL in a browser, offline', () => {
 
     const result = page.locator('.result-window');
     // The result pane shows the latest event (Monaco lays spaces out as no-break spaces).
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText, the text as laid out.
     const shown = async () => JSON.parse((await result.innerText()).replace(/\u00a0/g, ' ')) as unknown;
     const event = (seq: number, content: string) => ({ data: { messageAdded: { seq, content, sender: { id: 'alice' } } } });
     // afterSeq: 0 replays what is stored, then goes live.

@@ -60,11 +60,13 @@ export async function rawSocket(
   const waiters: (() => void)[] = [];
   socket.on('message', (data) => {
     messages.push(JSON.parse(String(data)) as ServerMessage);
-    waiters.splice(0).forEach((w) => w());
+    for (const w of waiters.splice(0)) w();
   });
   socket.on('error', () => {});
   const closed = new Promise<Closed>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
-  closed.then(() => waiters.splice(0).forEach((w) => w()));
+  closed.then(() => {
+    for (const w of waiters.splice(0)) w();
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);

@@ -8,6 +8,7 @@ import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
 import { waitingFor } from './pending.js';
+import { memoryTemplate as pgliteTemplate } from './pglite-template.js';
 import { createTestDatabase, type Backend } from './services.js';
 import { MessageRepository } from '../../src/modules/messages/message.repository.js';
 
@@ -90,7 +91,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   });
-  const app = await createApp(config, { timing: options.timing, log: options.log });
+  const memoryTemplate = databaseUrl ? undefined : await pgliteTemplate();
+  const app = await createApp(config, { timing: options.timing, log: options.log, memoryTemplate });
   const { port } = await app.start(0);
   const url = `http://127.0.0.1:${port}/graphql`;
   const wsUrl = `ws://127.0.0.1:${port}/graphql`;

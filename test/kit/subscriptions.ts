@@ -20,7 +20,9 @@ export type Collector<T> = {
 
 export function collect<R, V>(client: Client, document: TypedDocumentNode<R, V>, variables?: V): Collector<R> {
   const waiters: (() => void)[] = [];
-  const notify = () => waiters.splice(0).forEach((w) => w());
+  const notify = () => {
+    for (const w of waiters.splice(0)) w();
+  };
   const c: Collector<R> = {
     events: [],
     errors: [],

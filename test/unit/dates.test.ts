@@ -1,6 +1,6 @@
 // The hand-written date paths of history pages must give exactly what the general ones give:
 // decoding Postgres' timestamptz text (new Date) and the DateTime scalar's output (toISOString).
-import { GraphQLScalarType } from 'graphql';
+import type { GraphQLScalarType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { parsePgTimestamptz } from '../../src/db/pg-timestamp.js';
 import { schema } from '../../src/graphql/schema.js';

@@ -64,7 +64,10 @@ export class MembershipWatch {
     if (this.asked.size === 0) setImmediate(() => void this.answerAsked());
     let answer!: (present: boolean) => void;
     let fail!: (err: unknown) => void;
-    const promise = new Promise<boolean>((resolve, reject) => ((answer = resolve), (fail = reject)));
+    const promise = new Promise<boolean>((resolve, reject) => {
+      answer = resolve;
+      fail = reject;
+    });
     this.asked.set(key, { conversationId, userId, promise, answer, fail });
     return promise;
   }

@@ -18,7 +18,7 @@ export function heapByConstructor(file: string): Map<string, { count: number; si
     const type = types[snap.nodes[i + iType]!]!;
     let name = type === 'object' || type === 'closure' || type === 'native' ? snap.strings[snap.nodes[i + iName]!]! : '';
     if (name.length > 60) name = name.slice(0, 60);
-    const key = `${type}${name ? ':' + name : ''}`;
+    const key = `${type}${name ? `:${name}` : ''}`;
     const e = out.get(key) ?? { count: 0, size: 0 };
     e.count++;
     e.size += snap.nodes[i + iSize]!;

@@ -128,6 +128,7 @@ export function referenceLoopMs(): number {
 
 /** About 0.1 s of optimized loop on this machine when it runs fast. */
 const REFERENCE_ITERATIONS = 400_000_000;
+// biome-ignore lint/correctness/noUnusedVariables: written so the loop is not optimized away.
 let sink = 0;
 function spin(n: number) {
   let x = 0;
@@ -311,7 +312,7 @@ export async function startServerProcess(options: {
 
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (exitInfo) throw new Error(`${options.name} did not start (${exitInfo}); see ${join(options.logDir, options.name + '.log')}`);
+    if (exitInfo) throw new Error(`${options.name} did not start (${exitInfo}); see ${join(options.logDir, `${options.name}.log`)}`);
     try {
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       // With workers, ready means every worker listens: connections opened earlier would all go

@@ -75,45 +75,6 @@ describe.each(backends)('agents and experts on %s', (backend) => {
   const agentSays = (conversationId: string, runId: string, content: string, interruptible = true) =>
     server.gql(agent, SendMessageDocument, { input: { conversationId, content, runId, interruptible } });
 
-  it('moves runs through PAUSE, RESUME, PRIORITY and CANCEL, and refuses impossible transitions', async () => {
-    const c = await newConversation();
-    dataOf(await agentSays(c, 'r1', 'thinking…'));
-    expect((await runs(c)).activeRuns).toEqual([{ runId: 'r1', state: 'ACTIVE', priority: 'NORMAL', agent: { id: 'assistant' } }]);
-
-    dataOf(await control(user, c, { event: 'PAUSE', runId: 'r1' }));
-    expect((await runs(c)).activeRuns[0]!.state).toBe('PAUSED');
-    // A paused run takes no output.
-    expect(codeOf(await agentSays(c, 'r1', 'more'))).toBe('BAD_USER_INPUT');
-    expect(codeOf(await control(user, c, { event: 'PAUSE', runId: 'r1' }))).toBe('BAD_USER_INPUT');
-
-    dataOf(await control(user, c, { event: 'RESUME', runId: 'r1' }));
-    dataOf(await control(user, c, { event: 'PRIORITY', runId: 'r1', target: 'HIGH' }));
-    expect((await runs(c)).activeRuns[0]).toMatchObject({ state: 'ACTIVE', priority: 'HIGH' });
-
-    dataOf(await control(user, c, { event: 'CANCEL', runId: 'r1' }));
-    expect((await runs(c)).activeRuns).toEqual([]);
-    const before = dataOf(await server.gql(user, ControlEventsDocument, { conversationId: c })).controlEvents.nodes.length;
-    const resume = await control(user, c, { event: 'RESUME', runId: 'r1' });
-    expect(codeOf(resume)).toBe('BAD_USER_INPUT');
-    const after = dataOf(await server.gql(user, ControlEventsDocument, { conversationId: c })).controlEvents.nodes.length;
-    expect(after).toBe(before);
-  });
-
-  it('enforces who may send which event', async () => {
-    const c = await newConversation();
-    dataOf(await agentSays(c, 'r1', 'hello'));
-    // Another agent may not steer this agent's run; the run's own agent may.
-    expect(codeOf(await control(otherAgent, c, { event: 'PAUSE', runId: 'r1' }))).toBe('FORBIDDEN');
-    dataOf(await control(agent, c, { event: 'PAUSE', runId: 'r1' }));
-    // Routing is for owners, admins, experts and whoever answers now, not plain members.
-    expect(codeOf(await control(member, c, { event: 'ROUTE', target: 'DIRECT' }))).toBe('FORBIDDEN');
-    expect(codeOf(await control(user, c, { event: 'ROUTE', target: 'nobody-here' }))).toBe('BAD_USER_INPUT');
-    dataOf(await control(user, c, { event: 'ROUTE', target: 'assistant' }));
-    expect(await runs(c)).toMatchObject({ mode: 'AGENT', assignee: { id: 'assistant' } });
-    dataOf(await control(user, c, { event: 'ROUTE', target: 'DIRECT' }));
-    expect(await runs(c)).toMatchObject({ mode: 'DIRECT', assignee: { id: 'assistant' } });
-  });
-
   it('PREEMPT marks the run’s interruptible messages and ends its stream, keeping the text so far', async () => {
     const c = await newConversation();
     const m1 = dataOf(await agentSays(c, 'r2', 'part one')).sendMessage;

@@ -158,7 +158,7 @@ describe.each(backends)('core API keys on %s', (backend) => {
     const { key, row } = await createApiKey(server, { orgId: 'default', name: 'short-lived-key' });
     expectCode(await server.gql({ apiKey: 'sbk_not-a-real-key' }, ViewerDocument), 'UNAUTHENTICATED');
     expectCode(await server.gql({ apiKey: 'no-prefix' }, ViewerDocument), 'UNAUTHENTICATED');
-    expectCode(await server.gql({ apiKey: key + 'x', actAs: 'alice' }, ViewerDocument), 'UNAUTHENTICATED');
+    expectCode(await server.gql({ apiKey: `${key}x`, actAs: 'alice' }, ViewerDocument), 'UNAUTHENTICATED');
     expectCode(await server.gql({ apiKey: key }, ViewerDocument, undefined, { authorization: `Bearer ${alice}` }), 'UNAUTHENTICATED');
     expect(dataOf(await server.gql({ apiKey: key }, ViewerDocument)).viewer.id).toBe('short-lived-key');
     expect(await server.app.services.apiKeys.revoke(row.id)).toBe(true);

@@ -29,7 +29,7 @@ const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
 /** Text no column can hold (NUL; lone surrogates, high and low), refused with BAD_USER_INPUT. */
 const UNSTORABLE_TEXT = [['a\u0000b'], ['\uD800', 'ok \u{1F600} then \uDFFFx']];
-const UNSTORABLE_JSON = [[{ 'k\u0000': 1 }, { a: { b: ['x\u0000'] } }], [{ a: [{ b: '\uD800' }] }, { ['\uDC00']: true }]];
+const UNSTORABLE_JSON = [[{ 'k\u0000': 1 }, { a: { b: ['x\u0000'] } }], [{ a: [{ b: '\uD800' }] }, { '\uDC00': true }]];
 
 /** Strings that stress what reads them. */
 const STRINGS = ['x'.repeat(50_000), '99999999999999999999', ''];

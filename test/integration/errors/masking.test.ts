@@ -6,7 +6,6 @@ import {
   ControlEventsDocument,
   ConversationDocument,
   ConversationMessagesDocument,
-  CreateConversationDocument,
   DeleteConversationDocument,
   DeleteMessageDocument,
   EditMessageDocument,

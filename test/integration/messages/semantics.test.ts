@@ -9,7 +9,6 @@ import {
   DeleteMessageDocument,
   EditMessageDocument,
   MarkReadDocument,
-  AddParticipantDocument,
   LeaveConversationDocument,
   RemoveParticipantDocument,
   SendMessageDocument,
@@ -90,21 +89,6 @@ describe.each(backends)('core messages on %s', (backend) => {
 
       // No gap either: the next send is seq 3.
       expect((await send(server, bob, conv, 'after')).seq).toBe(3);
-    });
-
-    it('returns the original on a retry and writes nothing', async () => {
-      const conv = await createGroup(server, alice, ['bob']);
-      const first = await send(server, alice, conv, 'hello', { clientMessageId: 'retry-me', priority: 'HIGH' });
-      const again = await send(server, alice, conv, 'hello', { clientMessageId: 'retry-me', priority: 'HIGH' });
-      expect(again).toEqual(first);
-      expect(await lastSeqOf(server, alice, conv)).toBe(1);
-      // The id is per sender: bob may use the same one.
-      const bobs = await send(server, bob, conv, 'hello', { clientMessageId: 'retry-me' });
-      expect(bobs.id).not.toBe(first.id);
-      expect(bobs.seq).toBe(2);
-      // And per conversation.
-      const other = await createGroup(server, alice, ['bob']);
-      expect((await send(server, alice, other, 'hello', { clientMessageId: 'retry-me' })).seq).toBe(1);
     });
 
     it('answers CONFLICT for the same clientMessageId with other content and writes nothing', async () => {
@@ -189,24 +173,6 @@ describe.each(backends)('core messages on %s', (backend) => {
       expect(a.replyTo).toEqual({ id: q.id, seq: q.seq });
       expect((await allMessages(server, alice, conv))[1]!.replyTo).toEqual({ id: q.id, seq: 1 });
     });
-
-    it('refuses replyToId of another conversation, a random uuid or a non-uuid (BAD_USER_INPUT), writing nothing', async () => {
-      const conv = await createGroup(server, alice, ['bob']);
-      const elsewhere = await createGroup(server, alice, ['bob']);
-      const foreign = await send(server, alice, elsewhere, 'elsewhere');
-      // A conversation the sender is not even in.
-      const hidden = await createGroup(server, carol, []);
-      const hiddenMessage = await send(server, carol, hidden, 'hidden');
-      await send(server, alice, conv, 'first');
-      for (const replyToId of [foreign.id, hiddenMessage.id, crypto.randomUUID(), 'not-a-uuid', '', '1; DROP TABLE messages']) {
-        expectCode(
-          await server.gql(alice, SendMessageDocument, { input: { conversationId: conv, content: 'reply', replyToId } }),
-          'BAD_USER_INPUT',
-        );
-      }
-      expect(await lastSeqOf(server, alice, conv)).toBe(1);
-      expect(await lastSeqOf(server, alice, elsewhere)).toBe(1);
-    });
   });
 
   describe('PRIVATE conversations', () => {
@@ -240,17 +206,6 @@ describe.each(backends)('core messages on %s', (backend) => {
       expect(ids.size).toBe(1);
       const { conversations } = dataOf(await server.gql(fay, ConversationsActivityDocument, { type: 'PRIVATE' }));
       expect(conversations.edges.map((e) => e.node.id)).toEqual([...ids]);
-    });
-
-    it('have exactly one other participant and take no more', async () => {
-      const dan = await server.token('dan');
-      for (const participantIds of [[], ['dan'], ['erin', 'fay'], null]) {
-        expectCode(await server.gql(dan, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds } }), 'BAD_USER_INPUT');
-      }
-      const pair = dataOf(await server.gql(dan, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['erin'] } }))
-        .createConversation.id;
-      expectCode(await server.gql(dan, AddParticipantDocument, { conversationId: pair, userId: 'gus' }), 'BAD_USER_INPUT');
-      expect((await conversationOf(server, dan, pair)).participants).toHaveLength(2);
     });
   });
 
@@ -355,7 +310,7 @@ describe.each(backends)('core messages on %s', (backend) => {
         await send(server, who, conv, text);
       }
       const unread = async (who: string) => (await conversationOf(server, who, conv)).unreadCount;
-      const marker = async (who: string, id: string) =>
+      const marker = async (id: string) =>
         (await conversationOf(server, alice, conv)).participants.find((p) => p.user.id === id)!.lastReadSeq;
 
       expect(await unread(bob)).toBe(3);
@@ -365,7 +320,7 @@ describe.each(backends)('core messages on %s', (backend) => {
       expect(read).toMatchObject({ user: { id: 'bob' }, lastReadSeq: 2 });
       expect(read.lastReadAt).not.toBeNull();
       expect(await unread(bob)).toBe(1);
-      expect(await marker(bob, 'bob')).toBe(2);
+      expect(await marker('bob')).toBe(2);
 
       // Backwards is a no-op, not an error.
       const back = dataOf(await server.gql(bob, MarkReadDocument, { conversationId: conv, seq: 1 })).markRead;
@@ -376,12 +331,12 @@ describe.each(backends)('core messages on %s', (backend) => {
       expectCode(await server.gql(bob, MarkReadDocument, { conversationId: conv, seq: 6 }), 'BAD_USER_INPUT');
       expectCode(await server.gql(bob, MarkReadDocument, { conversationId: conv, seq: -1 }), 'BAD_USER_INPUT');
       expectCode(await server.gql(bob, MarkReadDocument, { conversationId: conv, seq: 2 ** 31 - 1 }), 'BAD_USER_INPUT');
-      expect(await marker(bob, 'bob')).toBe(2);
+      expect(await marker('bob')).toBe(2);
 
       expect(dataOf(await server.gql(bob, MarkReadDocument, { conversationId: conv, seq: 5 })).markRead.lastReadSeq).toBe(5);
       expect(await unread(bob)).toBe(0);
       // Alice's marker is her own.
-      expect(await marker(alice, 'alice')).toBe(0);
+      expect(await marker('alice')).toBe(0);
       expect(await unread(alice)).toBe(2);
       expect(dataOf(await server.gql(alice, MarkReadDocument, { conversationId: conv, seq: 0 })).markRead.lastReadSeq).toBe(0);
 

@@ -111,7 +111,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
     // Connections go to the workers in turn: six sockets are three on each.
     const sockets: RawSocket[] = [];
     for (let i = 0; i < 6; i++) {
-      const socket = await rawSocket(base.replace('http', 'ws') + '/graphql', bob);
+      const socket = await rawSocket(`${base.replace('http', 'ws')}/graphql`, bob);
       socket.subscribe('live', MessageAddedDocument, { conversationId });
       sockets.push(socket);
     }
