@@ -6,7 +6,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
 import { resolveJwtSecret } from './auth/secret.js';
 import type { Config } from './config.js';
-import { createContext, type Context } from './context.js';
+import { type Context, createContext } from './context.js';
 import { openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { GRAPHIQL_OPTIONS, renderGraphiQL } from './graphiql.js';
@@ -66,7 +66,8 @@ type InitialContext = {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   // Asynchronous writes: a line per operation written synchronously costs a syscall per request;
   // queued lines go out together, and pino flushes what is left when the process exits.
-  const baseLog = options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard', pid: process.pid } }, pino.destination({ dest: 1, sync: false }));
+  const baseLog =
+    options.log ?? pino({ level: config.logLevel, base: { service: 'switchboard', pid: process.pid } }, pino.destination({ dest: 1, sync: false }));
   // Every error logged through it, the given logger's too, is told without parameter values.
   const log = baseLog.child({}, { serializers: { err: serializeError } });
   const database = await openDatabase({
@@ -115,7 +116,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     plugins: [
       // Limits run before any resolver, on HTTP, SSE and WebSocket (see queryLimitPlugins).
       ...queryLimitPlugins(config.queryLimits),
-      ...(config.introspection ? [] : [{ onValidate: ({ addValidationRule }: { addValidationRule: (r: unknown) => void }) => addValidationRule(NoSchemaIntrospectionCustomRule) }]),
+      ...(config.introspection
+        ? []
+        : [{ onValidate: ({ addValidationRule }: { addValidationRule: (r: unknown) => void }) => addValidationRule(NoSchemaIntrospectionCustomRule) }]),
       contractCodesPlugin(),
       rateLimitPlugin(services.rateLimiter),
       observabilityPlugin(metrics),
@@ -134,12 +137,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     context: async (initial: InitialContext) => {
       const requestId = header(initial.request, 'x-request-id')?.slice(0, 100) || randomUUID();
-      const viewer = authenticatedViewerOf(initial.request) ?? await services.authenticate({
-        authorization: header(initial.request, 'authorization'),
-        apiKey: header(initial.request, 'x-api-key'),
-        actAs: header(initial.request, 'x-act-as-user'),
-        operation: initial.params?.operationName ?? null,
-      });
+      const viewer =
+        authenticatedViewerOf(initial.request) ??
+        (await services.authenticate({
+          authorization: header(initial.request, 'authorization'),
+          apiKey: header(initial.request, 'x-api-key'),
+          actAs: header(initial.request, 'x-act-as-user'),
+          operation: initial.params?.operationName ?? null,
+        }));
       return createContext(services, viewer, requestId, clientAddressOf(initial.request) ?? 'unknown');
     },
   });
@@ -203,4 +208,3 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
 /** Yoga's log arguments as a line; errors as errorMessage tells them (no parameter values). */
 const logText = (args: unknown[]) => args.map((a) => (a instanceof Error ? errorMessage(a) : String(a))).join(' ');
-

@@ -14,9 +14,7 @@ const optionalString = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
-const booleanString = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const booleanString = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const urlWithScheme = (schemes: string[]) =>
   optionalString.refine(
@@ -74,9 +72,15 @@ const envSchema = z
     }),
     WEB_CHAT: booleanString.optional(),
     CORS_ORIGINS: optionalString
-      .transform((v) => (v ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+      .transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      )
       .refine((list) => list.every((o) => o === '*' || isOrigin(o)), {
-        message: 'must be * or a comma-separated list of exact origins such as https://chat.example.com (scheme, host and port; no path, trailing slash or wildcard)',
+        message:
+          'must be * or a comma-separated list of exact origins such as https://chat.example.com (scheme, host and port; no path, trailing slash or wildcard)',
       }),
     RATE_LIMIT_USER_MESSAGES_PER_SEC: rate(DEFAULT_RATE_LIMITS.userMessages.perSecond),
     RATE_LIMIT_USER_MESSAGES_BURST: rate(DEFAULT_RATE_LIMITS.userMessages.burst),
@@ -187,9 +191,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`),
-    );
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`));
   }
   const e = parsed.data;
   if (e.ACCOUNTS_ENABLED && e.JWT_JWKS_URL && !e.JWT_SECRET) {

@@ -15,8 +15,8 @@ import { createEvaluationsModule } from './modules/evaluations/index.js';
 import { createExpertsModule } from './modules/experts/index.js';
 import { createMessagesModule } from './modules/messages/index.js';
 import { createReactionsModule } from './modules/reactions/index.js';
-import { createSearchModule } from './modules/search/index.js';
 import { createRealtimeModule } from './modules/realtime/index.js';
+import { createSearchModule } from './modules/search/index.js';
 import { createUsersModule } from './modules/users/index.js';
 import { createWebhookSubscriptions, createWebhooksModule } from './modules/webhooks/index.js';
 import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './modules/webhooks/options.js';
@@ -46,7 +46,17 @@ export type Services = ReturnType<typeof createServices>;
  * The modules in dependency order, each given what it uses of those before it. Rules live in the
  * modules; where one reacts to another's writes it registers for a domain event (src/events).
  */
-export function createServices({ database, bus, log, jwt, accounts: accountOptions, metrics, rateLimits, webhooks: webhookOptions, typingTtlMs }: ServiceOptions) {
+export function createServices({
+  database,
+  bus,
+  log,
+  jwt,
+  accounts: accountOptions,
+  metrics,
+  rateLimits,
+  webhooks: webhookOptions,
+  typingTtlMs,
+}: ServiceOptions) {
   const { db } = database;
   const events = new DomainEvents(log);
   const audit = new AuditLog(new AuditRepository(db));
@@ -57,7 +67,11 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const { users, presence, loaders: userLoaders } = createUsersModule({ db, bus, log });
   const { conversations, loaders: conversationLoaders } = createConversationsModule({ db, bus, events, users });
   const webhookSubscriptions = createWebhookSubscriptions({ database, bus, log });
-  const { messages, history, loaders: messageLoaders } = createMessagesModule({
+  const {
+    messages,
+    history,
+    loaders: messageLoaders,
+  } = createMessagesModule({
     database,
     bus,
     events,
@@ -69,7 +83,13 @@ export function createServices({ database, bus, log, jwt, accounts: accountOptio
   const { reactions, loaders: reactionLoaders } = createReactionsModule({ db, events, messages });
   const { search } = createSearchModule({ db, audit, conversations });
   const { typing, membership, feeds } = createRealtimeModule({ bus, log, events, audit, conversations, messages, typingTtlMs });
-  const { runs, runEnds, answers, answerFeed, loaders: agentLoaders } = createAgentsModule({
+  const {
+    runs,
+    runEnds,
+    answers,
+    answerFeed,
+    loaders: agentLoaders,
+  } = createAgentsModule({
     db,
     bus,
     events,

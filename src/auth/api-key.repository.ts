@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { apiKeys, type ApiKeyRow } from '../db/schema/index.js';
+import { type ApiKeyRow, apiKeys } from '../db/schema/index.js';
 import { UserRepository } from '../modules/users/user.repository.js';
 
 export class ApiKeyRepository {
@@ -10,10 +10,7 @@ export class ApiKeyRepository {
    * Stores a key with its user, in one transaction: a service (kind AGENT) named `displayName`
    * unless the user is a person already (UserRepository.upsertService).
    */
-  async create(
-    key: Pick<typeof apiKeys.$inferInsert, 'orgId' | 'name' | 'userId' | 'keyHash' | 'prefix'>,
-    displayName: string,
-  ): Promise<ApiKeyRow> {
+  async create(key: Pick<typeof apiKeys.$inferInsert, 'orgId' | 'name' | 'userId' | 'keyHash' | 'prefix'>, displayName: string): Promise<ApiKeyRow> {
     return this.db.transaction(async (tx) => {
       await new UserRepository(tx).upsertService({ orgId: key.orgId, id: key.userId, displayName });
       const [inserted] = await tx.insert(apiKeys).values(key).returning();

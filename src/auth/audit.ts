@@ -1,7 +1,7 @@
-import type { AuditRepository, AuditRow } from './audit.repository.js';
 import { ForbiddenError } from '../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../lib/paging.js';
+import { decodeIntCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../lib/paging.js';
 import { checkText, LIMITS } from '../lib/validate.js';
+import type { AuditRepository, AuditRow } from './audit.repository.js';
 import { isAdmin, isExpert, type Viewer } from './viewer.js';
 
 export type AuditEntry = {
@@ -34,12 +34,7 @@ export class AuditLog {
    * Records an expert reading or writing a conversation, one entry per request (history pages,
    * replaying subscriptions, message and stream writes); others' access is not recorded.
    */
-  async expertAccess(
-    viewer: Viewer,
-    conversationId: string,
-    action: 'expert.read' | 'expert.write',
-    details?: Record<string, unknown> | null,
-  ): Promise<void> {
+  async expertAccess(viewer: Viewer, conversationId: string, action: 'expert.read' | 'expert.write', details?: Record<string, unknown> | null): Promise<void> {
     if (!isExpert(viewer)) return;
     await this.record({ orgId: viewer.orgId, action, actor: `user:${viewer.userId}`, conversationId, details });
   }

@@ -23,12 +23,7 @@ export type Authenticator = (credentials: Credentials) => Promise<Viewer | null>
  * its user, never over an account's row) or a service API key, which may act as any existing user
  * of its org (audited). No credentials: null. Bad credentials: UNAUTHENTICATED.
  */
-export function createAuthenticator(deps: {
-  verifyJwt: JwtVerifier;
-  apiKeys: ApiKeys;
-  users: UserService;
-  audit: AuditLog;
-}): Authenticator {
+export function createAuthenticator(deps: { verifyJwt: JwtVerifier; apiKeys: ApiKeys; users: UserService; audit: AuditLog }): Authenticator {
   return async ({ authorization, apiKey, actAs, operation }) => {
     if (apiKey) {
       if (authorization) throw new UnauthenticatedError('Send either a bearer token or an API key, not both');
@@ -39,9 +34,7 @@ export function createAuthenticator(deps: {
       const [user] = await deps.users.byIds(key.orgId, [userId]);
       // An act-as never creates anyone: the key may only be someone its org already has.
       if (!user) {
-        throw new UnauthenticatedError(
-          actAs ? `X-Act-As-User "${actAs}" is no user of the API key's org` : `The API key's user ${userId} does not exist`,
-        );
+        throw new UnauthenticatedError(actAs ? `X-Act-As-User "${actAs}" is no user of the API key's org` : `The API key's user ${userId} does not exist`);
       }
       if (actAs) {
         await deps.audit.record({

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import { UnauthenticatedError } from '../graphql/errors.js';
 
@@ -26,7 +26,11 @@ export const ACCOUNT_CLAIM = 'sb_account';
 
 /** A text claim: it is stored, and Postgres text cannot hold NUL. */
 const text = (min: number, max: number) =>
-  z.string().min(min).max(max).refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
 
 const claimsSchema = z.object({
   sub: text(1, 200),
@@ -155,9 +159,7 @@ export class JwksUnavailableError extends Error {
 
 /** jose's own errors about the token are JOSEError subclasses; fetching the key set fails otherwise. */
 const jwksUnavailable = (err: unknown) =>
-  err instanceof joseErrors.JWKSTimeout ||
-  !(err instanceof joseErrors.JOSEError) ||
-  (err as joseErrors.JOSEError).code === joseErrors.JOSEError.code;
+  err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError) || (err as joseErrors.JOSEError).code === joseErrors.JOSEError.code;
 
 function peekAlgorithm(token: string): unknown {
   const header = token.split('.')[0];
@@ -196,9 +198,7 @@ export async function mintToken(secret: string, options: MintOptions): Promise<s
     .setSubject(options.sub)
     .setIssuedAt()
     // jose reads a number as an absolute timestamp; here a number is a lifetime in seconds.
-    .setExpirationTime(
-      typeof options.expiresIn === 'number' ? Math.floor(Date.now() / 1000) + options.expiresIn : (options.expiresIn ?? '24h'),
-    );
+    .setExpirationTime(typeof options.expiresIn === 'number' ? Math.floor(Date.now() / 1000) + options.expiresIn : (options.expiresIn ?? '24h'));
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience) jwt = jwt.setAudience(options.audience);
   return jwt.sign(new TextEncoder().encode(secret));

@@ -6,8 +6,8 @@ export type Viewer = {
   kind: 'USER' | 'AGENT';
   roles: string[];
   credential:
-    | { type: 'jwt'; /** seconds since the epoch */ expiresAt: number }
-    | { type: 'apiKey'; keyId: string; /** true when X-Act-As-User chose the user */ actingAs: boolean };
+    | { type: 'jwt' /** seconds since the epoch */; expiresAt: number }
+    | { type: 'apiKey'; keyId: string /** true when X-Act-As-User chose the user */; actingAs: boolean };
 };
 
 export const isAdmin = (viewer: Viewer) => viewer.roles.includes('admin');

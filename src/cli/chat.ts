@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { mintToken } from '../auth/jwt.js';
 import { resolveJwtSecret } from '../auth/secret.js';
-import { createSwitchboardClient, SwitchboardError, type Message } from '../client/index.js';
+import { createSwitchboardClient, type Message, SwitchboardError } from '../client/index.js';
 import { loadConfig } from '../config.js';
 
 const { values } = parseArgs({
@@ -68,7 +68,7 @@ async function showUnread(announceNone: boolean) {
   let any = false;
   for (const { node: c } of page.edges) {
     const others = c.participants.filter((p) => p.user.id !== me).map((p) => p.user.id);
-    peers.set(c.id, c.type === 'PRIVATE' ? others[0] ?? c.id : c.name ?? others.join(', '));
+    peers.set(c.id, c.type === 'PRIVATE' ? (others[0] ?? c.id) : (c.name ?? others.join(', ')));
     if (c.unreadCount === 0) continue;
     any = true;
     const mine = c.participants.find((p) => p.user.id === me);
@@ -103,9 +103,11 @@ await showUnread(false);
 client.onMessage(null, (m) => void show(m), { onError: (err) => out(`connection problem: ${JSON.stringify(err)}`) });
 rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
 rl.prompt();
-rl.on('line', (line) =>
-  void handle(line)
-    .catch((err) => out(err instanceof SwitchboardError ? `error (${err.code}): ${err.message}` : `error: ${(err as Error).message}`))
-    .finally(() => rl?.prompt()),
+rl.on(
+  'line',
+  (line) =>
+    void handle(line)
+      .catch((err) => out(err instanceof SwitchboardError ? `error (${err.code}): ${err.message}` : `error: ${(err as Error).message}`))
+      .finally(() => rl?.prompt()),
 );
 rl.on('close', () => void client.close().then(() => process.exit(0)));

@@ -1,6 +1,6 @@
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from '../config.js';
-import { openDatabase, type Database } from '../db/client.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
+import { type Database, openDatabase } from '../db/client.js';
 import { DataDirInUseError } from '../db/data-dir-lock.js';
 import { migrate } from '../db/migrate.js';
 

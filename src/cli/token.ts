@@ -37,7 +37,10 @@ try {
     sub,
     name: values.name,
     org: values.org,
-    roles: values.roles?.split(',').map((r) => r.trim()).filter(Boolean),
+    roles: values.roles
+      ?.split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
     kind: values.kind as 'user' | 'agent' | undefined,
     expiresIn: values.ttl,
     issuer: config.jwt.issuer,

@@ -38,12 +38,21 @@ const usage = (): never => {
 const { config, database, log } = await openForCommand('webhook', 'use GraphQL (createWebhook …) with an API key');
 // Running instances hear of the change over Redis (without it, within half a minute).
 const bus = config.redisUrl ? await EventBus.redis(config.redisUrl, log) : EventBus.inProcess(log);
-const split = (list: string | undefined) => list?.split(',').map((e) => e.trim()).filter(Boolean);
+const split = (list: string | undefined) =>
+  list
+    ?.split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
 const show = (w: { id: string; url: string; events: string[]; enabled: boolean; failureCount: number }) =>
   console.log([w.id, w.url, w.events.join(','), w.enabled ? 'enabled' : 'disabled', `${w.failureCount} failures`].join('\t'));
 try {
   const repo = new WebhookRepository(database.db);
-  const service = new WebhookService(repo, new WebhookSubscriptions(() => enabledSubscriptions(database), bus, log), { redeliver: (id) => repo.reopen(id) }, config.webhooks);
+  const service = new WebhookService(
+    repo,
+    new WebhookSubscriptions(() => enabledSubscriptions(database), bus, log),
+    { redeliver: (id) => repo.reopen(id) },
+    config.webhooks,
+  );
   // The CLI acts as an admin of the org.
   const admin: Viewer = { orgId: values.org!, userId: 'cli', displayName: 'CLI', kind: 'USER', roles: ['admin'], credential: { type: 'jwt', expiresAt: 0 } };
   if (command === 'create') {

@@ -12,7 +12,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { print } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import * as ops from './generated/graphql.js';
 
 export * as operations from './generated/graphql.js';
@@ -67,7 +67,11 @@ export function applyChunk(parts: readonly MessagePart[], chunk: Pick<MessageChu
     if (value !== null && value !== undefined && key !== 'text') (merged as Record<string, unknown>)[key] = value;
   }
   // textOffset counts characters (code points), not UTF-16 units.
-  if (part.text != null) merged.text = Array.from(existing?.text ?? '').slice(0, chunk.textOffset ?? 0).join('') + part.text;
+  if (part.text != null)
+    merged.text =
+      Array.from(existing?.text ?? '')
+        .slice(0, chunk.textOffset ?? 0)
+        .join('') + part.text;
   next[partIndex] = merged;
   return next;
 }
@@ -136,7 +140,9 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
       // Refused before any stream began (bad credentials, limits): a JSON answer.
       const body = (await res.json().catch(() => ({}))) as { errors?: GraphQLErrorJson[] };
-      throw errorOf(body.errors?.[0] ?? { message: `HTTP ${res.status}`, extensions: { code: res.status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT' } });
+      throw errorOf(
+        body.errors?.[0] ?? { message: `HTTP ${res.status}`, extensions: { code: res.status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT' } },
+      );
     }
     const reader = res.body.getReader();
     // A pending read ends (done) when the stream is cancelled, also where the fetch ignores the signal.
@@ -177,8 +183,7 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       // Reconnect forever (with graphql-ws's backoff): a token callback gets a fresh token each time.
       retryAttempts: Number.POSITIVE_INFINITY,
       shouldRetry: () => true,
-      connectionParams: async () =>
-        options.apiKey ? { apiKey: options.apiKey, actAs: options.actAs } : { authorization: `Bearer ${await token()}` },
+      connectionParams: async () => (options.apiKey ? { apiKey: options.apiKey, actAs: options.actAs } : { authorization: `Bearer ${await token()}` }),
     }));
 
   /**
@@ -271,8 +276,7 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       (await request(ops.ChatMessagesDocument, { conversationId, ...page })).messages,
     /** Adds your reaction (one emoji or a :shortcode:); adding it again changes nothing. */
     react: async (messageId: string, emoji: string): Promise<ChatMessage> => (await request(ops.AddReactionDocument, { messageId, emoji })).addReaction,
-    unreact: async (messageId: string, emoji: string): Promise<ChatMessage> =>
-      (await request(ops.RemoveReactionDocument, { messageId, emoji })).removeReaction,
+    unreact: async (messageId: string, emoji: string): Promise<ChatMessage> => (await request(ops.RemoveReactionDocument, { messageId, emoji })).removeReaction,
     pin: async (messageId: string): Promise<ChatMessage> => (await request(ops.PinMessageDocument, { id: messageId })).pinMessage,
     unpin: async (messageId: string): Promise<ChatMessage> => (await request(ops.UnpinMessageDocument, { id: messageId })).unpinMessage,
     /** Replies in a message's thread, in seq order (reply with `sendMessage({ threadId })`). */
@@ -332,10 +336,8 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     // Runs (agents end their own; anyone in the conversation lists them).
     runs: async (conversationId: string, args: Omit<Vars<typeof ops.RunsDocument>, 'conversationId'> = {}) =>
       (await request(ops.RunsDocument, { conversationId, ...args })).runs,
-    completeRun: async (conversationId: string, runId: string) =>
-      (await request(ops.CompleteRunDocument, { conversationId, runId })).completeRun,
-    failRun: async (conversationId: string, runId: string, reason?: string) =>
-      (await request(ops.FailRunDocument, { conversationId, runId, reason })).failRun,
+    completeRun: async (conversationId: string, runId: string) => (await request(ops.CompleteRunDocument, { conversationId, runId })).completeRun,
+    failRun: async (conversationId: string, runId: string, reason?: string) => (await request(ops.FailRunDocument, { conversationId, runId, reason })).failRun,
     /** Creates or updates users of the org (API keys, admins). */
     // Services: users of the org, verdicts on messages (API keys, admins; agents evaluate too).
     upsertUsers: async (input: ops.UpsertUserInput[]) => (await request(ops.UpsertUsersDocument, { input })).upsertUsers,
@@ -343,13 +345,11 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       (await request(ops.EvaluateMessageDocument, { messageId, input })).evaluateMessage,
 
     // The expert desk.
-    requestExpert: async (conversationId: string, reason?: string) =>
-      (await request(ops.RequestExpertDocument, { conversationId, reason })).requestExpert,
+    requestExpert: async (conversationId: string, reason?: string) => (await request(ops.RequestExpertDocument, { conversationId, reason })).requestExpert,
     cancelExpertRequest: async (id: string) => (await request(ops.CancelExpertRequestDocument, { id })).cancelExpertRequest,
     expertRequests: async (args: Vars<typeof ops.ExpertRequestsDocument> = {}) => (await request(ops.ExpertRequestsDocument, args)).expertRequests,
     claimExpertRequest: async (id: string) => (await request(ops.ClaimExpertRequestDocument, { id })).claimExpertRequest,
-    assignExpertRequest: async (id: string, expertId: string) =>
-      (await request(ops.AssignExpertRequestDocument, { id, expertId })).assignExpertRequest,
+    assignExpertRequest: async (id: string, expertId: string) => (await request(ops.AssignExpertRequestDocument, { id, expertId })).assignExpertRequest,
     handBackToAgent: async (conversationId: string) => (await request(ops.HandBackToAgentDocument, { conversationId })).handBackToAgent,
 
     /**
@@ -357,7 +357,11 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
      * listener starts after `afterSeq` (default: now) and resumes after the last seq it saw
      * whenever the socket reconnects, so it never misses or repeats a message.
      */
-    onMessage: (conversationId: string | null, handler: (m: Message) => void, opts: { afterSeq?: number; onError?: (err: unknown) => void } = {}): Unsubscribe => {
+    onMessage: (
+      conversationId: string | null,
+      handler: (m: Message) => void,
+      opts: { afterSeq?: number; onError?: (err: unknown) => void } = {},
+    ): Unsubscribe => {
       const variables: Vars<typeof ops.MessageAddedDocument> = { conversationId, afterSeq: opts.afterSeq };
       return listen(
         ops.MessageAddedDocument,
@@ -418,12 +422,10 @@ export type SwitchboardClient = ReturnType<typeof createSwitchboardClient>;
 
 type GraphQLErrorJson = { message: string; extensions?: Record<string, unknown> };
 
-const errorOf = (error: GraphQLErrorJson) =>
-  new SwitchboardError(error.message, String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), error.extensions);
+const errorOf = (error: GraphQLErrorJson) => new SwitchboardError(error.message, String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), error.extensions);
 
 /** A socket the server closed because it failed, not because of anything the client did. */
-const isServerFailureClose = (err: unknown) =>
-  typeof err === 'object' && err !== null && 'code' in err && (err.code === 4500 || err.code === 1011);
+const isServerFailureClose = (err: unknown) => typeof err === 'object' && err !== null && 'code' in err && (err.code === 4500 || err.code === 1011);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomId = () =>

@@ -1,14 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { errorMessage } from '../observability/log-errors.js';
 import { lockDataDir } from './data-dir-lock.js';
 import * as schema from './schema/index.js';
-import { errorMessage } from '../observability/log-errors.js';
 
 export type Schema = typeof schema;
 /** The drizzle database, whichever driver is under it. */

@@ -26,15 +26,7 @@ export function parsePgTimestamptz(text: string): Date {
   const year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
   // Date.UTC reads 0-99 as 1900-1999: such years go the way drizzle's `new Date` takes them.
   if (year < 100) return fallback(text);
-  const utc = Date.UTC(
-    year,
-    d(5) * 10 + d(6) - 1,
-    d(8) * 10 + d(9),
-    d(11) * 10 + d(12),
-    d(14) * 10 + d(15),
-    d(17) * 10 + d(18),
-    ms,
-  );
+  const utc = Date.UTC(year, d(5) * 10 + d(6) - 1, d(8) * 10 + d(9), d(11) * 10 + d(12), d(14) * 10 + d(15), d(17) * 10 + d(18), ms);
   const offsetMs = (d(i + 1) * 10 + d(i + 2)) * 3_600_000;
   return new Date(sign === 45 ? utc + offsetMs : utc - offsetMs);
 }

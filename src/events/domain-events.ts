@@ -8,8 +8,8 @@ import type {
   MessageRow,
   MessageStreamRow,
   ParticipantRow,
-  WebhookRow,
   ReactionRow,
+  WebhookRow,
 } from '../db/schema/index.js';
 
 /**

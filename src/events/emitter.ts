@@ -23,7 +23,11 @@ export class DomainEvents {
   /** Registers a reaction; returns its removal. Modules register theirs when they are made. */
   on<N extends DomainEventName>(name: N, reaction: Reaction<N>): () => void {
     this.set(name, [...this.list(name), reaction]);
-    return () => this.set(name, this.list(name).filter((r) => r !== reaction));
+    return () =>
+      this.set(
+        name,
+        this.list(name).filter((r) => r !== reaction),
+      );
   }
 
   /**

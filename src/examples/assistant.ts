@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { createSwitchboardClient, SwitchboardError, type Message, type SwitchboardClient } from '../client/index.js';
+import { createSwitchboardClient, type Message, type SwitchboardClient, SwitchboardError } from '../client/index.js';
 
 export type AssistantOptions = {
   client: SwitchboardClient;
@@ -21,7 +21,7 @@ export type AssistantOptions = {
   log?: (line: string) => void;
 };
 
-type RunControl = { paused: boolean; stopped: boolean; /** control events seen */ events: number; wake?: () => void };
+type RunControl = { paused: boolean; stopped: boolean /** control events seen */; events: number; wake?: () => void };
 
 /** Starts answering; returns a function that stops the assistant. */
 export function startAssistant(options: AssistantOptions): () => void {

@@ -18,7 +18,7 @@ export type SensorOptions = {
   log?: (line: string) => void;
 };
 
-export type Sensor = { stop(): void; /** Takes and broadcasts one reading now. */ broadcast(): Promise<void> };
+export type Sensor = { stop(): void /** Takes and broadcasts one reading now. */; broadcast(): Promise<void> };
 
 export function startSensor(options: SensorOptions): Sensor {
   const { client, selfId } = options;
@@ -29,8 +29,7 @@ export function startSensor(options: SensorOptions): Sensor {
   const subscribers = new Set<string>();
   const readings: number[] = [];
 
-  const reply = (conversationId: string, content: string, kind: 'CHAT' | 'NOTIFICATION' = 'CHAT') =>
-    client.sendMessage({ conversationId, content, kind });
+  const reply = (conversationId: string, content: string, kind: 'CHAT' | 'NOTIFICATION' = 'CHAT') => client.sendMessage({ conversationId, content, kind });
 
   const onCommand = async (m: Message) => {
     if (m.sender.id === selfId || (m.kind !== 'COMMAND' && m.kind !== 'CHAT')) return;

@@ -1,6 +1,6 @@
-import type { Plugin } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import { operationChecksPlugin, refusal } from './operation-checks.js';
 
 /** Query limits, checked before any resolver runs. */
@@ -42,10 +42,12 @@ export function queryLimitPlugins(limits: QueryLimits = DEFAULT_QUERY_LIMITS): P
       }
     },
   };
-  const onReject = [(_ctx: unknown, error: GraphQLError) => {
-    // Armor's errors become contract errors: BAD_USER_INPUT.
-    (error.extensions as Record<string, unknown>).code = 'BAD_USER_INPUT';
-  }];
+  const onReject = [
+    (_ctx: unknown, error: GraphQLError) => {
+      // Armor's errors become contract errors: BAD_USER_INPUT.
+      (error.extensions as Record<string, unknown>).code = 'BAD_USER_INPUT';
+    },
+  ];
   return [
     characterLimit,
     EnvelopArmorPlugin({

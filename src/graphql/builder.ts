@@ -41,8 +41,7 @@ builder.addScalarType(
     // Writes the string JSON would make of the Date anyway (its toJSON): a result holding strings
     // stays on V8's fast path for JSON.stringify, which a Date leaves. A valid Date (what the
     // database gives) needs no checking; anything else goes through the resolver's checks.
-    serialize: (value) =>
-      value instanceof Date && !Number.isNaN(value.getTime()) ? isoString(value) : (DateTimeResolver.serialize(value) as Date).toJSON(),
+    serialize: (value) => (value instanceof Date && !Number.isNaN(value.getTime()) ? isoString(value) : (DateTimeResolver.serialize(value) as Date).toJSON()),
   }),
 );
 

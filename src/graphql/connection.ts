@@ -1,6 +1,6 @@
 import type { ObjectRef } from '@pothos/core';
 import type { Page } from '../lib/paging.js';
-import { builder, type BuilderTypes } from './builder.js';
+import { type BuilderTypes, builder } from './builder.js';
 
 export const PageInfo = builder
   .objectRef<{ hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null }>('PageInfo')

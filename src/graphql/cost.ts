@@ -1,17 +1,17 @@
 import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
   getNamedType,
   getOperationAST,
   isInterfaceType,
   isObjectType,
   Kind,
-  valueFromASTUntyped,
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type GraphQLNamedType,
-  type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
+  valueFromASTUntyped,
 } from 'graphql';
 import { MAX_PAGE_SIZE, pageLimit } from '../lib/paging.js';
 

@@ -1,11 +1,4 @@
-import {
-  actorKind,
-  controlEventType,
-  conversationType,
-  messageKind,
-  messagePriority,
-  participantRole,
-} from '../db/schema/index.js';
+import { actorKind, controlEventType, conversationType, messageKind, messagePriority, participantRole } from '../db/schema/index.js';
 import { presenceStatuses } from '../modules/users/presence-status.js';
 import { builder } from './builder.js';
 

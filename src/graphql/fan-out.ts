@@ -1,18 +1,18 @@
 import {
+  type ASTNode,
   createSourceEventStream,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
   execute,
+  type GraphQLError,
+  type GraphQLSchema,
   getNamedType,
   isObjectType,
   Kind,
   TypeInfo,
   visit,
   visitWithTypeInfo,
-  type ASTNode,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type GraphQLError,
-  type GraphQLSchema,
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';

@@ -1,15 +1,15 @@
 import {
-  getOperationAST,
-  getVariableValues,
-  GraphQLError,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
+  GraphQLError,
+  getOperationAST,
+  getVariableValues,
   type OperationDefinitionNode,
   visit,
 } from 'graphql';
-import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 
 export type JitOptions = {

@@ -1,6 +1,6 @@
-import { getOperationAST, GraphQLError, Kind, visit, type DocumentNode, type ExecutionArgs } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError, getOperationAST, Kind, visit } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { unstorableTextIn, UNSTORABLE_TEXT } from '../lib/validate.js';
+import { UNSTORABLE_TEXT, unstorableTextIn } from '../lib/validate.js';
 import { operationCost } from './cost.js';
 
 export type CheckedArgs = Pick<ExecutionArgs, 'schema' | 'document' | 'operationName' | 'variableValues'>;
@@ -9,8 +9,7 @@ export type CheckedArgs = Pick<ExecutionArgs, 'schema' | 'document' | 'operation
 type Shape = { variables: string[]; unstorableLiteral: boolean };
 const shapes = new WeakMap<DocumentNode, Map<string, Shape>>();
 
-export const refusal = (message: string) =>
-  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+export const refusal = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 
 /**
  * Why an operation must not run, or undefined: a string argument (a variable's value or a literal,

@@ -1,4 +1,4 @@
-import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
+import { type DocumentNode, type FragmentDefinitionNode, getOperationAST, Kind, type SelectionSetNode } from 'graphql';
 
 export type OperationDescription = { type: 'query' | 'mutation' | 'subscription'; name: string | null; rootFields: string[] };
 

@@ -12,16 +12,15 @@ import { createMcpServer } from './server.js';
 
 const USAGE = 'usage: npm run -s mcp -- [--url URL] (--token JWT | --api-key KEY [--act-as USER])';
 
-let values;
+const options = {
+  url: { type: 'string', default: process.env.SWITCHBOARD_URL || 'http://localhost:4000/graphql' },
+  token: { type: 'string', default: process.env.SWITCHBOARD_TOKEN || undefined },
+  'api-key': { type: 'string', default: process.env.SWITCHBOARD_API_KEY || undefined },
+  'act-as': { type: 'string', default: process.env.SWITCHBOARD_ACT_AS || undefined },
+} as const;
+let values: ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
 try {
-  ({ values } = parseArgs({
-    options: {
-      url: { type: 'string', default: process.env.SWITCHBOARD_URL || 'http://localhost:4000/graphql' },
-      token: { type: 'string', default: process.env.SWITCHBOARD_TOKEN || undefined },
-      'api-key': { type: 'string', default: process.env.SWITCHBOARD_API_KEY || undefined },
-      'act-as': { type: 'string', default: process.env.SWITCHBOARD_ACT_AS || undefined },
-    },
-  }));
+  ({ values } = parseArgs({ options }));
 } catch (err) {
   console.error(`${(err as Error).message}\n${USAGE}`);
   process.exit(2);
@@ -35,7 +34,7 @@ if (!token === !apiKey) {
 }
 
 const client = createSwitchboardClient({ url: url!, token, apiKey, actAs });
-let viewer;
+let viewer: Awaited<ReturnType<typeof client.viewer>>;
 try {
   viewer = await client.viewer();
 } catch (err) {

@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { operations as ops, SwitchboardError, type Conversation, type Message, type SwitchboardClient } from '../client/index.js';
+import { type Conversation, type Message, operations as ops, type SwitchboardClient, SwitchboardError } from '../client/index.js';
 
 /**
  * The tools an MCP client gets, each one or two calls of the typed client: over HTTP for the
@@ -193,7 +193,7 @@ export function registerTools(server: McpServer, client: SwitchboardClient): voi
         replyToId: id('Id of the message this answers').optional(),
         kind: z.enum(['CHAT', 'COMMAND', 'NOTIFICATION']).optional().describe('Default CHAT'),
         priority: z.enum(['LOW', 'NORMAL', 'HIGH', 'CRITICAL']).optional().describe('Default NORMAL'),
-        runId: z.string().min(1).max(200).optional().describe("The agent run this message belongs to, if any"),
+        runId: z.string().min(1).max(200).optional().describe('The agent run this message belongs to, if any'),
         clientMessageId: z.string().min(1).max(200).optional().describe('Idempotency key: a retry with the same one returns the original'),
       },
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
@@ -212,7 +212,12 @@ export function registerTools(server: McpServer, client: SwitchboardClient): voi
       inputSchema: {
         conversationId: id('The conversation'),
         afterSeq: z.number().int().min(0).describe('The last seq you have seen (lastSeq of list_conversations, read_history or a previous wait)'),
-        timeoutSeconds: z.number().min(1).max(MCP_LIMITS.maxWaitSeconds).default(MCP_LIMITS.defaultWaitSeconds).describe('How long to wait for a first message'),
+        timeoutSeconds: z
+          .number()
+          .min(1)
+          .max(MCP_LIMITS.maxWaitSeconds)
+          .default(MCP_LIMITS.defaultWaitSeconds)
+          .describe('How long to wait for a first message'),
         limit: z.number().int().min(1).max(MCP_LIMITS.messagesPerPage).default(50).describe('At most this many messages'),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -236,7 +241,15 @@ export function registerTools(server: McpServer, client: SwitchboardClient): voi
     run(async ({ conversationId, reason }) => {
       const { requestExpert: r } = await client.request(ops.RequestExpertDocument, { conversationId, reason });
       return {
-        expertRequest: { id: r.id, conversationId: r.conversationId, status: r.status, reason: r.reason, requestedBy: r.requestedBy.id, claimedBy: r.claimedBy?.id ?? null, createdAt: r.createdAt },
+        expertRequest: {
+          id: r.id,
+          conversationId: r.conversationId,
+          status: r.status,
+          reason: r.reason,
+          requestedBy: r.requestedBy.id,
+          claimedBy: r.claimedBy?.id ?? null,
+          createdAt: r.createdAt,
+        },
       };
     }),
   );

@@ -51,9 +51,6 @@ export function createOperatorRoutes(deps: { database: Database; bus: EventBus; 
 async function readiness({ database, bus }: { database: Database; bus: EventBus }): Promise<Record<string, string>> {
   const probe = (check: () => Promise<unknown>) =>
     Promise.race([check().then(() => 'ok'), delay(PROBE_TIMEOUT_MS, 'timeout', { ref: false })]).catch((err: Error) => `error: ${err.message}`);
-  const [postgres, redis] = await Promise.all([
-    probe(() => database.ping()),
-    bus.commands ? probe(() => bus.commands!.ping()) : undefined,
-  ]);
+  const [postgres, redis] = await Promise.all([probe(() => database.ping()), bus.commands ? probe(() => bus.commands!.ping()) : undefined]);
   return redis === undefined ? { postgres, pubsub: bus.kind } : { postgres, redis };
 }

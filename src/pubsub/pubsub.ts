@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { PubSub as InProcessEngine, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { PubSub as InProcessEngine, type PubSubEngine } from 'graphql-subscriptions';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Topic } from './topics.js';
 import { errorMessage } from '../observability/log-errors.js';
+import type { Topic } from './topics.js';
 
 export type Unlisten = () => void;
 
@@ -43,7 +43,10 @@ export class EventBus {
     const publisher = new Redis(url, { ...common, enableOfflineQueue: false });
     // The subscriber queues its (re)subscribe commands and resubscribes by itself on reconnect.
     const subscriber = new Redis(url, { ...common, maxRetriesPerRequest: null });
-    for (const [name, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
+    for (const [name, client] of [
+      ['publisher', publisher],
+      ['subscriber', subscriber],
+    ] as const) {
       client.on('error', (err: Error) => log.warn({ err: errorMessage(err), client: name }, 'redis connection error'));
     }
     await Promise.all([publisher.connect(), subscriber.connect()]);

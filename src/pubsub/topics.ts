@@ -83,11 +83,9 @@ export const topics = {
   expertRequests: (orgId: string) => topic<ExpertRequestEvent>(`sb:org:${id(orgId)}:expert-requests`),
   membership: (conversationId: string) => topic<MembershipEvent>(`sb:conv:${id(conversationId)}:membership`),
   /** Conversations a user was added to or removed from (for subscriptions across all of them). */
-  userMembership: (orgId: string, userId: string) =>
-    topic<MembershipEvent>(`sb:org:${id(orgId)}:user:${id(userId)}:membership`),
+  userMembership: (orgId: string, userId: string) => topic<MembershipEvent>(`sb:org:${id(orgId)}:user:${id(userId)}:membership`),
   /** What happens to a user's conversations, for that user (see ConversationEventPublisher). */
-  conversationEvents: (orgId: string, userId: string) =>
-    topic<ConversationEventSnapshot>(`sb:org:${id(orgId)}:user:${id(userId)}:conversation-events`),
+  conversationEvents: (orgId: string, userId: string) => topic<ConversationEventSnapshot>(`sb:org:${id(orgId)}:user:${id(userId)}:conversation-events`),
   presence: (orgId: string, userId: string) => topic<PresenceEvent>(`sb:org:${id(orgId)}:user:${id(userId)}:presence`),
   /** Every presence change of an org, for subscribers that name no users. */
   orgPresence: (orgId: string) => topic<PresenceEvent>(`sb:org:${id(orgId)}:presence`),

@@ -2,9 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/viewer.js';
 import { AppError } from '../graphql/errors.js';
-import { clientBucket } from '../transport/client-address.js';
 import { idKey } from '../lib/id-names.js';
 import { errorMessage } from '../observability/log-errors.js';
+import { clientBucket } from '../transport/client-address.js';
 
 /** A token bucket: `perSecond` sustained, `burst` at once. */
 export type Bucket = { perSecond: number; burst: number };
@@ -101,8 +101,12 @@ export class RateLimiter {
     const automated = viewer.kind === 'AGENT' || viewer.credential.type === 'apiKey';
     const bucket =
       kind === 'message'
-        ? automated ? this.limits.agentMessages : this.limits.userMessages
-        : automated ? this.limits.agentMutations : this.limits.userMutations;
+        ? automated
+          ? this.limits.agentMessages
+          : this.limits.userMessages
+        : automated
+          ? this.limits.agentMutations
+          : this.limits.userMutations;
     // An API key is limited as a whole, whoever it acts as.
     const who = viewer.credential.type === 'apiKey' ? `key:${viewer.credential.keyId}` : `user:${idKey(viewer.orgId, viewer.userId)}`;
     await this.consumeKey(`sb:rl:${kind}:${who}`, bucket, cost, `Too many ${kind === 'message' ? 'messages' : 'requests'}`);
@@ -110,7 +114,12 @@ export class RateLimiter {
 
   /** Sign-in and sign-up attempts: the client's bucket first, then everyone's. */
   async consumeAccountAttempts(clientAddress: string, cost = 1): Promise<void> {
-    await this.consumeKey(`sb:rl:account:client:${clientBucket(clientAddress)}`, this.limits.accountAttempts, cost, 'Too many sign-in attempts from your address');
+    await this.consumeKey(
+      `sb:rl:account:client:${clientBucket(clientAddress)}`,
+      this.limits.accountAttempts,
+      cost,
+      'Too many sign-in attempts from your address',
+    );
     await this.consumeKey('sb:rl:account:all', this.limits.accountAttemptsTotal, cost, 'Too many sign-in attempts on this server');
   }
 

@@ -1,18 +1,13 @@
-import {
-  getOperationAST,
-  GraphQLError,
-  type ExecutionArgs,
-  type ExecutionResult,
-} from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
 import {
   areGraphQLErrors,
   CloseCode,
   GRAPHQL_TRANSPORT_WS_PROTOCOL,
+  type Message,
   MessageType,
   parseMessage,
-  stringifyMessage,
-  type Message,
   type SubscribePayload,
+  stringifyMessage,
 } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
@@ -266,8 +261,7 @@ class Connection<E extends WsExtra> {
     const active = () => ctx.subscriptions.get(id) === operation;
     // The frames of this operation: only the payload differs between them.
     const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    const error = (errors: readonly GraphQLError[]) =>
-      this.send(stringifyMessage({ id, type: MessageType.Error, payload: errors.map(errorJson) }));
+    const error = (errors: readonly GraphQLError[]) => this.send(stringifyMessage({ id, type: MessageType.Error, payload: errors.map(errorJson) }));
     try {
       const argsOrErrors = await this.hooks.onSubscribe(ctx, id, payload);
       if (areGraphQLErrors(argsOrErrors)) {

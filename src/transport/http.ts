@@ -1,9 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  handleErrorFromRequestHandler,
-  sendNodeResponse,
-  type FetchAPI,
-} from '@whatwg-node/server';
+import { type FetchAPI, handleErrorFromRequestHandler, sendNodeResponse } from '@whatwg-node/server';
 import type { Viewer } from '../auth/viewer.js';
 import { clientAddress } from './client-address.js';
 

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import { type DocumentNode, GraphQLError, type ExecutionArgs } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode, type SubscribePayload } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Credentials } from '../auth/authenticate.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
-import { SocketContext, type Context } from '../context.js';
+import { type Context, SocketContext } from '../context.js';
 import { withContractCode } from '../graphql/contract-codes.js';
 import { AppError } from '../graphql/errors.js';
 import type { FanOut } from '../graphql/fan-out.js';

@@ -41,6 +41,11 @@ export async function bundleWebChat(): Promise<WebBundle> {
   for (const file of result.outputFiles) files.set(basename(file.path), file.contents);
   const html = join(WEB_APP_SOURCES, 'index.html');
   files.set('index.html', await readFile(html));
-  const inputs = [html, ...Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules')).map((f) => resolve(ROOT, f))];
+  const inputs = [
+    html,
+    ...Object.keys(result.metafile.inputs)
+      .filter((f) => !f.includes('node_modules'))
+      .map((f) => resolve(ROOT, f)),
+  ];
   return { files, inputs };
 }

@@ -98,7 +98,14 @@ function freshBundle(): Promise<Bundle> {
   checking ??= (async () => {
     try {
       const built = await bundle();
-      const times = await Promise.all(built.inputs.map((f) => stat(f).then((s) => s.mtimeMs, () => Infinity)));
+      const times = await Promise.all(
+        built.inputs.map((f) =>
+          stat(f).then(
+            (s) => s.mtimeMs,
+            () => Infinity,
+          ),
+        ),
+      );
       if (times.some((t) => t > built.builtAt)) {
         current = undefined;
         return await bundle();

@@ -15,25 +15,25 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { mintToken } from '../../src/auth/jwt.js';
 import { autoWorkers } from '../../src/config.js';
+import type { ClosedResult } from './lib/closed-loop.js';
 import { heapByConstructor, heapGrowth } from './lib/heap.js';
 import { HttpClient, pool } from './lib/http.js';
 import {
+  compiled,
+  compileServers,
   cpuMeter,
   machineInfo,
-  raiseFdLimit,
   RESULTS_DIR,
+  raiseFdLimit,
+  referenceLoopMs,
   rssKiB,
-  startServerProcess,
-  compileServers,
-  compiled,
   type ServerProcess,
   type ServerStats,
-  referenceLoopMs,
+  startServerProcess,
 } from './lib/proc.js';
 import { ADD_PARTICIPANT, CREATE_CONVERSATION, SEND_MESSAGE } from './lib/queries.js';
 import { callAll, Worker } from './lib/rpc.js';
-import { fmt, fmtInt, sleep, slope, summarize, type Summary } from './lib/stats.js';
-import type { ClosedResult } from './lib/closed-loop.js';
+import { fmt, fmtInt, type Summary, sleep, slope, summarize } from './lib/stats.js';
 import type { Loop, RateResult } from './workers/http-load.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -48,11 +48,7 @@ const KEEP_HEAP = argv.includes('--keep-heap');
 /** Waits (up to 10 min) until other processes use less than 25% of a core before starting. */
 const WAIT_QUIET = argv.includes('--wait-quiet');
 const KEEP_DB = argv.includes('--keep-db');
-const ONLY = new Set(
-  (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'Q1,M1,S1,X1,C1')
-    .split(',')
-    .map((s) => s.trim().toUpperCase()),
-);
+const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'Q1,M1,S1,X1,C1').split(',').map((s) => s.trim().toUpperCase()));
 
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -143,10 +139,12 @@ function worker(name: string, script: string): Worker {
   return w;
 }
 async function stopWorkers(list: Iterable<Worker>) {
-  await Promise.all([...list].map(async (w) => {
-    await w.stop();
-    workers.delete(w);
-  }));
+  await Promise.all(
+    [...list].map(async (w) => {
+      await w.stop();
+      workers.delete(w);
+    }),
+  );
 }
 async function stopServer(s: ServerProcess) {
   await s.stop();
@@ -262,7 +260,9 @@ async function main() {
   json.backgroundLoadPercentOfCore = busy;
   json.referenceLoopMsAtStart = referenceLoopMs();
   console.log(`background load before start: ${busy}% of one core (other processes)${busy > 25 ? ' -- figures will be noisy' : ''}`);
-  console.log(`reference loop: ${fmtInt(json.referenceLoopMsAtStart as number)} ms of CPU (lib/proc.ts referenceLoopMs; more is a slower machine, and it is measured again around each measurement)`);
+  console.log(
+    `reference loop: ${fmtInt(json.referenceLoopMsAtStart as number)} ms of CPU (lib/proc.ts referenceLoopMs; more is a slower machine, and it is measured again around each measurement)`,
+  );
   if (machine.cores < 4) {
     console.log(`note: ${machine.cores} cores are shared by the server, Postgres, Redis and the load workers; absolute figures are machine-bound.`);
   }
@@ -351,7 +351,12 @@ async function main() {
   } = { q: [], mSpread: [], mHot: '', fan: new Map(), c: [] };
 
   if (ONLY.has('Q1')) {
-    seed.q = await pool(range('', Q1_CONVERSATIONS), 8, (_x, i) => createGroup(qUsers[i % qUsers.length]!, qUsers.filter((_, j) => j !== i % qUsers.length)));
+    seed.q = await pool(range('', Q1_CONVERSATIONS), 8, (_x, i) =>
+      createGroup(
+        qUsers[i % qUsers.length]!,
+        qUsers.filter((_, j) => j !== i % qUsers.length),
+      ),
+    );
     // History: P.history messages per conversation from varied senders, so the page has many senders.
     const sends = seed.q.flatMap((c) => Array.from({ length: P.history }, (_, i) => ({ c, u: qUsers[(i * 7) % qUsers.length]! })));
     await pool(sends, 32, async ({ c, u }, i) =>
@@ -413,7 +418,13 @@ async function main() {
     // On one core, WORKERS=auto is the one process just measured.
     const q1w = SCALE_WORKERS > 1 ? await q1OnWorkers(loops) : q1;
     log(`Q1 ceiling: the server's page statement (participant check and senders inside) straight through pg`);
-    const q1c = await pgRun('q1-pg', DATABASE_URL, 'query', org, qUsers.map((u, i) => ({ cls: 'q1', userId: u, conversations: loops[i]!.conversations })));
+    const q1c = await pgRun(
+      'q1-pg',
+      DATABASE_URL,
+      'query',
+      org,
+      qUsers.map((u, i) => ({ cls: 'q1', userId: u, conversations: loops[i]!.conversations })),
+    );
     const rps = q1w.rate.q1!;
     const ceil = q1c.rate.q1!;
     json.Q1 = { ...q1w.summary, workers: SCALE_WORKERS, oneProcess: q1.summary, ceiling: q1c.summary };
@@ -424,17 +435,22 @@ async function main() {
       ceiling: `${fmtInt(ceil)} req/s, ${lat(q1c.lat.q1!)} (pg, 1 statement)`,
       ratio: `${fmt((rps / ceil) * 100)}%`,
       target: `>= ${fmtInt(TARGETS.q1ReqPerSec)} req/s`,
-      status: target('Q1 >= 2,000 req/s', rps >= TARGETS.q1ReqPerSec && q1w.errors === 0, `${fmtInt(rps)} req/s with WORKERS=${SCALE_WORKERS}, ${q1w.errors} errors`),
+      status: target(
+        'Q1 >= 2,000 req/s',
+        rps >= TARGETS.q1ReqPerSec && q1w.errors === 0,
+        `${fmtInt(rps)} req/s with WORKERS=${SCALE_WORKERS}, ${q1w.errors} errors`,
+      ),
     });
-    if (SCALE_WORKERS > 1) rows.push({
-      id: '',
-      metric: '  one process (WORKERS=1)',
-      value: `${fmtInt(q1.rate.q1!)} req/s, ${lat(q1.lat.q1!)}; server ${fmt(q1.serverCpuMsPerOp, 2)} ms CPU/req`,
-      ceiling: '',
-      ratio: `${fmt((q1.rate.q1! / ceil) * 100)}%`,
-      target: '',
-      status: q1.errors === 0 ? '' : `${q1.errors} errors`,
-    });
+    if (SCALE_WORKERS > 1)
+      rows.push({
+        id: '',
+        metric: '  one process (WORKERS=1)',
+        value: `${fmtInt(q1.rate.q1!)} req/s, ${lat(q1.lat.q1!)}; server ${fmt(q1.serverCpuMsPerOp, 2)} ms CPU/req`,
+        ceiling: '',
+        ratio: `${fmt((q1.rate.q1! / ceil) * 100)}%`,
+        target: '',
+        status: q1.errors === 0 ? '' : `${q1.errors} errors`,
+      });
   }
 
   // -- M1 ----------------------------------------------------------------------------------------
@@ -462,7 +478,13 @@ async function main() {
     // Without group commit: the server may exceed it by storing concurrent sends together.
     log(`M1 ceiling: the server's send statement straight through pg, one message per statement`);
     const beforeCeil = await countMessages();
-    const m1c = await pgRun('m1-pg', DATABASE_URL, 'insert', org, mUsers.map((u, i) => ({ ...loopsFor(i), userId: u })));
+    const m1c = await pgRun(
+      'm1-pg',
+      DATABASE_URL,
+      'insert',
+      org,
+      mUsers.map((u, i) => ({ ...loopsFor(i), userId: u })),
+    );
     const persistedCeil = (await countMessages()) - beforeCeil;
     const integrityAfter = await seqIntegrity(db, convs);
     const msgs = m1.totalRate;
@@ -553,7 +575,9 @@ async function main() {
         await waitLive(fan, publisher!, ceilUrl, [{ conversationId: room, token: '' }], true);
         for (const [i, rate] of rates.entries()) {
           log(`S1 ceiling (bare ws): ${subs} socket(s) at ${rate} msg/s`);
-          const c = await fanRun(fan, publisher!, { url: ceilUrl, token: '', conversationId: room, rate, durationMs: P.s1CeilingDurationMs, raw: true }, subs, { server: ceilingServer.pid });
+          const c = await fanRun(fan, publisher!, { url: ceilUrl, token: '', conversationId: room, rate, durationMs: P.s1CeilingDurationMs, raw: true }, subs, {
+            server: ceilingServer.pid,
+          });
           const r = real[i]!;
           s1Results.push({ subs, rate, ...r.summary, ceiling: c.summary });
           const isTarget100 = subs === 100 && rate === 100;
@@ -570,7 +594,11 @@ async function main() {
             ratio: `p99 x${fmt(r.lat.p99 / c.lat.p99)}${subs >= 100 ? `, CPU x${fmt(r.cpuUsPerDelivery / c.cpuUsPerDelivery)}` : ''}`,
             target: limit ? `p99 <= ${limit} ms, 100%` : '100% delivered',
             status: limit
-              ? target(`S1 ${subs} subs @ ${rate} msg/s p99 <= ${limit} ms`, r.lat.p99 <= limit && complete, `p99 ${ms(r.lat.p99)}, ${fmt(r.ratio * 100, 3)}% delivered, ${r.publishFailures} sends failed`)
+              ? target(
+                  `S1 ${subs} subs @ ${rate} msg/s p99 <= ${limit} ms`,
+                  r.lat.p99 <= limit && complete,
+                  `p99 ${ms(r.lat.p99)}, ${fmt(r.ratio * 100, 3)}% delivered, ${r.publishFailures} sends failed`,
+                )
               : complete
                 ? 'ok'
                 : 'FAIL',
@@ -612,7 +640,10 @@ async function main() {
     log(`X1: send on A, ${X1.subs} subscribers on B, ${X1.rate} msg/s`);
     const pubToken = await token('pub');
     const r = await profiled('X1', [A, B], () =>
-      fanRun(fan, publisher!, { url: A.url, token: pubToken, conversationId: conv, rate: X1.rate, durationMs: P.x1DurationMs }, X1.subs, { a: A.pid, b: B.pid }),
+      fanRun(fan, publisher!, { url: A.url, token: pubToken, conversationId: conv, rate: X1.rate, durationMs: P.x1DurationMs }, X1.subs, {
+        a: A.pid,
+        b: B.pid,
+      }),
     );
     log(`  round trips per published message: ${roundTrips('X1', r.published)}`);
     await callAll(fan, 'closeAll');
@@ -626,7 +657,11 @@ async function main() {
       ceiling: sameInstance100 ? `same instance: ${lat(sameInstance100.lat)}` : '-',
       ratio: sameInstance100 ? `p99 x${fmt(r.lat.p99 / sameInstance100.lat.p99)}` : '',
       target: '100% delivered',
-      status: target('X1 cross-instance: 100% delivered', complete, `${r.delivered}/${r.expected}, ${r.gaps} gaps, ${r.dups} dups, ${r.publishFailures} sends failed`),
+      status: target(
+        'X1 cross-instance: 100% delivered',
+        complete,
+        `${r.delivered}/${r.expected}, ${r.gaps} gaps, ${r.dups} dups, ${r.publishFailures} sends failed`,
+      ),
     });
     await stopServer(B);
   }
@@ -690,10 +725,22 @@ async function main() {
   console.log(`\n${targetResults.length - failed.length}/${targetResults.length} targets pass; ${elapsed.toFixed(0)} s`);
   json.otherLoadPercentOfCore = otherLoad;
   json.stealPercentOfCore = stealLoad;
-  console.log(`CPU of other processes during measurements (% of one core): ${Object.entries(otherLoad).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  console.log(`CPU stolen by the host during measurements (% of one core): ${Object.entries(stealLoad).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `CPU of other processes during measurements (% of one core): ${Object.entries(otherLoad)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `CPU stolen by the host during measurements (% of one core): ${Object.entries(stealLoad)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   json.referenceLoopMs = referenceLoop;
-  console.log(`Reference loop before/after each measurement (ms of CPU; start of run ${fmtInt(json.referenceLoopMsAtStart as number)}): ${Object.keys(referenceLoop).map((k) => `${k} ${referenceLoop[k]!.map(fmtInt).join('/')}`).join(', ')}`);
+  console.log(
+    `Reference loop before/after each measurement (ms of CPU; start of run ${fmtInt(json.referenceLoopMsAtStart as number)}): ${Object.keys(referenceLoop)
+      .map((k) => `${k} ${referenceLoop[k]!.map(fmtInt).join('/')}`)
+      .join(', ')}`,
+  );
   // Errors the servers logged (pino level >= 50), with the most frequent messages.
   const serverErrors: Record<string, { count: number; top: [string, number][] }> = {};
   for (const file of readdirSync(logDir).filter((f) => f.endsWith('.log'))) {
@@ -750,7 +797,7 @@ function summarizeClosed(results: ClosedResult[], cpu: Record<string, number>): 
   const errorSamples = results.flatMap((r) => r.errorSamples).slice(0, 5);
   if (errors) console.log(`  ${errors} errors, e.g. ${errorSamples[0]}`);
   const okTotal = results.reduce((n, r) => n + r.okTotal, 0);
-  const serverCpuMsPerOp = cpu.server !== undefined ? (cpu.server / 100) * 1000 / totalRate : NaN;
+  const serverCpuMsPerOp = cpu.server !== undefined ? ((cpu.server / 100) * 1000) / totalRate : NaN;
   return {
     serverCpuMsPerOp,
     rate,
@@ -759,7 +806,15 @@ function summarizeClosed(results: ClosedResult[], cpu: Record<string, number>): 
     totalRate,
     okTotal,
     errors,
-    summary: { perSecond: totalRate, serverCpuMsPerOp, byClass: Object.fromEntries(classes.map((c) => [c, { perSecond: rate[c], latencyMs: latency[c] }])), latencyMs: latAll, errors, errorSamples, cpuPercentOfCore: cpu },
+    summary: {
+      perSecond: totalRate,
+      serverCpuMsPerOp,
+      byClass: Object.fromEntries(classes.map((c) => [c, { perSecond: rate[c], latencyMs: latency[c] }])),
+      latencyMs: latAll,
+      errors,
+      errorSamples,
+      cpuPercentOfCore: cpu,
+    },
   };
 }
 
@@ -781,7 +836,13 @@ async function closedRun(name: string, url: string, loops: Loop[], warmupMs: num
   return s;
 }
 
-async function pgRun(name: string, databaseUrl: string, kind: 'insert' | 'query', orgId: string, loops: { cls: string; userId: string; conversations: string[] }[]) {
+async function pgRun(
+  name: string,
+  databaseUrl: string,
+  kind: 'insert' | 'query',
+  orgId: string,
+  loops: { cls: string; userId: string; conversations: string[] }[],
+) {
   const referenceBefore = referenceLoopMs();
   const ws = Array.from({ length: PG_LOAD_WORKERS }, (_, i) => worker(`${name}-${i}`, 'pg-load.ts'));
   const parts = ws.map((_, i) => loops.filter((_, j) => j % PG_LOAD_WORKERS === i));
@@ -827,7 +888,13 @@ type Target = { token: string; conversationId: string };
 async function openSubscribers(name: string, mode: 'graphql' | 'raw', url: string, targets: Target[], nWorkers: number, minimal = false) {
   const ws = Array.from({ length: Math.max(1, nWorkers) }, (_, i) => worker(`${name}-${i}`, 'subscriber.ts'));
   const parts = ws.map((_, i) => targets.filter((_, j) => j % ws.length === i));
-  const opened = await callAll<{ opened: number; closed: number; ms: number; errorSamples: string[] }>(ws, 'connect', (_w, i) => ({ mode, url, targets: parts[i], concurrency: 50, minimal }));
+  const opened = await callAll<{ opened: number; closed: number; ms: number; errorSamples: string[] }>(ws, 'connect', (_w, i) => ({
+    mode,
+    url,
+    targets: parts[i],
+    concurrency: 50,
+    minimal,
+  }));
   const closed = opened.reduce((n, o) => n + o.closed, 0);
   if (closed) throw new Error(`${name}: ${closed} sockets closed while connecting: ${opened.flatMap((o) => o.errorSamples).join('; ')}`);
   return ws;
@@ -967,14 +1034,7 @@ async function fanRun(
 
 type MemPoint = { sockets: number; live: number; rssKiB: number; heapUsedKiB?: number; connectMs: number };
 
-async function memorySteps(
-  mode: 'graphql' | 'raw',
-  server: ServerProcess,
-  targets: Target[],
-  prober: Worker | undefined,
-  probeUrl: string,
-  probes: Target[],
-) {
+async function memorySteps(mode: 'graphql' | 'raw', server: ServerProcess, targets: Target[], prober: Worker | undefined, probeUrl: string, probes: Target[]) {
   const readMem = async () => {
     const mem = await server.settle(3_000);
     return { rssKiB: rssKiB(server.pid), heapUsedKiB: mem ? Math.round(mem.heapUsed / 1024) : undefined };
@@ -1000,14 +1060,27 @@ async function memorySteps(
       concurrency: 50,
     }));
     const closed = res.reduce((n, r) => n + r.closed, 0);
-    if (closed) console.log(`  ${closed} sockets closed while connecting: ${res.flatMap((r) => r.errorSamples).slice(0, 3).join('; ')}`);
+    if (closed)
+      console.log(
+        `  ${closed} sockets closed while connecting: ${res
+          .flatMap((r) => r.errorSamples)
+          .slice(0, 3)
+          .join('; ')}`,
+      );
     opened = step;
     const connectMs = Date.now() - t;
     let live = step - closed;
     if (prober) {
       // Every subscription proves it is live by receiving a probe in its conversation.
       const convs = new Set(targets.slice(0, step).map((x) => x.conversationId));
-      live = await waitLive(ws, prober, probeUrl, probes.filter((p) => convs.has(p.conversationId)), false, 120_000);
+      live = await waitLive(
+        ws,
+        prober,
+        probeUrl,
+        probes.filter((p) => convs.has(p.conversationId)),
+        false,
+        120_000,
+      );
     }
     const m = await readMem();
     points.push({ sockets: step, live, rssKiB: m.rssKiB, heapUsedKiB: m.heapUsedKiB, connectMs });
@@ -1018,7 +1091,9 @@ async function memorySteps(
       // Snapshots are hundreds of MB; --keep-heap leaves them for a closer look (e.g. in DevTools).
       if (!KEEP_HEAP) rmSync(file, { force: true });
     }
-    log(`  ${mode}: ${step} sockets (${live} live, connected in ${(connectMs / 1000).toFixed(1)} s): RSS ${fmt(m.rssKiB / 1024)} MB, heap ${fmt((m.heapUsedKiB ?? NaN) / 1024)} MB`);
+    log(
+      `  ${mode}: ${step} sockets (${live} live, connected in ${(connectMs / 1000).toFixed(1)} s): RSS ${fmt(m.rssKiB / 1024)} MB, heap ${fmt((m.heapUsedKiB ?? NaN) / 1024)} MB`,
+    );
   }
   const connectStats = await server.stats();
   let idleStats: ServerStats | undefined;
@@ -1032,7 +1107,10 @@ async function memorySteps(
       `  ${mode}: idle ${idleMs / 1000} s with ${opened} sockets: server CPU ${idleCpu}% of a core` +
         (idleStats ? `, ${idleStats.pg.total} pg statements, ${idleStats.redis.total} redis calls` : ''),
     );
-    if (connectStats) log(`  ${mode}: connecting ${opened} sockets cost ${fmt(connectStats.pg.total / opened, 2)} pg statements and ${fmt(connectStats.redis.total / opened, 2)} redis calls per socket`);
+    if (connectStats)
+      log(
+        `  ${mode}: connecting ${opened} sockets cost ${fmt(connectStats.pg.total / opened, 2)} pg statements and ${fmt(connectStats.redis.total / opened, 2)} redis calls per socket`,
+      );
   }
   await callAll(ws, 'closeAll');
   await stopWorkers(ws);

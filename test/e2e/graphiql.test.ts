@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateConversationDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
 import { dataOf, startServer, type TestServer } from '../kit/server.js';
@@ -45,7 +45,15 @@ describe.skipIf(!HAVE_CHROMIUM)('GraphiQL in a browser, offline', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     context = await browser.newContext({ viewport: { width: 1300, height: 800 } });
     await context.route('**/*', (route) => {
@@ -101,8 +109,7 @@ describe.skipIf(!HAVE_CHROMIUM)('GraphiQL in a browser, offline', () => {
     // The README's first session: Alice opens a conversation with Bob and says hello.
     const alice = await server.token('alice', { name: 'Alice' });
     const bob = await server.token('bob', { name: 'Bob' });
-    const conv = dataOf(await server.gql(alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['bob'] } }))
-      .createConversation.id;
+    const conv = dataOf(await server.gql(alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['bob'] } })).createConversation.id;
     dataOf(await server.gql(alice, SendMessageDocument, { input: { conversationId: conv, content: 'Hello Bob', clientMessageId: 'm-1' } }));
 
     // Bob, in GraphiQL: his token in the Headers tab, then the subscription as the README gives it.

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConversationRunsDocument,
@@ -149,7 +149,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await poll(() => attr(bob, '[data-testid=conv-item] [data-testid=presence-dot]', 'data-status')).toBe('ONLINE');
     expect(await bobItem.first().locator('.conv-name').textContent()).toBe('Alice');
     // The preview of a private conversation does not repeat the other person's name.
-    const preview = (page: Page, name: string) => page.locator('[data-testid=conv-item]', { hasText: name }).locator('[data-testid=conv-preview]').textContent();
+    const preview = (page: Page, name: string) =>
+      page.locator('[data-testid=conv-item]', { hasText: name }).locator('[data-testid=conv-preview]').textContent();
     expect(await preview(bob, 'Alice')).toBe('Are you there?');
     await screenshot(bob, 'bob-unread');
 
@@ -208,11 +209,15 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
 
     // Messages sent while Bob's page is away arrive once it is back, live.
     // Alice is a built-in account: only its own sign-in gives a token for her.
-    const aliceToken = (await (await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: 'mutation { signIn(input: { userId: "alice", password: "alice-secret-1" }) { token } }' }),
-    })).json()).data.signIn.token as string;
+    const aliceToken = (
+      await (
+        await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: 'mutation { signIn(input: { userId: "alice", password: "alice-secret-1" }) { token } }' }),
+        })
+      ).json()
+    ).data.signIn.token as string;
     const conversationId = (await bob.locator('[data-testid=conv-item]').first().getAttribute('data-conversation-id'))!;
     const res = await fetch(server.url, {
       method: 'POST',
@@ -325,9 +330,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat in a browser', () => {
     await asToken(customer, dana, 'Dana');
     // Only experts have the queue.
     expect(await customer.locator('[data-testid=desk]').isHidden()).toBe(true);
-    const c = dataOf(
-      await server.gql(dana, CreateConversationDocument, { input: { type: 'GROUP', name: 'Billing help', participantIds: ['helper-bot'] } }),
-    ).createConversation.id;
+    const c = dataOf(await server.gql(dana, CreateConversationDocument, { input: { type: 'GROUP', name: 'Billing help', participantIds: ['helper-bot'] } }))
+      .createConversation.id;
     dataOf(await server.gql(bot, SendMessageDocument, { input: { conversationId: c, content: 'Your invoice total is 1,000,000 EUR.', runId: 'r1' } }));
     await customer.locator('[data-testid=conv-item]', { hasText: 'Billing help' }).click();
     await customer.locator('[data-testid=message-content]', { hasText: '1,000,000' }).waitFor();

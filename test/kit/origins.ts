@@ -1,4 +1,4 @@
-import { request, type IncomingHttpHeaders } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import WebSocket from 'ws';
 
 /** What a browser sends that fetch would not let a test set as it likes (Host, Origin). */

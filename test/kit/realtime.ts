@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
@@ -78,8 +78,7 @@ export async function rawSocket(
     socket,
     messages,
     closed,
-    subscribe: (id, document, variables) =>
-      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: print(document), variables } })),
+    subscribe: (id, document, variables) => socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: print(document), variables } })),
     waitFor: (match) =>
       waitingFor(
         () => `a message matching ${String(match)}; got ${JSON.stringify(messages)}`,

@@ -2,16 +2,16 @@
 // typed documents, and assertions on error codes that also check the error leaks nothing (no
 // stack, no SQL).
 import { expect } from 'vitest';
+import { ApiKeys } from '../../src/auth/api-keys.js';
 import {
   ConversationDocument,
   CreateConversationDocument,
   MessagesDocument,
   SendMessageDocument,
-  ViewerDocument,
   type SendMessageInput,
+  ViewerDocument,
 } from '../../src/client/generated/graphql.js';
-import { ApiKeys } from '../../src/auth/api-keys.js';
-import { dataOf, type Auth, type GqlResult, type TestServer } from './server.js';
+import { type Auth, dataOf, type GqlResult, type TestServer } from './server.js';
 
 /** Asserts that nothing in an error response gives away internals: stack traces, SQL, driver errors. */
 export function expectNoLeak(result: GqlResult<unknown>): void {
@@ -32,19 +32,11 @@ export function expectCode(result: GqlResult<unknown>, code: string): void {
 
 /** A GROUP conversation created by `owner` with `others`; returns its id. */
 export async function createGroup(server: TestServer, owner: Auth, others: string[], name = 'group'): Promise<string> {
-  const { createConversation } = dataOf(
-    await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name, participantIds: others } }),
-  );
+  const { createConversation } = dataOf(await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name, participantIds: others } }));
   return createConversation.id;
 }
 
-export async function send(
-  server: TestServer,
-  auth: Auth,
-  conversationId: string,
-  content: string,
-  extra: Partial<SendMessageInput> = {},
-) {
+export async function send(server: TestServer, auth: Auth, conversationId: string, content: string, extra: Partial<SendMessageInput> = {}) {
   return dataOf(await server.gql(auth, SendMessageDocument, { input: { conversationId, content, ...extra } })).sendMessage;
 }
 
@@ -64,11 +56,7 @@ export async function allMessages(server: TestServer, auth: Auth, conversationId
 }
 
 /** Tokens for users, provisioned by one request each so later requests cost no provisioning write. */
-export async function users<const T extends string>(
-  server: TestServer,
-  ids: readonly T[],
-  claims: { org?: string } = {},
-): Promise<Record<T, string>> {
+export async function users<const T extends string>(server: TestServer, ids: readonly T[], claims: { org?: string } = {}): Promise<Record<T, string>> {
   const out = {} as Record<T, string>;
   for (const id of ids) {
     out[id] = await server.token(id, { name: `${id} name`, ...claims });

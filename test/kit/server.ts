@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print, type ExecutionResult } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
+import { type ExecutionResult, print } from 'graphql';
+import { type Client, createClient } from 'graphql-ws';
 import pino, { type Logger } from 'pino';
 import WebSocket from 'ws';
-import { createApp, type App, type AppOptions } from '../../src/app.js';
-import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
+import { type App, type AppOptions, createApp } from '../../src/app.js';
+import { type MintOptions, mintToken } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
+import { MessageRepository } from '../../src/modules/messages/message.repository.js';
 import { waitingFor } from './pending.js';
 import { memoryTemplate as pgliteTemplate } from './pglite-template.js';
-import { createTestDatabase, type Backend } from './services.js';
-import { MessageRepository } from '../../src/modules/messages/message.repository.js';
+import { type Backend, createTestDatabase } from './services.js';
 
 /** Rate limits and the socket cap out of the way (the default of every test server). */
 export const UNLIMITED_ENV: Record<string, string> = {
@@ -105,7 +105,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   gauge.inc = ((...args: unknown[]) => {
     inc(...args);
     started++;
-    startWaiters.splice(0).forEach((w) => w());
+    for (const w of startWaiters.splice(0)) w();
   }) as typeof gauge.inc;
 
   const authHeaders = (auth: Auth): Record<string, string> => {
@@ -137,11 +137,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
         lazy: true,
         connectionParams:
           wsOptions.connectionParams ??
-          (auth === null
-            ? {}
-            : typeof auth === 'string'
-              ? { authorization: `Bearer ${auth}` }
-              : { apiKey: auth.apiKey, actAs: auth.actAs }),
+          (auth === null ? {} : typeof auth === 'string' ? { authorization: `Bearer ${auth}` } : { apiKey: auth.apiKey, actAs: auth.actAs }),
       });
       clients.push(client);
       return client;

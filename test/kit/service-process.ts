@@ -1,7 +1,7 @@
 // The service as its own process, as deployed: src/main.ts, run from source through tsx (building
 // dist/ here would race operations/npm-start.test.ts, which deletes and rewrites it), with its JSON log lines and
 // its stderr collected.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

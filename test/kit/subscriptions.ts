@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print, type ExecutionResult } from 'graphql';
+import { type ExecutionResult, print } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { waitingFor } from './pending.js';
 
@@ -28,11 +28,20 @@ export function collect<R, V>(client: Client, document: TypedDocumentNode<R, V>,
     errors: [],
     done: false,
     waitFor: (n) =>
-      until(() => c.events.length >= n || c.done, waiters, () => `${c.events.length}/${n} events, errors: ${JSON.stringify(c.errors)}`).then(() => {
+      until(
+        () => c.events.length >= n || c.done,
+        waiters,
+        () => `${c.events.length}/${n} events, errors: ${JSON.stringify(c.errors)}`,
+      ).then(() => {
         if (c.events.length < n) throw new Error(`subscription ended after ${c.events.length}/${n} events: ${JSON.stringify(c.errors)}`);
         return c.events;
       }),
-    waitForEnd: () => until(() => c.done, waiters, () => `the end of a subscription (${c.events.length} events so far)`),
+    waitForEnd: () =>
+      until(
+        () => c.done,
+        waiters,
+        () => `the end of a subscription (${c.events.length} events so far)`,
+      ),
     stop: () => unsubscribe(),
   };
   const unsubscribe = client.subscribe<R>(

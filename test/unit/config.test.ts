@@ -42,7 +42,13 @@ describe('CORS_ORIGINS', () => {
   });
 
   it('refuses what is not an origin as a browser sends it', () => {
-    for (const CORS_ORIGINS of ['chat.example.com', 'https://chat.example.com/', 'https://chat.example.com/app', 'https://Chat.example.com', 'https://*.example.com']) {
+    for (const CORS_ORIGINS of [
+      'chat.example.com',
+      'https://chat.example.com/',
+      'https://chat.example.com/app',
+      'https://Chat.example.com',
+      'https://*.example.com',
+    ]) {
       expect(problems({ CORS_ORIGINS }), CORS_ORIGINS).toEqual([expect.stringMatching(/^CORS_ORIGINS: /)]);
     }
   });

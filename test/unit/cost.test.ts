@@ -5,8 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { operationCost } from '../../src/graphql/cost.js';
 import { schema } from '../../src/graphql/schema.js';
 
-const cost = (query: string, variables?: Record<string, unknown>, operationName?: string) =>
-  operationCost(schema, parse(query), operationName, variables);
+const cost = (query: string, variables?: Record<string, unknown>, operationName?: string) => operationCost(schema, parse(query), operationName, variables);
 
 /** conversations(first: n) { nodes { id messages(last: m) { nodes { id } } } } */
 const pages = (n: number, m: number) => 1 + n * (1 + 1 + m * 1);

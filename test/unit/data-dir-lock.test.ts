@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DataDirInUseError, LOCK_FILE, lockDataDir, type LockHolder } from '../../src/db/data-dir-lock.js';
+import { DataDirInUseError, LOCK_FILE, type LockHolder, lockDataDir } from '../../src/db/data-dir-lock.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -76,7 +76,12 @@ describe('lockDataDir', () => {
   it('is refused while another process holds it, and taken over once that process is killed', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '-e', `import('./src/db/data-dir-lock.ts').then((m) => { m.lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 1000); })`],
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import('./src/db/data-dir-lock.ts').then((m) => { m.lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 1000); })`,
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,8 +1,8 @@
-import { getNamedType, isObjectType, parse, type GraphQLObjectType } from 'graphql';
+import { type GraphQLObjectType, getNamedType, isObjectType, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { resultVariables, selectsOnlyViewerIndependent } from '../../src/graphql/fan-out.js';
-import { isViewerIndependent } from '../../src/graphql/viewer-independent.js';
 import { schema } from '../../src/graphql/schema.js';
+import { isViewerIndependent } from '../../src/graphql/viewer-independent.js';
 
 /** The subscription fields declared viewer-independent: their documents may be shared. */
 const sharedSubscriptions = () => Object.values(schema.getSubscriptionType()!.getFields()).filter(isViewerIndependent);
@@ -11,7 +11,11 @@ const sharedSubscriptions = () => Object.values(schema.getSubscriptionType()!.ge
 function declared(): string[] {
   return Object.values(schema.getTypeMap())
     .filter(isObjectType)
-    .flatMap((type) => Object.values(type.getFields()).filter(isViewerIndependent).map((field) => `${type.name}.${field.name}`));
+    .flatMap((type) =>
+      Object.values(type.getFields())
+        .filter(isViewerIndependent)
+        .map((field) => `${type.name}.${field.name}`),
+    );
 }
 
 /** Every field reachable from the given subscription fields' payloads, as "Type.field". */
@@ -102,7 +106,9 @@ describe('fan-out masking', () => {
     };
     const testSchema = createSchema({
       typeDefs: 'type Query { ok: Boolean } type Subscription { tick(kind: String!): Int }',
-      resolvers: { Subscription: { tick: { subscribe: (_: unknown, { kind }: { kind: string }) => failing(errors[kind]!)(), resolve: (e: { tick: number }) => e.tick } } },
+      resolvers: {
+        Subscription: { tick: { subscribe: (_: unknown, { kind }: { kind: string }) => failing(errors[kind]!)(), resolve: (e: { tick: number }) => e.tick } },
+      },
     });
     const counter = () => ({ inc() {}, dec() {} });
     const fanOut = createFanOut({ maskError: createMaskError(pino({ level: 'silent' })), metrics: { activeSubscriptions: counter(), deliveries: counter() } });

@@ -112,9 +112,10 @@ describe('value imports of src/', () => {
       ['src/d.ts', []],
       ['src/e.ts', ['src/e.ts']],
     ]);
-    expect(cyclesOf(graph).map((cycle) => cycle.join(' -> ')).sort()).toEqual([
-      'src/a.ts -> src/b.ts -> src/c.ts -> src/a.ts',
-      'src/e.ts -> src/e.ts',
-    ]);
+    expect(
+      cyclesOf(graph)
+        .map((cycle) => cycle.join(' -> '))
+        .sort(),
+    ).toEqual(['src/a.ts -> src/b.ts -> src/c.ts -> src/a.ts', 'src/e.ts -> src/e.ts']);
   });
 });

@@ -47,8 +47,18 @@ const schema = new GraphQLSchema({
     fields: {
       hello: { type: nonNull(GraphQLString), args: { name: { type: GraphQLString } }, resolve: (_r, a) => `hello ${a.name ?? 'you'}` },
       forbidden: { type: GraphQLString, resolve: () => later(null).then(() => Promise.reject(new ForbiddenError('not yours'))) },
-      forbiddenNonNull: { type: nonNull(GraphQLString), resolve: () => { throw new ForbiddenError('not yours'); } },
-      crash: { type: GraphQLString, resolve: () => { throw new Error('SELECT secret FROM somewhere failed'); } },
+      forbiddenNonNull: {
+        type: nonNull(GraphQLString),
+        resolve: () => {
+          throw new ForbiddenError('not yours');
+        },
+      },
+      crash: {
+        type: GraphQLString,
+        resolve: () => {
+          throw new Error('SELECT secret FROM somewhere failed');
+        },
+      },
       nullNonNull: { type: nonNull(GraphQLString), resolve: () => later(null) },
       badInt: { type: GraphQLInt, resolve: () => 'many' },
       badEnum: { type: Color, resolve: () => 'GREEN' },
@@ -79,7 +89,13 @@ function yoga(plugins: Plugin[]) {
 
 const cases: [string, { query: string; variables?: Record<string, unknown>; operationName?: string }][] = [
   ['plain fields, aliases, arguments', { query: '{ a: hello b: hello(name: "x") __typename }' }],
-  ['variables, directives, fragments', { query: 'query Q($n: String, $s: Boolean!) { hello(name: $n) ...F @skip(if: $s) } fragment F on Query { flag(on: true) }', variables: { n: 'v', s: false } }],
+  [
+    'variables, directives, fragments',
+    {
+      query: 'query Q($n: String, $s: Boolean!) { hello(name: $n) ...F @skip(if: $s) } fragment F on Query { flag(on: true) }',
+      variables: { n: 'v', s: false },
+    },
+  ],
   ['an AppError in a nullable field', { query: '{ hello forbidden }' }],
   ['an AppError in a non-null field', { query: '{ hello forbiddenNonNull }' }],
   ['an unexpected error (masked)', { query: '{ hello crash }' }],
@@ -93,10 +109,7 @@ const cases: [string, { query: string; variables?: Record<string, unknown>; oper
   ['an invalid DateTime variable', { query: 'query Q($at: DateTime) { date(at: $at) }', variables: { at: 'yesterday' } }],
   ['a valid DateTime variable', { query: 'query Q($at: DateTime) { date(at: $at) }', variables: { at: '2024-02-29T12:00:00+02:00' } }],
   ['one operation of several', { query: 'query A { hello } query B { forbidden hello(name: "b") }', operationName: 'B' }],
-  [
-    'errors positioned on later lines',
-    { query: 'query Q {\n  hello\n  looseItems {\n    id\n      must\n  }\n  forbidden\n}' },
-  ],
+  ['errors positioned on later lines', { query: 'query Q {\n  hello\n  looseItems {\n    id\n      must\n  }\n  forbidden\n}' }],
 ];
 
 describe('jitPlugin', () => {

@@ -31,7 +31,9 @@ describe('JWT verification cache', () => {
     vi.useFakeTimers({ now: new Date('2030-01-01T00:00:00Z') });
     const verify = createJwtVerifier({ secret: SECRET, issuer: 'https://issuer.test' });
     // Valid for 20 minutes; remembered for 10, then verified again...
-    const token = await new SignJWT({ sub: 'bob', iss: 'https://issuer.test', exp: now() + 1200 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
+    const token = await new SignJWT({ sub: 'bob', iss: 'https://issuer.test', exp: now() + 1200 })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(SECRET));
     const first = await verify(token);
     vi.setSystemTime(Date.now() + 9 * 60_000);
     expect(await verify(token)).toBe(first);
@@ -45,7 +47,9 @@ describe('JWT verification cache', () => {
   it('does not remember failures: a token refused before its nbf is taken once it is valid', async () => {
     vi.useFakeTimers({ now: new Date('2030-01-01T00:00:00Z') });
     const verify = createJwtVerifier({ secret: SECRET });
-    const token = await new SignJWT({ sub: 'erin', nbf: now() + 60, exp: now() + 3600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
+    const token = await new SignJWT({ sub: 'erin', nbf: now() + 60, exp: now() + 3600 })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(SECRET));
     await expect(verify(token)).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
     vi.setSystemTime(Date.now() + 61_000);
     expect((await verify(token)).sub).toBe('erin');

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/graphql/errors.js';
 import { LIMITS } from '../../src/lib/validate.js';
-import { applyPart, checkPart, textOf, type MessagePart, type MessagePartInput } from '../../src/modules/agents/parts.js';
+import { applyPart, checkPart, type MessagePart, type MessagePartInput, textOf } from '../../src/modules/agents/parts.js';
 
 const build = (inputs: MessagePartInput[]) => {
   let parts: MessagePart[] = [];

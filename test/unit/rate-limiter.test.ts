@@ -4,7 +4,7 @@
 // clock; test/integration/limits/rate-limits.test.ts counts its bursts.)
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RateLimiter, type Bucket } from '../../src/ratelimit/rate-limiter.js';
+import { type Bucket, RateLimiter } from '../../src/ratelimit/rate-limiter.js';
 
 const bucket: Bucket = { perSecond: 5, burst: 10 };
 const limiter = () => new RateLimiter({} as never, pino({ level: 'silent' }));
@@ -12,7 +12,14 @@ const limiter = () => new RateLimiter({} as never, pino({ level: 'silent' }));
 /** How many of `n` takes at this instant go through. */
 async function granted(l: RateLimiter, key: string, n: number): Promise<number> {
   let ok = 0;
-  for (let i = 0; i < n; i++) if (await l.consumeKey(key, bucket, 1, 'Too many').then(() => true, () => false)) ok++;
+  for (let i = 0; i < n; i++)
+    if (
+      await l.consumeKey(key, bucket, 1, 'Too many').then(
+        () => true,
+        () => false,
+      )
+    )
+      ok++;
   return ok;
 }
 
@@ -32,7 +39,12 @@ describe('token bucket', () => {
   it('grants the burst at once and refuses the next with the time to the next token', async () => {
     const l = limiter();
     expect(await granted(l, 'a', 12)).toBe(10);
-    expect(await refusal(l, 'a')).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 200, retryAfter: 1, http: { status: 429, headers: { 'retry-after': '1' } } });
+    expect(await refusal(l, 'a')).toMatchObject({
+      code: 'RATE_LIMITED',
+      retryAfterMs: 200,
+      retryAfter: 1,
+      http: { status: 429, headers: { 'retry-after': '1' } },
+    });
     // Another key has a bucket of its own.
     expect(await granted(l, 'b', 10)).toBe(10);
   });

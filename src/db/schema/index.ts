@@ -23,15 +23,7 @@ export const participantRole = pgEnum('participant_role', ['OWNER', 'ADMIN', 'ME
 export const actorKind = pgEnum('actor_kind', ['USER', 'AGENT']);
 export const messagePriority = pgEnum('message_priority', ['LOW', 'NORMAL', 'HIGH', 'CRITICAL']);
 export const messageKind = pgEnum('message_kind', ['CHAT', 'COMMAND', 'NOTIFICATION', 'SYSTEM']);
-export const controlEventType = pgEnum('control_event_type', [
-  'PAUSE',
-  'RESUME',
-  'PREEMPT',
-  'ROUTE',
-  'HANDOFF',
-  'CANCEL',
-  'PRIORITY',
-]);
+export const controlEventType = pgEnum('control_event_type', ['PAUSE', 'RESUME', 'PREEMPT', 'ROUTE', 'HANDOFF', 'CANCEL', 'PRIORITY']);
 
 /**
  * The kinds of part a structured answer holds (kept in jsonb, so no Postgres enum). A part keeps
@@ -340,10 +332,7 @@ export const expertRequests = pgTable(
     claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }),
     resolvedAt: timestamp('resolved_at', { withTimezone: true, mode: 'date' }),
   },
-  (t) => [
-    index('expert_requests_org_status_idx').on(t.orgId, t.status, t.createdAt),
-    index('expert_requests_conversation_idx').on(t.conversationId, t.status),
-  ],
+  (t) => [index('expert_requests_org_status_idx').on(t.orgId, t.status, t.createdAt), index('expert_requests_conversation_idx').on(t.conversationId, t.status)],
 );
 
 /**

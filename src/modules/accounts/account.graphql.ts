@@ -11,7 +11,7 @@ const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
   }),
 });
 
-const ORG_DESCRIPTION = 'Must be left out or name the server\'s accounts org (ACCOUNTS_ORG); any other value is BAD_USER_INPUT.';
+const ORG_DESCRIPTION = "Must be left out or name the server's accounts org (ACCOUNTS_ORG); any other value is BAD_USER_INPUT.";
 const ORG_DEPRECATION = 'Accounts live in the org the server is configured for (ACCOUNTS_ORG).';
 
 const SignUpInput = builder.inputType('SignUpInput', {
@@ -35,7 +35,7 @@ builder.mutationFields((t) => ({
   signUp: t.field({
     type: AuthPayloadRef,
     description:
-      'Creates a user with a password in the server\'s accounts org (ACCOUNTS_ORG; built-in accounts, when the server has them on) and signs it in. CONFLICT when the user id is taken.',
+      "Creates a user with a password in the server's accounts org (ACCOUNTS_ORG; built-in accounts, when the server has them on) and signs it in. CONFLICT when the user id is taken.",
     args: { input: t.arg({ type: SignUpInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const payload = await ctx.services.accounts.signUp(input);

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { accounts, users, type UserRow } from '../../db/schema/index.js';
+import { accounts, type UserRow, users } from '../../db/schema/index.js';
 import { ConflictError } from '../../graphql/errors.js';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 

@@ -1,13 +1,13 @@
 import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
-import type { Viewer } from '../../auth/viewer.js';
 import { mintToken } from '../../auth/jwt.js';
+import type { Viewer } from '../../auth/viewer.js';
 import type { UserRow } from '../../db/schema/index.js';
 import { BadInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
 import { idKey } from '../../lib/id-names.js';
 import { Semaphore } from '../../lib/semaphore.js';
 import { charLength, checkText, LIMITS } from '../../lib/validate.js';
-import { rateLimitedError, type Bucket, type RateLimiter } from '../../ratelimit/rate-limiter.js';
+import { type Bucket, type RateLimiter, rateLimitedError } from '../../ratelimit/rate-limiter.js';
 import type { AccountRepository } from './account.repository.js';
 import { burnVerification, hashPassword, verifyPassword } from './password.js';
 
@@ -70,10 +70,7 @@ export class AccountService {
     const org = this.org(input.org);
     const userId = input.userId.trim();
     if (!USER_ID.test(userId)) {
-      throw new BadInputError(
-        '`userId` must be 1 to 64 letters, digits or . _ @ - and start with a letter or digit',
-        'userId',
-      );
+      throw new BadInputError('`userId` must be 1 to 64 letters, digits or . _ @ - and start with a letter or digit', 'userId');
     }
     const displayName = input.displayName.trim();
     checkText('displayName', displayName, { max: LIMITS.nameChars });
@@ -163,10 +160,7 @@ export class AccountService {
   private org(requested: string | null | undefined): string {
     const org = this.options.org ?? DEFAULT_ORG;
     if (requested != null && requested.trim() !== org) {
-      throw new BadInputError(
-        `Built-in accounts live in the org "${org}" set by ACCOUNTS_ORG; leave \`org\` out (it is deprecated)`,
-        'org',
-      );
+      throw new BadInputError(`Built-in accounts live in the org "${org}" set by ACCOUNTS_ORG; leave \`org\` out (it is deprecated)`, 'org');
     }
     return org;
   }

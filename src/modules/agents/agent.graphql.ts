@@ -1,17 +1,17 @@
 import { requireViewer } from '../../context.js';
 import {
+  type AgentRunRow,
   conversationMode,
   MESSAGE_PART_TYPES,
-  runState,
-  streamState,
-  type AgentRunRow,
   type MessagePart,
   type MessageStreamRow,
+  runState,
+  streamState,
 } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { connectionType } from '../../graphql/connection.js';
-import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import { MessagePriorityEnum } from '../../graphql/enums.js';
+import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import type { ChunkEvent } from '../../pubsub/topics.js';
 import { ConversationRef } from '../conversations/conversation.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
@@ -114,7 +114,8 @@ const MessagePartRef = builder.objectRef<MessagePart>('MessagePart').implement({
 });
 
 const MessagePartInputRef = builder.inputType('MessagePartInput', {
-  description: 'A part to append: a TEXT or REASONING delta extends the last part if it is of the same type, a TOOL_CALL naming a call already there extends that call.',
+  description:
+    'A part to append: a TEXT or REASONING delta extends the last part if it is of the same type, a TOOL_CALL naming a call already there extends that call.',
   fields: (t) => ({
     type: t.field({ type: MessagePartTypeEnum, required: true }),
     text: t.string(),

@@ -4,7 +4,7 @@ import type { MessageStreamRow } from '../../db/schema/index.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { charLength } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { topics, type ChunkEvent } from '../../pubsub/topics.js';
+import { type ChunkEvent, topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { MembershipWatch } from '../realtime/membership-watch.js';
 import type { AnswerStreamService } from './answer-stream.service.js';

@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { messageStreams, type MessagePart, type MessageStreamRow } from '../../db/schema/index.js';
+import { type MessagePart, type MessageStreamRow, messageStreams } from '../../db/schema/index.js';
 
 export class AnswerStreamRepository {
   constructor(private readonly db: Db) {}

@@ -1,11 +1,11 @@
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessagePart, MessageRow, MessageStreamRow } from '../../db/schema/index.js';
+import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { charLength, checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
-import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { messageSnapshot, viewerSnapshot, type MessageSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
-import { topics, type ChunkEvent } from '../../pubsub/topics.js';
+import { type MessageSnapshot, messageSnapshot, type UserSnapshot, viewerSnapshot } from '../../pubsub/snapshots.js';
+import { type ChunkEvent, topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { MessageService } from '../messages/message.service.js';
 import type { UserService } from '../users/user.service.js';
@@ -39,8 +39,7 @@ const END = Symbol('end');
 const MAX_APPEND_ATTEMPTS = 5;
 
 /** Whether a stream holds something to keep as a message: text, or parts of any other type. */
-const holdsAnswer = (stream: Pick<MessageStreamRow, 'content' | 'parts'>) =>
-  stream.content.trim() !== '' || stream.parts.some((p) => p.type !== 'TEXT');
+const holdsAnswer = (stream: Pick<MessageStreamRow, 'content' | 'parts'>) => stream.content.trim() !== '' || stream.parts.some((p) => p.type !== 'TEXT');
 
 /** Parts that say no more than the content: a message keeps them as its content alone. */
 const plainText = (parts: MessagePart[]) => parts.length === 0 || (parts.length === 1 && parts[0]!.type === 'TEXT');
@@ -238,4 +237,3 @@ export class AnswerStreamService {
     return event;
   }
 }
-

@@ -14,9 +14,9 @@ import { AnswerFeed } from './answer-feed.js';
 import { AnswerStreamRepository } from './answer-stream.repository.js';
 import { AnswerStreamService } from './answer-stream.service.js';
 import { outputNeedsActiveRun } from './output-needs-active-run.js';
-import { RunEndService } from './run-end.service.js';
 import { RunRepository } from './run.repository.js';
 import { RunService } from './run.service.js';
+import { RunEndService } from './run-end.service.js';
 
 /**
  * Agents: their runs, which control events steer (see the control module), and their streamed
@@ -35,15 +35,7 @@ export function createAgentsModule(deps: {
 }) {
   const runRepo = new RunRepository(deps.db);
   const runs = new RunService(runRepo, deps.conversations, deps.events);
-  const answers = new AnswerStreamService(
-    new AnswerStreamRepository(deps.db),
-    deps.conversations,
-    deps.messages,
-    runs,
-    deps.bus,
-    deps.users,
-    deps.events,
-  );
+  const answers = new AnswerStreamService(new AnswerStreamRepository(deps.db), deps.conversations, deps.messages, runs, deps.bus, deps.users, deps.events);
   const answerFeed = new AnswerFeed({ bus: deps.bus, audit: deps.audit, conversations: deps.conversations, membership: deps.membership, answers });
   deps.messages.addSendCheck(outputNeedsActiveRun(runs));
   return {

@@ -1,5 +1,5 @@
-import { BadInputError } from '../../graphql/errors.js';
 import type { MessagePart } from '../../db/schema/index.js';
+import { BadInputError } from '../../graphql/errors.js';
 import { charLength, checkJson, checkText, LIMITS } from '../../lib/validate.js';
 
 export type { MessagePart };

@@ -3,7 +3,7 @@ import type { AgentRunRow } from '../../db/schema/index.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { AnswerStreamService } from './answer-stream.service.js';
 import { LIVE_RUN_STATES } from './run.repository.js';
-import { runNotActiveError, type RunService } from './run.service.js';
+import { type RunService, runNotActiveError } from './run.service.js';
 
 /**
  * `completeRun` and `failRun`: an agent ending its own run. Completing keeps what its open streams

@@ -1,11 +1,6 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import {
-  agentRuns,
-  messageStreams,
-  messages,
-  type AgentRunRow,
-} from '../../db/schema/index.js';
+import { type AgentRunRow, agentRuns, messageStreams, messages } from '../../db/schema/index.js';
 
 export type RunState = AgentRunRow['state'];
 export const LIVE_RUN_STATES: RunState[] = ['ACTIVE', 'PAUSED'];

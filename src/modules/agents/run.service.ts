@@ -2,7 +2,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { AgentRunRow, MessageStreamRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { AppError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
+import { decodeIntCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import { ENDED_RUN_STATES, type RunRepository, type RunState } from './run.repository.js';
 
@@ -141,4 +141,3 @@ export class RunService {
     return this.events.emit('runChanged', { actor, change: ENDED_RUN_STATES.includes(run.state) ? 'ENDED' : 'UPDATED', run });
   }
 }
-

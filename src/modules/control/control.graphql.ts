@@ -1,8 +1,8 @@
 import { requireViewer } from '../../context.js';
 import type { ControlEventRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
-import { ControlEventTypeEnum } from '../../graphql/enums.js';
 import { connectionType } from '../../graphql/connection.js';
+import { ControlEventTypeEnum } from '../../graphql/enums.js';
 import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import type { ControlEventSnapshot } from '../../pubsub/snapshots.js';
 import { UserRef } from '../users/user.graphql.js';
@@ -40,8 +40,7 @@ builder.queryFields((t) => ({
     type: ControlEventConnection,
     description: 'Control events of a conversation in the order they were issued.',
     args: { conversationId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
-    resolve: (_root, args, ctx) =>
-      ctx.services.control.list(requireViewer(ctx), args.conversationId, args),
+    resolve: (_root, args, ctx) => ctx.services.control.list(requireViewer(ctx), args.conversationId, args),
   }),
 }));
 
@@ -49,7 +48,6 @@ builder.mutationFields((t) => ({
   sendControl: t.field({
     type: ControlEventRef,
     args: { conversationId: t.arg.id({ required: true }), input: t.arg({ type: ControlEventInput, required: true }) },
-    resolve: (_root, args, ctx) =>
-      ctx.services.control.send(requireViewer(ctx), args.conversationId, args.input),
+    resolve: (_root, args, ctx) => ctx.services.control.send(requireViewer(ctx), args.conversationId, args.input),
   }),
 }));

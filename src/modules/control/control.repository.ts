@@ -1,6 +1,6 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { controlEvents, type ControlEventRow } from '../../db/schema/index.js';
+import { type ControlEventRow, controlEvents } from '../../db/schema/index.js';
 
 export class ControlRepository {
   constructor(private readonly db: Db) {}

@@ -3,14 +3,14 @@ import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
 import type { AgentRunRow, ControlEventRow, ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
+import { decodeIntCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { controlEventSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { AnswerStreamService } from '../agents/answer-stream.service.js';
 import { LIVE_RUN_STATES, type RunState } from '../agents/run.repository.js';
-import { runNotActiveError, type RunService } from '../agents/run.service.js';
+import { type RunService, runNotActiveError } from '../agents/run.service.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { MessageService } from '../messages/message.service.js';
 import type { UserService } from '../users/user.service.js';
@@ -146,11 +146,7 @@ export class ControlService {
 
     if (input.event === 'ROUTE' || input.event === 'HANDOFF') {
       const assignee = conversation.assigneeId;
-      const allowed =
-        manager ||
-        isExpert(viewer) ||
-        assignee === viewer.userId ||
-        (input.event === 'HANDOFF' && !assignee && viewer.kind === 'AGENT');
+      const allowed = manager || isExpert(viewer) || assignee === viewer.userId || (input.event === 'HANDOFF' && !assignee && viewer.kind === 'AGENT');
       if (!allowed) {
         throw new ForbiddenError(`${input.event} is for owners, admins, experts and whoever answers now`);
       }

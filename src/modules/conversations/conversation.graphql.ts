@@ -1,8 +1,8 @@
 import { requireViewer } from '../../context.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
-import { ConversationTypeEnum, ParticipantRoleEnum } from '../../graphql/enums.js';
 import { connectionType } from '../../graphql/connection.js';
+import { ConversationTypeEnum, ParticipantRoleEnum } from '../../graphql/enums.js';
 import { MessageConnection, MessageRef } from '../messages/message.graphql.js';
 import { UserRef } from '../users/user.graphql.js';
 
@@ -135,8 +135,7 @@ builder.mutationFields((t) => ({
     description:
       'A PRIVATE conversation with one other user is unique: creating it again returns it and brings back whoever left it, with the role they had. Someone removed from it comes back only when its owner or admin creates it.',
     args: { input: t.arg({ type: CreateConversationInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.services.conversations.create(requireViewer(ctx), input),
+    resolve: (_root, { input }, ctx) => ctx.services.conversations.create(requireViewer(ctx), input),
   }),
   updateConversation: t.field({
     type: ConversationRef,
@@ -156,18 +155,11 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ required: true }),
       role: t.arg({ type: ParticipantRoleEnum }),
     },
-    resolve: (_root, args, ctx) =>
-      ctx.services.conversations.addParticipant(
-        requireViewer(ctx),
-        args.conversationId,
-        args.userId,
-        args.role ?? undefined,
-      ),
+    resolve: (_root, args, ctx) => ctx.services.conversations.addParticipant(requireViewer(ctx), args.conversationId, args.userId, args.role ?? undefined),
   }),
   removeParticipant: t.boolean({
     args: { conversationId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) =>
-      ctx.services.conversations.removeParticipant(requireViewer(ctx), args.conversationId, args.userId),
+    resolve: (_root, args, ctx) => ctx.services.conversations.removeParticipant(requireViewer(ctx), args.conversationId, args.userId),
   }),
   leaveConversation: t.boolean({
     args: { conversationId: t.arg.id({ required: true }) },
@@ -189,7 +181,6 @@ builder.mutationFields((t) => ({
     type: ParticipantRef,
     description: 'Moves your read marker forward to `seq` (it never moves back).',
     args: { conversationId: t.arg.id({ required: true }), seq: t.arg.int({ required: true }) },
-    resolve: (_root, args, ctx) =>
-      ctx.services.conversations.markRead(requireViewer(ctx), args.conversationId, args.seq),
+    resolve: (_root, args, ctx) => ctx.services.conversations.markRead(requireViewer(ctx), args.conversationId, args.seq),
   }),
 }));

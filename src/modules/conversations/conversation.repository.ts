@@ -1,15 +1,15 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import {
+  type ConversationRow,
   conversations,
+  type DepartureRow,
   departures,
+  type MessageRow,
   messages,
+  type ParticipantRow,
   participants,
   users,
-  type ConversationRow,
-  type DepartureRow,
-  type MessageRow,
-  type ParticipantRow,
 } from '../../db/schema/index.js';
 import type { PageRequest } from '../../lib/paging.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
@@ -36,10 +36,7 @@ export class ConversationRepository {
     const rows = await db
       .select({ conversation: conversations, participant: participants })
       .from(conversations)
-      .leftJoin(
-        participants,
-        and(eq(participants.conversationId, conversations.id), eq(participants.userId, userId)),
-      )
+      .leftJoin(participants, and(eq(participants.conversationId, conversations.id), eq(participants.userId, userId)))
       .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId)));
     return rows[0] ?? null;
   }
@@ -360,15 +357,9 @@ export class ConversationRepository {
 }
 
 function olderThan(key: ActivityKey) {
-  return or(
-    lt(conversations.lastActivityAt, key.at),
-    and(eq(conversations.lastActivityAt, key.at), lt(conversations.id, key.id)),
-  )!;
+  return or(lt(conversations.lastActivityAt, key.at), and(eq(conversations.lastActivityAt, key.at), lt(conversations.id, key.id)))!;
 }
 
 function newerThan(key: ActivityKey) {
-  return or(
-    gt(conversations.lastActivityAt, key.at),
-    and(eq(conversations.lastActivityAt, key.at), gt(conversations.id, key.id)),
-  )!;
+  return or(gt(conversations.lastActivityAt, key.at), and(eq(conversations.lastActivityAt, key.at), gt(conversations.id, key.id)))!;
 }

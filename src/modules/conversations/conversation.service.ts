@@ -1,11 +1,11 @@
 import type { Viewer } from '../../auth/viewer.js';
 import type { Tx } from '../../db/client.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
+import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, encodeCursor, decodeCursor, parsePageArgs, trimPage, type Page, type PageArgs, type PageRequest } from '../../lib/paging.js';
+import { cursorDate, decodeCursor, encodeCursor, type Page, type PageArgs, type PageRequest, parsePageArgs, trimPage } from '../../lib/paging.js';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
-import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
 import type { UserService } from '../users/user.service.js';
@@ -369,18 +369,12 @@ export class ConversationService {
 
   private async announceAddition(orgId: string, conversationId: string, userId: string) {
     const event = { conversationId, userId, change: 'ADDED' as const };
-    await Promise.all([
-      this.bus.publish(topics.membership(conversationId), event),
-      this.bus.publish(topics.userMembership(orgId, userId), event),
-    ]);
+    await Promise.all([this.bus.publish(topics.membership(conversationId), event), this.bus.publish(topics.userMembership(orgId, userId), event)]);
   }
 
   private async announceRemoval(orgId: string, conversationId: string, userId: string) {
     const event = { conversationId, userId, change: 'REMOVED' as const };
-    await Promise.all([
-      this.bus.publish(topics.membership(conversationId), event),
-      this.bus.publish(topics.userMembership(orgId, userId), event),
-    ]);
+    await Promise.all([this.bus.publish(topics.membership(conversationId), event), this.bus.publish(topics.userMembership(orgId, userId), event)]);
   }
 }
 

@@ -1,5 +1,5 @@
 import { requireViewer } from '../../context.js';
-import { evaluationVerdict, type EvaluationRow } from '../../db/schema/index.js';
+import { type EvaluationRow, evaluationVerdict } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import { MessageRef } from '../messages/message.graphql.js';

@@ -1,6 +1,6 @@
 import { asc, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { evaluations, type EvaluationRow } from '../../db/schema/index.js';
+import { type EvaluationRow, evaluations } from '../../db/schema/index.js';
 
 export class EvaluationRepository {
   constructor(private readonly db: Db) {}

@@ -1,5 +1,5 @@
 import { requireViewer } from '../../context.js';
-import { expertRequestStatus, type ExpertRequestRow } from '../../db/schema/index.js';
+import { type ExpertRequestRow, expertRequestStatus } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { connectionType } from '../../graphql/connection.js';
 import { ConversationRef } from '../conversations/conversation.graphql.js';

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { expertRequests, type ExpertRequestRow } from '../../db/schema/index.js';
+import { type ExpertRequestRow, expertRequests } from '../../db/schema/index.js';
 
 type Status = ExpertRequestRow['status'];
 /** Keyset position in the experts' queue (oldest first). */
@@ -32,12 +32,7 @@ export class ExpertRepository {
         and(
           eq(expertRequests.orgId, orgId),
           eq(expertRequests.status, status),
-          after
-            ? or(
-                gt(expertRequests.createdAt, after.at),
-                and(eq(expertRequests.createdAt, after.at), gt(expertRequests.id, after.id)),
-              )
-            : undefined,
+          after ? or(gt(expertRequests.createdAt, after.at), and(eq(expertRequests.createdAt, after.at), gt(expertRequests.id, after.id))) : undefined,
         ),
       )
       .orderBy(asc(expertRequests.createdAt), asc(expertRequests.id))
@@ -45,7 +40,10 @@ export class ExpertRepository {
   }
 
   async byId(orgId: string, id: string): Promise<ExpertRequestRow | null> {
-    const rows = await this.db.select().from(expertRequests).where(and(eq(expertRequests.id, id), eq(expertRequests.orgId, orgId)));
+    const rows = await this.db
+      .select()
+      .from(expertRequests)
+      .where(and(eq(expertRequests.id, id), eq(expertRequests.orgId, orgId)));
     return rows[0] ?? null;
   }
 
@@ -79,11 +77,7 @@ export class ExpertRepository {
   }
 
   async resolve(id: string): Promise<ExpertRequestRow> {
-    const [resolved] = await this.db
-      .update(expertRequests)
-      .set({ status: 'RESOLVED', resolvedAt: sql`now()` })
-      .where(eq(expertRequests.id, id))
-      .returning();
+    const [resolved] = await this.db.update(expertRequests).set({ status: 'RESOLVED', resolvedAt: sql`now()` }).where(eq(expertRequests.id, id)).returning();
     return resolved!;
   }
 }

@@ -1,19 +1,19 @@
 import type { AuditLog } from '../../auth/audit.js';
-import { requireViewer, type Context } from '../../context.js';
-import { AsyncQueue } from '../../lib/async-queue.js';
-import { endWithCredential } from '../realtime/token-expiry.js';
 import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
+import { type Context, requireViewer } from '../../context.js';
 import type { ExpertRequestRow, UserRow } from '../../db/schema/index.js';
-import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
-import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
+import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { AsyncQueue } from '../../lib/async-queue.js';
+import { cursorDate, decodeCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
+import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
 import type { RunService } from '../agents/run.service.js';
 import type { ControlService } from '../control/control.service.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { MessageService } from '../messages/message.service.js';
+import { endWithCredential } from '../realtime/token-expiry.js';
 import type { UserService } from '../users/user.service.js';
 import type { ExpertRepository, QueueKey } from './expert.repository.js';
 
@@ -152,8 +152,22 @@ export class ExpertService {
     if (!claimed) throw new ConflictError(`The request is ${request.status}${request.claimedBy ? ` by ${request.claimedBy}` : ''}`);
     await this.audit.record(
       actor === expert
-        ? { orgId: actor.orgId, action: 'expert.claim', actor: `user:${expert.userId}`, subjectUserId: request.requestedBy, conversationId, details: { requestId: id } }
-        : { orgId: actor.orgId, action: 'expert.assign', actor: `user:${actor.userId}`, subjectUserId: expert.userId, conversationId, details: { requestId: id } },
+        ? {
+            orgId: actor.orgId,
+            action: 'expert.claim',
+            actor: `user:${expert.userId}`,
+            subjectUserId: request.requestedBy,
+            conversationId,
+            details: { requestId: id },
+          }
+        : {
+            orgId: actor.orgId,
+            action: 'expert.assign',
+            actor: `user:${actor.userId}`,
+            subjectUserId: expert.userId,
+            conversationId,
+            details: { requestId: id },
+          },
     );
     if (!access.participant) await this.conversations.join(actor, conversationId, expert.userId, 'ADMIN');
     for (const run of await this.runs.liveRuns(conversationId)) {

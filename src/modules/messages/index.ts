@@ -8,10 +8,10 @@ import { byKey, groupBy } from '../../lib/loaders.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { UserService } from '../users/user.service.js';
-import { MessageHistory } from './message-history.js';
-import { MessageHistoryRepository } from './message-history.repository.js';
 import { MessageRepository, type OutboxSubscribers, type ThreadSummaryRow } from './message.repository.js';
 import { MessageService } from './message.service.js';
+import { MessageHistory } from './message-history.js';
+import { MessageHistoryRepository } from './message-history.repository.js';
 
 /**
  * Messages: sends (with the checks other modules add), edits, deletes and history pages. A send

@@ -1,8 +1,8 @@
-import { and, asc, desc, eq, exists, fillPlaceholders, gt, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, fillPlaceholders, gt, lt, type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Database, PreparedStatement } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
-import { messages, participants, users, type MessageRow } from '../../db/schema/index.js';
+import { type MessageRow, messages, participants, users } from '../../db/schema/index.js';
 import type { PageRequest } from '../../lib/paging.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { filterConditions, type MessageFilter } from './message.repository.js';
@@ -106,11 +106,7 @@ export function pageStatement(shape: Shape): Statement {
   // A message's org is its conversation's (the insert checks it), so the org needs no read of
   // conversations: another org's conversation of the same id shows no rows, and an empty page is
   // told apart by requireParticipant.
-  const conditions: SQL[] = [
-    eq(messages.conversationId, placeholder('conversationId')),
-    eq(messages.orgId, placeholder('orgId')),
-    exists(viewerTakesPart),
-  ];
+  const conditions: SQL[] = [eq(messages.conversationId, placeholder('conversationId')), eq(messages.orgId, placeholder('orgId')), exists(viewerTakesPart)];
   if (shape.after) conditions.push(gt(messages.seq, placeholder('after')));
   if (shape.before) conditions.push(lt(messages.seq, placeholder('before')));
   conditions.push(
@@ -152,9 +148,29 @@ const sqlBuilder = drizzle.mock();
  * statement matched, so they are not sent back for every row; the sender's id is sender_id.
  */
 const SELECTED = [
-  'id', 'seq', 'senderId', 'senderKind', 'content', 'contentType', 'kind', 'replyToId', 'priority', 'interruptible',
-  'preemptedBy', 'runId', 'traceId', 'metadata', 'parts', 'clientMessageId', 'createdAt', 'editedAt', 'deletedAt', 'threadId',
-  'mentionIds', 'pinnedAt', 'pinnedBy',
+  'id',
+  'seq',
+  'senderId',
+  'senderKind',
+  'content',
+  'contentType',
+  'kind',
+  'replyToId',
+  'priority',
+  'interruptible',
+  'preemptedBy',
+  'runId',
+  'traceId',
+  'metadata',
+  'parts',
+  'clientMessageId',
+  'createdAt',
+  'editedAt',
+  'deletedAt',
+  'threadId',
+  'mentionIds',
+  'pinnedAt',
+  'pinnedBy',
 ] as const satisfies readonly (keyof MessageRow)[];
 /** Where each selected column is in a row. */
 const C = Object.fromEntries(SELECTED.map((key, i) => [key, i])) as { [K in (typeof SELECTED)[number]]: number };

@@ -2,11 +2,11 @@ import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
+import { decodeIntCursor, encodeCursor, INT4_MAX, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
+import { type MessageRepository, untilBound } from './message.repository.js';
 import type { HistoryMessage, MessageHistoryRepository } from './message-history.repository.js';
-import { untilBound, type MessageRepository } from './message.repository.js';
 
 export type MessageListArgs = PageArgs & {
   since?: Date | null;
@@ -57,9 +57,7 @@ export class MessageHistory {
     const forward = request.direction === 'forward';
     // The far side of the cursor is known to hold messages only if one matching the filter exists.
     const cursorSide = forward ? request.after : request.before;
-    const beyondCursor =
-      cursorSide !== undefined &&
-      (await this.messageRepo.existsBeyond(conversationId, forward ? 'lte' : 'gte', cursorSide, filter));
+    const beyondCursor = cursorSide !== undefined && (await this.messageRepo.existsBeyond(conversationId, forward ? 'lte' : 'gte', cursorSide, filter));
     return {
       nodes,
       hasNextPage: forward ? hasMore : beyondCursor,

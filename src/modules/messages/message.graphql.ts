@@ -1,13 +1,13 @@
 import { requireViewer } from '../../context.js';
 import type { MessageRow } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
-import { ActorKindEnum, MessageKindEnum, MessagePriorityEnum } from '../../graphql/enums.js';
 import { connectionType } from '../../graphql/connection.js';
+import { ActorKindEnum, MessageKindEnum, MessagePriorityEnum } from '../../graphql/enums.js';
 import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import type { MessageSnapshot } from '../../pubsub/snapshots.js';
-import type { ThreadSummaryRow } from './message.repository.js';
 import { UserRef } from '../users/user.graphql.js';
 import { authorRole, authorRoles } from './author-role.js';
+import type { ThreadSummaryRow } from './message.repository.js';
 
 const MessageAuthorRoleEnum = builder.enumType('MessageAuthorRole', { values: authorRoles });
 

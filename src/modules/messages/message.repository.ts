@@ -1,11 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, exists, getTableColumns, type Column, gt, gte, inArray, isNotNull, isNull, lt, lte, sql, type Placeholder, type SQL, type SQLChunk } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  type Column,
+  desc,
+  eq,
+  exists,
+  getTableColumns,
+  gt,
+  gte,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  lte,
+  type Placeholder,
+  type SQL,
+  type SQLChunk,
+  sql,
+} from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
-import { conversations, messages, participants, users, webhookEvents, type MessageRow } from '../../db/schema/index.js';
+import { conversations, type MessageRow, messages, participants, users, webhookEvents } from '../../db/schema/index.js';
 import type { PageRequest } from '../../lib/paging.js';
+import { type PgError, pgError, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
-import { pgError, UNIQUE_VIOLATION, type PgError } from '../../lib/pg-errors.js';
 import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
 
 /** A message to store; `id` may be given (a completed stream keeps its id). */
@@ -77,24 +96,24 @@ export class MessageRepository {
     const rows = await this.db
       .select()
       .from(messages)
-      .where(
-        and(
-          eq(messages.conversationId, conversationId),
-          eq(messages.senderId, senderId),
-          eq(messages.clientMessageId, clientMessageId),
-        ),
-      );
+      .where(and(eq(messages.conversationId, conversationId), eq(messages.senderId, senderId), eq(messages.clientMessageId, clientMessageId)));
     return rows[0] ?? null;
   }
 
   async byId(orgId: string, id: string): Promise<MessageRow | null> {
-    const rows = await this.db.select().from(messages).where(and(eq(messages.id, id), eq(messages.orgId, orgId)));
+    const rows = await this.db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.id, id), eq(messages.orgId, orgId)));
     return rows[0] ?? null;
   }
 
   async byIds(ids: readonly string[]): Promise<MessageRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(messages).where(inArray(messages.id, [...ids]));
+    return this.db
+      .select()
+      .from(messages)
+      .where(inArray(messages.id, [...ids]));
   }
 
   async existsIn(conversationId: string, id: string): Promise<boolean> {
@@ -221,11 +240,7 @@ export class MessageRepository {
   }
 
   async edit(id: string, content: string): Promise<MessageRow> {
-    const [row] = await this.db
-      .update(messages)
-      .set({ content, parts: null, editedAt: sql`now()` })
-      .where(eq(messages.id, id))
-      .returning();
+    const [row] = await this.db.update(messages).set({ content, parts: null, editedAt: sql`now()` }).where(eq(messages.id, id)).returning();
     return row!;
   }
 
@@ -244,14 +259,7 @@ export class MessageRepository {
     return this.db
       .update(messages)
       .set({ preemptedBy: by })
-      .where(
-        and(
-          eq(messages.conversationId, conversationId),
-          eq(messages.runId, runId),
-          eq(messages.interruptible, true),
-          isNull(messages.preemptedBy),
-        ),
-      )
+      .where(and(eq(messages.conversationId, conversationId), eq(messages.runId, runId), eq(messages.interruptible, true), isNull(messages.preemptedBy)))
       .returning();
   }
 
@@ -263,13 +271,7 @@ export class MessageRepository {
     const rows = await this.db
       .select({ seq: messages.seq })
       .from(messages)
-      .where(
-        and(
-          eq(messages.conversationId, conversationId),
-          side === 'lte' ? lte(messages.seq, seq) : gte(messages.seq, seq),
-          ...filterConditions(filter),
-        ),
-      )
+      .where(and(eq(messages.conversationId, conversationId), side === 'lte' ? lte(messages.seq, seq) : gte(messages.seq, seq), ...filterConditions(filter)))
       .limit(1);
     return rows.length > 0;
   }
@@ -279,17 +281,19 @@ export class MessageRepository {
    * sender, as a live event carries it: delivering them then reads nothing more per message.
    */
   async after(conversationId: string, afterSeq: number, limit: number): Promise<{ message: MessageRow; sender: UserSnapshot }[]> {
-    return this.db
-      .select({
-        message: messages,
-        sender: USER_SNAPSHOT_COLUMNS,
-      })
-      .from(messages)
-      // Every message has its sender (messages_sender_fk).
-      .innerJoin(users, and(eq(users.orgId, messages.orgId), eq(users.id, messages.senderId)))
-      .where(and(eq(messages.conversationId, conversationId), gt(messages.seq, afterSeq)))
-      .orderBy(asc(messages.seq))
-      .limit(limit);
+    return (
+      this.db
+        .select({
+          message: messages,
+          sender: USER_SNAPSHOT_COLUMNS,
+        })
+        .from(messages)
+        // Every message has its sender (messages_sender_fk).
+        .innerJoin(users, and(eq(users.orgId, messages.orgId), eq(users.id, messages.senderId)))
+        .where(and(eq(messages.conversationId, conversationId), gt(messages.seq, afterSeq)))
+        .orderBy(asc(messages.seq))
+        .limit(limit)
+    );
   }
 }
 

@@ -1,12 +1,12 @@
 import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow } from '../../db/schema/index.js';
-import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, decodeCursor, decodeIntCursor, encodeCursor, INT4_MAX, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
-import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { DomainEvents } from '../../events/emitter.js';
+import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { cursorDate, decodeCursor, decodeIntCursor, encodeCursor, INT4_MAX, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
+import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { messageSnapshot, viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
+import { messageSnapshot, type UserSnapshot, viewerSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { UserService } from '../users/user.service.js';
@@ -285,10 +285,7 @@ export class MessageService {
       clientMessageId: null,
     });
     if (!message) return null;
-    await Promise.all([
-      this.announce(message, viewerSnapshot(actor)),
-      this.events.emit('messageCommitted', { actor, message, via: 'system' }),
-    ]);
+    await Promise.all([this.announce(message, viewerSnapshot(actor)), this.events.emit('messageCommitted', { actor, message, via: 'system' })]);
     return message;
   }
 
@@ -335,7 +332,8 @@ export class MessageService {
     const deleted = await this.repo.softDelete(id);
     // The event carries its sender, as those of sends and edits do: read here once, not by each
     // subscription that selects it.
-    const sender = deleted.senderId === viewer.userId ? viewerSnapshot(viewer) : (await this.users.snapshots(deleted.orgId, [deleted.senderId])).get(deleted.senderId);
+    const sender =
+      deleted.senderId === viewer.userId ? viewerSnapshot(viewer) : (await this.users.snapshots(deleted.orgId, [deleted.senderId])).get(deleted.senderId);
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));
     await Promise.all([this.events.emit('messageDeleted', { actor: viewer, message: deleted }), this.threadChanged(deleted, viewer)]);
     return deleted;
@@ -361,7 +359,12 @@ export class MessageService {
     const marked = await this.repo.preemptRunMessages(conversationId, runId, by);
     // The events carry their senders (the run's agent, as a rule), read once here rather than by
     // each subscription that selects them.
-    const senders = marked.length ? await this.users.snapshots(marked[0]!.orgId, marked.map((m) => m.senderId)) : new Map();
+    const senders = marked.length
+      ? await this.users.snapshots(
+          marked[0]!.orgId,
+          marked.map((m) => m.senderId),
+        )
+      : new Map();
     for (const message of marked) {
       await this.bus.publish(topics.messageUpdated(conversationId), messageSnapshot(message, senders.get(message.senderId)));
     }
@@ -390,11 +393,11 @@ function sameOrConflict(
   // A deleted original has lost its content; the retry still names it.
   const same =
     original.deletedAt !== null ||
-    original.content === retry.content &&
-    original.contentType === retry.contentType &&
-    original.kind === retry.kind &&
-    original.replyToId === retry.replyToId &&
-    original.threadId === retry.threadId;
+    (original.content === retry.content &&
+      original.contentType === retry.contentType &&
+      original.kind === retry.kind &&
+      original.replyToId === retry.replyToId &&
+      original.threadId === retry.threadId);
   if (!same) {
     throw new ConflictError(`clientMessageId "${retry.clientMessageId}" was already used for a different message`);
   }

@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { groupBy } from '../../lib/loaders.js';
 import type { MessageService } from '../messages/message.service.js';
-import { ReactionRepository, type ReactionGroupRow } from './reaction.repository.js';
+import { type ReactionGroupRow, ReactionRepository } from './reaction.repository.js';
 import { ReactionService } from './reaction.service.js';
 
 /** Reactions to messages: who reacted with which emoji. */

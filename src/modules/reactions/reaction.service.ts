@@ -12,6 +12,7 @@ export const MAX_EMOJI_PER_MESSAGE = 50;
 export const MAX_SHORTCODE_CHARS = 64;
 
 /** One emoji as Unicode lists it (RGI: with its modifiers, flags and ZWJ sequences). */
+// biome-ignore lint/complexity/useRegexLiterals: a literal with the v flag needs TypeScript's es2024 target
 const ONE_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
 /** `:thumbsup:`, `:+1:`, `:party-parrot:`: what chat services name custom emoji with. */
 const SHORTCODE = /^:[a-z0-9_+-]+:$/i;

@@ -1,4 +1,4 @@
-import { messageSnapshot, type MessageSnapshot } from '../../pubsub/snapshots.js';
+import { type MessageSnapshot, messageSnapshot } from '../../pubsub/snapshots.js';
 import type { MessageService } from '../messages/message.service.js';
 
 /**

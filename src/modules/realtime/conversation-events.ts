@@ -1,12 +1,12 @@
 import type { Viewer } from '../../auth/viewer.js';
-import { requireViewer, type Context } from '../../context.js';
+import { type Context, requireViewer } from '../../context.js';
 import type { ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import type { DomainEventMap } from '../../events/domain-events.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { viewerSnapshot } from '../../pubsub/snapshots.js';
-import { topics, type ConversationEventSnapshot, type ConversationEventType } from '../../pubsub/topics.js';
+import { type ConversationEventSnapshot, type ConversationEventType, topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import { endWithCredential, tokenValid } from './token-expiry.js';
 
@@ -61,11 +61,21 @@ export class ConversationEventPublisher {
 
   private async conversationChanged({ actor, change, conversation, formerParticipantIds }: DomainEventMap['conversationChanged']): Promise<void> {
     if (change === 'DELETED') {
-      await this.publish(actor, conversation, null, (formerParticipantIds ?? []).map((userId) => ({ userId, type: 'DELETED' })));
+      await this.publish(
+        actor,
+        conversation,
+        null,
+        (formerParticipantIds ?? []).map((userId) => ({ userId, type: 'DELETED' })),
+      );
     } else if (change === 'UPDATED') {
       const found = await this.conversations.participantsAndRow(conversation.id);
       if (!found) return;
-      await this.publish(actor, found.conversation, null, found.participants.map((p) => ({ userId: p.userId, type: 'UPDATED' })));
+      await this.publish(
+        actor,
+        found.conversation,
+        null,
+        found.participants.map((p) => ({ userId: p.userId, type: 'UPDATED' })),
+      );
     }
     // CREATED: each first participant hears JOINED from their participantChanged.
   }

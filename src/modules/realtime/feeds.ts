@@ -1,12 +1,12 @@
 import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
-import { requireViewer, type Context } from '../../context.js';
+import { type Context, requireViewer } from '../../context.js';
+import { BadInputError } from '../../graphql/errors.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
+import { checkText, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { MessageSnapshot, UserSnapshot } from '../../pubsub/snapshots.js';
-import { topics, type ConversationEventSnapshot, type PresenceEvent, type Topic } from '../../pubsub/topics.js';
-import { BadInputError } from '../../graphql/errors.js';
-import { checkText, LIMITS } from '../../lib/validate.js';
+import { type ConversationEventSnapshot, type PresenceEvent, type Topic, topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import type { CatchUpReader } from './catch-up.js';
 import { conversationEventFeed } from './conversation-events.js';
@@ -264,12 +264,7 @@ export async function allMessagesFeed(services: FeedServices, ctx: Context): Pro
 }
 
 /** Events of one topic of a conversation the viewer takes part in, checked per event. */
-export async function conversationTopicFeed<T>(
-  services: FeedServices,
-  ctx: Context,
-  conversationId: string,
-  topic: Topic<T>,
-): Promise<AsyncQueue<T>> {
+export async function conversationTopicFeed<T>(services: FeedServices, ctx: Context, conversationId: string, topic: Topic<T>): Promise<AsyncQueue<T>> {
   const viewer = requireViewer(ctx);
   const queue = new AsyncQueue<T>();
   return settingUp(queue, async () => {

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
+import { RECHECK_BATCH, RecheckList } from '../../lib/batched-recheck.js';
+import { errorMessage } from '../../observability/log-errors.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
-import { errorMessage } from '../../observability/log-errors.js';
-import { RECHECK_BATCH, RecheckList } from '../../lib/batched-recheck.js';
 
 /** How often watched memberships are re-checked in the database, in case a removal event was lost. */
 const RECHECK_MS = 30_000;

@@ -1,12 +1,10 @@
-import { requireViewer, type Context } from '../../context.js';
+import { type Context, requireViewer } from '../../context.js';
 import { builder } from '../../graphql/builder.js';
-import { BadInputError } from '../../graphql/errors.js';
 import { PresenceStatusEnum } from '../../graphql/enums.js';
+import { BadInputError } from '../../graphql/errors.js';
 import { viewerIndependent } from '../../graphql/viewer-independent.js';
-import { AsyncQueue } from '../../lib/async-queue.js';
-import { checkText, LIMITS } from '../../lib/validate.js';
-import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
-import { CONVERSATION_EVENT_TYPES, topics, type ConversationEventSnapshot, type PresenceEvent } from '../../pubsub/topics.js';
+import type { UserSnapshot } from '../../pubsub/snapshots.js';
+import { CONVERSATION_EVENT_TYPES, type ConversationEventSnapshot, type PresenceEvent, topics } from '../../pubsub/topics.js';
 import { ControlEventRef } from '../control/control.graphql.js';
 import { ConversationRef, ParticipantRef } from '../conversations/conversation.graphql.js';
 import { MessageRef } from '../messages/message.graphql.js';
@@ -104,16 +102,14 @@ builder.subscriptionFields((t) => ({
     type: MessageRef,
     ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) =>
-      ctx.services.feeds.topic(ctx, args.conversationId, topics.messageUpdated(args.conversationId)),
+    subscribe: (_root, args, ctx) => ctx.services.feeds.topic(ctx, args.conversationId, topics.messageUpdated(args.conversationId)),
     resolve: perEvent,
   }),
   messageDeleted: t.field({
     type: MessageRef,
     ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) =>
-      ctx.services.feeds.topic(ctx, args.conversationId, topics.messageDeleted(args.conversationId)),
+    subscribe: (_root, args, ctx) => ctx.services.feeds.topic(ctx, args.conversationId, topics.messageDeleted(args.conversationId)),
     resolve: perEvent,
   }),
   typing: t.field({
@@ -143,8 +139,7 @@ builder.subscriptionFields((t) => ({
     type: ControlEventRef,
     ...viewerIndependent,
     args: { conversationId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) =>
-      ctx.services.feeds.topic(ctx, args.conversationId, topics.controlEvent(args.conversationId)),
+    subscribe: (_root, args, ctx) => ctx.services.feeds.topic(ctx, args.conversationId, topics.controlEvent(args.conversationId)),
     resolve: perEvent,
   }),
 }));

@@ -1,12 +1,11 @@
 import type { Viewer } from '../../auth/viewer.js';
-import { requireViewer, type Context } from '../../context.js';
+import { type Context, requireViewer } from '../../context.js';
 
 /** setTimeout fires at once for delays beyond 2^31-1 ms (24.8 days); longer waits are re-armed. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Whether the viewer's credential is still good now (API keys do not expire). */
-export const tokenValid = (viewer: Viewer): boolean =>
-  viewer.credential.type !== 'jwt' || viewer.credential.expiresAt * 1000 > Date.now();
+export const tokenValid = (viewer: Viewer): boolean => viewer.credential.type !== 'jwt' || viewer.credential.expiresAt * 1000 > Date.now();
 
 /** What tells of a revoked API key (ApiKeys). */
 export type Revocations = { watch(keyId: string, onRevoked: () => void): () => void };

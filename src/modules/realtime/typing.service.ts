@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
+import type { Viewer } from '../../auth/viewer.js';
 import { idKey } from '../../lib/id-names.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import type { Viewer } from '../../auth/viewer.js';
-import { viewerSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
-import type { ConversationService } from '../conversations/conversation.service.js';
+import { type UserSnapshot, viewerSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
+import type { ConversationService } from '../conversations/conversation.service.js';
 
 /** A typing indicator lapses this long after the last setTyping(true) (unless tests shorten it). */
 export const TYPING_TTL_MS = 8_000;

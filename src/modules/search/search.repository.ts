@@ -1,6 +1,6 @@
-import { and, desc, eq, getTableColumns, gte, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gte, inArray, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { messages, participants, type MessageRow } from '../../db/schema/index.js';
+import { type MessageRow, messages, participants } from '../../db/schema/index.js';
 import { untilBound } from '../messages/message.repository.js';
 
 /**

@@ -53,7 +53,12 @@ export class SearchService {
       viewer.orgId,
       viewer.userId,
       args.query,
-      { conversationId: args.conversationId ?? undefined, senderId: args.senderId ?? undefined, since: args.since ?? undefined, until: args.until ?? undefined },
+      {
+        conversationId: args.conversationId ?? undefined,
+        senderId: args.senderId ?? undefined,
+        since: args.since ?? undefined,
+        until: args.until ?? undefined,
+      },
       offset,
       first,
     );

@@ -6,7 +6,7 @@ import type { UserRow } from '../../db/schema/index.js';
 import { byKey } from '../../lib/loaders.js';
 import { errorMessage } from '../../observability/log-errors.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
-import { PresenceService, type Presence } from './presence.service.js';
+import { type Presence, PresenceService } from './presence.service.js';
 import { UserRepository } from './user.repository.js';
 import { UserService } from './user.service.js';
 

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { idKey, idsOfKey } from '../../lib/id-names.js';
+import { errorMessage } from '../../observability/log-errors.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
-import { topics, type PresenceEvent } from '../../pubsub/topics.js';
-import { errorMessage } from '../../observability/log-errors.js';
+import { type PresenceEvent, topics } from '../../pubsub/topics.js';
 import type { PresenceStatus } from './presence-status.js';
 
 export type { PresenceStatus };
@@ -313,11 +313,7 @@ export class PresenceService {
 
   async get(orgId: string, userIds: readonly string[]): Promise<Presence[]> {
     const keys = userIds.map((id) => keyOf(orgId, id));
-    const [connected, manual, seen] = await Promise.all([
-      this.store.connected(keys, Date.now()),
-      this.store.getManual(keys),
-      this.store.getLastSeen(keys),
-    ]);
+    const [connected, manual, seen] = await Promise.all([this.store.connected(keys, Date.now()), this.store.getManual(keys), this.store.getLastSeen(keys)]);
     return keys.map((_, i) => ({
       status: manual[i] ?? (connected[i] ? 'ONLINE' : 'OFFLINE'),
       lastSeenAt: seen[i] ? new Date(seen[i]!) : null,
@@ -327,10 +323,7 @@ export class PresenceService {
   /** Users of the org whose presence is not OFFLINE. */
   async onlineUserIds(orgId: string): Promise<string[]> {
     const prefix = keyOf(orgId, '');
-    const [connectedKeys, manual] = await Promise.all([
-      this.store.connectedKeys(prefix, Date.now()),
-      this.store.manualEntries(prefix),
-    ]);
+    const [connectedKeys, manual] = await Promise.all([this.store.connectedKeys(prefix, Date.now()), this.store.manualEntries(prefix)]);
     const online = new Set(connectedKeys);
     for (const [key, status] of manual) {
       if (status === 'OFFLINE') online.delete(key);
@@ -354,10 +347,7 @@ export class PresenceService {
   private async announce(orgId: string, userId: string, user?: UserSnapshot): Promise<Presence> {
     const [presence] = await this.get(orgId, [userId]);
     const event: PresenceEvent = { userId, user, status: presence!.status, lastSeenAt: presence!.lastSeenAt?.toISOString() ?? null };
-    await Promise.all([
-      this.bus.publish(topics.presence(orgId, userId), event),
-      this.bus.publish(topics.orgPresence(orgId), event),
-    ]);
+    await Promise.all([this.bus.publish(topics.presence(orgId, userId), event), this.bus.publish(topics.orgPresence(orgId), event)]);
     return presence!;
   }
 }

@@ -1,7 +1,7 @@
 import { requireViewer } from '../../context.js';
-import { ActorKindEnum, PresenceStatusEnum } from '../../graphql/enums.js';
 import { builder } from '../../graphql/builder.js';
 import { connectionType } from '../../graphql/connection.js';
+import { ActorKindEnum, PresenceStatusEnum } from '../../graphql/enums.js';
 import { viewerIndependent } from '../../graphql/viewer-independent.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
@@ -33,13 +33,15 @@ builder.queryFields((t) => ({
     description: 'The signed-in user (or the user an API key acts as).',
     resolve: async (_root, _args, ctx) => {
       const viewer = requireViewer(ctx);
-      return (await ctx.loaders.user.load(viewer.userId)) ?? {
-        orgId: viewer.orgId,
-        id: viewer.userId,
-        displayName: viewer.displayName,
-        kind: viewer.kind,
-        roles: viewer.roles,
-      };
+      return (
+        (await ctx.loaders.user.load(viewer.userId)) ?? {
+          orgId: viewer.orgId,
+          id: viewer.userId,
+          displayName: viewer.displayName,
+          kind: viewer.kind,
+          roles: viewer.roles,
+        }
+      );
     },
   }),
   user: t.field({

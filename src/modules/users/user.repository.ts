@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, ilike, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { users, type UserRow } from '../../db/schema/index.js';
+import { type UserRow, users } from '../../db/schema/index.js';
 
 /** A user's columns as events carry them (UserSnapshot), for statements that join the sender in. */
 export const USER_SNAPSHOT_COLUMNS = { orgId: users.orgId, id: users.id, displayName: users.displayName, kind: users.kind, roles: users.roles };
@@ -120,14 +120,14 @@ export class UserRepository {
 
   async byIds(orgId: string, ids: readonly string[]): Promise<UserRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(users).where(and(eq(users.orgId, orgId), inArray(users.id, [...ids])));
+    return this.db
+      .select()
+      .from(users)
+      .where(and(eq(users.orgId, orgId), inArray(users.id, [...ids])));
   }
 
   /** Users of the org by id, optionally matching `search` in id or name, optionally among `onlyIds`. */
-  async list(
-    orgId: string,
-    options: { search?: string; onlyIds?: string[]; afterId?: string; limit: number },
-  ): Promise<UserRow[]> {
+  async list(orgId: string, options: { search?: string; onlyIds?: string[]; afterId?: string; limit: number }): Promise<UserRow[]> {
     const conditions = [eq(users.orgId, orgId)];
     if (options.search) {
       const pattern = `%${options.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

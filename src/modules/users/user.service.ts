@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
+import { isAdmin, type Viewer } from '../../auth/viewer.js';
 import type { UserRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
-import { userSnapshot, type UserSnapshot } from '../../pubsub/snapshots.js';
-import { isAdmin, type Viewer } from '../../auth/viewer.js';
-import { parsePageArgs, decodeCursor, encodeCursor, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
+import { decodeCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
+import { type UserSnapshot, userSnapshot } from '../../pubsub/snapshots.js';
 import type { PresenceService } from './presence.service.js';
-import { UserRepository, type ServiceProfile, type UserProfile } from './user.repository.js';
+import type { ServiceProfile, UserProfile, UserRepository } from './user.repository.js';
 
 /** How long a provisioned profile is trusted before the next token refreshes the row. */
 const PROVISION_TTL_MS = 60_000;
@@ -53,9 +53,7 @@ export class UserService {
     const displayName = await this.repo.upsert(profile);
     if (displayName === null) {
       this.log?.warn({ org: profile.orgId, userId: profile.id }, 'refused a token for the id of a built-in account');
-      throw new UnauthenticatedError(
-        `User id "${profile.id}" belongs to a built-in account: sign in with its password (signIn) for a token`,
-      );
+      throw new UnauthenticatedError(`User id "${profile.id}" belongs to a built-in account: sign in with its password (signIn) for a token`);
     }
     if (this.provisioned.size > CACHE_MAX) this.provisioned.clear();
     this.provisioned.set(key, { fingerprint, at: now, displayName });
@@ -127,10 +125,7 @@ export class UserService {
   }
 
   /** The org's users, by id, for people pickers and discovery. */
-  async list(
-    viewer: Viewer,
-    args: PageArgs & { search?: string | null; onlineOnly?: boolean | null },
-  ): Promise<Page<UserRow>> {
+  async list(viewer: Viewer, args: PageArgs & { search?: string | null; onlineOnly?: boolean | null }): Promise<Page<UserRow>> {
     checkText('search', args.search, { max: 200, allowEmpty: true });
     const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeCursor('user', raw));
     const onlyIds = args.onlineOnly ? await this.presence.onlineUserIds(viewer.orgId) : undefined;

@@ -75,15 +75,11 @@ export class WebhookQueue {
     const pollers = Math.min(MAX_POLLERS, this.options.concurrency);
     const batchSize = Math.max(1, Math.floor(this.options.concurrency / pollers));
     for (let i = 0; i < pollers; i++) {
-      const id: string = await boss.work<JobData>(
-        DELIVERY_QUEUE,
-        { batchSize, pollingIntervalSeconds: POLL_SECONDS, includeMetadata: true },
-        async (jobs) => {
-          await Promise.all(jobs.map((job) => this.attempt(boss, job)));
-          // A full batch: there may be more waiting, so fetch again without the pause.
-          if (jobs.length === batchSize) boss.notifyWorker(id);
-        },
-      );
+      const id: string = await boss.work<JobData>(DELIVERY_QUEUE, { batchSize, pollingIntervalSeconds: POLL_SECONDS, includeMetadata: true }, async (jobs) => {
+        await Promise.all(jobs.map((job) => this.attempt(boss, job)));
+        // A full batch: there may be more waiting, so fetch again without the pause.
+        if (jobs.length === batchSize) boss.notifyWorker(id);
+      });
       this.workers.push(id);
     }
   }

@@ -74,7 +74,10 @@ export class WebhookSender {
         const chunks: Buffer[] = [];
         let size = 0;
         const done = () => {
-          const excerpt = Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8').replace(/\uFFFD+$/, '');
+          const excerpt = Buffer.concat(chunks)
+            .subarray(0, EXCERPT_BYTES)
+            .toString('utf8')
+            .replace(/\uFFFD+$/, '');
           finish({ ok: status >= 200 && status < 300, status, excerpt: excerpt || null });
         };
         res.on('data', (chunk: Buffer) => {

@@ -1,11 +1,11 @@
 import { requireViewer } from '../../context.js';
-import { webhookDeliveryStatus, type WebhookDeliveryRow, type WebhookRow } from '../../db/schema/index.js';
+import { type WebhookDeliveryRow, type WebhookRow, webhookDeliveryStatus } from '../../db/schema/index.js';
 import { builder } from '../../graphql/builder.js';
 import { connectionType } from '../../graphql/connection.js';
 import type { WebhookWithSecret } from './webhook.service.js';
 
 const WebhookRef = builder.objectRef<WebhookRow>('Webhook').implement({
-  description: 'Where an org\'s events are POSTed, signed as the Standard Webhooks specification says.',
+  description: "Where an org's events are POSTed, signed as the Standard Webhooks specification says.",
   fields: (t) => ({
     id: t.exposeID('id'),
     url: t.exposeString('url'),
@@ -28,7 +28,7 @@ const WebhookDeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', { va
 const WebhookDeliveryRef = builder.objectRef<WebhookDeliveryRow>('WebhookDelivery').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
-    eventId: t.exposeID('eventId', { description: 'The event\'s id, sent as webhook-id: the same on every attempt.' }),
+    eventId: t.exposeID('eventId', { description: "The event's id, sent as webhook-id: the same on every attempt." }),
     event: t.exposeString('event'),
     status: t.expose('status', { type: WebhookDeliveryStatusEnum }),
     attempts: t.exposeInt('attempts'),
@@ -59,12 +59,12 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
 builder.queryFields((t) => ({
   webhooks: t.field({
     type: [WebhookRef],
-    description: 'The org\'s webhooks (admins and API keys).',
+    description: "The org's webhooks (admins and API keys).",
     resolve: (_root, _args, ctx) => ctx.services.webhooks.list(requireViewer(ctx)),
   }),
   webhookDeliveries: t.field({
     type: WebhookDeliveryConnection,
-    description: 'A webhook\'s delivery log, newest first.',
+    description: "A webhook's delivery log, newest first.",
     args: {
       webhookId: t.arg.id({ required: true }),
       status: t.arg({ type: WebhookDeliveryStatusEnum }),

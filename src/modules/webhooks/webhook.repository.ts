@@ -1,13 +1,6 @@
 import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import type { Database, Db } from '../../db/client.js';
-import {
-  webhookDeliveries,
-  webhookEvents,
-  webhooks,
-  type WebhookDeliveryRow,
-  type WebhookEventRow,
-  type WebhookRow,
-} from '../../db/schema/index.js';
+import { type WebhookDeliveryRow, type WebhookEventRow, type WebhookRow, webhookDeliveries, webhookEvents, webhooks } from '../../db/schema/index.js';
 
 /**
  * Every enabled webhook's org and events (the subscriptions cache). Sent on the driver itself, not
@@ -16,7 +9,9 @@ import {
  */
 export async function enabledSubscriptions(database: Database): Promise<{ orgId: string; events: string[] }[]> {
   const text = 'select org_id as "orgId", events from webhooks where enabled';
-  const result = database.pool ? await database.pool.query<{ orgId: string; events: string[] }>(text) : await database.pglite!.query<{ orgId: string; events: string[] }>(text);
+  const result = database.pool
+    ? await database.pool.query<{ orgId: string; events: string[] }>(text)
+    : await database.pglite!.query<{ orgId: string; events: string[] }>(text);
   return result.rows;
 }
 
@@ -39,7 +34,10 @@ export class WebhookRepository {
   }
 
   async byId(orgId: string, id: string): Promise<WebhookRow | null> {
-    const rows = await this.db.select().from(webhooks).where(and(eq(webhooks.orgId, orgId), eq(webhooks.id, id)));
+    const rows = await this.db
+      .select()
+      .from(webhooks)
+      .where(and(eq(webhooks.orgId, orgId), eq(webhooks.id, id)));
     return rows[0] ?? null;
   }
 
@@ -54,12 +52,20 @@ export class WebhookRepository {
   }
 
   async delete(orgId: string, id: string): Promise<boolean> {
-    const rows = await this.db.delete(webhooks).where(and(eq(webhooks.orgId, orgId), eq(webhooks.id, id))).returning({ id: webhooks.id });
+    const rows = await this.db
+      .delete(webhooks)
+      .where(and(eq(webhooks.orgId, orgId), eq(webhooks.id, id)))
+      .returning({ id: webhooks.id });
     return rows.length > 0;
   }
 
   /** A page of a webhook's deliveries, newest first. */
-  async deliveries(webhookId: string, status: WebhookDeliveryRow['status'] | undefined, after: DeliveryKey | undefined, limit: number): Promise<WebhookDeliveryRow[]> {
+  async deliveries(
+    webhookId: string,
+    status: WebhookDeliveryRow['status'] | undefined,
+    after: DeliveryKey | undefined,
+    limit: number,
+  ): Promise<WebhookDeliveryRow[]> {
     return this.db
       .select()
       .from(webhookDeliveries)
@@ -77,7 +83,10 @@ export class WebhookRepository {
   }
 
   async delivery(orgId: string, id: string): Promise<WebhookDeliveryRow | null> {
-    const rows = await this.db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.orgId, orgId), eq(webhookDeliveries.id, id)));
+    const rows = await this.db
+      .select()
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.orgId, orgId), eq(webhookDeliveries.id, id)));
     return rows[0] ?? null;
   }
 
@@ -135,10 +144,7 @@ export class WebhookRepository {
 
   /** Ends a delivery without sending it. */
   async abandon(id: string, excerpt: string): Promise<void> {
-    await this.db
-      .update(webhookDeliveries)
-      .set({ status: 'FAILED', responseExcerpt: excerpt, nextAttemptAt: null })
-      .where(eq(webhookDeliveries.id, id));
+    await this.db.update(webhookDeliveries).set({ status: 'FAILED', responseExcerpt: excerpt, nextAttemptAt: null }).where(eq(webhookDeliveries.id, id));
   }
 
   /**
@@ -147,11 +153,7 @@ export class WebhookRepository {
    */
   async reopen(id: string): Promise<WebhookDeliveryRow> {
     return this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(webhookDeliveries)
-        .set({ status: 'PENDING', nextAttemptAt: sql`now()` })
-        .where(eq(webhookDeliveries.id, id))
-        .returning();
+      const [row] = await tx.update(webhookDeliveries).set({ status: 'PENDING', nextAttemptAt: sql`now()` }).where(eq(webhookDeliveries.id, id)).returning();
       await tx.execute(sql`select webhook_enqueue(array[${id}]::uuid[])`);
       return row!;
     });

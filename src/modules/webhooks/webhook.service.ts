@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isAdmin, type Viewer } from '../../auth/viewer.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, decodeCursor, encodeCursor, parsePageArgs, trimPage, type Page, type PageArgs } from '../../lib/paging.js';
+import { cursorDate, decodeCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
 import { isUuid } from '../../lib/validate.js';
 import { isWebhookEvent } from './event-types.js';
 import type { WebhookQueue } from './queue.js';
@@ -82,11 +82,7 @@ export class WebhookService {
   }
 
   /** A webhook's delivery log, newest first. */
-  async deliveries(
-    viewer: Viewer,
-    webhookId: string,
-    args: PageArgs & { status?: WebhookDeliveryRow['status'] | null },
-  ): Promise<Page<WebhookDeliveryRow>> {
+  async deliveries(viewer: Viewer, webhookId: string, args: PageArgs & { status?: WebhookDeliveryRow['status'] | null }): Promise<Page<WebhookDeliveryRow>> {
     requireManager(viewer);
     const request = parsePageArgs({ first: args.first, after: args.after }, decodeDeliveryCursor);
     if (!isUuid(webhookId) || !(await this.repo.byId(viewer.orgId, webhookId))) throw new NotFoundError('Webhook');
@@ -130,7 +126,13 @@ function checkEvents(events: readonly string[]): string[] {
   if (events.length > MAX_EVENTS) throw new BadInputError(`\`events\` takes at most ${MAX_EVENTS} names`, 'events');
   const unknown = events.filter((e) => !isWebhookEvent(e));
   if (unknown.length) {
-    throw new BadInputError(`Unknown event ${unknown.slice(0, 5).map((e) => JSON.stringify(e.slice(0, 100))).join(', ')}`, 'events');
+    throw new BadInputError(
+      `Unknown event ${unknown
+        .slice(0, 5)
+        .map((e) => JSON.stringify(e.slice(0, 100)))
+        .join(', ')}`,
+      'events',
+    );
   }
   return [...new Set(events)];
 }

@@ -3,7 +3,7 @@ import './styles.css';
 import { startChat } from './chat.js';
 import { SignIn } from './components/sign-in.js';
 import { byId } from './dom.js';
-import { clearSession, loadSession, saveSession, type Session } from './session.js';
+import { clearSession, loadSession, type Session, saveSession } from './session.js';
 
 const endpoint = new URL('/graphql', location.href).toString();
 const chatView = byId('chat-view');

@@ -56,7 +56,12 @@ export function sessionFromToken(token: string): Session {
   if (parts.length !== 3) throw new Error('That does not look like a JWT (three parts separated by dots)');
   let claims: { sub?: unknown; name?: unknown; org?: unknown; exp?: unknown };
   try {
-    const json = atob(parts[1]!.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(parts[1]!.length / 4) * 4, '='));
+    const json = atob(
+      parts[1]!
+        .replace(/-/g, '+')
+        .replace(/_/g, '/')
+        .padEnd(Math.ceil(parts[1]!.length / 4) * 4, '='),
+    );
     claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
   } catch {
     throw new Error('The token’s payload cannot be read');

@@ -1,12 +1,12 @@
 import {
-  WebConversationDocument,
-  WebConversationsDocument,
-  WebMessagesDocument,
   type ExpertRequestFieldsFragment,
   type PresenceStatus,
+  WebConversationDocument,
   type WebConversationFragment,
+  WebConversationsDocument,
+  WebMessagesDocument,
 } from '../../client/generated/graphql.js';
-import { createSwitchboardClient, SwitchboardError, type Message, type SwitchboardClient } from '../../client/index.js';
+import { createSwitchboardClient, type Message, type SwitchboardClient, SwitchboardError } from '../../client/index.js';
 import type { Session } from './session.js';
 import { fromHistory, fromLive, type ViewMessage } from './view-message.js';
 
@@ -492,7 +492,11 @@ export class ChatStore {
 
   private setTyping(open: Opened, userId: string, isTyping: boolean): void {
     clearTimeout(open.typing.get(userId));
-    if (isTyping) open.typing.set(userId, setTimeout(() => this.setTyping(open, userId, false), TYPING_SHOWN_MS));
+    if (isTyping)
+      open.typing.set(
+        userId,
+        setTimeout(() => this.setTyping(open, userId, false), TYPING_SHOWN_MS),
+      );
     else open.typing.delete(userId);
     if (this.opened === open) this.emit('typing');
   }

@@ -28,7 +28,12 @@ export function heapByConstructor(file: string): Map<string, { count: number; si
 }
 
 /** What grew between two snapshots, per socket added, biggest first. */
-export function heapGrowth(before: Map<string, { count: number; size: number }>, after: Map<string, { count: number; size: number }>, sockets: number, top = 20) {
+export function heapGrowth(
+  before: Map<string, { count: number; size: number }>,
+  after: Map<string, { count: number; size: number }>,
+  sockets: number,
+  top = 20,
+) {
   const rows: { key: string; perSocketBytes: number; perSocketCount: number }[] = [];
   for (const [key, a] of after) {
     const b = before.get(key) ?? { count: 0, size: 0 };

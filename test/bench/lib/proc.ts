@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -179,7 +179,7 @@ export function cpuMeter(processes: Record<string, number | number[]>, workerPid
     const m1 = machineCpu();
     const out: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) out[k] = pctOf(safe(pid) - start[k]!);
-    if (wPids.length) out.loadWorkers = pctOf(wPids.reduce((n, pid, i) => n + ((one(pid) - wStart[i]!) || 0), 0));
+    if (wPids.length) out.loadWorkers = pctOf(wPids.reduce((n, pid, i) => n + (one(pid) - wStart[i]! || 0), 0));
     out.postgres = pctOf(groupCpuMs('postgres') - pgStart);
     out.redis = pctOf(groupCpuMs('redis-server') - redisStart);
     const share = (jiffies: number) => Math.round((jiffies / Math.max(1, m1.total - m0.total)) * 100 * os.cpus().length);
@@ -332,7 +332,13 @@ export async function startServerProcess(options: {
     child,
     pids: () => {
       try {
-        return [child.pid!, ...execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number)];
+        return [
+          child.pid!,
+          ...execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+            .split('\n')
+            .filter(Boolean)
+            .map(Number),
+        ];
       } catch {
         return [child.pid!];
       }

@@ -3,10 +3,11 @@
  * lean keep-alive connection (lib/raw-http.ts); the publishers use a node:http Agent. Latencies are
  * measured around each request, in milliseconds.
  */
+
+import { type ClosedResult, closedLoops } from '../lib/closed-loop.js';
 import { HttpClient } from '../lib/http.js';
-import { RawHttpConnection } from '../lib/raw-http.js';
 import { Q1_MESSAGES, SEND_MESSAGE } from '../lib/queries.js';
-import { closedLoops, type ClosedResult } from '../lib/closed-loop.js';
+import { RawHttpConnection } from '../lib/raw-http.js';
 import { serveRpc } from '../lib/rpc.js';
 import { nowMs, Samples, sleep } from '../lib/stats.js';
 

@@ -14,13 +14,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { fillPlaceholders } from 'drizzle-orm';
-import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
 import { ROW_TYPES } from '../../../src/db/client.js';
-import { pageStatement } from '../../../src/modules/messages/message-history.repository.js';
 import { INSERT_BATCH_STATEMENT, insertBatchQuery, insertBatchValues } from '../../../src/modules/messages/message.repository.js';
+import { pageStatement } from '../../../src/modules/messages/message-history.repository.js';
+import { type ClosedResult, closedLoops } from '../lib/closed-loop.js';
 import { serveRpc } from '../lib/rpc.js';
-import { closedLoops, type ClosedResult } from '../lib/closed-loop.js';
 
 const WORKER = process.env.BENCH_WORKER ?? 'pg';
 
@@ -28,7 +28,17 @@ type PgLoop = { cls: string; userId: string; conversations: string[] };
 type Params = { databaseUrl: string; poolMax: number; kind: 'insert' | 'query'; orgId: string; loops: PgLoop[]; warmupMs: number; durationMs: number };
 
 /** MessageHistory's statement for `last: n` without cursors or filters, as the server builds it. */
-const PAGE = pageStatement({ forward: false, after: false, before: false, since: false, until: false, topLevel: false, senderId: false, priority: false, kind: false });
+const PAGE = pageStatement({
+  forward: false,
+  after: false,
+  before: false,
+  since: false,
+  until: false,
+  topLevel: false,
+  senderId: false,
+  priority: false,
+  kind: false,
+});
 
 /** MessageRepository's send statement, as the server builds it. */
 const INSERT = insertBatchQuery(drizzle.mock()).toSQL();

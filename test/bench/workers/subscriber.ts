@@ -4,7 +4,7 @@
  * broadcast server (the ceiling). Each socket counts what it receives for the current run, checks
  * seq order, and records send-to-receive latency from the send time in the message metadata.
  */
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { MESSAGE_ADDED, MESSAGE_ADDED_MINIMAL } from '../lib/queries.js';
 import { serveRpc } from '../lib/rpc.js';
@@ -55,7 +55,7 @@ function onMessage(s: Sock, m: Msg | undefined) {
 }
 
 const noteError = (e: unknown) => {
-  if (errorSamples.length < 5) errorSamples.push(typeof e === 'string' ? e : JSON.stringify(e) ?? String(e));
+  if (errorSamples.length < 5) errorSamples.push(typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e)));
 };
 
 let selection = MESSAGE_ADDED;

@@ -4,9 +4,10 @@
  * every socket of the room (`ws://host:port/?room=<id>`). Started as its own process, like the
  * real server, so the same subscriber workers and the same memory reading apply.
  */
-import { createServer } from 'node:http';
+
 import { randomUUID } from 'node:crypto';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { createServer } from 'node:http';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 const rooms = new Map<string, { seq: number; sockets: Set<WebSocket> }>();
 const room = (id: string) => {

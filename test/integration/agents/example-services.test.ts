@@ -1,9 +1,9 @@
-import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessageStreamDocument } from '../../../src/client/generated/graphql.js';
-import { createSwitchboardClient, type SwitchboardClient } from '../../../src/client/index.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MessageStreamDocument } from '../../../src/client/generated/graphql.js';
+import { createSwitchboardClient, type SwitchboardClient } from '../../../src/client/index.js';
 import { openAiAnswer, startAssistant } from '../../../src/examples/assistant.js';
 import { startSensor } from '../../../src/examples/sensor.js';
 import { startServer, type TestServer } from '../../kit/server.js';

@@ -3,10 +3,10 @@ import {
   ControlEventsDocument,
   CreateConversationDocument,
   SendControlDocument,
-  ViewerDocument,
   type SendControlMutation,
+  ViewerDocument,
 } from '../../../src/client/generated/graphql.js';
-import { dataOf, startServer, type GqlResult, type TestServer } from '../../kit/server.js';
+import { dataOf, type GqlResult, startServer, type TestServer } from '../../kit/server.js';
 import type { Backend } from '../../kit/services.js';
 
 export type AgentWorld = {
@@ -43,7 +43,6 @@ export async function agentWorld(backend: Backend): Promise<AgentWorld> {
         }),
       ).createConversation.id,
     control: (as, conversationId, input) => server.gql(as, SendControlDocument, { conversationId, input: input as never }),
-    controlCount: async (conversationId) =>
-      dataOf(await server.gql(user, ControlEventsDocument, { conversationId })).controlEvents.nodes.length,
+    controlCount: async (conversationId) => dataOf(await server.gql(user, ControlEventsDocument, { conversationId })).controlEvents.nodes.length,
   };
 }

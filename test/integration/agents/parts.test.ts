@@ -1,26 +1,26 @@
 // Structured answers: ordered parts appended to a stream, delivered with their index, caught up
 // for late subscribers and after lost events, kept by the completed message; bad parts refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyChunk, type MessagePart } from '../../../src/client/index.js';
 import {
   AppendMessageChunkDocument,
   AppendMessagePartDocument,
   CompleteMessageDocument,
   CreateConversationDocument,
-  MessagesDocument,
+  type MessagePartInput,
   MessageStreamDocument,
+  type MessageStreamSubscription,
+  MessagesDocument,
   StartMessageDocument,
   ViewerDocument,
-  type MessagePartInput,
-  type MessageStreamSubscription,
 } from '../../../src/client/generated/graphql.js';
+import { applyChunk, type MessagePart } from '../../../src/client/index.js';
 import { LIMITS } from '../../../src/lib/validate.js';
 import { AnswerStreamRepository } from '../../../src/modules/agents/answer-stream.repository.js';
+import { freshOrg, UNLIMITED_ENV } from '../../kit/realtime.js';
 import { codeOf, dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
-import { collect, type Collector } from '../../kit/subscriptions.js';
-import { freshOrg, UNLIMITED_ENV } from '../../kit/realtime.js';
-import { agentWorld, type AgentWorld } from './helpers.js';
+import { type Collector, collect } from '../../kit/subscriptions.js';
+import { type AgentWorld, agentWorld } from './helpers.js';
 
 type Chunk = MessageStreamSubscription['messageStream'];
 
@@ -54,7 +54,12 @@ const compact = (parts: readonly MessagePart[]) =>
   parts.map((p) => Object.fromEntries(Object.entries(p).filter(([key, v]) => v !== null && key !== '__typename')));
 /** What a subscriber rebuilds of one stream, folding its events in order. */
 const fold = (events: { messageStream: Chunk }[], messageId: string) =>
-  compact(events.map((e) => e.messageStream).filter((c) => c.messageId === messageId).reduce<MessagePart[]>((parts, c) => applyChunk(parts, c), []));
+  compact(
+    events
+      .map((e) => e.messageStream)
+      .filter((c) => c.messageId === messageId)
+      .reduce<MessagePart[]>((parts, c) => applyChunk(parts, c), []),
+  );
 /** What a text-only subscriber rebuilds from offset and chunk. */
 const rebuildText = (events: { messageStream: Chunk }[]) => {
   let text: string[] = [];
@@ -154,7 +159,17 @@ describe.each(backends)('structured answers on %s', (backend) => {
     // Two appends whose events are lost: stored, never published.
     const repo = new AnswerStreamRepository(server.app.services.database.db);
     await repo.appendPart(stream.id, 1, [{ type: 'TEXT', text: 'one two ' }], 'two ', 4, LIMITS.contentChars);
-    await repo.appendPart(stream.id, 2, [{ type: 'TEXT', text: 'one two ' }, { type: 'DATA', data: 3 }], '', 0, LIMITS.contentChars);
+    await repo.appendPart(
+      stream.id,
+      2,
+      [
+        { type: 'TEXT', text: 'one two ' },
+        { type: 'DATA', data: 3 },
+      ],
+      '',
+      0,
+      LIMITS.contentChars,
+    );
     dataOf(await append(stream.id, { type: 'TEXT', text: 'four' }));
     dataOf(await server.gql(agent, CompleteMessageDocument, { id: stream.id }));
     const events = await sub.waitFor(2 + 2 + 1 + 1);
@@ -226,9 +241,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('structured answers acros
     const user = await a.token('uma', { org, name: 'Uma' });
     const agent = await a.token('assistant', { org, kind: 'agent', name: 'Assistant' });
     dataOf(await a.gql(agent, ViewerDocument));
-    const c = dataOf(
-      await a.gql(user, CreateConversationDocument, { input: { type: 'GROUP', name: 'two', participantIds: ['assistant'] } }),
-    ).createConversation.id;
+    const c = dataOf(await a.gql(user, CreateConversationDocument, { input: { type: 'GROUP', name: 'two', participantIds: ['assistant'] } })).createConversation
+      .id;
     const stream = dataOf(await a.gql(agent, StartMessageDocument, { input: { conversationId: c, runId: 'r1' } })).startMessage;
     const early = collect(b.ws(user), MessageStreamDocument, { conversationId: c });
     await early.waitFor(1);

@@ -19,9 +19,9 @@ import {
   HandBackToAgentDocument,
   LeaveConversationDocument,
   MessageAddedDocument,
+  MessageStreamDocument,
   MessagesDocument,
   MessagesFilteredDocument,
-  MessageStreamDocument,
   RemoveParticipantDocument,
   RequestExpertDocument,
   SendControlDocument,
@@ -39,7 +39,10 @@ const UpdatedWithSender = parse(`
   subscription UpdatedWithSender($conversationId: ID!) {
     messageUpdated(conversationId: $conversationId) { id preemptedBy sender { id displayName } }
   }
-`) as TypedDocumentNode<{ messageUpdated: { id: string; preemptedBy: string | null; sender: { id: string; displayName: string } } }, { conversationId: string }>;
+`) as TypedDocumentNode<
+  { messageUpdated: { id: string; preemptedBy: string | null; sender: { id: string; displayName: string } } },
+  { conversationId: string }
+>;
 
 describe.each(backends)('agents and experts on %s', (backend) => {
   let server: TestServer;
@@ -262,9 +265,8 @@ describe.each(backends)('agents and experts on %s', (backend) => {
   });
 
   it('audits each read and write of an expert: edits, deletes, streamed answers, replaying subscriptions; live deliveries are no entries', async () => {
-    const c = dataOf(
-      await server.gql(user, CreateConversationDocument, { input: { type: 'GROUP', name: 'audited', participantIds: ['erin', 'assistant'] } }),
-    ).createConversation.id;
+    const c = dataOf(await server.gql(user, CreateConversationDocument, { input: { type: 'GROUP', name: 'audited', participantIds: ['erin', 'assistant'] } }))
+      .createConversation.id;
     const entries = async () =>
       (await server.app.services.audit.list('default', { limit: 1000 }))
         .filter((e) => e.conversationId === c)

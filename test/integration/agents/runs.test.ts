@@ -7,8 +7,8 @@ import {
   CompleteRunDocument,
   ConversationRunsDocument,
   FailRunDocument,
-  MessagesDocument,
   MessageStreamDocument,
+  MessagesDocument,
   RunsDocument,
   SendMessageDocument,
   StartMessageDocument,
@@ -19,7 +19,7 @@ import type { DomainEventMap } from '../../../src/events/domain-events.js';
 import { codeOf, dataOf, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 import { collect } from '../../kit/subscriptions.js';
-import { agentWorld, type AgentWorld } from './helpers.js';
+import { type AgentWorld, agentWorld } from './helpers.js';
 
 describe.each(backends)('agent runs on %s', (backend) => {
   let server: TestServer;
@@ -44,8 +44,7 @@ describe.each(backends)('agent runs on %s', (backend) => {
   const control: AgentWorld['control'] = (...args) => world.control(...args);
   const says = (conversationId: string, runId: string, content: string, as = agent) =>
     server.gql(as, SendMessageDocument, { input: { conversationId, content, runId, interruptible: true } });
-  const start = (conversationId: string, runId: string, content = '') =>
-    server.gql(agent, StartMessageDocument, { input: { conversationId, runId, content } });
+  const start = (conversationId: string, runId: string, content = '') => server.gql(agent, StartMessageDocument, { input: { conversationId, runId, content } });
   const controlCount = (conversationId: string) => world.controlCount(conversationId);
 
   it('completeRun ends a run: no more output or steering, out of activeRuns, listed as COMPLETED', async () => {

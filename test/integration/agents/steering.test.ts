@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AppendMessageChunkDocument,
   CompleteRunDocument,
-  MessagesDocument,
   MessageStreamDocument,
+  MessagesDocument,
   RunsDocument,
   SendMessageDocument,
   StartMessageDocument,
@@ -14,7 +14,7 @@ import {
 import { codeOf, dataOf, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 import { collect } from '../../kit/subscriptions.js';
-import { agentWorld, type AgentWorld } from './helpers.js';
+import { type AgentWorld, agentWorld } from './helpers.js';
 
 describe.each(backends)('steering agent runs on %s', (backend) => {
   let server: TestServer;

@@ -1,7 +1,7 @@
-import { decodeJwt, SignJWT } from 'jose';
 import { and, eq } from 'drizzle-orm';
+import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignInDocument, SignUpDocument, ViewerDocument, CreateConversationDocument } from '../../../src/client/generated/graphql.js';
+import { CreateConversationDocument, SignInDocument, SignUpDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
 import { ConfigError, loadConfig } from '../../../src/config.js';
 import { accounts, users } from '../../../src/db/schema/index.js';
 import { hashPassword, verifyPassword } from '../../../src/modules/accounts/password.js';
@@ -59,8 +59,7 @@ describe.each(backends)('built-in accounts on %s', (backend) => {
   });
   afterAll(() => server?.stop());
 
-  const signUp = (input: { userId: string; password: string; displayName: string; org?: string }) =>
-    server.gql(null, SignUpDocument, { input });
+  const signUp = (input: { userId: string; password: string; displayName: string; org?: string }) => server.gql(null, SignUpDocument, { input });
   const signIn = (input: { userId: string; password: string; org?: string }) => server.gql(null, SignInDocument, { input });
 
   it('signs up: a user, a stored hash and a token that works for HTTP', async () => {
@@ -113,9 +112,7 @@ describe.each(backends)('built-in accounts on %s', (backend) => {
   });
 
   it('keeps concurrent sign-ups of one id to a single account', async () => {
-    const results = await Promise.all(
-      [1, 2, 3].map((n) => signUp({ userId: 'racer', password: `${PASSWORD} ${n}`, displayName: `Racer ${n}` })),
-    );
+    const results = await Promise.all([1, 2, 3].map((n) => signUp({ userId: 'racer', password: `${PASSWORD} ${n}`, displayName: `Racer ${n}` })));
     expect(results.filter((r) => !r.errors).length).toBe(1);
     expect(results.filter((r) => codeOf(r) === 'CONFLICT').length).toBe(2);
   });
@@ -183,7 +180,10 @@ describe.each(backends)('built-in accounts on %s', (backend) => {
     expect(codeOf(refused)).toBe('UNAUTHENTICATED');
     expect(refused.errors![0]!.message).toMatch(/built-in account/);
     // ... so the account never gets the roles that token carried.
-    const [row] = await server.app.services.database.db.select().from(users).where(and(eq(users.orgId, 'default'), eq(users.id, 'frank')));
+    const [row] = await server.app.services.database.db
+      .select()
+      .from(users)
+      .where(and(eq(users.orgId, 'default'), eq(users.id, 'frank')));
     expect(row).toMatchObject({ displayName: 'Not Frank', roles: [], source: 'ACCOUNT' });
     const { signIn: again } = dataOf(await signIn({ userId: 'frank', password: PASSWORD }));
     expect(again.user.roles).toEqual([]);
@@ -193,7 +193,7 @@ describe.each(backends)('built-in accounts on %s', (backend) => {
     }
   });
 
-  it('reads an account token\'s viewer from the account\'s row, never from its claims', async () => {
+  it("reads an account token's viewer from the account's row, never from its claims", async () => {
     dataOf(await signUp({ userId: 'gwen', password: PASSWORD, displayName: 'Gwen' }));
     const now = Math.floor(Date.now() / 1000);
     const sign = (claims: Record<string, unknown>) =>

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { print } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConversationDocument,
   ConversationsDocument,
@@ -15,13 +15,12 @@ import {
   SendMessageDocument,
   ViewerDocument,
 } from '../../../src/client/generated/graphql.js';
-import { REVOCATION_DELAY_MS } from '../../../src/auth/api-keys.js';
 import { apiKeys, users as usersTable } from '../../../src/db/schema/index.js';
 import { nextClose } from '../../kit/realtime.js';
-import { activeSubscriptions, dataOf, startServer, type TestServer } from '../../kit/server.js';
-import { collect, eventually } from '../../kit/subscriptions.js';
-import { backends, createTestDatabase } from '../../kit/services.js';
 import { conversationOf, createApiKey, createGroup, expectCode, send, users } from '../../kit/requests.js';
+import { activeSubscriptions, dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends, createTestDatabase } from '../../kit/services.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
 
 const run = promisify(execFile);
 
@@ -34,7 +33,12 @@ describe.each(backends)('core API keys on %s', (backend) => {
 
   const actAsRows = (orgId: string) => server.app.services.audit.list(orgId, { limit: 1000, action: 'act_as' });
   const rowOf = async (orgId: string, id: string) =>
-    (await server.app.services.database.db.select().from(usersTable).where(and(eq(usersTable.orgId, orgId), eq(usersTable.id, id))))[0];
+    (
+      await server.app.services.database.db
+        .select()
+        .from(usersTable)
+        .where(and(eq(usersTable.orgId, orgId), eq(usersTable.id, id)))
+    )[0];
 
   it('authenticates as the key’s own service user, without an audit entry', async () => {
     const { key, row } = await createApiKey(server, { orgId: 'default', name: 'notifier', userId: 'notifier-bot' });
@@ -47,7 +51,7 @@ describe.each(backends)('core API keys on %s', (backend) => {
     expect(await rowOf('default', 'notifier-bot')).toMatchObject({ kind: 'AGENT', source: 'SERVICE' });
   });
 
-  it('makes a service of the key\'s user only when the key creates it or finds a placeholder', async () => {
+  it("makes a service of the key's user only when the key creates it or finds a placeholder", async () => {
     const { alice } = await users(server, ['alice']);
     await createGroup(server, alice, ['placeholder-bot'], 'adopted');
     expect(await rowOf('default', 'placeholder-bot')).toMatchObject({ source: 'PLACEHOLDER' });
@@ -109,14 +113,11 @@ describe.each(backends)('core API keys on %s', (backend) => {
     expect(dataOf(await server.gql({ apiKey: key, actAs: 'bob' }, ConversationDocument, { id: conv })).conversation?.id).toBe(conv);
     await users(server, ['stranger']);
     expectCode(await server.gql({ apiKey: key, actAs: 'stranger' }, ConversationDocument, { id: conv }), 'FORBIDDEN');
-    expectCode(
-      await server.gql({ apiKey: key, actAs: 'stranger' }, SendMessageDocument, { input: { conversationId: conv, content: 'x' } }),
-      'FORBIDDEN',
-    );
+    expectCode(await server.gql({ apiKey: key, actAs: 'stranger' }, SendMessageDocument, { input: { conversationId: conv, content: 'x' } }), 'FORBIDDEN');
     expect((await conversationOf(server, alice, conv)).lastSeq).toBe(0);
   });
 
-  it('refuses to act as an id that is no user of the key\'s org (UNAUTHENTICATED, socket 4403), creating and auditing nothing', async () => {
+  it("refuses to act as an id that is no user of the key's org (UNAUTHENTICATED, socket 4403), creating and auditing nothing", async () => {
     await users(server, ['acme-only'], { org: 'acme' });
     const { key } = await createApiKey(server, { orgId: 'default', name: 'careful-bot' });
     const before = (await actAsRows('default')).length;
@@ -237,13 +238,15 @@ describe.each(backends)('npm run apikey on %s', (backend) => {
   afterAll(() => cleanup?.());
 
   const cli = (...args: string[]) => run('npm', ['run', 'apikey', '--', ...args], { env, cwd: process.cwd() });
-  const serverOnSameDatabase = () =>
-    startServer(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { env: { DATA_DIR: env.DATA_DIR! } });
+  const serverOnSameDatabase = () => startServer(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { env: { DATA_DIR: env.DATA_DIR! } });
 
   // Three CLI runs (tsx start-up, migrations) and two server starts: slow on a busy machine.
   it('creates a key that authenticates and acts as users; list shows it; revoke ends it', async () => {
     const created = await cli('create', '--name', 'ci-bot', '--org', 'acme', '--display-name', 'CI Bot');
-    const key = created.stdout.split('\n').find((line) => line.startsWith('sbk_'))?.trim();
+    const key = created.stdout
+      .split('\n')
+      .find((line) => line.startsWith('sbk_'))
+      ?.trim();
     expect(key, created.stdout + created.stderr).toMatch(/^sbk_[A-Za-z0-9_-]{43}$/);
     const id = /created API key ([0-9a-f-]{36})/.exec(created.stderr)?.[1];
     expect(id, created.stderr).toBeDefined();
@@ -252,7 +255,10 @@ describe.each(backends)('npm run apikey on %s', (backend) => {
     try {
       const { viewer } = dataOf(await server.gql({ apiKey: key! }, ViewerDocument));
       expect(viewer).toMatchObject({ id: 'ci-bot', displayName: 'CI Bot', kind: 'AGENT' });
-      const [own] = await server.app.services.database.db.select().from(usersTable).where(and(eq(usersTable.orgId, 'acme'), eq(usersTable.id, 'ci-bot')));
+      const [own] = await server.app.services.database.db
+        .select()
+        .from(usersTable)
+        .where(and(eq(usersTable.orgId, 'acme'), eq(usersTable.id, 'ci-bot')));
       expect(own!.source).toBe('SERVICE');
       dataOf(await server.gql(await server.token('operator', { org: 'acme' }), ViewerDocument));
       const asUser = dataOf(await server.gql({ apiKey: key!, actAs: 'operator' }, ViewerDocument)).viewer;

@@ -21,10 +21,10 @@ import {
   UserDocument,
   ViewerDocument,
 } from '../../../src/client/generated/graphql.js';
-import { activeSubscriptions, dataOf, startServer, type Auth, type TestServer } from '../../kit/server.js';
-import { collect, eventually } from '../../kit/subscriptions.js';
-import { backends } from '../../kit/services.js';
 import { allMessages, conversationOf, createGroup, expectCode, lastSeqOf, send, users } from '../../kit/requests.js';
+import { type Auth, activeSubscriptions, dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
+import { collect, eventually } from '../../kit/subscriptions.js';
 
 describe.each(backends)('core auth on %s', (backend) => {
   let server: TestServer;
@@ -41,10 +41,7 @@ describe.each(backends)('core auth on %s', (backend) => {
     it('answers UNAUTHENTICATED without credentials, for queries and mutations alike', async () => {
       expectCode(await server.gql(null, ViewerDocument), 'UNAUTHENTICATED');
       expectCode(await server.gql(null, ConversationsDocument, {}), 'UNAUTHENTICATED');
-      expectCode(
-        await server.gql(null, SendMessageDocument, { input: { conversationId: crypto.randomUUID(), content: 'hi' } }),
-        'UNAUTHENTICATED',
-      );
+      expectCode(await server.gql(null, SendMessageDocument, { input: { conversationId: crypto.randomUUID(), content: 'hi' } }), 'UNAUTHENTICATED');
     });
 
     it('answers UNAUTHENTICATED for a bad or expired token and provisions nobody', async () => {
@@ -56,7 +53,10 @@ describe.each(backends)('core auth on %s', (backend) => {
         ['expired (absolute exp)', await sign({ sub: 'forger', exp: now - 3600 })],
         ['no sub', await sign({ exp: now + 3600 })],
         ['no exp', await sign({ sub: 'forger' })],
-        ['alg none', `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'forger', exp: now + 3600 })).toString('base64url')}.`],
+        [
+          'alg none',
+          `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'forger', exp: now + 3600 })).toString('base64url')}.`,
+        ],
         ['alg HS512', await sign({ sub: 'forger', exp: now + 3600 }, server.secret, 'HS512')],
         ['bad kind claim', await sign({ sub: 'forger', exp: now + 3600, kind: 'root' })],
         ['NUL in sub', await sign({ sub: 'forger\u0000', exp: now + 3600 })],
@@ -172,7 +172,10 @@ describe.each(backends)('core auth on %s', (backend) => {
       for (const [name, result] of Object.entries(attempts)) {
         expect(result.errors?.[0]?.extensions?.code, name).toBe(code);
         expectCode(result, code);
-        expect(Object.values(result.data ?? {}).filter((v) => v !== null), name).toEqual([]);
+        expect(
+          Object.values(result.data ?? {}).filter((v) => v !== null),
+          name,
+        ).toEqual([]);
       }
       // Nothing changed.
       const after = await conversationOf(server, alice, conv);

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
+import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignUpDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
 import { users } from '../../../src/db/schema/index.js';
 import { rawSocket } from '../../kit/realtime.js';
@@ -60,13 +60,19 @@ describe('JWKS tokens', () => {
 
   it('never adopts a built-in account: its id is UNAUTHENTICATED (logged), even with the account marker', async () => {
     dataOf(await server.gql(null, SignUpDocument, { input: { userId: 'jo', password: 'jo password 1', displayName: 'Someone' } }));
-    for (const claims of [{ org: 'default', roles: ['admin'] }, { org: 'default', roles: ['admin'], sb_account: true }]) {
+    for (const claims of [
+      { org: 'default', roles: ['admin'] },
+      { org: 'default', roles: ['admin'], sb_account: true },
+    ]) {
       const result = await server.gql(await sign('RS256', 'rsa-1', rsa.privateKey, claims, 'jo'), ViewerDocument);
       expect(codeOf(result)).toBe('UNAUTHENTICATED');
       expect(result.errors![0]!.message).toMatch(/built-in account/);
     }
     expect(logged.lines).toContainEqual(expect.objectContaining({ level: 40, userId: 'jo', msg: expect.stringMatching(/built-in account/) }));
-    const [row] = await server.app.services.database.db.select().from(users).where(and(eq(users.orgId, 'default'), eq(users.id, 'jo')));
+    const [row] = await server.app.services.database.db
+      .select()
+      .from(users)
+      .where(and(eq(users.orgId, 'default'), eq(users.id, 'jo')));
     expect(row).toMatchObject({ displayName: 'Someone', roles: [], source: 'ACCOUNT' });
     // The marker means nothing on an identity provider's token: it is provisioned like any other.
     const marked = await sign('ES256', 'ec-1', ec.privateKey, { org: 'default', name: 'Kit', sb_account: true }, 'kit');

@@ -2,7 +2,7 @@
 // nobody), WebSocket closes with 4403 at connection_init. The server requires an issuer and an
 // audience here, so that those checks are exercised too.
 import { sql } from 'drizzle-orm';
-import { generateKeyPair, SignJWT, type JWTPayload } from 'jose';
+import { generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypingDocument } from '../../../src/client/generated/graphql.js';
 import { nextClose } from '../../kit/realtime.js';
@@ -64,7 +64,14 @@ describe('JWT matrix on HTTP and WebSocket', () => {
         return `${header}.${b64({ sub: 'admin', iss: ISSUER, aud: AUDIENCE, exp: now() + 3600, roles: ['admin'] })}.${signature}`;
       },
     ],
-    ['a signature by another secret', () => new SignJWT({ sub: 'mallory', iss: ISSUER, aud: AUDIENCE }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('y'.repeat(40)))],
+    [
+      'a signature by another secret',
+      () =>
+        new SignJWT({ sub: 'mallory', iss: ISSUER, aud: AUDIENCE })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime('1h')
+          .sign(new TextEncoder().encode('y'.repeat(40))),
+    ],
     ['garbage', async () => 'a.b.c'],
   ];
 
@@ -106,7 +113,9 @@ describe('JWT matrix on HTTP and WebSocket', () => {
   }
 
   it('provisioned none of the refused identities', async () => {
-    const { rows } = (await server.app.services.database.db.execute(sql`SELECT id FROM users WHERE id IN ('mallory', 'admin', 'valid-user')`)) as unknown as { rows: { id: string }[] };
+    const { rows } = (await server.app.services.database.db.execute(sql`SELECT id FROM users WHERE id IN ('mallory', 'admin', 'valid-user')`)) as unknown as {
+      rows: { id: string }[];
+    };
     // Only the control case's user exists.
     expect(rows).toEqual([{ id: 'valid-user' }]);
   });

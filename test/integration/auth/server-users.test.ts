@@ -2,11 +2,11 @@
 // key's org has.
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpsertUsersDocument, ViewerDocument, type UpsertUserInput } from '../../../src/client/generated/graphql.js';
+import { type UpsertUserInput, UpsertUsersDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
 import { users as usersTable } from '../../../src/db/schema/index.js';
+import { createApiKey, createGroup, expectCode, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { createApiKey, createGroup, expectCode, users } from '../../kit/requests.js';
 
 describe.each(backends)('server-side users on %s', (backend) => {
   let server: TestServer;
@@ -25,7 +25,12 @@ describe.each(backends)('server-side users on %s', (backend) => {
   afterAll(() => server?.stop());
 
   const rowOf = async (orgId: string, id: string) =>
-    (await server.app.services.database.db.select().from(usersTable).where(and(eq(usersTable.orgId, orgId), eq(usersTable.id, id))))[0];
+    (
+      await server.app.services.database.db
+        .select()
+        .from(usersTable)
+        .where(and(eq(usersTable.orgId, orgId), eq(usersTable.id, id)))
+    )[0];
   const upsert = (auth: Parameters<TestServer['gql']>[0], input: UpsertUserInput[]) => server.gql(auth, UpsertUsersDocument, { input });
 
   it('lets an API key create users of its org, answered in the order given, whom it may then act as', async () => {
@@ -96,7 +101,12 @@ describe.each(backends)('server-side users on %s', (backend) => {
     // A kind outside the enum never reaches the service.
     expectCode(await upsert({ apiKey: key }, [{ id: 'robot', kind: 'ROBOT' as never }]), 'BAD_USER_INPUT');
     // 100 is the limit, not over it.
-    const hundred = dataOf(await upsert({ apiKey: key }, Array.from({ length: 100 }, (_, i) => ({ id: `bulk-${i}` })))).upsertUsers;
+    const hundred = dataOf(
+      await upsert(
+        { apiKey: key },
+        Array.from({ length: 100 }, (_, i) => ({ id: `bulk-${i}` })),
+      ),
+    ).upsertUsers;
     expect(hundred).toHaveLength(100);
   });
 

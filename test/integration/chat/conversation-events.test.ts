@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddParticipantDocument,
   ConversationEventsDocument,
+  type ConversationEventsSubscription,
   CreateConversationDocument,
   DeleteConversationDocument,
   LeaveConversationDocument,
@@ -12,16 +13,14 @@ import {
   RemoveParticipantDocument,
   UpdateConversationDocument,
   UpdateParticipantSettingsDocument,
-  type ConversationEventsSubscription,
 } from '../../../src/client/generated/graphql.js';
+import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
-import { collect, eventually, type Collector } from '../../kit/subscriptions.js';
-import { createGroup, expectCode, send, users } from '../../kit/requests.js';
+import { type Collector, collect, eventually } from '../../kit/subscriptions.js';
 
 type Events = Collector<ConversationEventsSubscription>;
-const summary = (c: Events) =>
-  c.events.map(({ conversationEvents: e }) => [e.type, e.conversation.name, e.participant?.user.id ?? null, e.actor?.id ?? null]);
+const summary = (c: Events) => c.events.map(({ conversationEvents: e }) => [e.type, e.conversation.name, e.participant?.user.id ?? null, e.actor?.id ?? null]);
 
 /**
  * Subscribes each user to conversationEvents and waits until each subscription is known to be

@@ -13,10 +13,10 @@ import {
   SendMessageDocument,
   UnpinMessageDocument,
 } from '../../../src/client/generated/graphql.js';
+import { createGroup, expectCode, lastSeqOf, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
-import { createGroup, expectCode, lastSeqOf, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('mentions and pins on %s', (backend) => {
   let server: TestServer;

@@ -9,10 +9,10 @@ import {
   DeleteMessageDocument,
   RemoveReactionDocument,
 } from '../../../src/client/generated/graphql.js';
+import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
-import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('reactions on %s', (backend) => {
   let server: TestServer;
@@ -35,7 +35,15 @@ describe.each(backends)('reactions on %s', (backend) => {
     dataOf(await react(carol, m.id, '👍'));
     const { addReaction } = dataOf(await react(carol, m.id, ':tada:'));
     expect(addReaction.reactions).toEqual([
-      { emoji: '👍', count: 2, viewerReacted: true, users: [{ id: 'bob', displayName: 'bob name' }, { id: 'carol', displayName: 'carol name' }] },
+      {
+        emoji: '👍',
+        count: 2,
+        viewerReacted: true,
+        users: [
+          { id: 'bob', displayName: 'bob name' },
+          { id: 'carol', displayName: 'carol name' },
+        ],
+      },
       { emoji: ':tada:', count: 1, viewerReacted: true, users: [{ id: 'carol', displayName: 'carol name' }] },
     ]);
     const { messages } = dataOf(await server.gql(alice, ChatMessagesDocument, { conversationId: conv, last: 10 }));

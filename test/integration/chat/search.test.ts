@@ -8,9 +8,9 @@ import {
   SearchMessagesDocument,
   type SearchMessagesQueryVariables,
 } from '../../../src/client/generated/graphql.js';
+import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('search on %s', (backend) => {
   let server: TestServer;

@@ -10,9 +10,9 @@ import {
   UpdateConversationDocument,
   UpdateParticipantSettingsDocument,
 } from '../../../src/client/generated/graphql.js';
+import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('participant settings and public groups on %s', (backend) => {
   let server: TestServer;
@@ -78,10 +78,7 @@ describe.each(backends)('participant settings and public groups on %s', (backend
     dataOf(await server.gql(alice, UpdateConversationDocument, { id: pub.id, input: { isPublic: false } }));
     expect(dataOf(await server.gql(bob, PublicConversationsDocument, { search: 'garden' })).publicConversations.edges).toEqual([]);
     expectCode(await server.gql(bob, JoinConversationDocument, { conversationId: pub.id }), 'FORBIDDEN');
-    expectCode(
-      await server.gql(alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['bob'], isPublic: true } }),
-      'BAD_USER_INPUT',
-    );
+    expectCode(await server.gql(alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['bob'], isPublic: true } }), 'BAD_USER_INPUT');
     expectCode(await server.gql(bob, PublicConversationsDocument, { first: 201 }), 'BAD_USER_INPUT');
     expectCode(await server.gql(bob, PublicConversationsDocument, { search: 'x'.repeat(201) }), 'BAD_USER_INPUT');
   });

@@ -10,10 +10,10 @@ import {
   SendMessageDocument,
   ThreadRepliesDocument,
 } from '../../../src/client/generated/graphql.js';
+import { concurrently, createGroup, expectCode, lastSeqOf, range, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
-import { concurrently, createGroup, expectCode, lastSeqOf, range, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('threads on %s', (backend) => {
   let server: TestServer;

@@ -1,9 +1,10 @@
 // The typed client's everyday-chat methods and listeners: reactions, threads, mentions, pins,
 // search, settings, public groups, and the live conversation list, each listener stopping when
 // its unsubscribe is called.
-import WebSocket from 'ws';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSwitchboardClient, type ChatMessage, type ConversationEvent } from '../../../src/client/index.js';
+import WebSocket from 'ws';
+import { type ChatMessage, type ConversationEvent, createSwitchboardClient } from '../../../src/client/index.js';
 import { startServer, type TestServer } from '../../kit/server.js';
 import { eventually } from '../../kit/subscriptions.js';
 
@@ -42,7 +43,12 @@ describe('typed client: everyday chat', () => {
     const history = await bob.chatHistory(conversationId, { last: 10, topLevel: true });
     const top = history.edges.map((e) => e.node);
     expect(top).toHaveLength(1);
-    expect(top[0]).toMatchObject({ id: root.id, reactions: [{ emoji: '🍕', count: 1, viewerReacted: true }], thread: { replyCount: 1 }, mentions: [{ id: 'bob' }] });
+    expect(top[0]).toMatchObject({
+      id: root.id,
+      reactions: [{ emoji: '🍕', count: 1, viewerReacted: true }],
+      thread: { replyCount: 1 },
+      mentions: [{ id: 'bob' }],
+    });
     expect((await alice.threadReplies(root.id)).edges.map((e) => e.node.id)).toEqual([reply.id]);
     expect((await bob.mentions()).edges.map((e) => e.node.id)).toEqual([root.id]);
     const found = await bob.searchMessages('lunch');

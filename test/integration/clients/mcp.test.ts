@@ -8,11 +8,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ExpertRequestsDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
-import { activeSubscriptions, dataOf, startServer, UNLIMITED_ENV, type TestServer } from '../../kit/server.js';
-import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { rawHttp } from '../../kit/origins.js';
-import { eventually } from '../../kit/subscriptions.js';
 import { createApiKey, createGroup, send } from '../../kit/requests.js';
+import { activeSubscriptions, dataOf, startServer, type TestServer, UNLIMITED_ENV } from '../../kit/server.js';
+import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { eventually } from '../../kit/subscriptions.js';
 
 type Headers = Record<string, string>;
 type ToolMessage = { id: string; seq: number; content: string; sender: { id: string; name: string; kind: string } };
@@ -123,11 +123,9 @@ describe.each(backends)('MCP over Streamable HTTP on %s', (backend) => {
     for (let i = 1; i <= 5; i++) await send(server, alice, c, `m${i}`);
     const client = await connectHttp(server, bearer(bot));
 
-    const { conversations } = await call<{ conversations: { id: string; name: string; lastSeq: number; unreadCount: number; participants: { id: string }[] }[] }>(
-      client,
-      'list_conversations',
-      { limit: 50 },
-    );
+    const { conversations } = await call<{
+      conversations: { id: string; name: string; lastSeq: number; unreadCount: number; participants: { id: string }[] }[];
+    }>(client, 'list_conversations', { limit: 50 });
     const listed = conversations.find((x) => x.id === c)!;
     expect(listed).toMatchObject({ name: 'History', lastSeq: 5, unreadCount: 5 });
     expect(listed.participants.map((p) => p.id).sort()).toEqual(['alice', 'helper-bot']);
@@ -242,7 +240,9 @@ describe.each(backends)('MCP over Streamable HTTP on %s', (backend) => {
     const c = await createGroup(server, alice, ['helper-bot'], 'Limits');
     const before = await activeSubscriptions(server);
     const waiters = [await connectHttp(server, bearer(bot)), await connectHttp(server, bearer(bot))];
-    const pending = waiters.map((w) => w.callTool({ name: 'wait_for_messages', arguments: { conversationId: c, afterSeq: 0, timeoutSeconds: 60 } }).catch(() => null));
+    const pending = waiters.map((w) =>
+      w.callTool({ name: 'wait_for_messages', arguments: { conversationId: c, afterSeq: 0, timeoutSeconds: 60 } }).catch(() => null),
+    );
     await eventually(async () => (await activeSubscriptions(server)) === before + 2);
 
     const third = await post(server, bearer(bot));
@@ -370,7 +370,10 @@ describe('MCP on stdio (npm run mcp)', () => {
         delete base.SWITCHBOARD_TOKEN;
         delete base.SWITCHBOARD_API_KEY;
         // The entry itself (npm run mcp runs it the same way, as the test above shows), without npm's start-up.
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/mcp/stdio.ts'], { env: { ...base, SWITCHBOARD_URL: server.url, ...env }, cwd: process.cwd() });
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/mcp/stdio.ts'], {
+          env: { ...base, SWITCHBOARD_URL: server.url, ...env },
+          cwd: process.cwd(),
+        });
         let stderr = '';
         let stdout = '';
         child.stderr.on('data', (d) => (stderr += d));

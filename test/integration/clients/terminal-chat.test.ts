@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateConversationDocument, MessagesDocument, SendMessageDocument, UserDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
@@ -23,8 +23,7 @@ describe('terminal chat', () => {
     const bob = await server.token('bob', { name: 'Bob' });
     const alice = await server.token('alice', { name: 'Alice' });
     // Bob writes to Alice before she is connected.
-    const conv = dataOf(await server.gql(bob, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['alice'] } }))
-      .createConversation.id;
+    const conv = dataOf(await server.gql(bob, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['alice'] } })).createConversation.id;
     dataOf(await server.gql(bob, SendMessageDocument, { input: { conversationId: conv, content: 'are you there?' } }));
 
     chat = spawn(process.execPath, ['--import', 'tsx', 'src/cli/chat.ts', '--url', server.url, '--token', alice], {
@@ -70,8 +69,7 @@ describe.each(backends)('terminal chat with --user on %s', (backend) => {
     const alice = await server.token('alice', { name: 'Alice' });
     const bob = await server.token('bob', { name: 'Bob' });
     expect(dataOf(await server.gql(alice, ViewerDocument)).viewer.displayName).toBe('Alice');
-    const conv = dataOf(await server.gql(bob, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['alice'] } }))
-      .createConversation.id;
+    const conv = dataOf(await server.gql(bob, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['alice'] } })).createConversation.id;
 
     // Without --token it mints one with the server's secret, as `npm run chat -- --user alice` does.
     const env = { ...process.env };

@@ -1,6 +1,6 @@
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSwitchboardClient, SwitchboardError, type Message } from '../../../src/client/index.js';
+import WebSocket from 'ws';
+import { createSwitchboardClient, type Message, SwitchboardError } from '../../../src/client/index.js';
 import { startServer, type TestServer } from '../../kit/server.js';
 import { eventually } from '../../kit/subscriptions.js';
 

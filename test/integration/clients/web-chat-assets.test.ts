@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preflight, upgradeStatus, type BrowserHeaders } from '../../kit/origins.js';
+import { type BrowserHeaders, preflight, upgradeStatus } from '../../kit/origins.js';
 import { startServer, type TestServer } from '../../kit/server.js';
 
 /** The web chat's files as the server serves them (the browser tests are in test/e2e). */

@@ -5,6 +5,9 @@
 // as variables. No answer may be INTERNAL_SERVER_ERROR, text Postgres cannot store is refused
 // with BAD_USER_INPUT before anything runs, and the server answers afterwards.
 import {
+  type GraphQLArgument,
+  type GraphQLField,
+  type GraphQLInputType,
   getNamedType,
   isEnumType,
   isInputObjectType,
@@ -12,16 +15,13 @@ import {
   isListType,
   isNonNullType,
   isScalarType,
-  type GraphQLArgument,
-  type GraphQLField,
-  type GraphQLInputType,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ViewerDocument } from '../../../src/client/generated/graphql.js';
 import { schema } from '../../../src/graphql/schema.js';
+import { createGroup, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { createGroup, send, users } from '../../kit/requests.js';
 
 const TEXT_SCALARS = new Set(['String', 'ID', 'JSON', 'DateTime']);
 const UUID = '0b6f7a39-3a4e-4c1e-9f4b-2b1f3c4d5e6f';
@@ -29,7 +29,10 @@ const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
 /** Text no column can hold (NUL; lone surrogates, high and low), refused with BAD_USER_INPUT. */
 const UNSTORABLE_TEXT = [['a\u0000b'], ['\uD800', 'ok \u{1F600} then \uDFFFx']];
-const UNSTORABLE_JSON = [[{ 'k\u0000': 1 }, { a: { b: ['x\u0000'] } }], [{ a: [{ b: '\uD800' }] }, { '\uDC00': true }]];
+const UNSTORABLE_JSON = [
+  [{ 'k\u0000': 1 }, { a: { b: ['x\u0000'] } }],
+  [{ a: [{ b: '\uD800' }] }, { '\uDC00': true }],
+];
 
 /** Strings that stress what reads them. */
 const STRINGS = ['x'.repeat(50_000), '99999999999999999999', ''];
@@ -197,7 +200,9 @@ describe.each(backends)('hostile values in every text argument on %s', (backend)
   it('finds the arguments to fuzz in the schema', () => {
     // The enumeration itself is checked: a schema change that hid the arguments would pass silently.
     const names = slots.map((s) => label(s));
-    expect(names).toEqual(expect.arrayContaining(['messages(after)', 'conversations(before)', 'expertRequests(after)', 'auditLog(action)', 'sendMessage(input.metadata)']));
+    expect(names).toEqual(
+      expect.arrayContaining(['messages(after)', 'conversations(before)', 'expertRequests(after)', 'auditLog(action)', 'sendMessage(input.metadata)']),
+    );
     expect(slots.length).toBeGreaterThan(50);
   });
 
@@ -227,7 +232,10 @@ describe.each(backends)('hostile values in every text argument on %s', (backend)
     // The one nested field with cursors: a conversation's messages.
     for (const arg of ['after', 'before']) {
       for (const cursor of CURSORS) {
-        const answer = await call(admin, `query($id: ID!, $c: String) { conversation(id: $id) { messages(${arg}: $c) { __typename } } }`, { id: conv, c: cursor });
+        const answer = await call(admin, `query($id: ID!, $c: String) { conversation(id: $id) { messages(${arg}: $c) { __typename } } }`, {
+          id: conv,
+          c: cursor,
+        });
         expectNoInternalError(answer, `Conversation.messages(${arg}) = ${cursor.slice(0, 40)}`);
       }
     }

@@ -21,9 +21,9 @@ import {
   UsersDocument,
 } from '../../../src/client/generated/graphql.js';
 import { encodeCursor } from '../../../src/lib/paging.js';
-import { dataOf, startServer, type GqlResult, type TestServer } from '../../kit/server.js';
+import { createGroup, expectNoLeak, lastSeqOf, send, users } from '../../kit/requests.js';
+import { dataOf, type GqlResult, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { createGroup, expectCode, expectNoLeak, lastSeqOf, send, users } from '../../kit/requests.js';
 
 /** Ids no row can have, or that would break a naive query. */
 const MALFORMED_IDS = [
@@ -146,7 +146,10 @@ describe.each(backends)('core error masking on %s', (backend) => {
       ['Int variable out of range', await raw({ query: 'query($n: Int) { conversations(first: $n) { nodes { id } } }', variables: { n: 2 ** 40 } })],
       ['missing required variable', await raw({ query: 'query($id: ID!) { conversation(id: $id) { id } }', variables: {} })],
       ['bad enum variable', await raw({ query: 'query($t: ConversationType) { conversations(type: $t) { nodes { id } } }', variables: { t: 'CHANNEL' } })],
-      ['bad DateTime variable', await raw({ query: `query($s: DateTime) { messages(conversationId: "${conv}", since: $s) { nodes { id } } }`, variables: { s: 'yesterday' } })],
+      [
+        'bad DateTime variable',
+        await raw({ query: `query($s: DateTime) { messages(conversationId: "${conv}", since: $s) { nodes { id } } }`, variables: { s: 'yesterday' } }),
+      ],
       ['malformed body', await raw('{"query": ')],
       ['no query', await raw({ variables: {} })],
     ];

@@ -25,9 +25,9 @@ import {
 } from '../../../src/client/generated/graphql.js';
 import { messages } from '../../../src/db/schema/index.js';
 import type { DomainEventMap, DomainEventName } from '../../../src/events/domain-events.js';
+import { createGroup, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { createGroup, send, users } from '../../kit/requests.js';
 
 type Raised = { [N in DomainEventName]: { name: N; event: DomainEventMap[N] } }[DomainEventName];
 
@@ -143,9 +143,8 @@ describe.each(backends)('domain events on %s', (backend) => {
 
   it('raises conversationChanged and participantChanged for every change of a conversation and its participants', async () => {
     record('conversationChanged', 'participantChanged');
-    const group = dataOf(
-      await server.gql(t.alice, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['bob'] } }),
-    ).createConversation.id;
+    const group = dataOf(await server.gql(t.alice, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['bob'] } }))
+      .createConversation.id;
     dataOf(await server.gql(t.alice, UpdateConversationDocument, { id: group, input: { name: 'renamed' } }));
     dataOf(await server.gql(t.alice, AddParticipantDocument, { conversationId: group, userId: 'carol' }));
     const { seq } = await send(server, t.alice, group, 'to read');
@@ -183,8 +182,7 @@ describe.each(backends)('domain events on %s', (backend) => {
 
     // A PRIVATE conversation is deleted when the last of the pair leaves it.
     raised.length = 0;
-    const pair = dataOf(await server.gql(t.alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['bob'] } }))
-      .createConversation.id;
+    const pair = dataOf(await server.gql(t.alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['bob'] } })).createConversation.id;
     dataOf(await server.gql(t.alice, DeleteConversationDocument, { id: pair }));
     // Opening it again brings alice back.
     dataOf(await server.gql(t.bob, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['alice'] } }));

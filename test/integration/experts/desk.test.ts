@@ -12,17 +12,17 @@ import {
   ExpertRequestUpdatedDocument,
   HandBackToAgentDocument,
   MessageAddedDocument,
+  type MessageAddedSubscription,
   RequestExpertDocument,
   ViewerDocument,
-  type MessageAddedSubscription,
 } from '../../../src/client/generated/graphql.js';
 import type { DomainEventMap } from '../../../src/events/domain-events.js';
 import { DESK_MESSAGES } from '../../../src/modules/experts/expert.service.js';
 import { freshOrg, UNLIMITED_ENV } from '../../kit/realtime.js';
+import { allMessages, createGroup, expectCode, send } from '../../kit/requests.js';
 import { codeOf, dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
-import { collect, type Collector } from '../../kit/subscriptions.js';
-import { allMessages, createGroup, expectCode, send } from '../../kit/requests.js';
+import { type Collector, collect } from '../../kit/subscriptions.js';
 import { subscribed } from './helpers.js';
 
 const REQUESTED = DESK_MESSAGES.REQUESTED();
@@ -31,8 +31,7 @@ const handedBack = (name: string) => DESK_MESSAGES.HANDED_BACK(name);
 const WITHDRAWN = DESK_MESSAGES.CANCELLED();
 
 /** What a conversation shows: who wrote each message, as clients tell them apart, and what it says. */
-const shown = (messages: { authorRole: string; content: string; sender: { id: string } }[]) =>
-  messages.map((m) => [m.authorRole, m.sender.id, m.content]);
+const shown = (messages: { authorRole: string; content: string; sender: { id: string } }[]) => messages.map((m) => [m.authorRole, m.sender.id, m.content]);
 const live = (c: Collector<MessageAddedSubscription>) => shown(c.events.map((e) => e.messageAdded));
 
 describe.each(backends)('expert desk on %s', (backend) => {

@@ -4,21 +4,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClaimExpertRequestDocument,
   EvaluateMessageDocument,
+  type EvaluationInput,
   ExpertRequestsDocument,
   ExpertRequestUpdatedDocument,
   HandBackToAgentDocument,
   MessageEvaluationsDocument,
   SendControlDocument,
   ViewerDocument,
-  type EvaluationInput,
 } from '../../../src/client/generated/graphql.js';
 import { evaluations as evaluationsTable } from '../../../src/db/schema/index.js';
 import type { DomainEventMap } from '../../../src/events/domain-events.js';
-import { dataOf, startServer, type Auth, type TestServer } from '../../kit/server.js';
+import { allMessages, createApiKey, createGroup, expectCode, send, users } from '../../kit/requests.js';
+import { type Auth, dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 import { collect } from '../../kit/subscriptions.js';
 import { subscribed } from './helpers.js';
-import { allMessages, createApiKey, createGroup, expectCode, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('evaluations on %s', (backend) => {
   let server: TestServer;
@@ -94,9 +94,7 @@ describe.each(backends)('evaluations on %s', (backend) => {
     expect(opened.map((e) => [e.change, e.actor.userId])).toEqual([['OPENED', 'evals']]);
     // The conversation is told, as when a person asks.
     const notes = (await allMessages(server, t.uma, c)).filter((m) => m.kind === 'SYSTEM');
-    expect(notes).toMatchObject([
-      { content: 'Expert notified. You will receive a response shortly.', authorRole: 'SYSTEM', metadata: { event: 'REQUESTED' } },
-    ]);
+    expect(notes).toMatchObject([{ content: 'Expert notified. You will receive a response shortly.', authorRole: 'SYSTEM', metadata: { event: 'REQUESTED' } }]);
 
     // A second FAIL while the request is open opens no other.
     dataOf(await evaluate(judge, answer.id, { verdict: 'FAIL', reason: 'Wrong' }));

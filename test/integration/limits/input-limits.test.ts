@@ -8,12 +8,10 @@ import {
   SendControlDocument,
   SendMessageDocument,
   UsersDocument,
-  type ControlEventInput,
-  type SendMessageInput,
 } from '../../../src/client/generated/graphql.js';
-import { dataOf, startServer, type GqlResult, type TestServer } from '../../kit/server.js';
+import { createGroup, expectCode, lastSeqOf, users } from '../../kit/requests.js';
+import { dataOf, type GqlResult, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { allMessages, conversationOf, createGroup, expectCode, lastSeqOf, send, users } from '../../kit/requests.js';
 
 const EMOJI = '\u{1F600}'; // one character, two UTF-16 units, four UTF-8 bytes
 const METADATA_BYTES = 16 * 1024;

@@ -55,7 +55,10 @@ describe('query limits and bad input over HTTP and SSE', () => {
   const refusedCases: [string, string][] = [
     ['too deep', deep(DEFAULT_QUERY_LIMITS.maxDepth + 5)],
     ['an alias bomb of sends', `mutation($c: ID!) { ${Array.from({ length: DEFAULT_QUERY_LIMITS.maxAliases + 5 }, (_, i) => send(i)).join(' ')} }`],
-    ['too costly', `query($c: ID!) { ${Array.from({ length: 10 }, (_, i) => `a${i}: conversations(first: 200) { nodes { participants { user { id } } messages(last: 200) { nodes { sender { id } replyTo { sender { id } } } } } }`).join(' ')} }`],
+    [
+      'too costly',
+      `query($c: ID!) { ${Array.from({ length: 10 }, (_, i) => `a${i}: conversations(first: 200) { nodes { participants { user { id } } messages(last: 200) { nodes { sender { id } replyTo { sender { id } } } } } }`).join(' ')} }`,
+    ],
     ['too many tokens', `query($c: ID!) { viewer { ${'id '.repeat(DEFAULT_QUERY_LIMITS.maxTokens)} } }`],
     ['too many directives', `query($c: ID!) { viewer { id ${'@include(if: true) '.repeat(DEFAULT_QUERY_LIMITS.maxDirectives + 5)} } }`],
     ['longer than the character limit', `query($c: ID!) { viewer { id } } # ${'x'.repeat(DEFAULT_QUERY_LIMITS.maxCharacters)}`],
@@ -91,7 +94,10 @@ describe('query limits and bad input over HTTP and SSE', () => {
       ['Int out of range', query('query($n: Int) { conversations(first: $n) { nodes { id } } }', { n: 2 ** 40 })],
       ['enum given a number', query('query($t: ConversationType) { conversations(type: $t) { nodes { id } } }', { t: 3 })],
       ['input object given a list', query('mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', { i: [1, 2] })],
-      ['a 2 MB message', query('mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', { i: { conversationId, content: 'x'.repeat(2 * 1024 * 1024) } })],
+      [
+        'a 2 MB message',
+        query('mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', { i: { conversationId, content: 'x'.repeat(2 * 1024 * 1024) } }),
+      ],
       ['invalid UTF-8 in the query', post(Buffer.concat([Buffer.from('{"query":"{ vie'), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from('wer { id } }"}')]))],
     ];
     for (const [name, pending] of cases) {
@@ -100,7 +106,9 @@ describe('query limits and bad input over HTTP and SSE', () => {
     }
     // Invalid UTF-8 in a string the operation does not use is decoded as U+FFFD, as WHATWG
     // decoding does: no crash, and the operation runs.
-    const lenient = await post(Buffer.concat([Buffer.from('{"query":"{ viewer { id } }","variables":{"x":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}}')]));
+    const lenient = await post(
+      Buffer.concat([Buffer.from('{"query":"{ viewer { id } }","variables":{"x":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}}')]),
+    );
     expect(lenient).toEqual({ status: 200, body: { data: { viewer: { id: 'alice' } } } });
   });
 
@@ -153,7 +161,10 @@ describe('query limits and bad input over HTTP and SSE', () => {
         body: JSON.stringify({ query: q, variables }),
       });
       const text = await res.text();
-      return text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6).map((l) => JSON.parse(l.slice(6)) as Body);
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('data: ') && l.length > 6)
+        .map((l) => JSON.parse(l.slice(6)) as Body);
     };
     const overWebSocket = async (q: string, variables: unknown) => {
       const raw = await rawSocket(server.wsUrl, alice);
@@ -231,9 +242,11 @@ describe('query limits and bad input over HTTP and SSE', () => {
 
 describe('introspection and GraphiQL by configuration', () => {
   const introspect = (url: string) =>
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }) }).then(
-      (r) => r.json() as Promise<Body>,
-    );
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+    }).then((r) => r.json() as Promise<Body>);
   const graphiql = (url: string) => fetch(url, { headers: { accept: 'text/html' } }).then(async (r) => ({ status: r.status, html: await r.text() }));
 
   it('serves both outside production', async () => {

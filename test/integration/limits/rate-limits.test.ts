@@ -5,14 +5,14 @@
 import { request as httpRequest } from 'node:http';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { eq } from 'drizzle-orm';
+import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MarkReadDocument, PresenceDocument, SendMessageDocument, SignInDocument, SignUpDocument } from '../../../src/client/generated/graphql.js';
 import { users } from '../../../src/db/schema/index.js';
-import { createGroup, freshOrg, nextClose, rawSocket, type RawSocket } from '../../kit/realtime.js';
-import { startServer, type GqlResult, type TestServer } from '../../kit/server.js';
+import { createGroup, freshOrg, nextClose, type RawSocket, rawSocket } from '../../kit/realtime.js';
+import { type GqlResult, startServer, type TestServer } from '../../kit/server.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
-import { print } from 'graphql';
 
 // Refills are slow (one token per 100 s), so that the counts are the bursts exactly however slow
 // the machine; the refill itself is test/unit/rate-limiter.test.ts's, on a clock the test sets.
@@ -90,7 +90,13 @@ describe('rate limits on one instance', () => {
     const conversationId = await createGroup(server, erin, ['frank']);
     const raw = await rawSocket(server.wsUrl, erin);
     for (let i = 0; i < 12; i++) {
-      raw.socket.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: print(SendMessageDocument), variables: { input: { conversationId, content: `ws${i}` } } } }));
+      raw.socket.send(
+        JSON.stringify({
+          id: `s${i}`,
+          type: 'subscribe',
+          payload: { query: print(SendMessageDocument), variables: { input: { conversationId, content: `ws${i}` } } },
+        }),
+      );
     }
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => raw.waitFor((m) => m.id === `s${i}` && (m.type === 'next' || m.type === 'error'))));
     const wsCodes = results.map((m) => {
@@ -116,7 +122,12 @@ describe('rate limits on one instance', () => {
     // Once the server has seen the first one close, Gina's next socket is acknowledged again.
     first.socket.close(1000);
     await first.closed;
-    await eventually(() => rawSocket(server.wsUrl, gina).then(() => true, () => false));
+    await eventually(() =>
+      rawSocket(server.wsUrl, gina).then(
+        () => true,
+        () => false,
+      ),
+    );
   });
 });
 
@@ -157,7 +168,13 @@ const freshAddress = () => `127.${1 + Math.floor(Math.random() * 250)}.${Math.fl
 type Answer = { status: number; retryAfter: string | null; result: GqlResult<unknown> };
 
 /** A GraphQL request over HTTP from `localAddress`. */
-function postFrom<R, V>(server: TestServer, localAddress: string, document: TypedDocumentNode<R, V>, variables: V, headers: Record<string, string> = {}): Promise<Answer> {
+function postFrom<R, V>(
+  server: TestServer,
+  localAddress: string,
+  document: TypedDocumentNode<R, V>,
+  variables: V,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const body = JSON.stringify({ query: print(document), variables });
   const url = new URL(server.url);
   return new Promise((resolve, reject) => {
@@ -166,7 +183,13 @@ function postFrom<R, V>(server: TestServer, localAddress: string, document: Type
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode!, retryAfter: (res.headers['retry-after'] as string | undefined) ?? null, result: JSON.parse(text) as GqlResult<unknown> }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            retryAfter: (res.headers['retry-after'] as string | undefined) ?? null,
+            result: JSON.parse(text) as GqlResult<unknown>,
+          }),
+        );
         res.on('error', reject);
       },
     );
@@ -231,7 +254,12 @@ describe('sign-in attempts in total', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startServer({
-      env: { ...ACCOUNT_ENV, RATE_LIMIT_ACCOUNT_ATTEMPTS_BURST: '100', RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_PER_SEC: '0.01', RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_BURST: '12' },
+      env: {
+        ...ACCOUNT_ENV,
+        RATE_LIMIT_ACCOUNT_ATTEMPTS_BURST: '100',
+        RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_PER_SEC: '0.01',
+        RATE_LIMIT_ACCOUNT_ATTEMPTS_TOTAL_BURST: '12',
+      },
     });
   });
   afterAll(() => server?.stop());

@@ -4,15 +4,10 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ConversationMessagesDocument,
-  LeaveConversationDocument,
-  MessagesDocument,
-  RemoveParticipantDocument,
-} from '../../../src/client/generated/graphql.js';
+import { ConversationMessagesDocument, LeaveConversationDocument, MessagesDocument, RemoveParticipantDocument } from '../../../src/client/generated/graphql.js';
+import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, statementsOf, type TestServer } from '../../kit/server.js';
 import { backends, createTestDatabase, TEST_DATABASE_URL } from '../../kit/services.js';
-import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('core history reads on %s', (backend) => {
   let server: TestServer;
@@ -47,7 +42,11 @@ describe.each(backends)('core history reads on %s', (backend) => {
   it('gives an empty page of an empty conversation, and refuses others as the participant check does', async () => {
     const empty = await createGroup(server, t.alice, ['bob']);
     const empty1 = await read(t.bob, empty);
-    expect(dataOf(empty1.result).messages).toMatchObject({ edges: [], nodes: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } });
+    expect(dataOf(empty1.result).messages).toMatchObject({
+      edges: [],
+      nodes: [],
+      pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+    });
 
     const full = await createGroup(server, t.alice, ['bob']);
     await send(server, t.alice, full, 'private');
@@ -96,7 +95,10 @@ describe.skipIf(!TEST_DATABASE_URL)('history from a Postgres whose time zone is 
       const { rows } = await server.app.services.database.pool!.query<{ zone: string }>(`SELECT current_setting('TimeZone') AS zone`);
       expect(rows[0]!.zone).toBe('UTC');
       const page = dataOf(await server.gql(alice, NewestDate, { conversationId: conv }));
-      const stored = await admin.query<{ at: string }>(`SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM messages WHERE conversation_id = $1`, [conv]);
+      const stored = await admin.query<{ at: string }>(
+        `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM messages WHERE conversation_id = $1`,
+        [conv],
+      );
       expect(page.messages.nodes[0]!.createdAt).toBe(stored.rows[0]!.at);
     } finally {
       await admin.end().catch(() => {});

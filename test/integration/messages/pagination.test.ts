@@ -13,9 +13,9 @@ import {
   UsersDocument,
 } from '../../../src/client/generated/graphql.js';
 import { encodeCursor } from '../../../src/lib/paging.js';
+import { concurrently, createGroup, expectCode, range, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { concurrently, createGroup, expectCode, range, send, users } from '../../kit/requests.js';
 
 describe.each(backends)('core pagination on %s', (backend) => {
   let server: TestServer;

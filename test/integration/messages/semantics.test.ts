@@ -8,26 +8,15 @@ import {
   DeleteConversationDocument,
   DeleteMessageDocument,
   EditMessageDocument,
-  MarkReadDocument,
   LeaveConversationDocument,
+  MarkReadDocument,
   RemoveParticipantDocument,
   SendMessageDocument,
   UpdateConversationDocument,
 } from '../../../src/client/generated/graphql.js';
+import { allMessages, concurrently, conversationOf, createGroup, expectCode, expectNoLeak, lastSeqOf, range, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import {
-  allMessages,
-  concurrently,
-  conversationOf,
-  createGroup,
-  expectCode,
-  expectNoLeak,
-  lastSeqOf,
-  range,
-  send,
-  users,
-} from '../../kit/requests.js';
 
 describe.each(backends)('core messages on %s', (backend) => {
   let server: TestServer;
@@ -101,10 +90,7 @@ describe.each(backends)('core messages on %s', (backend) => {
         { content: 'original', replyToId: original.id },
       ];
       for (const variant of variants) {
-        expectCode(
-          await server.gql(alice, SendMessageDocument, { input: { conversationId: conv, clientMessageId: 'c-1', ...variant } }),
-          'CONFLICT',
-        );
+        expectCode(await server.gql(alice, SendMessageDocument, { input: { conversationId: conv, clientMessageId: 'c-1', ...variant } }), 'CONFLICT');
       }
       // Also when the conflicting retries race each other.
       const raced = await concurrently(5, (i) =>
@@ -178,8 +164,7 @@ describe.each(backends)('core messages on %s', (backend) => {
   describe('PRIVATE conversations', () => {
     it('are unique per pair: creating again, from either side, returns the same one', async () => {
       const { dan, erin } = await users(server, ['dan', 'erin']);
-      const create = (auth: string, other: string) =>
-        server.gql(auth, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [other] } });
+      const create = (auth: string, other: string) => server.gql(auth, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [other] } });
       const first = dataOf(await create(dan, 'erin')).createConversation;
       expect(first.type).toBe('PRIVATE');
       expect(first.participants.map((p) => p.user.id).sort()).toEqual(['dan', 'erin']);
@@ -210,8 +195,7 @@ describe.each(backends)('core messages on %s', (backend) => {
   });
 
   describe('PRIVATE conversations left, removed and deleted', () => {
-    const open = (auth: string, other: string) =>
-      server.gql(auth, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [other] } });
+    const open = (auth: string, other: string) => server.gql(auth, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [other] } });
     const rolesIn = async (auth: string, id: string) =>
       Object.fromEntries((await conversationOf(server, auth, id)).participants.map((p) => [p.user.id, p.role]));
     const listed = async (auth: string) =>
@@ -310,8 +294,7 @@ describe.each(backends)('core messages on %s', (backend) => {
         await send(server, who, conv, text);
       }
       const unread = async (who: string) => (await conversationOf(server, who, conv)).unreadCount;
-      const marker = async (id: string) =>
-        (await conversationOf(server, alice, conv)).participants.find((p) => p.user.id === id)!.lastReadSeq;
+      const marker = async (id: string) => (await conversationOf(server, alice, conv)).participants.find((p) => p.user.id === id)!.lastReadSeq;
 
       expect(await unread(bob)).toBe(3);
       expect(await unread(alice)).toBe(2);

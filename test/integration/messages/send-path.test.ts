@@ -4,14 +4,11 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  SendMessageDocument,
-  type SendMessageInput,
-} from '../../../src/client/generated/graphql.js';
+import { SendMessageDocument, type SendMessageInput } from '../../../src/client/generated/graphql.js';
 import { DuplicateClientMessageId } from '../../../src/modules/messages/message.repository.js';
-import { codeOf, dataOf, messageRepository, startServer, statementsOf, type GqlResult, type TestServer } from '../../kit/server.js';
+import { allMessages, concurrently, createGroup, expectCode, lastSeqOf, range, send, users } from '../../kit/requests.js';
+import { dataOf, type GqlResult, messageRepository, startServer, statementsOf, type TestServer } from '../../kit/server.js';
 import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
-import { allMessages, concurrently, createGroup, expectCode, expectNoLeak, lastSeqOf, range, send, users } from '../../kit/requests.js';
 
 type Sent = GqlResult<{ sendMessage: { id: string; seq: number; content: string } }>;
 
@@ -152,7 +149,11 @@ describe.each(backends)('send path on %s', (backend) => {
       );
       expect(statements).toBeLessThan(30);
       const stored = result.map((m) => m!);
-      const seqsOf = (conv: string) => stored.filter((m) => m.conversationId === conv).map((m) => m.seq).sort((a, b) => a - b);
+      const seqsOf = (conv: string) =>
+        stored
+          .filter((m) => m.conversationId === conv)
+          .map((m) => m.seq)
+          .sort((a, b) => a - b);
       expect(seqsOf(one)).toEqual(range(20));
       expect(seqsOf(two)).toEqual(range(10));
     });

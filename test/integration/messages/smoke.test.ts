@@ -1,10 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CreateConversationDocument,
-  MessagesDocument,
-  SendMessageDocument,
-  ViewerDocument,
-} from '../../../src/client/generated/graphql.js';
+import { CreateConversationDocument, MessagesDocument, SendMessageDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 

@@ -10,9 +10,9 @@ import {
   SendControlDocument,
   UsersDocument,
 } from '../../../src/client/generated/graphql.js';
+import { concurrently, createGroup, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, statementsOf, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { concurrently, createGroup, send, users } from '../../kit/requests.js';
 
 /** Ceiling for any one page: a handful of batched statements, nothing per row. */
 const SMALL = 8;

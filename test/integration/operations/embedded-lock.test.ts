@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateConversationDocument, MessagesDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
 import { mintToken } from '../../../src/auth/jwt.js';
-import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
+import { CreateConversationDocument, MessagesDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
+import { type ServiceProcess, spawnService } from '../../kit/service-process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const run = promisify(execFile);
@@ -63,7 +63,10 @@ describe('an embedded DATA_DIR', () => {
     const second = start();
     const outcome = await Promise.race([
       second.exited.then((code) => `exited with ${code}`),
-      second.listening.then((p) => `listening on ${p}`, () => new Promise<string>(() => {})),
+      second.listening.then(
+        (p) => `listening on ${p}`,
+        () => new Promise<string>(() => {}),
+      ),
     ]);
     expect(outcome).toBe('exited with 1');
     expect(second.stderr().trim()).toBe(`DATA_DIR ${dataDir} is in use by process ${first.child.pid}; stop it or set DATA_DIR/DATABASE_URL`);

@@ -14,9 +14,9 @@ import {
   ViewerDocument,
 } from '../../../src/client/generated/graphql.js';
 import { createSwitchboardClient } from '../../../src/client/index.js';
-import { hasRedisServer, redisProcess, tcpProxy, viaProxy, type RedisProcess, type TcpProxy } from '../../kit/faults.js';
+import { hasRedisServer, type RedisProcess, redisProcess, type TcpProxy, tcpProxy, viaProxy } from '../../kit/faults.js';
 import { createGroup, rawSocket, sendText } from '../../kit/realtime.js';
-import { capturedLog, dataOf, startServer, type GqlResult, type TestServer } from '../../kit/server.js';
+import { capturedLog, dataOf, type GqlResult, startServer, type TestServer } from '../../kit/server.js';
 import { backends, createTestDatabase, TEST_DATABASE_URL } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
 
@@ -352,7 +352,9 @@ describe.skipIf(!TEST_DATABASE_URL)('Postgres drops every connection and refuses
     await admin.connect();
     try {
       const dbName = new URL(server.databaseUrl!).pathname.slice(1);
-      const { rows } = await admin.query('SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+      const { rows } = await admin.query('SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+        dbName,
+      ]);
       expect(rows.length).toBeGreaterThan(0);
     } finally {
       await admin.end();

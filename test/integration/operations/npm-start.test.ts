@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../../src/auth/jwt.js';
-import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
+import { type ServiceProcess, spawnService } from '../../kit/service-process.js';
 import { eventually } from '../../kit/subscriptions.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');

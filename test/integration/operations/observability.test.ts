@@ -13,7 +13,7 @@ import { collect, eventually } from '../../kit/subscriptions.js';
 
 /** The value of a sample in Prometheus text, e.g. `switchboard_open_sockets`. */
 const sample = (text: string, name: string) => {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`) && !l.startsWith('#'));
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || (l.startsWith(`${name}{`) && !l.startsWith('#')));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 };
 

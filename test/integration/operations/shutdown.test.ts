@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateConversationDocument, MessageAddedDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
 import { mintToken } from '../../../src/auth/jwt.js';
+import { CreateConversationDocument, MessageAddedDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
 import { createGroup, rawSocket, sendText } from '../../kit/realtime.js';
 import { startServer } from '../../kit/server.js';
-import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
+import { type ServiceProcess, spawnService } from '../../kit/service-process.js';
 import { backends, createTestDatabase, TEST_DATABASE_URL } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
 
@@ -65,9 +65,7 @@ describe.skipIf(!TEST_DATABASE_URL)('SIGTERM drains', () => {
     await locker.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [conversationId]);
     const inFlight = gql(url, alice, print(SendMessageDocument), { input: { conversationId, content: 'in flight', clientMessageId: 'drain-1' } });
     await eventually(async () => {
-      const { rows } = await locker.query(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-      );
+      const { rows } = await locker.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
       return rows[0].n > 0;
     });
 

@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../../src/auth/jwt.js';
-import { freePort } from '../../kit/faults.js';
 import { MessageAddedDocument } from '../../../src/client/generated/graphql.js';
 import { topics } from '../../../src/pubsub/topics.js';
-import { freshOrg, numsub, rawSocket, testRedis, type RawSocket, type ServerMessage } from '../../kit/realtime.js';
+import { freePort } from '../../kit/faults.js';
+import { freshOrg, numsub, type RawSocket, rawSocket, type ServerMessage, testRedis } from '../../kit/realtime.js';
 import { UNLIMITED_ENV } from '../../kit/server.js';
+import { type ServiceProcess, spawnService } from '../../kit/service-process.js';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
-import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
 
 const alive = (pid: number) => {
   try {
@@ -37,11 +37,22 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
   const org = freshOrg();
   const token = (sub: string) => mintToken(secret, { sub, name: sub, org });
 
-  const started = () => logs().filter((l) => l.msg === 'worker started').map((l) => l.pid!);
-  const exited = () => logs().filter((l) => l.msg?.startsWith('worker exited')).map((l) => l.pid!);
+  const started = () =>
+    logs()
+      .filter((l) => l.msg === 'worker started')
+      .map((l) => l.pid!);
+  const exited = () =>
+    logs()
+      .filter((l) => l.msg?.startsWith('worker exited'))
+      .map((l) => l.pid!);
   const liveWorkers = () => started().filter((pid) => !exited().includes(pid));
   /** The worker processes that logged serving an operation (every app log line carries its pid). */
-  const servedBy = (operation: string) => new Set(logs().filter((l) => l.msg === 'operation' && l.operation === operation).map((l) => l.pid));
+  const servedBy = (operation: string) =>
+    new Set(
+      logs()
+        .filter((l) => l.msg === 'operation' && l.operation === operation)
+        .map((l) => l.pid),
+    );
 
   /** One request on a connection of its own, so that successive requests spread over the workers. */
   const http = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MessageAddedDocument, TypingDocument } from '../../../src/client/generated/graphql.js';
 import { preflight, rawHttp, upgradeStatus } from '../../kit/origins.js';
-import { createGroup, rawSocket, sleep, UNLIMITED_ENV, type Closed } from '../../kit/realtime.js';
+import { type Closed, createGroup, rawSocket, sleep, UNLIMITED_ENV } from '../../kit/realtime.js';
 import { startServer, type TestServer } from '../../kit/server.js';
 import { eventually } from '../../kit/subscriptions.js';
 
@@ -91,7 +91,10 @@ describe('WebSocket protocol violations', () => {
   });
 
   it('closes 4400 for a subscribe without an id or a query', async () => {
-    for (const payload of [{ type: 'subscribe', payload: { query: '{ __typename }' } }, { type: 'subscribe', id: '1', payload: {} }]) {
+    for (const payload of [
+      { type: 'subscribe', payload: { query: '{ __typename }' } },
+      { type: 'subscribe', id: '1', payload: {} },
+    ]) {
       const raw = await rawSocket(server.wsUrl, bob);
       raw.socket.send(JSON.stringify(payload));
       expect((await raw.closed).code, JSON.stringify(payload)).toBe(4400);
@@ -137,7 +140,8 @@ describe('WebSocket protocol violations', () => {
   });
 
   describe('query limits on the socket', () => {
-    const deep = (n: number) => `subscription { messageAdded(conversationId: "${'0'.repeat(8)}-0000-0000-0000-000000000000") { ${'replyTo { '.repeat(n)}id${' }'.repeat(n)} } }`;
+    const deep = (n: number) =>
+      `subscription { messageAdded(conversationId: "${'0'.repeat(8)}-0000-0000-0000-000000000000") { ${'replyTo { '.repeat(n)}id${' }'.repeat(n)} } }`;
     const cases: [string, string | { query: string; variables: Record<string, unknown> }][] = [
       ['too deep', deep(30)],
       ['too many aliases', `subscription { ${Array.from({ length: 40 }, (_, i) => `a${i}: typing(conversationId: "x") { isTyping }`).join(' ')} }`],
@@ -146,7 +150,10 @@ describe('WebSocket protocol violations', () => {
       ['too many directives', `subscription { typing(conversationId: "x") { isTyping ${'@include(if: true) '.repeat(50)} } }`],
       ['not parsable', 'subscription { typing('],
       ['holding text Postgres cannot store', 'subscription { typing(conversationId: "a\\u0000b") { isTyping } }'],
-      ['holding an unpaired surrogate in a variable', { query: 'subscription($c: ID!) { typing(conversationId: $c) { isTyping } }', variables: { c: '\uD800' } }],
+      [
+        'holding an unpaired surrogate in a variable',
+        { query: 'subscription($c: ID!) { typing(conversationId: $c) { isTyping } }', variables: { c: '\uD800' } },
+      ],
     ];
     for (const [name, query] of cases) {
       it(`refuses a subscription that is ${name} with BAD_USER_INPUT and keeps the socket`, async () => {
@@ -208,7 +215,10 @@ describe('GraphQL over HTTP: malformed requests', () => {
   it('answers a query that does not parse with 200 under application/json and 400 under application/graphql-response+json', async () => {
     // A well-formed request whose GraphQL is wrong: the spec's status for each media type.
     const body = JSON.stringify({ query: '{ viewer { id ' });
-    for (const [accept, status] of [['application/json', 200], ['application/graphql-response+json', 400]] as const) {
+    for (const [accept, status] of [
+      ['application/json', 200],
+      ['application/graphql-response+json', 400],
+    ] as const) {
       const res = await post(body, accept);
       expect(res.status, accept).toBe(status);
       expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
@@ -264,7 +274,12 @@ describe('Origins: CORS and WebSocket upgrades', () => {
   afterAll(() => Promise.all([listed?.stop(), development?.stop(), anyOrigin?.stop()]));
 
   const post = (server: TestServer, origin: string) =>
-    rawHttp(server.url, 'POST', { origin, 'content-type': 'application/json', authorization: `Bearer ${token}` }, JSON.stringify({ query: '{ viewer { id } }' }));
+    rawHttp(
+      server.url,
+      'POST',
+      { origin, 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      JSON.stringify({ query: '{ viewer { id } }' }),
+    );
   const ownOrigin = (server: TestServer) => new URL(server.url).origin;
 
   /** The CORS headers of a preflight and of the request itself, for `origin`. */
@@ -285,7 +300,14 @@ describe('Origins: CORS and WebSocket upgrades', () => {
   }
 
   it('reflects an allowed origin with credentials, on the preflight and on the request', async () => {
-    for (const [server, origin] of [[listed, APP], [listed, ADMIN], [listed, ownOrigin(listed)], [development, 'http://localhost:5173'], [development, 'http://127.0.0.1:3000'], [anyOrigin, APP]] as const) {
+    for (const [server, origin] of [
+      [listed, APP],
+      [listed, ADMIN],
+      [listed, ownOrigin(listed)],
+      [development, 'http://localhost:5173'],
+      [development, 'http://127.0.0.1:3000'],
+      [anyOrigin, APP],
+    ] as const) {
       const [before, actual] = await corsOf(server, origin);
       expect(before, origin).toMatchObject({ status: 204, origin, credentials: 'true', methods: 'POST', allowedHeaders: 'authorization, content-type' });
       expect(before!.vary, origin).toMatch(/\bOrigin\b/);

@@ -3,11 +3,11 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeleteMessageDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
+import { createGroup, sendText, UNLIMITED_ENV } from '../../kit/realtime.js';
 import { dataOf, messageRepository, startServer, statementsOf, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
-import { collect, type Collector } from '../../kit/subscriptions.js';
-import { createGroup, sendText, UNLIMITED_ENV } from '../../kit/realtime.js';
-import { DeleteMessageDocument, SendMessageDocument } from '../../../src/client/generated/graphql.js';
+import { type Collector, collect } from '../../kit/subscriptions.js';
 
 const SUBSCRIBERS = 20;
 
@@ -200,7 +200,11 @@ describe.each(backends)('fan-out on %s', (backend) => {
   it('still gives each subscription the result of its own variables', async () => {
     const bob = await server.token('reader0');
     const [shown, hidden] = await server.live(
-      () => [collect(server.ws(bob), Toggle, { conversationId, withContent: true }), collect(server.ws(bob), Toggle, { conversationId, withContent: false })] as const,
+      () =>
+        [
+          collect(server.ws(bob), Toggle, { conversationId, withContent: true }),
+          collect(server.ws(bob), Toggle, { conversationId, withContent: false }),
+        ] as const,
       2,
     );
     const next = await sendText(server, alice, conversationId, 'shown to one');

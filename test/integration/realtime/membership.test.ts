@@ -25,9 +25,8 @@ describe.each(backends)('membership re-check on %s', (backend) => {
   it('ends every subscription of a user removed behind pub/sub’s back, in one batched check', async () => {
     const owner = await server.token('olive');
     const member = await server.token('mick');
-    const conversationId = dataOf(
-      await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['mick'] } }),
-    ).createConversation.id;
+    const conversationId = dataOf(await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['mick'] } }))
+      .createConversation.id;
     const client = server.ws(member);
     const [messages, typing] = await server.live(
       () => [collect(client, MessageAddedDocument, { conversationId }), collect(client, TypingDocument, { conversationId })] as const,
@@ -37,9 +36,7 @@ describe.each(backends)('membership re-check on %s', (backend) => {
     await messages.waitFor(1);
 
     // Removed without the membership event a removal normally publishes.
-    await server.app.services.database.db
-      .delete(participants)
-      .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, 'mick')));
+    await server.app.services.database.db.delete(participants).where(and(eq(participants.conversationId, conversationId), eq(participants.userId, 'mick')));
     expect((await statementsOf(server, () => server.app.services.membership.recheck())).statements).toBe(1);
     await messages.waitForEnd();
     await typing.waitForEnd();
@@ -55,7 +52,9 @@ describe.each(backends)('membership re-check on %s', (backend) => {
       await server.gql(owner, CreateConversationDocument, { input: { type: 'GROUP', name: 'g', participantIds: ['ivo', 'jan', 'kai'] } }),
     ).createConversation.id;
     const subs = Object.fromEntries(
-      await Promise.all(['ivo', 'jan', 'kai'].map(async (id) => [id, collect(server.ws(await server.token(id)), MessageAddedDocument, { conversationId })] as const)),
+      await Promise.all(
+        ['ivo', 'jan', 'kai'].map(async (id) => [id, collect(server.ws(await server.token(id)), MessageAddedDocument, { conversationId })] as const),
+      ),
     );
     await eventually(async () => {
       dataOf(await server.gql(owner, SendMessageDocument, { input: { conversationId, content: 'probe' } }));
@@ -88,8 +87,7 @@ describe.each(backends)('membership re-check on %s', (backend) => {
   it('follows a PRIVATE conversation out of the stream of the one who deletes it, and back in when they open it again', async () => {
     const pia = await server.token('pia');
     const quinn = await server.token('quinn');
-    const open = (auth: string, other: string) =>
-      server.gql(auth, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [other] } });
+    const open = (auth: string, other: string) => server.gql(auth, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: [other] } });
     const conversationId = dataOf(await open(pia, 'quinn')).createConversation.id;
     const all = collect(server.ws(quinn), MessageAddedDocument, {});
     const contents = () => all.events.map((e) => e.messageAdded.content);

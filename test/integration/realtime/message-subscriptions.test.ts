@@ -1,6 +1,7 @@
 // Message subscriptions on one instance: every kind of event, the all-conversations stream,
 // gapless resume with afterSeq, gap filling, and authorization per event.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Viewer } from '../../../src/auth/viewer.js';
 import {
   AddParticipantDocument,
   ControlEventSubDocument,
@@ -14,14 +15,13 @@ import {
   SetTypingDocument,
   TypingDocument,
 } from '../../../src/client/generated/graphql.js';
-import type { Viewer } from '../../../src/auth/viewer.js';
 import { createContext } from '../../../src/context.js';
 import { messageSnapshot } from '../../../src/pubsub/snapshots.js';
 import { topics } from '../../../src/pubsub/topics.js';
+import { consecutive, createGroup, sendBulk, sendMany, sendText, UNLIMITED_ENV } from '../../kit/realtime.js';
 import { dataOf, messageRepository, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
-import { consecutive, createGroup, sendBulk, sendMany, sendText, UNLIMITED_ENV } from '../../kit/realtime.js';
 
 describe.each(backends)('message subscriptions on %s', (backend) => {
   let server: TestServer;
@@ -47,12 +47,13 @@ describe.each(backends)('message subscriptions on %s', (backend) => {
     const conversationId = await createGroup(server, alice, ['bob']);
     const client = server.ws(bob);
     const [added, updated, deleted, control] = await server.live(
-      () => [
-        collect(client, MessageAddedDocument, { conversationId, afterSeq: 0 }),
-        collect(client, MessageUpdatedDocument, { conversationId }),
-        collect(client, MessageDeletedDocument, { conversationId }),
-        collect(client, ControlEventSubDocument, { conversationId }),
-      ] as const,
+      () =>
+        [
+          collect(client, MessageAddedDocument, { conversationId, afterSeq: 0 }),
+          collect(client, MessageUpdatedDocument, { conversationId }),
+          collect(client, MessageDeletedDocument, { conversationId }),
+          collect(client, ControlEventSubDocument, { conversationId }),
+        ] as const,
       4,
     );
 
@@ -124,8 +125,7 @@ describe.each(backends)('message subscriptions on %s', (backend) => {
     const { sub, after } = await follow(bob, conversationId);
     // Three messages committed behind pub/sub's back, as if their events were lost.
     const repo = messageRepository(server);
-    const behindTheBack = (content: string) =>
-      repo.insertNext({ conversationId, orgId: 'default', senderId: 'alice', senderKind: 'USER', content });
+    const behindTheBack = (content: string) => repo.insertNext({ conversationId, orgId: 'default', senderId: 'alice', senderKind: 'USER', content });
     for (const content of ['lost 1', 'lost 2', 'lost 3']) await behindTheBack(content);
     await sendText(server, alice, conversationId, 'revealing');
     const events = await sub.waitFor(4);
@@ -214,7 +214,14 @@ describe(`a subscriber that falls far behind (${backends.at(-1)})`, () => {
     const alice = await server.token('alice');
     await server.token('bob');
     const conversationId = await createGroup(server, alice, ['bob']);
-    const viewer = (userId: string): Viewer => ({ orgId: 'default', userId, displayName: userId, kind: 'USER', roles: [], credential: { type: 'apiKey', keyId: 'test', actingAs: false } });
+    const viewer = (userId: string): Viewer => ({
+      orgId: 'default',
+      userId,
+      displayName: userId,
+      kind: 'USER',
+      roles: [],
+      credential: { type: 'apiKey', keyId: 'test', actingAs: false },
+    });
     // The stream as a resolver returns it, with a consumer that does not read for a while.
     const stream = await server.app.services.feeds.messages(createContext(server.app.services, viewer('bob'), 'slow-reader', '127.0.0.1'), conversationId, 0);
     // Far more than the page held for the consumer plus the live events kept while it is behind,

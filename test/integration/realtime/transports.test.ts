@@ -15,10 +15,10 @@ import {
   UserDocument,
 } from '../../../src/client/generated/graphql.js';
 import { MAX_SUBSCRIPTIONS_PER_SOCKET } from '../../../src/transport/ws-session.js';
+import { createGroup, nextClose, type RawSocket, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../../kit/realtime.js';
 import { activeSubscriptions, dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
-import { createGroup, nextClose, rawSocket, sendText, sleep, UNLIMITED_ENV, type RawSocket } from '../../kit/realtime.js';
 
 /** Reads an SSE response body and yields each `data:` payload of `next` events as JSON. */
 async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: unknown }> {
@@ -333,7 +333,6 @@ describe.each(backends)('real-time transports on %s', (backend) => {
     await eventually(() => bus.listenerCount() === baseline);
     open.socket.close(1000);
   });
-
 });
 
 /**

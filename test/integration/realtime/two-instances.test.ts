@@ -9,32 +9,32 @@ import {
   MessageAddedDocument,
   MessageUpdatedDocument,
   PresenceDocument,
+  type PresenceSubscription,
   SendControlDocument,
   SetTypingDocument,
   TypingDocument,
   UserDocument,
   UsersDocument,
   ViewerDocument,
-  type PresenceSubscription,
 } from '../../../src/client/generated/graphql.js';
 import { idKey } from '../../../src/lib/id-names.js';
 import { topics } from '../../../src/pubsub/topics.js';
-import { dataOf, startServer, type TestServer } from '../../kit/server.js';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
-import { collect, eventually, type Collector } from '../../kit/subscriptions.js';
 import {
   consecutive,
   createGroup,
   freshOrg,
   numsub,
+  type RawSocket,
   rawSocket,
   sendMany,
   sendText,
   spawnInstance,
   testRedis,
   UNLIMITED_ENV,
-  type RawSocket,
 } from '../../kit/realtime.js';
+import { dataOf, startServer, type TestServer } from '../../kit/server.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { type Collector, collect, eventually } from '../../kit/subscriptions.js';
 
 /**
  * Short leases, so that a crashed instance's users lapse within seconds (production: 30 s / 10 s),
@@ -79,7 +79,12 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('two instances on one Pos
     await eventually(() => one.events.some((e) => e.messageAdded.id === sent.id) && all.events.some((e) => e.messageAdded.id === sent.id));
     const received = one.events.find((e) => e.messageAdded.id === sent.id)!.messageAdded;
     expect(received).toMatchObject({ content: 'across', seq: sent.seq, sender: { id: 'alice', displayName: 'alice' } });
-    expect(consecutive(one.events.map((e) => e.messageAdded.seq), seq + 1)).toBe(true);
+    expect(
+      consecutive(
+        one.events.map((e) => e.messageAdded.seq),
+        seq + 1,
+      ),
+    ).toBe(true);
 
     await eventually(async () => {
       await a.gql(alice, SendControlDocument, { conversationId, input: { event: 'RESUME', runId: 'r1' } });

@@ -1,6 +1,7 @@
 // Typing indicators and presence on one instance: the lapse, stopping on send and on disconnect,
 // ONLINE/AWAY/BUSY/OFFLINE, and queries that agree with the events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PresenceSubscription, TypingSubscription } from '../../../src/client/generated/graphql.js';
 import {
   MessageAddedDocument,
   PresenceDocument,
@@ -11,11 +12,10 @@ import {
   UsersDocument,
   ViewerDocument,
 } from '../../../src/client/generated/graphql.js';
+import { createGroup, freshOrg, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../../kit/realtime.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends, TEST_REDIS_URL } from '../../kit/services.js';
-import { collect, eventually, type Collector } from '../../kit/subscriptions.js';
-import { createGroup, freshOrg, rawSocket, sendText, sleep, UNLIMITED_ENV } from '../../kit/realtime.js';
-import type { PresenceSubscription, TypingSubscription } from '../../../src/client/generated/graphql.js';
+import { type Collector, collect, eventually } from '../../kit/subscriptions.js';
 
 /** Bob watches typing in a new conversation of alice's; resolves once the subscription is live. */
 async function watchTyping(server: TestServer, alice: string, bob: string) {

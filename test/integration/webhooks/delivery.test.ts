@@ -15,12 +15,11 @@ import {
   WebhooksDocument,
 } from '../../../src/client/generated/graphql.js';
 import { MAX_URL_LENGTH } from '../../../src/modules/webhooks/url-policy.js';
-import { dataOf, startServer, type Auth, type TestServer } from '../../kit/server.js';
+import { createApiKey, createGroup, expectCode, send, users } from '../../kit/requests.js';
+import { type Auth, dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
-import { startReceiver, WEBHOOK_TEST_ENV, type Receiver } from '../../kit/webhook-receiver.js';
-import { createApiKey, createGroup, expectCode, send, users } from '../../kit/requests.js';
-
+import { type Receiver, startReceiver, WEBHOOK_TEST_ENV } from '../../kit/webhook-receiver.js';
 
 describe.each(backends)('webhooks on %s', (backend) => {
   let server: TestServer;
@@ -39,9 +38,9 @@ describe.each(backends)('webhooks on %s', (backend) => {
   const createWebhook = async (auth: Auth, events: string[], url = receiver.url) =>
     dataOf(await server.gql(auth, CreateWebhookDocument, { input: { url, events } })).createWebhook;
   const ofType = (type: string, match: (data: Record<string, unknown>) => boolean = () => true) =>
-    receiver.until((all) => all.some((r) => r.payload.type === type && match(r.payload.data))).then((all) =>
-      all.filter((r) => r.payload.type === type && match(r.payload.data)),
-    );
+    receiver
+      .until((all) => all.some((r) => r.payload.type === type && match(r.payload.data)))
+      .then((all) => all.filter((r) => r.payload.type === type && match(r.payload.data)));
 
   it('delivers message.created, .updated and .deleted, signed with the secret shown once', async () => {
     const { webhook, secret } = await createWebhook(admin, ['message.created', 'message.updated', 'message.deleted']);

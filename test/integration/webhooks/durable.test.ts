@@ -1,26 +1,22 @@
 // Webhooks are durable: an event committed just before the server is killed (SIGKILL, no
 // cleanup), or whose delivery was in flight then, arrives after a restart; two instances on one
 // database deliver each event once, and a webhook created on one is used by the other at once.
+
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../../src/auth/jwt.js';
-import {
-  CreateConversationDocument,
-  CreateWebhookDocument,
-  SendMessageDocument,
-  WebhookDeliveriesDocument,
-} from '../../../src/client/generated/graphql.js';
-import { dataOf, startServer, UNLIMITED_ENV, type TestServer } from '../../kit/server.js';
-import { spawnService, type ServiceProcess } from '../../kit/service-process.js';
+import { CreateConversationDocument, CreateWebhookDocument, SendMessageDocument, WebhookDeliveriesDocument } from '../../../src/client/generated/graphql.js';
+import { createGroup, send, users } from '../../kit/requests.js';
+import { dataOf, startServer, type TestServer, UNLIMITED_ENV } from '../../kit/server.js';
+import { type ServiceProcess, spawnService } from '../../kit/service-process.js';
 import { backends, createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
-import { startReceiver, WEBHOOK_TEST_ENV, type Receiver } from '../../kit/webhook-receiver.js';
-import { createGroup, send, users } from '../../kit/requests.js';
+import { type Receiver, startReceiver, WEBHOOK_TEST_ENV } from '../../kit/webhook-receiver.js';
 
 describe.each(backends)('webhooks across a crash on %s', (backend) => {
   let receiver: Receiver;
@@ -120,7 +116,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('webhooks on two instance
     const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => send(i % 2 ? a : b, alice, conversationId, `m${i}`)));
     const ids = new Set(sent.map((m) => m.id));
     await receiver.until((all) => new Set(all.map((r) => r.payload.data.id)).size >= ids.size);
-    const log = async () => dataOf(await a.gql(admin, WebhookDeliveriesDocument, { webhookId: webhook.id, status: 'SUCCEEDED', first: 100 })).webhookDeliveries.nodes;
+    const log = async () =>
+      dataOf(await a.gql(admin, WebhookDeliveriesDocument, { webhookId: webhook.id, status: 'SUCCEEDED', first: 100 })).webhookDeliveries.nodes;
     await eventually(async () => (await log()).length === ids.size, 60_000);
     const received = receiver.received.map((r) => r.headers['webhook-id']);
     expect(new Set(receiver.received.map((r) => r.payload.data.id))).toEqual(ids);

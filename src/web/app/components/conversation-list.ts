@@ -44,9 +44,7 @@ export class ConversationList {
       },
       marker,
       h('span', { class: 'conv-name' }, store.titleOf(c)),
-      unread
-        ? h('span', { class: 'badge', 'data-testid': 'unread-count', 'aria-label': `${c.unreadCount} unread` }, String(c.unreadCount))
-        : h('span', {}),
+      unread ? h('span', { class: 'badge', 'data-testid': 'unread-count', 'aria-label': `${c.unreadCount} unread` }, String(c.unreadCount)) : h('span', {}),
       h('span', { class: 'conv-preview', 'data-testid': 'conv-preview' }, this.preview(c)),
     );
     button.addEventListener('click', () => {

@@ -28,7 +28,11 @@ export class ExpertDesk {
   }
 
   private item(r: ExpertRequest): HTMLDivElement {
-    const claim = h('button', { type: 'button', class: 'primary', 'data-testid': 'claim-button', 'aria-label': `Claim the request of ${r.requestedBy.displayName}` }, 'Claim');
+    const claim = h(
+      'button',
+      { type: 'button', class: 'primary', 'data-testid': 'claim-button', 'aria-label': `Claim the request of ${r.requestedBy.displayName}` },
+      'Claim',
+    );
     claim.addEventListener('click', () => {
       claim.disabled = true;
       this.store

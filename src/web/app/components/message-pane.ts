@@ -1,7 +1,7 @@
 import { byId, h, presenceDot } from '../dom.js';
 import type { ChatStore, MessagesChange } from '../store.js';
 import type { ViewMessage } from '../view-message.js';
-import { messageElement, type MessageActions } from './message.js';
+import { type MessageActions, messageElement } from './message.js';
 
 /**
  * The open conversation: its header (title, presence, members), its messages with their replies,

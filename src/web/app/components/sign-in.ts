@@ -1,7 +1,7 @@
 import { SignInDocument, SignUpDocument } from '../../../client/generated/graphql.js';
 import { createSwitchboardClient, SwitchboardError } from '../../../client/index.js';
 import { byId, setAlert } from '../dom.js';
-import { sessionFromToken, type Session } from '../session.js';
+import { type Session, sessionFromToken } from '../session.js';
 
 type Tab = 'signin' | 'signup' | 'token';
 const TABS: Tab[] = ['signin', 'signup', 'token'];
