@@ -24,6 +24,7 @@ import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { conversations, type MessageRow, messages, participants, users, webhookEvents } from '../../db/schema/index.js';
 import type { PageRequest } from '../../lib/paging.js';
 import { type PgError, pgError, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
+import { isStorableDate } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { USER_SNAPSHOT_COLUMNS } from '../users/user.repository.js';
 
@@ -314,9 +315,13 @@ export function filterConditions(filter: { [K in keyof MessageFilter]?: MessageF
 
 /**
  * The exclusive bound that makes `until` inclusive at the millisecond: clients see times to the
- * millisecond (and send those back), while stored ones have microseconds.
+ * millisecond (and send those back), while stored ones have microseconds. None when that bound is
+ * past the last date Postgres stores: every message is before it.
  */
-export const untilBound = (until: Date): Date => new Date(until.getTime() + 1);
+export const untilBound = (until: Date): Date | undefined => {
+  const bound = new Date(until.getTime() + 1);
+  return isStorableDate(bound) ? bound : undefined;
+};
 
 /** The unique constraint a reused clientMessageId violates (see the schema). */
 const CLIENT_MESSAGE_ID_UNIQUE = 'messages_client_message_id_uq';

@@ -53,7 +53,8 @@ export class SearchRepository {
     if (filter.conversationId) conditions.push(eq(messages.conversationId, filter.conversationId));
     if (filter.senderId) conditions.push(eq(messages.senderId, filter.senderId));
     if (filter.since) conditions.push(gte(messages.createdAt, filter.since));
-    if (filter.until) conditions.push(lt(messages.createdAt, untilBound(filter.until)));
+    const until = filter.until && untilBound(filter.until);
+    if (until) conditions.push(lt(messages.createdAt, until));
     const rows = await this.db
       .select({
         ...getTableColumns(messages),
