@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../../db/client.js';
 import type { WebhookRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
+import { pgError } from '../../lib/pg-errors.js';
 import { errorMessage } from '../../observability/log-errors.js';
 import type { WebhookSender } from './sender.js';
 import type { WebhookSubscriptions } from './subscriptions.js';
@@ -41,6 +42,9 @@ type JobData = { deliveryId: string };
  * with SKIP LOCKED (one instance per job), retried with growing delays, and given back to the queue
  * when the instance holding one dies (expiry). A bounded number run at a time per instance.
  */
+/** What a lost race to create pg-boss' schema, tables or queue fails with. */
+const DUPLICATE_CODES = new Set(['23505', '42P06', '42P07', '42710']);
+
 export class WebhookQueue {
   private boss: PgBoss | undefined;
   private readonly workers: string[] = [];
@@ -55,20 +59,37 @@ export class WebhookQueue {
     private readonly options: QueueOptions,
   ) {}
 
-  async start(): Promise<void> {
-    const installed = await this.repo.queueInstalled();
+  /**
+   * Starts pg-boss and its delivery queue. Instances starting together on a new database race to
+   * create its schema and the queue: the one that loses gets a duplicate error and tries again,
+   * finding them made.
+   */
+  private async install(attempt = 1): Promise<PgBoss> {
     const boss = new PgBoss({ db: bossDb(this.database), schedule: false, maintenanceIntervalSeconds: 10 });
     boss.on('error', (err: Error) => this.log.warn({ err: errorMessage(err) }, 'webhook queue error'));
-    await boss.start();
-    const queue = {
-      name: DELIVERY_QUEUE,
-      retryLimit: RETRY_LIMIT,
-      retryDelay: this.options.retryBaseSeconds,
-      retryBackoff: true,
-      expireInSeconds: Math.ceil(this.options.timeoutMs / 1000) * 2 + 5,
-    };
-    if (await boss.getQueue(DELIVERY_QUEUE)) await boss.updateQueue(DELIVERY_QUEUE, queue);
-    else await boss.createQueue(DELIVERY_QUEUE, queue);
+    try {
+      await boss.start();
+      const queue = {
+        name: DELIVERY_QUEUE,
+        retryLimit: RETRY_LIMIT,
+        retryDelay: this.options.retryBaseSeconds,
+        retryBackoff: true,
+        expireInSeconds: Math.ceil(this.options.timeoutMs / 1000) * 2 + 5,
+      };
+      if (await boss.getQueue(DELIVERY_QUEUE)) await boss.updateQueue(DELIVERY_QUEUE, queue);
+      else await boss.createQueue(DELIVERY_QUEUE, queue);
+      return boss;
+    } catch (err) {
+      const code = pgError(err)?.code;
+      if (attempt >= 3 || !code || !DUPLICATE_CODES.has(code)) throw err;
+      await boss.stop({ graceful: false, wait: true }).catch(() => {});
+      return this.install(attempt + 1);
+    }
+  }
+
+  async start(): Promise<void> {
+    const installed = await this.repo.queueInstalled();
+    const boss = await this.install();
     // Deliveries written before pg-boss was installed here have no job yet.
     if (!installed) await this.repo.enqueuePending();
     this.boss = boss;
