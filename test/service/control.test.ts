@@ -65,7 +65,8 @@ describe.each(backends)('control rules on %s', (backend) => {
     const table: Record<string, Record<RunState, RunState | null>> = {
       PAUSE: { ACTIVE: 'PAUSED', PAUSED: null, CANCELLED: null, PREEMPTED: null },
       RESUME: { ACTIVE: null, PAUSED: 'ACTIVE', CANCELLED: null, PREEMPTED: null },
-      CANCEL: { ACTIVE: 'CANCELLED', PAUSED: 'CANCELLED', CANCELLED: null, PREEMPTED: null },
+      // CANCEL ends a PREEMPTED run's non-interruptible stream, which PREEMPT let finish.
+      CANCEL: { ACTIVE: 'CANCELLED', PAUSED: 'CANCELLED', CANCELLED: null, PREEMPTED: 'CANCELLED' },
       PREEMPT: { ACTIVE: 'PREEMPTED', PAUSED: 'PREEMPTED', CANCELLED: null, PREEMPTED: null },
     };
     for (const [event, from] of Object.entries(table)) {
@@ -89,10 +90,12 @@ describe.each(backends)('control rules on %s', (backend) => {
       await expectRefused(uma, ended.c, { event: 'PRIORITY', runId: ended.runId, target: 'LOW' }, 'BAD_USER_INPUT');
     });
 
-    it('steers the run named by `target` when there is no runId', async () => {
+    it('steers every live run of the agent named by `target` when there is no runId', async () => {
       const { c } = await runIn('ACTIVE');
-      await control(uma, c, { event: 'PAUSE', target: 'r' });
+      await agentSays(c, 'r2', 'also working');
+      await control(uma, c, { event: 'PAUSE', target: 'bot' });
       expect((await run(c, 'r'))?.state).toBe('PAUSED');
+      expect((await run(c, 'r2'))?.state).toBe('PAUSED');
     });
 
     it('stores and relays an event for a run it has not seen: the agent may act on it', async () => {
