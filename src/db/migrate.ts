@@ -3,6 +3,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import type { PoolClient } from 'pg';
 import type { Database } from './client.js';
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -15,12 +16,22 @@ export async function migrate(database: Database): Promise<void> {
     await migratePglite(drizzlePglite({ client: database.pglite }), { migrationsFolder });
     return;
   }
-  const client = await database.pool!.connect();
+  // drizzle's migrator has no lock of its own: two instances starting together would both
+  // try to apply the same migration.
+  await underStartupLock(database, (client) => migratePg(drizzlePg({ client }), { migrationsFolder }));
+}
+
+/**
+ * Runs `setup` while no other instance runs its own (migrations, installing the webhook queue):
+ * instances starting together on a new database would race to create the same objects. PGlite
+ * has one process at a time anyway.
+ */
+export async function underStartupLock<T>(database: Database, setup: (client: PoolClient) => Promise<T>): Promise<T> {
+  if (!database.pool) return setup(undefined as unknown as PoolClient);
+  const client = await database.pool.connect();
   try {
-    // drizzle's migrator has no lock of its own: two instances starting together would both
-    // try to apply the same migration.
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await migratePg(drizzlePg({ client }), { migrationsFolder });
+    return await setup(client);
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
     client.release();

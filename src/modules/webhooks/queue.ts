@@ -1,6 +1,7 @@
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/client.js';
+import { underStartupLock } from '../../db/migrate.js';
 import type { WebhookRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { pgError } from '../../lib/pg-errors.js';
@@ -88,10 +89,13 @@ export class WebhookQueue {
   }
 
   async start(): Promise<void> {
-    const installed = await this.repo.queueInstalled();
-    const boss = await this.install();
-    // Deliveries written before pg-boss was installed here have no job yet.
-    if (!installed) await this.repo.enqueuePending();
+    const boss = await underStartupLock(this.database, async () => {
+      const installed = await this.repo.queueInstalled();
+      const started = await this.install();
+      // Deliveries written before pg-boss was installed here have no job yet.
+      if (!installed) await this.repo.enqueuePending();
+      return started;
+    });
     this.boss = boss;
     const pollers = Math.min(MAX_POLLERS, this.options.concurrency);
     const batchSize = Math.max(1, Math.floor(this.options.concurrency / pollers));
