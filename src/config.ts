@@ -108,6 +108,7 @@ const envSchema = z
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_WEBHOOK_OPTIONS.concurrency),
     WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(DEFAULT_WEBHOOK_OPTIONS.retryBaseSeconds),
     WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_WEBHOOK_OPTIONS.disableAfter),
+    WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(DEFAULT_WEBHOOK_OPTIONS.retentionDays),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     WORKERS: z
@@ -169,8 +170,9 @@ export type Config = {
   mcp: { http: boolean; maxRequestsPerUser: number };
   /**
    * Webhook delivery: at most `concurrency` in flight per instance, `timeoutMs` each, retried from
-   * `retryBaseSeconds` on, disabled after `disableAfter` failures in a row; `allowPrivate` lets
-   * webhooks use http and private, loopback and link-local addresses (tests, development).
+   * `retryBaseSeconds` on, disabled after `disableAfter` failures in a row, their log and events
+   * kept `retentionDays` after they end; `allowPrivate` lets webhooks use http and private,
+   * loopback and link-local addresses (tests, development).
    */
   webhooks: WebhookOptions;
   /** How long SIGTERM waits for in-flight requests before closing what is left. */
@@ -252,6 +254,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: e.WEBHOOK_CONCURRENCY,
       retryBaseSeconds: e.WEBHOOK_RETRY_BASE_SECONDS,
       disableAfter: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      retentionDays: e.WEBHOOK_RETENTION_DAYS,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

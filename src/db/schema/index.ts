@@ -500,6 +500,8 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_event_idx').on(t.eventId),
     // The deliveries still to make, which a server starting re-enqueues (see WebhookQueue.start).
     index('webhook_deliveries_pending_idx').on(t.createdAt).where(sql`status = 'PENDING'`),
+    // The ended ones, which the purge deletes oldest first (WebhookQueue.purge).
+    index('webhook_deliveries_ended_idx').on(t.createdAt).where(sql`status <> 'PENDING'`),
   ],
 );
 

@@ -68,6 +68,8 @@ export function createWebhooksModule(deps: {
         deps.subscriptions.stop();
         await queue.stop();
       },
+      /** The purge pg-boss runs every hour, now (tests, operators). */
+      purge: () => queue.purge(),
     },
   };
 }

@@ -10,4 +10,5 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   retryBaseSeconds: 10,
   timeoutMs: 10_000,
   disableAfter: 100,
+  retentionDays: 7,
 };

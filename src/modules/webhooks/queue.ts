@@ -19,6 +19,13 @@ export const DELIVERY_QUEUE = 'webhook-delivery';
  * default base of 10 s) after the first attempt.
  */
 export const RETRY_LIMIT = 14;
+/** pg-boss' queue of the purge of old deliveries and events (see `purge`). */
+export const RETENTION_QUEUE = 'webhook-retention';
+/**
+ * How often the purge runs. Every instance asks for it, but pg-boss keeps one job per period
+ * (a singleton key and slot) and runs one at a time (the queue's singleton policy).
+ */
+const PURGE_EVERY_SECONDS = 3_600;
 /** Pollers per instance; each fetches a batch and delivers it concurrently. */
 const MAX_POLLERS = 4;
 /** How often idle pollers look for deliveries another instance (or a retry) made due. */
@@ -33,6 +40,8 @@ export type QueueOptions = {
   timeoutMs: number;
   /** Failed attempts in a row that disable a webhook. */
   disableAfter: number;
+  /** Days a delivery is logged after it ended (succeeded or failed for good); see `purge`. */
+  retentionDays: number;
 };
 
 type JobData = { deliveryId: string };
@@ -49,6 +58,7 @@ const DUPLICATE_CODES = new Set(['23505', '42P06', '42P07', '42710']);
 export class WebhookQueue {
   private boss: PgBoss | undefined;
   private readonly workers: string[] = [];
+  private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly database: Database,
@@ -79,6 +89,7 @@ export class WebhookQueue {
       };
       if (await boss.getQueue(DELIVERY_QUEUE)) await boss.updateQueue(DELIVERY_QUEUE, queue);
       else await boss.createQueue(DELIVERY_QUEUE, queue);
+      if (!(await boss.getQueue(RETENTION_QUEUE))) await boss.createQueue(RETENTION_QUEUE, { name: RETENTION_QUEUE, policy: 'singleton' });
       return boss;
     } catch (err) {
       const code = pgError(err)?.code;
@@ -107,6 +118,27 @@ export class WebhookQueue {
       });
       this.workers.push(id);
     }
+    // Another instance's purge job is found at this poll; this instance's own one at once.
+    const purger = await boss.work(RETENTION_QUEUE, { pollingIntervalSeconds: PURGE_EVERY_SECONDS / 12 }, async () => {
+      const purged = await this.purge();
+      if (purged.deliveries || purged.events) this.log.info(purged, 'webhook log purged');
+    });
+    const askForPurge = () =>
+      boss
+        .send(RETENTION_QUEUE, {}, { singletonKey: 'purge', singletonSeconds: PURGE_EVERY_SECONDS })
+        .then((id) => id && boss.notifyWorker(purger))
+        .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'webhook purge not scheduled'));
+    await askForPurge();
+    this.purgeTimer = setInterval(askForPurge, PURGE_EVERY_SECONDS * 1000).unref();
+  }
+
+  /**
+   * Deletes the deliveries that ended (SUCCEEDED, or FAILED for good) more than `retentionDays`
+   * ago, and the events older than that left without a delivery. Pending deliveries are kept
+   * whatever their age: they are still being retried, and their event with them.
+   */
+  async purge(): Promise<{ deliveries: number; events: number }> {
+    return this.repo.purge(new Date(Date.now() - this.options.retentionDays * 86_400_000));
   }
 
   /** Looks for deliveries now rather than at the next poll: this instance just committed some. */
@@ -124,6 +156,7 @@ export class WebhookQueue {
   async stop(): Promise<void> {
     const boss = this.boss;
     this.boss = undefined;
+    clearInterval(this.purgeTimer);
     // Deliveries in flight finish (or time out); those not started stay queued for any instance.
     await boss?.stop({ graceful: true, wait: true, timeout: this.options.timeoutMs + 1_000 });
     this.sender.close();

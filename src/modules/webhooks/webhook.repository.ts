@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
 import type { Database, Db } from '../../db/client.js';
 import { type WebhookDeliveryRow, type WebhookEventRow, type WebhookRow, webhookDeliveries, webhookEvents, webhooks } from '../../db/schema/index.js';
 
@@ -151,12 +151,56 @@ export class WebhookRepository {
    * Makes a delivery pending again, with a job of its own, in one transaction (redeliverWebhook);
    * its attempts and log are kept.
    */
-  async reopen(id: string): Promise<WebhookDeliveryRow> {
+  async reopen(id: string): Promise<WebhookDeliveryRow | null> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx.update(webhookDeliveries).set({ status: 'PENDING', nextAttemptAt: sql`now()` }).where(eq(webhookDeliveries.id, id)).returning();
+      // Purged (or deleted with its webhook) since it was looked up.
+      if (!row) return null;
       await tx.execute(sql`select webhook_enqueue(array[${id}]::uuid[])`);
-      return row!;
+      return row;
     });
+  }
+
+  /**
+   * Deletes, in batches of `batch` rows, the deliveries that ended before `before` (neither
+   * created nor attempted since) and then the events from before it that no delivery refers to.
+   */
+  async purge(before: Date, batch = 5_000): Promise<{ deliveries: number; events: number }> {
+    const rounds = async (statement: () => Promise<number>) => {
+      let total = 0;
+      for (let n = batch; n === batch; total += n) n = await statement();
+      return total;
+    };
+    const deliveries = await rounds(async () => {
+      const old = this.db
+        .select({ id: webhookDeliveries.id })
+        .from(webhookDeliveries)
+        .where(
+          and(
+            lt(webhookDeliveries.createdAt, before),
+            ne(webhookDeliveries.status, 'PENDING'),
+            or(isNull(webhookDeliveries.lastAttemptAt), lt(webhookDeliveries.lastAttemptAt, before)),
+          ),
+        )
+        .limit(batch);
+      // Checked again on the row itself: one redelivered meanwhile is pending again, and stays.
+      const ended = and(inArray(webhookDeliveries.id, old), ne(webhookDeliveries.status, 'PENDING'));
+      return (await this.db.delete(webhookDeliveries).where(ended).returning({ id: webhookDeliveries.id })).length;
+    });
+    const events = await rounds(async () => {
+      const orphans = this.db
+        .select({ id: webhookEvents.id })
+        .from(webhookEvents)
+        .where(
+          and(
+            lt(webhookEvents.createdAt, before),
+            notExists(this.db.select({ one: sql`1` }).from(webhookDeliveries).where(eq(webhookDeliveries.eventId, webhookEvents.id))),
+          ),
+        )
+        .limit(batch);
+      return (await this.db.delete(webhookEvents).where(inArray(webhookEvents.id, orphans)).returning({ id: webhookEvents.id })).length;
+    });
+    return { deliveries, events };
   }
 
   /** Whether the delivery queue's tables are there (pg-boss installs them at its first start). */

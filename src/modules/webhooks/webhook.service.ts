@@ -100,8 +100,9 @@ export class WebhookService {
   async redeliver(viewer: Viewer, deliveryId: string): Promise<WebhookDeliveryRow> {
     requireManager(viewer);
     const delivery = isUuid(deliveryId) ? await this.repo.delivery(viewer.orgId, deliveryId) : null;
-    if (!delivery) throw new NotFoundError('Webhook delivery');
-    return this.queue.redeliver(delivery.id);
+    const reopened = delivery ? await this.queue.redeliver(delivery.id) : null;
+    if (!reopened) throw new NotFoundError('Webhook delivery');
+    return reopened;
   }
 
   private async checkUrl(raw: string): Promise<string> {
