@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './graphql/armor.js';
 import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './modules/webhooks/options.js';
+import { parseSecretKeys } from './modules/webhooks/secret-box.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './ratelimit/rate-limiter.js';
 
 /**
@@ -108,6 +109,14 @@ const envSchema = z
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_WEBHOOK_OPTIONS.concurrency),
     WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(DEFAULT_WEBHOOK_OPTIONS.retryBaseSeconds),
     WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_WEBHOOK_OPTIONS.disableAfter),
+    WEBHOOK_SECRET_KEY: optionalString.transform((v, ctx) => {
+      try {
+        return parseSecretKeys(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
     WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(DEFAULT_WEBHOOK_OPTIONS.retentionDays),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
@@ -171,8 +180,9 @@ export type Config = {
   /**
    * Webhook delivery: at most `concurrency` in flight per instance, `timeoutMs` each, retried from
    * `retryBaseSeconds` on, disabled after `disableAfter` failures in a row, their log and events
-   * kept `retentionDays` after they end; `allowPrivate` lets webhooks use http and private,
-   * loopback and link-local addresses (tests, development).
+   * kept `retentionDays` after they end; their secrets sealed with `secretKeys` (the first; none:
+   * stored as they are); `allowPrivate` lets webhooks use http and private, loopback and
+   * link-local addresses (tests, development).
    */
   webhooks: WebhookOptions;
   /** How long SIGTERM waits for in-flight requests before closing what is left. */
@@ -255,6 +265,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryBaseSeconds: e.WEBHOOK_RETRY_BASE_SECONDS,
       disableAfter: e.WEBHOOK_DISABLE_AFTER_FAILURES,
       retentionDays: e.WEBHOOK_RETENTION_DAYS,
+      secretKeys: e.WEBHOOK_SECRET_KEY,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

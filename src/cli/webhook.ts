@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { Viewer } from '../auth/viewer.js';
 import { AppError } from '../graphql/errors.js';
+import { SecretBox } from '../modules/webhooks/secret-box.js';
 import { WebhookSubscriptions } from '../modules/webhooks/subscriptions.js';
 import { enabledSubscriptions, WebhookRepository } from '../modules/webhooks/webhook.repository.js';
 import { WebhookService } from '../modules/webhooks/webhook.service.js';
@@ -52,6 +53,7 @@ try {
     new WebhookSubscriptions(() => enabledSubscriptions(database), bus, log),
     { redeliver: (id) => repo.reopen(id) },
     config.webhooks,
+    new SecretBox(config.webhooks.secretKeys),
   );
   // The CLI acts as an admin of the org.
   const admin: Viewer = { orgId: values.org!, userId: 'cli', displayName: 'CLI', kind: 'USER', roles: ['admin'], credential: { type: 'jwt', expiresAt: 0 } };

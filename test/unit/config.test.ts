@@ -53,3 +53,22 @@ describe('CORS_ORIGINS', () => {
     }
   });
 });
+
+describe('WEBHOOK_SECRET_KEY', () => {
+  const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+
+  it('is unset by default, or keys by id, the first sealing', () => {
+    expect(loadConfig(shared).webhooks.secretKeys).toEqual([]);
+    const { secretKeys } = loadConfig({ ...shared, WEBHOOK_SECRET_KEY: `k2:${key(2)}, k1:${key(1)}` }).webhooks;
+    expect(secretKeys.map((k) => [k.id, k.key.equals(Buffer.alloc(32, k.id === 'k2' ? 2 : 1))])).toEqual([
+      ['k2', true],
+      ['k1', true],
+    ]);
+  });
+
+  it('refuses keys that are not 32 bytes, ids that are missing or repeated', () => {
+    for (const value of [key(1), `k1:${Buffer.alloc(16).toString('base64')}`, `k 1:${key(1)}`, `k1:${key(1)},k1:${key(2)}`, `k1:${key(1)}:x`]) {
+      expect(problems({ ...shared, WEBHOOK_SECRET_KEY: value }).join('\n')).toMatch(/WEBHOOK_SECRET_KEY/);
+    }
+  });
+});

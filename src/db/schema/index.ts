@@ -433,8 +433,9 @@ export const accounts = pgTable(
 export const webhookDeliveryStatus = pgEnum('webhook_delivery_status', ['PENDING', 'SUCCEEDED', 'FAILED']);
 
 /**
- * An org's webhook: where its events are POSTed, signed with `secret` (Standard Webhooks). The
- * secret is kept as is, since signing needs it. `failure_count` counts failed attempts in a row;
+ * An org's webhook: where its events are POSTed, signed with `secret` (Standard Webhooks). Signing
+ * needs the secret itself, so it is encrypted rather than hashed, and only when WEBHOOK_SECRET_KEY
+ * is set (modules/webhooks/secret-box.ts). `failure_count` counts failed attempts in a row;
  * a long run of them disables the webhook.
  */
 export const webhooks = pgTable(

@@ -5,6 +5,7 @@ import type { DomainEvents } from '../../events/emitter.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import type { WebhookOptions } from './options.js';
 import { WebhookQueue } from './queue.js';
+import { SecretBox } from './secret-box.js';
 import { WebhookSender } from './sender.js';
 import { WebhookSubscriptions } from './subscriptions.js';
 import { enabledSubscriptions, WebhookRepository } from './webhook.repository.js';
@@ -50,8 +51,9 @@ export function createWebhooksModule(deps: {
 }) {
   const repo = new WebhookRepository(deps.database.db);
   const sender = new WebhookSender({ policy: deps.options, timeoutMs: deps.options.timeoutMs, maxSockets: deps.options.concurrency });
-  const queue = new WebhookQueue(deps.database, repo, sender, deps.subscriptions, deps.events, deps.log, deps.options);
-  const webhooks = new WebhookService(repo, deps.subscriptions, queue, deps.options);
+  const box = new SecretBox(deps.options.secretKeys);
+  const queue = new WebhookQueue(deps.database, repo, sender, box, deps.subscriptions, deps.events, deps.log, deps.options);
+  const webhooks = new WebhookService(repo, deps.subscriptions, queue, deps.options, box);
   for (const [name, orgOf] of Object.entries(REPORTED) as [DomainEventName, (event: unknown) => string][]) {
     deps.events.on(name, function wakeWebhookDelivery(event) {
       if (deps.subscriptions.listens(orgOf(event))) queue.wake();

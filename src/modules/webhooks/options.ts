@@ -1,8 +1,13 @@
 import type { QueueOptions } from './queue.js';
+import type { SecretKey } from './secret-box.js';
 import type { UrlPolicy } from './url-policy.js';
 
 /** How webhooks are delivered (the WEBHOOK_* variables, config.ts). */
-export type WebhookOptions = QueueOptions & UrlPolicy;
+export type WebhookOptions = QueueOptions &
+  UrlPolicy & {
+    /** Seal stored signing secrets (WEBHOOK_SECRET_KEY): the first seals, all open. */
+    secretKeys: readonly SecretKey[];
+  };
 
 export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   allowPrivate: false,
@@ -11,4 +16,5 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   timeoutMs: 10_000,
   disableAfter: 100,
   retentionDays: 7,
+  secretKeys: [],
 };

@@ -6,6 +6,7 @@ import type { WebhookRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { pgError } from '../../lib/pg-errors.js';
 import { errorMessage } from '../../observability/log-errors.js';
+import type { SecretBox } from './secret-box.js';
 import type { WebhookSender } from './sender.js';
 import type { WebhookSubscriptions } from './subscriptions.js';
 import type { DeliveryJob, WebhookRepository } from './webhook.repository.js';
@@ -64,6 +65,7 @@ export class WebhookQueue {
     private readonly database: Database,
     private readonly repo: WebhookRepository,
     private readonly sender: WebhookSender,
+    private readonly box: SecretBox,
     private readonly subscriptions: WebhookSubscriptions,
     private readonly events: DomainEvents,
     private readonly log: Logger,
@@ -105,6 +107,7 @@ export class WebhookQueue {
       const started = await this.install();
       // Deliveries written before pg-boss was installed here have no job yet.
       if (!installed) await this.repo.enqueuePending();
+      await this.resealSecrets();
       return started;
     });
     this.boss = boss;
@@ -141,6 +144,22 @@ export class WebhookQueue {
     return this.repo.purge(new Date(Date.now() - this.options.retentionDays * 86_400_000));
   }
 
+  /**
+   * Seals the stored secrets that are plain or under an older key with the current key, once
+   * per start (under the startup lock, so instances do not do it twice at once). One that no
+   * configured key opens is left as it is, and said.
+   */
+  private async resealSecrets(): Promise<void> {
+    for (const { id, secret } of await this.repo.secrets()) {
+      if (!this.box.stale(secret)) continue;
+      try {
+        await this.repo.replaceSecret(id, secret, this.box.seal(id, this.box.open(id, secret)));
+      } catch (err) {
+        this.log.warn({ webhookId: id, err: errorMessage(err) }, 'webhook secret not sealed again');
+      }
+    }
+  }
+
   /** Looks for deliveries now rather than at the next poll: this instance just committed some. */
   wake(): void {
     for (const id of this.workers) this.boss?.notifyWorker(id);
@@ -171,12 +190,17 @@ export class WebhookQueue {
         await this.repo.abandon(found.delivery.id, 'not sent: the webhook is disabled');
         return;
       }
-      const result = await this.sender.send(found.webhook, {
-        id: found.event.id,
-        type: found.event.type,
-        timestamp: found.event.createdAt.toISOString(),
-        data: found.event.data,
-      });
+      // A secret whose key is not configured throws: the job is retried, as for any failure here.
+      const secret = this.box.open(found.webhook.id, found.webhook.secret);
+      const result = await this.sender.send(
+        { url: found.webhook.url, secret },
+        {
+          id: found.event.id,
+          type: found.event.type,
+          timestamp: found.event.createdAt.toISOString(),
+          data: found.event.data,
+        },
+      );
       const final = !result.ok && job.retryCount >= job.retryLimit;
       let nextAttemptAt: Date | null = null;
       if (!result.ok && !final) {

@@ -24,7 +24,7 @@ export type DeliveryJob = { delivery: WebhookDeliveryRow; webhook: WebhookRow; e
 export class WebhookRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(values: { orgId: string; url: string; events: string[]; secret: string }): Promise<WebhookRow> {
+  async insert(values: { id: string; orgId: string; url: string; events: string[]; secret: string }): Promise<WebhookRow> {
     const [row] = await this.db.insert(webhooks).values(values).returning();
     return row!;
   }
@@ -201,6 +201,19 @@ export class WebhookRepository {
       return (await this.db.delete(webhookEvents).where(inArray(webhookEvents.id, orphans)).returning({ id: webhookEvents.id })).length;
     });
     return { deliveries, events };
+  }
+
+  /** Every webhook's stored secret (sealing them again under a new key, WebhookQueue.start). */
+  async secrets(): Promise<{ id: string; secret: string }[]> {
+    return this.db.select({ id: webhooks.id, secret: webhooks.secret }).from(webhooks);
+  }
+
+  /** Replaces a stored secret, unless it was changed meanwhile (a rotation). */
+  async replaceSecret(id: string, from: string, to: string): Promise<void> {
+    await this.db
+      .update(webhooks)
+      .set({ secret: to })
+      .where(and(eq(webhooks.id, id), eq(webhooks.secret, from)));
   }
 
   /** Whether the delivery queue's tables are there (pg-boss installs them at its first start). */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isAdmin, type Viewer } from '../../auth/viewer.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
@@ -6,6 +6,7 @@ import { cursorDate, decodeCursor, encodeCursor, type Page, type PageArgs, parse
 import { isUuid } from '../../lib/validate.js';
 import { isWebhookEvent } from './event-types.js';
 import type { WebhookQueue } from './queue.js';
+import type { SecretBox } from './secret-box.js';
 import type { WebhookSubscriptions } from './subscriptions.js';
 import { checkUrlResolves, UnsafeUrl, type UrlPolicy } from './url-policy.js';
 import type { DeliveryKey, WebhookRepository } from './webhook.repository.js';
@@ -29,6 +30,7 @@ export class WebhookService {
     private readonly subscriptions: WebhookSubscriptions,
     private readonly queue: Pick<WebhookQueue, 'redeliver'>,
     private readonly policy: UrlPolicy,
+    private readonly box: SecretBox,
   ) {}
 
   async create(viewer: Viewer, input: { url: string; events: readonly string[] }): Promise<WebhookWithSecret> {
@@ -38,8 +40,9 @@ export class WebhookService {
     if ((await this.repo.list(viewer.orgId)).length >= MAX_WEBHOOKS_PER_ORG) {
       throw new BadInputError(`An org has at most ${MAX_WEBHOOKS_PER_ORG} webhooks`);
     }
+    const id = randomUUID();
     const secret = newSecret();
-    const webhook = await this.repo.insert({ orgId: viewer.orgId, url, events, secret });
+    const webhook = await this.repo.insert({ id, orgId: viewer.orgId, url, events, secret: this.box.seal(id, secret) });
     await this.subscriptions.changed(viewer.orgId);
     return { webhook, secret };
   }
@@ -71,7 +74,7 @@ export class WebhookService {
   async rotateSecret(viewer: Viewer, id: string): Promise<WebhookWithSecret> {
     requireManager(viewer);
     const secret = newSecret();
-    const webhook = isUuid(id) ? await this.repo.update(viewer.orgId, id, { secret }) : null;
+    const webhook = isUuid(id) ? await this.repo.update(viewer.orgId, id, { secret: this.box.seal(id, secret) }) : null;
     if (!webhook) throw new NotFoundError('Webhook');
     return { webhook, secret };
   }
