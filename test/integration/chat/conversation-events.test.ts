@@ -16,8 +16,9 @@ import {
 } from '../../../src/client/generated/graphql.js';
 import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
-import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { backends } from '../../kit/services.js';
 import { type Collector, collect, eventually } from '../../kit/subscriptions.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 
 type Events = Collector<ConversationEventsSubscription>;
 const summary = (c: Events) => c.events.map(({ conversationEvents: e }) => [e.type, e.conversation.name, e.participant?.user.id ?? null, e.actor?.id ?? null]);
@@ -114,19 +115,11 @@ describe.each(backends)('conversationEvents on %s', (backend) => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('conversationEvents across two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret });
-  });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-  });
+describeTwoInstances('conversationEvents across two instances', () => {
+  const servers = twoInstances();
 
   it('delivers JOINED, READ and LEFT caused on A to a subscriber on B', async () => {
+    const { a, b } = servers;
     const { alice, bob } = await users(a, ['alice', 'bob']);
     const { bob: bobSees } = await listening(b, alice, { bob });
     const conv = await createGroup(a, alice, ['bob'], 'across');

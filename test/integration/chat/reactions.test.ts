@@ -11,8 +11,9 @@ import {
 } from '../../../src/client/generated/graphql.js';
 import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
-import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { backends } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 
 describe.each(backends)('reactions on %s', (backend) => {
   let server: TestServer;
@@ -124,19 +125,11 @@ describe.each(backends)('reactions on %s', (backend) => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('reactions across two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret });
-  });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-  });
+describeTwoInstances('reactions across two instances', () => {
+  const servers = twoInstances();
 
   it('delivers a reaction added on A to a subscriber on B', async () => {
+    const { a, b } = servers;
     const { alice, bob } = await users(a, ['alice', 'bob']);
     const conv = await createGroup(a, alice, ['bob']);
     const m = await send(a, alice, conv, 'across');

@@ -8,7 +8,8 @@ import { SendMessageDocument, type SendMessageInput } from '../../../src/client/
 import { DuplicateClientMessageId } from '../../../src/modules/messages/message.repository.js';
 import { allMessages, concurrently, createGroup, expectCode, lastSeqOf, range, send, users } from '../../kit/requests.js';
 import { dataOf, type GqlResult, messageRepository, startServer, statementsOf, type TestServer } from '../../kit/server.js';
-import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { backends } from '../../kit/services.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 
 type Sent = GqlResult<{ sendMessage: { id: string; seq: number; content: string } }>;
 
@@ -178,20 +179,11 @@ describe.each(backends)('send path on %s', (backend) => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('send path on two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret });
-  });
-  afterAll(async () => {
-    // B first: A owns the database and drops it.
-    await b?.stop();
-    await a?.stop();
-  });
+describeTwoInstances('send path on two instances', () => {
+  const servers = twoInstances();
 
   it('numbers sends through both instances to one conversation 1..n, each clientMessageId stored once', async () => {
+    const { a, b } = servers;
     const { alice, bob } = await users(a, ['alice', 'bob']);
     const conv = await createGroup(a, alice, ['bob']);
     // Every message is sent through both instances at once, as a client retrying elsewhere would.

@@ -9,7 +9,8 @@ import { CreateWebhookDocument, DeleteWebhookDocument, RotateWebhookSecretDocume
 import { webhooks } from '../../../src/db/schema/index.js';
 import { createGroup, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
-import { backends, createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { backends, createTestDatabase, TEST_REDIS_URL } from '../../kit/services.js';
+import { describeTwoInstances } from '../../kit/two-instances.js';
 import { type Receiver, startReceiver, WEBHOOK_TEST_ENV } from '../../kit/webhook-receiver.js';
 
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
@@ -68,7 +69,7 @@ describe.each(backends)('webhook secrets sealed at rest on %s', (backend) => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('webhook secret keys rotated in', () => {
+describeTwoInstances('webhook secret keys rotated in', () => {
   let a: TestServer | undefined;
   let b: TestServer | undefined;
   let receiver: Receiver;
