@@ -1,5 +1,5 @@
 import { ForbiddenError } from '../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../lib/paging.js';
+import { decodeIntCursor, encodeCursor, forwardPage, type Page, type PageArgs } from '../lib/paging.js';
 import { checkText, LIMITS } from '../lib/validate.js';
 import type { AuditRepository, AuditRow } from './audit.repository.js';
 import { isAdmin, isExpert, type Viewer } from './viewer.js';
@@ -48,9 +48,11 @@ export class AuditLog {
   async page(viewer: Viewer, args: PageArgs & { action?: string | null }): Promise<Page<AuditRow>> {
     if (!isAdmin(viewer)) throw new ForbiddenError('Only admins read the audit log');
     checkText('action', args.action, { max: LIMITS.shortTextChars });
-    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('audit', raw, Number.MAX_SAFE_INTEGER));
-    const rows = await this.repo.list(viewer.orgId, { beforeId: request.after, limit: request.limit + 1, action: args.action ?? undefined });
-    const { nodes, hasMore } = trimPage(rows, request);
-    return { nodes, hasNextPage: hasMore, hasPreviousPage: request.after !== undefined, cursorOf: (e) => encodeCursor('audit', e.id) };
+    return forwardPage(
+      args,
+      (raw) => decodeIntCursor('audit', raw, Number.MAX_SAFE_INTEGER),
+      (beforeId, limit) => this.repo.list(viewer.orgId, { beforeId, limit, action: args.action ?? undefined }),
+      (e) => encodeCursor('audit', e.id),
+    );
   }
 }

@@ -110,3 +110,19 @@ export function trimPage<T>(rows: T[], request: PageRequest<unknown>): { nodes: 
   if (request.direction === 'backward') nodes.reverse();
   return { nodes, hasMore };
 }
+
+/**
+ * One page of a forward-only connection (`first`, `after`): checks the arguments, then `fetch`
+ * returns up to `limit` rows past the cursor's key, in the connection's order; it is asked for one
+ * more than the page holds, which tells whether there is a next page.
+ */
+export async function forwardPage<K, T>(
+  args: PageArgs,
+  decode: (raw: string) => K | undefined,
+  fetch: (after: K | undefined, limit: number) => Promise<T[]>,
+  cursorOf: (node: T) => string,
+): Promise<Page<T>> {
+  const request = parsePageArgs({ first: args.first, after: args.after }, decode);
+  const { nodes, hasMore } = trimPage(await fetch(request.after, request.limit + 1), request);
+  return { nodes, hasNextPage: hasMore, hasPreviousPage: request.after !== undefined, cursorOf };
+}

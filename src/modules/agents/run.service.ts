@@ -2,7 +2,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { AgentRunRow, MessageStreamRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { AppError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
+import { decodeIntCursor, encodeCursor, forwardPage, type Page, type PageArgs } from '../../lib/paging.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import { ENDED_RUN_STATES, type RunRepository, type RunState } from './run.repository.js';
 
@@ -102,16 +102,15 @@ export class RunService {
 
   /** `runs(conversationId, state)`: a conversation's runs in the order they were registered, for its participants. */
   async list(viewer: Viewer, conversationId: string, state: RunState | null | undefined, args: PageArgs): Promise<Page<AgentRunRow>> {
-    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('run', raw, Number.MAX_SAFE_INTEGER));
-    await this.conversations.requireParticipant(viewer, conversationId);
-    const rows = await this.repo.page(conversationId, state ?? undefined, request.after, request.limit + 1);
-    const { nodes, hasMore } = trimPage(rows, request);
-    return {
-      nodes,
-      hasNextPage: hasMore,
-      hasPreviousPage: request.after !== undefined,
-      cursorOf: (r) => encodeCursor('run', r.position),
-    };
+    return forwardPage(
+      args,
+      (raw) => decodeIntCursor('run', raw, Number.MAX_SAFE_INTEGER),
+      async (after, limit) => {
+        await this.conversations.requireParticipant(viewer, conversationId);
+        return this.repo.page(conversationId, state ?? undefined, after, limit);
+      },
+      (r) => encodeCursor('run', r.position),
+    );
   }
 
   /**

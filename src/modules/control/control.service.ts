@@ -3,7 +3,7 @@ import { isAdmin, isExpert, type Viewer } from '../../auth/viewer.js';
 import type { AgentRunRow, ControlEventRow, ConversationRow, ParticipantRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ForbiddenError } from '../../graphql/errors.js';
-import { decodeIntCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
+import { decodeIntCursor, encodeCursor, forwardPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { controlEventSnapshot } from '../../pubsub/snapshots.js';
@@ -127,16 +127,15 @@ export class ControlService {
   }
 
   async list(viewer: Viewer, conversationId: string, args: PageArgs): Promise<Page<ControlEventRow>> {
-    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeIntCursor('ctl', raw, Number.MAX_SAFE_INTEGER));
-    await this.conversations.requireParticipant(viewer, conversationId);
-    const rows = await this.repo.page(conversationId, request.after, request.limit + 1);
-    const { nodes, hasMore } = trimPage(rows, request);
-    return {
-      nodes,
-      hasNextPage: hasMore,
-      hasPreviousPage: request.after !== undefined,
-      cursorOf: (e) => encodeCursor('ctl', e.position),
-    };
+    return forwardPage(
+      args,
+      (raw) => decodeIntCursor('ctl', raw, Number.MAX_SAFE_INTEGER),
+      async (after, limit) => {
+        await this.conversations.requireParticipant(viewer, conversationId);
+        return this.repo.page(conversationId, after, limit);
+      },
+      (e) => encodeCursor('ctl', e.position),
+    );
   }
 
   /** Checks who may send the event and whether it is possible now; throws otherwise. */

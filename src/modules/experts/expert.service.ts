@@ -5,7 +5,7 @@ import type { ExpertRequestRow, UserRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
-import { cursorDate, decodeCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
+import { cursorDate, decodeCursor, encodeCursor, forwardPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { topics } from '../../pubsub/topics.js';
@@ -77,15 +77,12 @@ export class ExpertService {
   /** The org's requests in a status (OPEN by default), oldest first: the experts' queue. */
   async list(viewer: Viewer, status: Status, args: PageArgs): Promise<Page<ExpertRequestRow>> {
     this.requireExpert(viewer);
-    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeKey(decodeCursor('xr', raw)));
-    const rows = await this.repo.page(viewer.orgId, status, request.after, request.limit + 1);
-    const { nodes, hasMore } = trimPage(rows, request);
-    return {
-      nodes,
-      hasNextPage: hasMore,
-      hasPreviousPage: request.after !== undefined,
-      cursorOf: (r) => encodeCursor('xr', `${r.createdAt.toISOString()}|${r.id}`),
-    };
+    return forwardPage(
+      args,
+      (raw) => decodeKey(decodeCursor('xr', raw)),
+      (after, limit) => this.repo.page(viewer.orgId, status, after, limit),
+      (r) => encodeCursor('xr', `${r.createdAt.toISOString()}|${r.id}`),
+    );
   }
 
   /**

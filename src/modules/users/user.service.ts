@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { isAdmin, type Viewer } from '../../auth/viewer.js';
 import type { UserRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError, UnauthenticatedError } from '../../graphql/errors.js';
-import { decodeCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
+import { decodeCursor, encodeCursor, forwardPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { checkText, LIMITS } from '../../lib/validate.js';
 import { type UserSnapshot, userSnapshot } from '../../pubsub/snapshots.js';
 import type { PresenceService } from './presence.service.js';
@@ -127,20 +127,14 @@ export class UserService {
   /** The org's users, by id, for people pickers and discovery. */
   async list(viewer: Viewer, args: PageArgs & { search?: string | null; onlineOnly?: boolean | null }): Promise<Page<UserRow>> {
     checkText('search', args.search, { max: 200, allowEmpty: true });
-    const request = parsePageArgs({ first: args.first, after: args.after }, (raw) => decodeCursor('user', raw));
-    const onlyIds = args.onlineOnly ? await this.presence.onlineUserIds(viewer.orgId) : undefined;
-    const rows = await this.repo.list(viewer.orgId, {
-      search: args.search || undefined,
-      onlyIds,
-      afterId: request.after,
-      limit: request.limit + 1,
-    });
-    const { nodes, hasMore } = trimPage(rows, request);
-    return {
-      nodes,
-      hasNextPage: hasMore,
-      hasPreviousPage: request.after !== undefined,
-      cursorOf: (u) => encodeCursor('user', u.id),
-    };
+    return forwardPage(
+      args,
+      (raw) => decodeCursor('user', raw),
+      async (afterId, limit) => {
+        const onlyIds = args.onlineOnly ? await this.presence.onlineUserIds(viewer.orgId) : undefined;
+        return this.repo.list(viewer.orgId, { search: args.search || undefined, onlyIds, afterId, limit });
+      },
+      (u) => encodeCursor('user', u.id),
+    );
   }
 }

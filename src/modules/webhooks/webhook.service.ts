@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { isAdmin, type Viewer } from '../../auth/viewer.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../db/schema/index.js';
 import { BadInputError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, decodeCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
+import { cursorDate, decodeCursor, encodeCursor, forwardPage, type Page, type PageArgs } from '../../lib/paging.js';
 import { isUuid } from '../../lib/validate.js';
 import { isWebhookEvent } from './event-types.js';
 import type { WebhookQueue } from './queue.js';
@@ -87,16 +87,15 @@ export class WebhookService {
   /** A webhook's delivery log, newest first. */
   async deliveries(viewer: Viewer, webhookId: string, args: PageArgs & { status?: WebhookDeliveryRow['status'] | null }): Promise<Page<WebhookDeliveryRow>> {
     requireManager(viewer);
-    const request = parsePageArgs({ first: args.first, after: args.after }, decodeDeliveryCursor);
-    if (!isUuid(webhookId) || !(await this.repo.byId(viewer.orgId, webhookId))) throw new NotFoundError('Webhook');
-    const rows = await this.repo.deliveries(webhookId, args.status ?? undefined, request.after, request.limit + 1);
-    const { nodes, hasMore } = trimPage(rows, request);
-    return {
-      nodes,
-      hasNextPage: hasMore,
-      hasPreviousPage: request.after !== undefined,
-      cursorOf: (d) => encodeCursor('whd', `${d.createdAt.getTime()}:${d.id}`),
-    };
+    return forwardPage(
+      args,
+      decodeDeliveryCursor,
+      async (after, limit) => {
+        if (!isUuid(webhookId) || !(await this.repo.byId(viewer.orgId, webhookId))) throw new NotFoundError('Webhook');
+        return this.repo.deliveries(webhookId, args.status ?? undefined, after, limit);
+      },
+      (d) => encodeCursor('whd', `${d.createdAt.getTime()}:${d.id}`),
+    );
   }
 
   /** Makes a delivery again, whatever became of it. */
