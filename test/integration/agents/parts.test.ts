@@ -16,10 +16,11 @@ import {
 import { applyChunk, type MessagePart } from '../../../src/client/index.js';
 import { LIMITS } from '../../../src/lib/validate.js';
 import { AnswerStreamRepository } from '../../../src/modules/agents/answer-stream.repository.js';
-import { freshOrg, UNLIMITED_ENV } from '../../kit/realtime.js';
-import { codeOf, dataOf, startServer, type TestServer } from '../../kit/server.js';
-import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { freshOrg } from '../../kit/realtime.js';
+import { codeOf, dataOf, type TestServer } from '../../kit/server.js';
+import { backends } from '../../kit/services.js';
 import { type Collector, collect } from '../../kit/subscriptions.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 import { type AgentWorld, agentWorld } from './helpers.js';
 
 type Chunk = MessageStreamSubscription['messageStream'];
@@ -223,21 +224,12 @@ describe.each(backends)('structured answers on %s', (backend) => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('structured answers across two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
+describeTwoInstances('structured answers across two instances', () => {
+  const servers = twoInstances();
   const org = freshOrg();
 
-  beforeAll(async () => {
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL, env: UNLIMITED_ENV });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret, env: UNLIMITED_ENV });
-  });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-  });
-
   it('parts appended on one instance reach subscribers of the other, early and late, each once and in order', async () => {
+    const { a, b } = servers;
     const user = await a.token('uma', { org, name: 'Uma' });
     const agent = await a.token('assistant', { org, kind: 'agent', name: 'Assistant' });
     dataOf(await a.gql(agent, ViewerDocument));

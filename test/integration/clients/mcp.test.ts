@@ -11,8 +11,9 @@ import { ExpertRequestsDocument, ViewerDocument } from '../../../src/client/gene
 import { rawHttp } from '../../kit/origins.js';
 import { createApiKey, createGroup, send } from '../../kit/requests.js';
 import { activeSubscriptions, dataOf, startServer, type TestServer, UNLIMITED_ENV } from '../../kit/server.js';
-import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { backends } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 
 type Headers = Record<string, string>;
 type ToolMessage = { id: string; seq: number; content: string; sender: { id: string; name: string; kind: string } };
@@ -282,20 +283,11 @@ describe('MCP over Streamable HTTP at shutdown', () => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('MCP over Streamable HTTP on two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
-
-  beforeAll(async () => {
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret });
-  });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-  });
+describeTwoInstances('MCP over Streamable HTTP on two instances', () => {
+  const servers = twoInstances();
 
   it('needs no affinity: requests of one client alternate between instances, and a wait on one sees a send on the other', async () => {
+    const { a, b } = servers;
     const alice = await a.token('alice', { name: 'Alice' });
     const bot = await a.token('helper-bot', { kind: 'agent' });
     for (const t of [alice, bot]) dataOf(await a.gql(t, ViewerDocument));

@@ -18,11 +18,12 @@ import {
 } from '../../../src/client/generated/graphql.js';
 import type { DomainEventMap } from '../../../src/events/domain-events.js';
 import { DESK_MESSAGES } from '../../../src/modules/experts/expert.service.js';
-import { freshOrg, UNLIMITED_ENV } from '../../kit/realtime.js';
+import { freshOrg } from '../../kit/realtime.js';
 import { allMessages, createGroup, expectCode, send } from '../../kit/requests.js';
 import { codeOf, dataOf, startServer, type TestServer } from '../../kit/server.js';
-import { backends, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { backends } from '../../kit/services.js';
 import { type Collector, collect } from '../../kit/subscriptions.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 import { subscribed } from './helpers.js';
 
 const REQUESTED = DESK_MESSAGES.REQUESTED();
@@ -195,23 +196,13 @@ describe.each(backends)('expert desk on %s', (backend) => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('expert desk on two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
+describeTwoInstances('expert desk on two instances', () => {
+  const servers = twoInstances();
   const org = freshOrg();
-  const token = (sub: string, claims: Record<string, unknown> = {}) => a.token(sub, { org, name: sub, ...claims });
-
-  beforeAll(async () => {
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL, env: UNLIMITED_ENV });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret, env: UNLIMITED_ENV });
-  });
-  afterAll(async () => {
-    // B first: A owns the database and drops it.
-    await b?.stop();
-    await a?.stop();
-  });
+  const token = (sub: string, claims: Record<string, unknown> = {}) => servers.a.token(sub, { org, name: sub, ...claims });
 
   it('an assignment made on one instance reaches the expert on the other, and the desk’s notes arrive with their authorRole', async () => {
+    const { a, b } = servers;
     const [uma, erin, ada] = await Promise.all([token('uma'), token('erin', { roles: ['expert'] }), token('ada', { roles: ['admin'] })]);
     for (const t of [uma, erin, ada]) dataOf(await a.gql(t, ViewerDocument));
     const c = await createGroup(a, uma, ['assistant']);

@@ -11,8 +11,8 @@ import { MarkReadDocument, PresenceDocument, SendMessageDocument, SignInDocument
 import { users } from '../../../src/db/schema/index.js';
 import { createGroup, freshOrg, nextClose, type RawSocket, rawSocket } from '../../kit/realtime.js';
 import { type GqlResult, startServer, type TestServer } from '../../kit/server.js';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 
 // Refills are slow (one token per 100 s), so that the counts are the bursts exactly however slow
 // the machine; the refill itself is test/unit/rate-limiter.test.ts's, on a clock the test sets.
@@ -131,19 +131,11 @@ describe('rate limits on one instance', () => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('rate limits shared by two instances through Redis', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL, env: LIMITS });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret, env: LIMITS });
-  });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-  });
+describeTwoInstances('rate limits shared by two instances through Redis', () => {
+  const servers = twoInstances({ env: LIMITS });
 
   it('counts a user\u2019s sends on both instances against one bucket', async () => {
+    const { a, b } = servers;
     const org = freshOrg();
     const alice = await a.token('alice', { org });
     const conversationId = await createGroup(a, alice, ['bob']);
@@ -300,19 +292,11 @@ describe('sign-in attempts behind a proxy (TRUST_PROXY_HOPS=1)', () => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('sign-in attempts shared by two instances through Redis', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL, env: ACCOUNT_ENV });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret, env: ACCOUNT_ENV });
-  });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-  });
+describeTwoInstances('sign-in attempts shared by two instances through Redis', () => {
+  const servers = twoInstances({ env: ACCOUNT_ENV });
 
   it('locks an account after 10 attempts on the two instances together', async () => {
+    const { a, b } = servers;
     const userId = `lock-${freshOrg()}`;
     const password = 'the right password';
     expect(codeOfAnswer(await postFrom(a, freshAddress(), SignUpDocument, { input: { userId, password, displayName: 'Locked' } }))).toBe('OK');
@@ -328,6 +312,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('sign-in attempts shared 
   });
 
   it('counts a client\u2019s attempts on both instances against one bucket', async () => {
+    const { a, b } = servers;
     const me = freshAddress();
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => postFrom(i % 2 ? a : b, me, SignInDocument, wrongSignIn(`shared-${i}`))));
     const c = answers.map(codeOfAnswer);

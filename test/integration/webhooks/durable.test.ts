@@ -12,10 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../../src/auth/jwt.js';
 import { CreateConversationDocument, CreateWebhookDocument, SendMessageDocument, WebhookDeliveriesDocument } from '../../../src/client/generated/graphql.js';
 import { createGroup, send, users } from '../../kit/requests.js';
-import { dataOf, startServer, type TestServer, UNLIMITED_ENV } from '../../kit/server.js';
+import { dataOf } from '../../kit/server.js';
 import { type ServiceProcess, spawnService } from '../../kit/service-process.js';
-import { backends, createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { backends, createTestDatabase } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 import { type Receiver, startReceiver, WEBHOOK_TEST_ENV } from '../../kit/webhook-receiver.js';
 
 describe.each(backends)('webhooks across a crash on %s', (backend) => {
@@ -90,23 +91,16 @@ describe.each(backends)('webhooks across a crash on %s', (backend) => {
   }, 300_000);
 });
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('webhooks on two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
+describeTwoInstances('webhooks on two instances', () => {
+  const servers = twoInstances({ env: WEBHOOK_TEST_ENV });
   let receiver: Receiver;
   beforeAll(async () => {
-    const env = { ...UNLIMITED_ENV, ...WEBHOOK_TEST_ENV };
-    a = await startServer({ backend: 'postgres', redisUrl: TEST_REDIS_URL, env });
-    b = await startServer({ databaseUrl: a.databaseUrl, redisUrl: TEST_REDIS_URL, secret: a.secret, env });
     receiver = await startReceiver();
   });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await receiver?.close();
-  });
+  afterAll(() => receiver?.close());
 
   it('uses a webhook created on one instance for sends on the other, and delivers each event once', async () => {
+    const { a, b } = servers;
     const admin = await a.token('root', { roles: ['admin'] });
     const { alice } = await users(a, ['alice']);
     const conversationId = await createGroup(a, alice, [], 'two');
