@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=Q1,M1,S1,X1,C1] [-- --profile] [-- --heap] [-- --keep-heap]
+ * `npm run bench [-- --quick] [-- --only=Q1,M1,M1T,TH1,S1,X1,C1] [-- --profile] [-- --heap] [-- --keep-heap]
  *   [-- --wait-quiet] [-- --keep-db]` (test/bench/README.md says what each does)
  *
  * Load test of the real service against Postgres and Redis. Everything runs as separate
@@ -35,6 +35,7 @@ import { ADD_PARTICIPANT, CREATE_CONVERSATION, SEND_MESSAGE } from './lib/querie
 import { callAll, Worker } from './lib/rpc.js';
 import { fmt, fmtInt, type Summary, sleep, slope, summarize } from './lib/stats.js';
 import type { Loop, RateResult } from './workers/http-load.js';
+import type { ReplayStatement } from './workers/pg-load.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and parameters
@@ -48,7 +49,11 @@ const KEEP_HEAP = argv.includes('--keep-heap');
 /** Waits (up to 10 min) until other processes use less than 25% of a core before starting. */
 const WAIT_QUIET = argv.includes('--wait-quiet');
 const KEEP_DB = argv.includes('--keep-db');
-const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'Q1,M1,S1,X1,C1').split(',').map((s) => s.trim().toUpperCase()));
+/** Every phase, in the order they run. */
+const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'S1', 'X1', 'C1'];
+const ONLY = new Set(
+  (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim().toUpperCase()),
+);
 
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -64,6 +69,11 @@ const P = QUICK
       x1DurationMs: 3_000,
       c1Steps: [500, 1_000, 2_000],
       history: 60,
+      sr1: { conversations: 100, perConversation: 1_000 },
+      th1Conversations: 16,
+      wh1: { rate: 200, durationMs: 5_000 },
+      p1: { subs: 200, durationMs: 3_000 },
+      p2: { agents: 20, durationMs: 3_000 },
     }
   : {
       warmupMs: 3_000,
@@ -75,6 +85,11 @@ const P = QUICK
       x1DurationMs: 10_000,
       c1Steps: [1_000, 5_000, 10_000],
       history: 60,
+      sr1: { conversations: 1_000, perConversation: 1_000 },
+      th1Conversations: 32,
+      wh1: { rate: 1_000, durationMs: 60_000 },
+      p1: { subs: 1_000, durationMs: 15_000 },
+      p2: { agents: 100, durationMs: 15_000 },
     };
 
 /** Concurrency of Q1 and M1 (and of their ceilings): 32 keep-alive connections. */
@@ -117,7 +132,21 @@ const X1 = { subs: 100, rate: 100 };
 /** Sockets held by one subscriber worker process at most. */
 const SOCKETS_PER_WORKER = 2_000;
 
+/** SR1: concurrent searchers, each a participant of every SR1 conversation. */
+const SR1_CLIENTS = 8;
+/** TH1: replies per thread (the history page and the thread page both hold the newest 50). */
+const TH1_REPLIES = 60;
+
 const TARGETS = {
+  sr1P95Ms: 50,
+  sr1VsCeiling: 0.5,
+  rx1PerSec: 1_000,
+  th1VsHistory: 0.8,
+  m1tVsPlain: 0.9,
+  wh1P99Ms: 1_000,
+  wh1SendsVsPlain: 0.9,
+  p1P99Ms: 50,
+  p2P99Ms: 100,
   m1MsgPerSec: 2_000,
   q1ReqPerSec: 2_000,
   s1p99At100x100: 50,
@@ -307,6 +336,8 @@ async function main() {
     RATE_LIMIT_AGENT_MUTATIONS_BURST: '1000000',
     // config.ts caps this at 10,000; the bench also uses one socket per user.
     MAX_SOCKETS_PER_USER: '10000',
+    // WH1's receiver listens on 127.0.0.1 over http (docs/configuration.md).
+    WEBHOOK_ALLOW_PRIVATE: 'true',
   };
   json.serverEnv = { ...serverEnv, JWT_SECRET: '(random)' };
   const start = async (name: string) => {
@@ -319,22 +350,25 @@ async function main() {
 
   // -- tokens and seed ---------------------------------------------------------------------------
   const tokens = new Map<string, string>();
-  const token = async (sub: string) => {
+  const token = async (sub: string, kind: 'user' | 'agent' = 'user', roles?: string[]) => {
     let t = tokens.get(sub);
-    if (!t) tokens.set(sub, (t = await mintToken(secret, { sub, name: `Bench ${sub}`, org, kind: 'user', expiresIn: '6h' })));
+    if (!t) tokens.set(sub, (t = await mintToken(secret, { sub, name: `Bench ${sub}`, org, kind, roles, expiresIn: '6h' })));
     return t;
   };
   const http = new HttpClient(A.url, 32);
   cleanups.push(async () => http.close());
-  const createGroup = async (owner: string, members: string[]) => {
+  const createGroup = async (owner: string, members: string[], ownerKind: 'user' | 'agent' = 'user') => {
     const first = members.slice(0, 99);
-    const { createConversation } = await http.gql(await token(owner), CREATE_CONVERSATION, {
+    const { createConversation } = await http.gql(await token(owner, ownerKind), CREATE_CONVERSATION, {
       input: { type: 'GROUP', name: `bench ${owner}`, participantIds: first },
     });
     const id = createConversation.id as string;
     await pool(members.slice(99), 16, async (u) => http.gql(await token(owner), ADD_PARTICIPANT, { c: id, u }));
     return id;
   };
+  /** A send through the API; answers the message's id. */
+  const send = async (sender: string, conversationId: string, content: string, extra: Record<string, unknown> = {}) =>
+    (await http.gql(await token(sender), SEND_MESSAGE, { input: { conversationId, content, ...extra } })).sendMessage.id as string;
   const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
   const seedStart = Date.now();
@@ -348,7 +382,45 @@ async function main() {
     mHot: string;
     fan: Map<number, string>;
     c: string[];
-  } = { q: [], mSpread: [], mHot: '', fan: new Map(), c: [] };
+    mtSpread: string[];
+    mtHot: string;
+    /** M1T: each conversation's thread root. */
+    mtRoot: Map<string, string>;
+    th: string[];
+    thRoots: string[];
+    rx: string[];
+    rxMessages: string[];
+    sr: string[];
+    p1: string;
+    p2: string[];
+    wh: string[];
+  } = {
+    q: [],
+    mSpread: [],
+    mHot: '',
+    fan: new Map(),
+    c: [],
+    mtSpread: [],
+    mtHot: '',
+    mtRoot: new Map(),
+    th: [],
+    thRoots: [],
+    rx: [],
+    rxMessages: [],
+    sr: [],
+    p1: '',
+    p2: [],
+    wh: [],
+  };
+  const mtUsers = range('mt', CONCURRENCY);
+  const thUsers = range('th', CONCURRENCY);
+  const rxUsers = range('rx', CONCURRENCY);
+  /** RX1: the user whose one reaction is recorded for the ceiling. */
+  const rxSample = 'rxs';
+  const srUsers = range('sr', SR1_CLIENTS);
+  const whUsers = range('wh', CONCURRENCY);
+  const whAdmin = 'wh-admin';
+  const p2Subs = range('p2s', P.p2.agents);
 
   if (ONLY.has('Q1')) {
     seed.q = await pool(range('', Q1_CONVERSATIONS), 8, (_x, i) =>
@@ -375,8 +447,50 @@ async function main() {
     const groups = Math.ceil(cUsers.length / 100);
     seed.c = await pool(range('', groups), 8, (_x, k) => createGroup(cUsers[k * 100]!, cUsers.slice(k * 100 + 1, k * 100 + 100)));
   }
+  if (ONLY.has('M1T')) {
+    // M1's layout, each conversation with a thread root to reply in.
+    seed.mtSpread = await pool(range('', M1_SPREAD_CONVERSATIONS), 8, () => createGroup(mtUsers[0]!, mtUsers.slice(1)));
+    seed.mtHot = await createGroup(mtUsers[0]!, mtUsers.slice(1));
+    const all = [...seed.mtSpread, seed.mtHot];
+    const roots = await pool(all, 16, (c) => send(mtUsers[0]!, c, 'a thread to reply in'));
+    for (const [i, c] of all.entries()) seed.mtRoot.set(c, roots[i]!);
+  }
+  if (ONLY.has('TH1')) {
+    // Q1's shape: every user in every conversation; a root and TH1_REPLIES replies in its thread, so
+    // the history page and the thread page hold the same newest 50 messages.
+    seed.th = await pool(range('', P.th1Conversations), 8, (_x, i) =>
+      createGroup(
+        thUsers[i % thUsers.length]!,
+        thUsers.filter((_, j) => j !== i % thUsers.length),
+      ),
+    );
+    seed.thRoots = await pool(seed.th, 16, (c, i) => send(thUsers[i % thUsers.length]!, c, `thread root ${i} `.repeat(4)));
+    const replies = seed.th.flatMap((c, k) =>
+      Array.from({ length: TH1_REPLIES }, (_, i) => ({ c, threadId: seed.thRoots[k]!, u: thUsers[(i * 7) % thUsers.length]! })),
+    );
+    await pool(replies, 32, ({ c, threadId, u }, i) => send(u, c, `history message ${i} `.repeat(4), { threadId }));
+  }
+
   // Tokens for every socket up front (minting is not part of any measurement).
-  await pool([...qUsers, ...mUsers, ...sUsers, ...(ONLY.has('C1') ? cUsers : []), 'pub'], 64, token);
+  await pool(
+    [
+      ...qUsers,
+      ...mUsers,
+      ...sUsers,
+      ...(ONLY.has('C1') ? cUsers : []),
+      'pub',
+      ...mtUsers,
+      ...thUsers,
+      ...rxUsers,
+      rxSample,
+      ...srUsers,
+      ...whUsers,
+      ...p2Subs,
+    ],
+    64,
+    (u) => token(u),
+  );
+  await token(whAdmin, 'user', ['admin']);
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
   cleanups.push(() => db.end());
   // Statistics and visibility maps, as autovacuum keeps them for any table that has grown. Without
@@ -522,6 +636,103 @@ async function main() {
       ratio: '',
       target: 'DB count = acks',
       status: verified ? `ok (${persisted}/${m1.okTotal})` : `MISMATCH ${persisted}/${m1.okTotal}`,
+    });
+  }
+
+  // -- M1T ---------------------------------------------------------------------------------------
+  if (ONLY.has('M1T')) {
+    log(`M1T: M1's sends, plain and then each replying in a thread and mentioning a participant (same loops, same conversations)`);
+    const convs = [...seed.mtSpread, seed.mtHot];
+    const plainFor = (i: number) => (i < M1_HOT_LOOPS ? { cls: 'hot', conversations: [seed.mtHot] } : { cls: 'spread', conversations: seed.mtSpread });
+    // Each loop mentions the next user; its target names the conversation, its root and who.
+    const richFor = (i: number) => {
+      const p = plainFor(i);
+      const mention = mtUsers[(i + 1) % mtUsers.length]!;
+      return { ...p, conversations: p.conversations.map((c) => `${c} ${seed.mtRoot.get(c)} ${mention}`) };
+    };
+    const count = async () => {
+      const { rows: r } = await db.query(
+        'SELECT count(*)::int AS n, count(*) FILTER (WHERE thread_id IS NOT NULL AND mention_ids IS NOT NULL)::int AS rich FROM messages WHERE conversation_id = ANY($1::uuid[])',
+        [convs],
+      );
+      return r[0] as { n: number; rich: number };
+    };
+    const plain = await profiled('M1T-plain', [A], () =>
+      closedRun(
+        'm1t-plain',
+        A.url,
+        mtUsers.map((u, i) => ({ ...plainFor(i), token: tokens.get(u)!, kind: 'send' as const })),
+        P.warmupMs,
+        P.durationMs,
+        { server: A.pid },
+      ),
+    );
+    log(`  round trips: ${roundTrips('M1T-plain', plain.okTotal)}`);
+    const before = await count();
+    const rich = await profiled('M1T', [A], () =>
+      closedRun(
+        'm1t-rich',
+        A.url,
+        mtUsers.map((u, i) => ({ ...richFor(i), token: tokens.get(u)!, kind: 'sendRich' as const })),
+        P.warmupMs,
+        P.durationMs,
+        {
+          server: A.pid,
+        },
+      ),
+    );
+    log(`  round trips: ${roundTrips('M1T', rich.okTotal)}`);
+    await sleep(200);
+    const after = await count();
+    const integrity = await seqIntegrity(db, convs);
+    const stored = after.n - before.n;
+    const storedRich = after.rich - before.rich;
+    const verified = stored === rich.okTotal && storedRich === rich.okTotal && integrity.bad === 0;
+    const ratio = rich.totalRate / plain.totalRate;
+    json.M1T = { rich: rich.summary, plain: plain.summary, ratio, stored, storedRich, acknowledged: rich.okTotal, seqIntegrity: integrity };
+    rows.push({
+      id: 'M1T',
+      metric: `send in a thread + 1 mention, ${CONCURRENCY} conns (${M1_HOT_LOOPS} hot)`,
+      value: `${fmtInt(rich.totalRate)} msg/s, ${lat(rich.latAll)}; server ${fmt(rich.serverCpuMsPerOp, 2)} ms CPU/msg`,
+      ceiling: `plain sends: ${fmtInt(plain.totalRate)} msg/s, ${lat(plain.latAll)}; ${fmt(plain.serverCpuMsPerOp, 2)} ms CPU/msg`,
+      ratio: `${fmt(ratio * 100)}%`,
+      target: `>= ${fmt(TARGETS.m1tVsPlain * 100, 0)}% of plain`,
+      status: target(
+        'M1T sends with thread + mention >= 90% of plain sends',
+        ratio >= TARGETS.m1tVsPlain && verified && rich.errors === 0 && plain.errors === 0,
+        `${fmtInt(rich.totalRate)} vs ${fmtInt(plain.totalRate)} msg/s; DB holds ${stored} (${storedRich} with thread and mention) of ${rich.okTotal} acknowledged; seq gaps/dups in ${integrity.bad} conversations`,
+      ),
+    });
+  }
+
+  // -- TH1 ---------------------------------------------------------------------------------------
+  if (ONLY.has('TH1')) {
+    log(`TH1: threadReplies(last: 50) against messages(last: 50) of the same conversations (the same 50 messages), ${CONCURRENCY} connections`);
+    const loopsFor = (kind: 'query' | 'thread'): Loop[] =>
+      thUsers.map((u, i) => ({
+        cls: kind === 'query' ? 'history' : 'thread',
+        token: tokens.get(u)!,
+        kind,
+        conversations: (kind === 'query' ? seed.th : seed.thRoots).filter((_, j) => j % 2 === i % 2),
+      }));
+    const history = await profiled('TH1-history', [A], () => closedRun('th1-history', A.url, loopsFor('query'), P.warmupMs, P.durationMs, { server: A.pid }));
+    log(`  round trips: ${roundTrips('TH1-history', history.okTotal)}`);
+    const thread = await profiled('TH1', [A], () => closedRun('th1-thread', A.url, loopsFor('thread'), P.warmupMs, P.durationMs, { server: A.pid }));
+    log(`  round trips: ${roundTrips('TH1', thread.okTotal)}`);
+    const ratio = thread.totalRate / history.totalRate;
+    json.TH1 = { thread: thread.summary, history: history.summary, ratio };
+    rows.push({
+      id: 'TH1',
+      metric: `threadReplies(last:50)+sender, ${CONCURRENCY} conns`,
+      value: `${fmtInt(thread.totalRate)} req/s, ${lat(thread.latAll)}; server ${fmt(thread.serverCpuMsPerOp, 2)} ms CPU/req`,
+      ceiling: `history page: ${fmtInt(history.totalRate)} req/s, ${lat(history.latAll)}; ${fmt(history.serverCpuMsPerOp, 2)} ms CPU/req`,
+      ratio: `${fmt(ratio * 100)}%`,
+      target: `>= ${fmt(TARGETS.th1VsHistory * 100, 0)}% of history`,
+      status: target(
+        'TH1 thread page within 20% of a history page',
+        ratio >= TARGETS.th1VsHistory && thread.errors === 0 && history.errors === 0,
+        `${fmtInt(thread.totalRate)} vs ${fmtInt(history.totalRate)} req/s; ${thread.errors + history.errors} errors`,
+      ),
     });
   }
 
@@ -839,9 +1050,10 @@ async function closedRun(name: string, url: string, loops: Loop[], warmupMs: num
 async function pgRun(
   name: string,
   databaseUrl: string,
-  kind: 'insert' | 'query',
+  kind: 'insert' | 'query' | 'replay',
   orgId: string,
   loops: { cls: string; userId: string; conversations: string[] }[],
+  replay: { statements?: ReplayStatement[]; sequence?: boolean } = {},
 ) {
   const referenceBefore = referenceLoopMs();
   const ws = Array.from({ length: PG_LOAD_WORKERS }, (_, i) => worker(`${name}-${i}`, 'pg-load.ts'));
@@ -856,6 +1068,7 @@ async function pgRun(
     loops: parts[i],
     warmupMs: P.ceilingWarmupMs,
     durationMs: P.ceilingDurationMs,
+    ...replay,
   }));
   clearTimeout(meterAt);
   const cpu = meter?.() ?? {};
@@ -885,7 +1098,7 @@ async function seqIntegrity(db: pg.Pool, convs: string[]) {
 
 type Target = { token: string; conversationId: string };
 
-async function openSubscribers(name: string, mode: 'graphql' | 'raw', url: string, targets: Target[], nWorkers: number, minimal = false) {
+async function openSubscribers(name: string, mode: 'graphql' | 'raw' | 'stream', url: string, targets: Target[], nWorkers: number, minimal = false) {
   const ws = Array.from({ length: Math.max(1, nWorkers) }, (_, i) => worker(`${name}-${i}`, 'subscriber.ts'));
   const parts = ws.map((_, i) => targets.filter((_, j) => j % ws.length === i));
   const opened = await callAll<{ opened: number; closed: number; ms: number; errorSamples: string[] }>(ws, 'connect', (_w, i) => ({
@@ -901,11 +1114,11 @@ async function openSubscribers(name: string, mode: 'graphql' | 'raw', url: strin
 }
 
 /** Sends probe messages until every socket has received one: then every subscription is live. */
-async function waitLive(fan: Worker[], prober: Worker, url: string, probes: Target[], raw = false, timeoutMs = 60_000) {
+async function waitLive(fan: Worker[], prober: Worker, url: string, probes: Target[], raw = false, timeoutMs = 60_000, method = 'probe') {
   const deadline = Date.now() + timeoutMs;
   let pending = probes;
   for (;;) {
-    await prober.call('probe', { url, probes: pending, raw });
+    await prober.call(method, { url, probes: pending, raw });
     await sleep(250);
     const st = await callAll<{ sockets: number; live: number; closed: number; notLiveConversations: string[]; errorSamples: string[] }>(fan, 'status');
     const notLive = new Set(st.flatMap((s) => s.notLiveConversations));
@@ -936,17 +1149,31 @@ type FanResult = {
 async function fanRun(
   fan: Worker[],
   publisher: Worker,
-  pub: { url: string; token: string; conversationId: string; rate: number; durationMs: number; raw?: boolean },
+  pub: {
+    url: string;
+    token: string;
+    conversationId: string;
+    rate: number;
+    durationMs: number;
+    raw?: boolean;
+    targets?: Target[];
+    /** The measurement's name in the logs and JSON (default: "<subs>x<rate>"). */
+    label?: string;
+    /** Publishes another way than http-load's `rate` (P1, P2: agents streaming). */
+    publish?: (runId: string) => Promise<RateResult>;
+  },
   subs: number,
   pids: Record<string, number>,
 ): Promise<FanResult> {
-  const runId = `run-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  // Letters, digits and dashes only: P1/P2 carry it inside each part's text.
+  const runId = `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   await callAll(fan, 'reset', () => ({ runId }));
   const referenceBefore = referenceLoopMs();
   const meter = cpuMeter(pids, workerPids);
-  const sent = await publisher.call<RateResult>('rate', { ...pub, runId });
+  const { publish, label, ...rateParams } = pub;
+  const sent = publish ? await publish(runId) : await publisher.call<RateResult>('rate', { ...rateParams, runId });
   const cpuPublish = meter();
-  const cell = `${pub.raw ? 'ws-' : ''}${subs}x${pub.rate}${Object.keys(pids).length > 1 ? '-x1' : ''}`;
+  const cell = label ?? `${pub.raw ? 'ws-' : ''}${subs}x${pub.rate}${Object.keys(pids).length > 1 ? '-x1' : ''}`;
   otherLoad[cell] = cpuPublish.other ?? NaN;
   stealLoad[cell] = cpuPublish.steal ?? NaN;
   const expected = sent.ok * subs;

@@ -1,5 +1,5 @@
 /** Latency summaries from raw samples (milliseconds). */
-export type Summary = { n: number; p50: number; p90: number; p99: number; max: number; mean: number };
+export type Summary = { n: number; p50: number; p90: number; p95: number; p99: number; max: number; mean: number };
 
 /** Joins sample arrays from several workers into one sorted Float64Array. */
 export function merge(parts: ArrayLike<number>[]): Float64Array {
@@ -28,6 +28,7 @@ export function summarize(parts: ArrayLike<number>[]): Summary {
     n: s.length,
     p50: pct(s, 50),
     p90: pct(s, 90),
+    p95: pct(s, 95),
     p99: pct(s, 99),
     max: s.length ? s[s.length - 1]! : NaN,
     mean: s.length ? sum / s.length : NaN,

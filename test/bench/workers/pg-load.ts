@@ -11,6 +11,10 @@
  * Both statements, their names and their parameters come from the server's own code, so their SQL
  * cannot drift from what the server sends; the values filled in here (the page's 50 + 1, the
  * newest-first shape, the message fields) are this file's and follow Q1's and M1's requests.
+ *  - replay (SR1, RX1 ceilings): statements recorded from the server while it answered one request
+ *    (server-preload's recordStart/recordStop), sent again as they were, with the request's own
+ *    values (viewer, message or query, emoji) put in; a recording that holds BEGIN runs on one
+ *    connection, as the server's transaction does.
  */
 import { randomUUID } from 'node:crypto';
 import { fillPlaceholders } from 'drizzle-orm';
@@ -20,12 +24,28 @@ import { ROW_TYPES } from '../../../src/db/client.js';
 import { INSERT_BATCH_STATEMENT, insertBatchQuery, insertBatchValues } from '../../../src/modules/messages/message.repository.js';
 import { pageStatement } from '../../../src/modules/messages/message-history.repository.js';
 import { type ClosedResult, closedLoops } from '../lib/closed-loop.js';
+import { benchEmoji } from '../lib/queries.js';
 import { serveRpc } from '../lib/rpc.js';
 
 const WORKER = process.env.BENCH_WORKER ?? 'pg';
 
 type PgLoop = { cls: string; userId: string; conversations: string[] };
-type Params = { databaseUrl: string; poolMax: number; kind: 'insert' | 'query'; orgId: string; loops: PgLoop[]; warmupMs: number; durationMs: number };
+/** A recorded value, or the name of what each operation puts in its place. */
+export type ReplayValue = unknown | { $: 'user' | 'target' | 'emoji' };
+export type ReplayStatement = { text: string; name?: string; rowMode?: string; values?: ReplayValue[]; mustReturnRows?: boolean };
+type Params = {
+  databaseUrl: string;
+  poolMax: number;
+  kind: 'insert' | 'query' | 'replay';
+  orgId: string;
+  loops: PgLoop[];
+  warmupMs: number;
+  durationMs: number;
+  /** replay: the statements of one request. */
+  statements?: ReplayStatement[];
+  /** replay: each loop walks its targets in order, the emoji changing every round (RX1: every reaction new). */
+  sequence?: boolean;
+};
 
 /** MessageHistory's statement for `last: n` without cursors or filters, as the server builds it. */
 const PAGE = pageStatement({
@@ -75,8 +95,34 @@ async function run(p: Params): Promise<ClosedResult> {
     if (page.rowCount === 0) throw new Error('empty page (not a participant?)');
   };
 
+  const steps = new Map<number, number>();
+  const replay = async (loop: PgLoop, random: string, li: number) => {
+    const k = steps.get(li) ?? 0;
+    steps.set(li, k + 1);
+    const target = p.sequence ? loop.conversations[k % loop.conversations.length]! : random;
+    const fill = { user: loop.userId, target, emoji: benchEmoji(Math.floor(k / loop.conversations.length)) };
+    const statements = p.statements!;
+    const transactional = statements.some((st) => /^\s*begin\b/i.test(st.text));
+    const client = transactional ? await db.connect() : db;
+    try {
+      for (const st of statements) {
+        const values = st.values?.map((v) => (v && typeof v === 'object' && '$' in v ? fill[(v as { $: keyof typeof fill }).$] : v));
+        const config = { name: st.name, text: st.text, values, types: ROW_TYPES };
+        const res = st.rowMode === 'array' ? await client.query({ ...config, rowMode: 'array' as const }) : await client.query(config);
+        if (st.mustReturnRows && !res.rowCount) throw new Error(`no rows from ${st.text.slice(0, 80)}`);
+      }
+    } catch (err) {
+      if (transactional) await client.query('rollback').catch(() => {});
+      throw err;
+    } finally {
+      if (transactional) (client as pg.PoolClient).release();
+    }
+  };
+
   try {
-    return await closedLoops(p.loops, p, (loop, c, li, n) => (p.kind === 'insert' ? insert(loop, c, li, n) : query(loop, c)));
+    return await closedLoops(p.loops, p, (loop, c, li, n) =>
+      p.kind === 'insert' ? insert(loop, c, li, n) : p.kind === 'query' ? query(loop, c) : replay(loop, c, li),
+    );
   } finally {
     await db.end();
   }
