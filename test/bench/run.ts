@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=Q1,M1,M1T,TH1,S1,X1,C1] [-- --profile] [-- --heap] [-- --keep-heap]
+ * `npm run bench [-- --quick] [-- --only=Q1,M1,M1T,TH1,RX1,SR1,S1,X1,C1] [-- --profile] [-- --heap] [-- --keep-heap]
  *   [-- --wait-quiet] [-- --keep-db]` (test/bench/README.md says what each does)
  *
  * Load test of the real service against Postgres and Redis. Everything runs as separate
@@ -31,9 +31,10 @@ import {
   type ServerStats,
   startServerProcess,
 } from './lib/proc.js';
-import { ADD_PARTICIPANT, CREATE_CONVERSATION, SEND_MESSAGE } from './lib/queries.js';
+import { ADD_PARTICIPANT, ADD_REACTION, CREATE_CONVERSATION, SEARCH_MESSAGES, SEND_MESSAGE } from './lib/queries.js';
 import { callAll, Worker } from './lib/rpc.js';
 import { fmt, fmtInt, type Summary, sleep, slope, summarize } from './lib/stats.js';
+import type { RecordedStatement } from './server-preload.js';
 import type { Loop, RateResult } from './workers/http-load.js';
 import type { ReplayStatement } from './workers/pg-load.js';
 
@@ -50,7 +51,7 @@ const KEEP_HEAP = argv.includes('--keep-heap');
 const WAIT_QUIET = argv.includes('--wait-quiet');
 const KEEP_DB = argv.includes('--keep-db');
 /** Every phase, in the order they run. */
-const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'S1', 'X1', 'C1'];
+const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'RX1', 'SR1', 'S1', 'X1', 'C1'];
 const ONLY = new Set(
   (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim().toUpperCase()),
 );
@@ -132,8 +133,12 @@ const X1 = { subs: 100, rate: 100 };
 /** Sockets held by one subscriber worker process at most. */
 const SOCKETS_PER_WORKER = 2_000;
 
-/** SR1: concurrent searchers, each a participant of every SR1 conversation. */
+/** SR1: concurrent searchers, each a participant of every SR1 conversation; the query, in 1% of messages. */
 const SR1_CLIENTS = 8;
+const SR1_WORD = 'zephyr';
+/** RX1: messages reacted to (each loop walks them, a new emoji every round), as many for the ceiling. */
+const RX1_MESSAGES = 200;
+const RX1_CONVERSATIONS = 8;
 /** TH1: replies per thread (the history page and the thread page both hold the newest 50). */
 const TH1_REPLIES = 60;
 
@@ -470,6 +475,14 @@ async function main() {
     );
     await pool(replies, 32, ({ c, threadId, u }, i) => send(u, c, `history message ${i} `.repeat(4), { threadId }));
   }
+  if (ONLY.has('RX1')) {
+    seed.rx = await pool(range('', RX1_CONVERSATIONS), 8, (_x, i) => createGroup(rxUsers[i]!, [...rxUsers.filter((_, j) => j !== i), rxSample]));
+    // The server's messages, the ceiling's as many, and one for the recorded sample.
+    seed.rxMessages = await pool(range('', 2 * RX1_MESSAGES + 1), 32, (_x, i) =>
+      send(rxUsers[i % rxUsers.length]!, seed.rx[i % RX1_CONVERSATIONS]!, `react to me ${i}`),
+    );
+  }
+  if (ONLY.has('SR1')) seed.sr = await seedSearch(DATABASE_URL, org, srUsers, P.sr1.conversations, P.sr1.perConversation);
 
   // Tokens for every socket up front (minting is not part of any measurement).
   await pool(
@@ -736,6 +749,117 @@ async function main() {
     });
   }
 
+  // -- RX1 ---------------------------------------------------------------------------------------
+  if (ONLY.has('RX1')) {
+    log(`RX1: addReaction, ${CONCURRENCY} loops over ${RX1_MESSAGES} messages in ${RX1_CONVERSATIONS} conversations, every reaction a new one`);
+    const mine = seed.rxMessages.slice(0, RX1_MESSAGES);
+    const theirs = seed.rxMessages.slice(RX1_MESSAGES, 2 * RX1_MESSAGES);
+    const sample = seed.rxMessages[2 * RX1_MESSAGES]!;
+    // Each loop starts elsewhere in the list, so the loops do not queue on one message's row lock.
+    const rotate = (list: string[], i: number) => {
+      const k = (i * Math.floor(list.length / CONCURRENCY)) % list.length;
+      return [...list.slice(k), ...list.slice(0, k)];
+    };
+    const reactions = async (ids: string[]) =>
+      Number((await db.query('SELECT count(*)::int AS n FROM message_reactions WHERE message_id = ANY($1::uuid[])', [ids])).rows[0].n);
+    const rx = await profiled('RX1', [A], () =>
+      closedRun(
+        'rx1',
+        A.url,
+        rxUsers.map((u, i) => ({ cls: 'rx1', token: tokens.get(u)!, kind: 'react' as const, conversations: rotate(mine, i) })),
+        P.warmupMs,
+        P.durationMs,
+        { server: A.pid },
+      ),
+    );
+    log(`  round trips: ${roundTrips('RX1', rx.okTotal)}`);
+    const stored = await reactions(mine);
+    const emoji = ':sample:';
+    // The sample user's first request also stores the user: one request before, so the recording
+    // holds what every addReaction sends.
+    await http.gql(tokens.get(rxSample)!, ADD_REACTION, { m: sample, e: ':warmup:' });
+    const recorded = await A.record(() => http.gql(tokens.get(rxSample)!, ADD_REACTION, { m: sample, e: emoji }));
+    log(`RX1 ceiling: the statements one addReaction sent (recorded: ${describeStatements(recorded)}) straight through pg`);
+    const statements = replayable(recorded, { user: rxSample, target: sample, emoji });
+    for (const st of statements) if (/insert into "message_reactions"/i.test(st.text)) st.mustReturnRows = true;
+    const rxc = await pgRun(
+      'rx1-pg',
+      DATABASE_URL,
+      'replay',
+      org,
+      rxUsers.map((u, i) => ({ cls: 'rx1', userId: u, conversations: rotate(theirs, i) })),
+      { statements, sequence: true },
+    );
+    const storedCeil = await reactions(theirs);
+    const verified = stored === rx.okTotal;
+    json.RX1 = {
+      ...rx.summary,
+      stored,
+      acknowledged: rx.okTotal,
+      recorded: recorded.map((st) => st.text),
+      ceiling: { ...rxc.summary, stored: storedCeil, acknowledged: rxc.okTotal },
+    };
+    rows.push({
+      id: 'RX1',
+      metric: `addReaction, ${CONCURRENCY} conns, each a new reaction`,
+      value: `${fmtInt(rx.totalRate)} /s, ${lat(rx.latAll)}; server ${fmt(rx.serverCpuMsPerOp, 2)} ms CPU/op`,
+      ceiling: `${fmtInt(rxc.totalRate)} /s, ${lat(rxc.latAll)} (pg, its ${recorded.length} statements)`,
+      ratio: `${fmt((rx.totalRate / rxc.totalRate) * 100)}%`,
+      target: `>= ${fmtInt(TARGETS.rx1PerSec)}/s`,
+      status: target(
+        'RX1 addReaction >= 1,000/s',
+        rx.totalRate >= TARGETS.rx1PerSec && verified && rx.errors === 0,
+        `${fmtInt(rx.totalRate)}/s; DB holds ${stored} of ${rx.okTotal} acknowledged reactions (ceiling ${storedCeil} of ${rxc.okTotal})`,
+      ),
+    });
+  }
+
+  // -- SR1 ---------------------------------------------------------------------------------------
+  if (ONLY.has('SR1')) {
+    const total = P.sr1.conversations * P.sr1.perConversation;
+    log(
+      `SR1: searchMessages("${SR1_WORD}", first: 20) over ${fmtInt(total)} messages (${fmtInt(total / 100)} match) in ${P.sr1.conversations} conversations, ${SR1_CLIENTS} clients`,
+    );
+    const loops: Loop[] = srUsers.map((u) => ({ cls: 'sr1', token: tokens.get(u)!, kind: 'search', conversations: [SR1_WORD] }));
+    const sr = await profiled('SR1', [A], () => closedRun('sr1', A.url, loops, P.warmupMs, P.durationMs, { server: A.pid }));
+    log(`  round trips: ${roundTrips('SR1', sr.okTotal)}`);
+    const recorded = await A.record(() => http.gql(tokens.get(srUsers[0]!)!, SEARCH_MESSAGES, { q: SR1_WORD }));
+    const searches = recorded.filter((st) => st.text.includes('websearch_to_tsquery'));
+    if (searches.length !== 1) throw new Error(`SR1: one search statement expected; recorded ${describeStatements(recorded)}`);
+    const statements = replayable(searches, { user: srUsers[0]!, target: SR1_WORD });
+    statements[0]!.mustReturnRows = true;
+    // The plan, for where the time goes (the same statement and values the server sent).
+    const plan = await db.query(`EXPLAIN (ANALYZE, BUFFERS) ${searches[0]!.text}`, searches[0]!.values);
+    const planText = plan.rows.map((r) => r['QUERY PLAN'] as string);
+    log(`  plan of the search statement:\n${planText.map((l) => `      ${l}`).join('\n')}`);
+    log(`SR1 ceiling: the server's search statement (recorded from one request) straight through pg, ${SR1_CLIENTS} loops`);
+    const src = await pgRun(
+      'sr1-pg',
+      DATABASE_URL,
+      'replay',
+      org,
+      srUsers.map((u) => ({ cls: 'sr1', userId: u, conversations: [SR1_WORD] })),
+      { statements },
+    );
+    const rate = sr.totalRate;
+    const ceil = src.totalRate;
+    const p95 = sr.latAll.p95;
+    json.SR1 = { ...sr.summary, messages: total, matching: total / 100, plan: planText, ceiling: src.summary };
+    rows.push({
+      id: 'SR1',
+      metric: `searchMessages, ${fmtInt(total)} msgs, 1% match, ${SR1_CLIENTS} clients`,
+      value: `${fmtInt(rate)} req/s, p50 ${ms(sr.latAll.p50)} / p95 ${ms(p95)} / p99 ${ms(sr.latAll.p99)}; server ${fmt(sr.serverCpuMsPerOp, 2)} ms CPU/req`,
+      ceiling: `${fmtInt(ceil)} req/s, p95 ${ms(src.latAll.p95)} (pg, the search statement)`,
+      ratio: `${fmt((rate / ceil) * 100)}%`,
+      target: `p95 <= ${TARGETS.sr1P95Ms} ms, >= ${fmt(TARGETS.sr1VsCeiling * 100, 0)}%`,
+      status: target(
+        'SR1 search p95 <= 50 ms at 8 clients and >= 0.5x the raw query',
+        p95 <= TARGETS.sr1P95Ms && rate >= TARGETS.sr1VsCeiling * ceil && sr.errors === 0,
+        `p95 ${ms(p95)}, ${fmtInt(rate)} vs ${fmtInt(ceil)} req/s, ${sr.errors} errors`,
+      ),
+    });
+  }
+
   // -- S1 ----------------------------------------------------------------------------------------
   const publisher = ONLY.has('S1') || ONLY.has('X1') ? worker('publisher', 'http-load.ts') : undefined;
   const s1Results: Record<string, unknown>[] = [];
@@ -980,6 +1104,54 @@ async function main() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SR1's corpus
+
+/**
+ * SR1's messages, written by SQL rather than through the API (a million sends would take the
+ * run's time): `conversations` groups with every user of `users` taking part, `perConversation`
+ * messages each with seqs 1..n (last_seq set to match), from the users in turn. Each message has
+ * a few words from vocabularies of about a thousand and a number; one in a hundred has
+ * SR1_WORD. The generated tsvector column and its GIN index fill themselves.
+ */
+async function seedSearch(databaseUrl: string, org: string, users: string[], conversations: number, perConversation: number): Promise<string[]> {
+  const t = Date.now();
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  let ids: string[];
+  try {
+    await c.query(`INSERT INTO users (org_id, id, display_name) SELECT $1, u, 'Bench ' || u FROM unnest($2::text[]) u ON CONFLICT DO NOTHING`, [org, users]);
+    const { rows } = await c.query<{ id: string }>(
+      `INSERT INTO conversations (org_id, type, name, created_by, last_seq)
+       SELECT $1, 'GROUP', 'sr1 ' || k, $2, $3 FROM generate_series(1, $4) k RETURNING id`,
+      [org, users[0], perConversation, conversations],
+    );
+    ids = rows.map((r) => r.id);
+    await c.query(
+      `INSERT INTO participants (conversation_id, org_id, user_id, role)
+       SELECT c, $1, u, (CASE WHEN u = $3 THEN 'OWNER' ELSE 'MEMBER' END)::participant_role
+       FROM unnest($2::uuid[]) c CROSS JOIN unnest($4::text[]) u`,
+      [org, ids, users[0], users],
+    );
+    // n numbers the messages 1..total; created_at 10 ms apart, the newest now.
+    await c.query(
+      `INSERT INTO messages (conversation_id, org_id, seq, sender_id, sender_kind, content, created_at)
+       SELECT c.id, $1, s.seq, ($2::text[])[1 + (g.n % $3::int)], 'USER',
+              concat_ws(' ', 'note', 'w' || (g.n * 7 % 997), 'v' || (g.n * 13 % 991), 'u' || (g.n * 31 % 983),
+                        'about', 't' || (g.n % 211), CASE WHEN g.n % 100 = 0 THEN $4::text END, 'message', g.n),
+              now() - make_interval(secs => ($5::int - g.n) * 0.01)
+       FROM unnest($6::uuid[]) WITH ORDINALITY AS c(id, k)
+       CROSS JOIN generate_series(1, $7::int) AS s(seq)
+       CROSS JOIN LATERAL (SELECT ((c.k - 1) * $7::int + s.seq)::int AS n) g`,
+      [org, users, users.length, SR1_WORD, conversations * perConversation, ids, perConversation],
+    );
+  } finally {
+    await c.end();
+  }
+  log(`SR1: ${fmtInt(conversations * perConversation)} messages in ${conversations} conversations written in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Closed-loop runs (Q1, M1) and the pg ceilings
 
 type ClosedSummary = {
@@ -1080,6 +1252,20 @@ async function pgRun(
   log(`  ${fmtInt(s.totalRate)}/s, ${lat(s.latAll)}, cpu ${JSON.stringify(cpu)}, ${referenceText(name)}`);
   return s;
 }
+
+/**
+ * Recorded statements (ServerProcess.record) as pg-load replays them: each value equal to one of
+ * the sample request's own (its viewer, message or query, emoji) becomes a slot that each replayed
+ * operation fills with its own.
+ */
+function replayable(recorded: RecordedStatement[], sample: { user: string; target: string; emoji?: string }): ReplayStatement[] {
+  const slot = (v: unknown) =>
+    v === sample.user ? { $: 'user' } : v === sample.target ? { $: 'target' } : sample.emoji && v === sample.emoji ? { $: 'emoji' } : v;
+  return recorded.map((st) => ({ text: st.text, name: st.name, rowMode: st.rowMode, values: st.values?.map(slot) }));
+}
+
+/** The statements of a recording, each shortened, for the log. */
+const describeStatements = (list: { text: string }[]) => list.map((st) => st.text.replace(/\s+/g, ' ').slice(0, 60)).join(' | ');
 
 /** Per conversation: seqs are exactly 1..last_seq (no gap, no repeat). */
 async function seqIntegrity(db: pg.Pool, convs: string[]) {

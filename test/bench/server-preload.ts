@@ -7,6 +7,8 @@
  *   {cmd: 'stats'}         Postgres statements and Redis commands sent since the last 'stats'
  *   {cmd: 'heapSnapshot', file}  writes a V8 heap snapshot (bench --heap)
  *   {cmd: 'listening'}     how many workers listen (WORKERS > 1; counts in the primary only)
+ *   {cmd: 'recordStart'}   from now on keeps each Postgres statement sent (text, name, values)
+ *   {cmd: 'recordStop'}    stops and answers them: the pg ceilings replay the server's own SQL
  * so memory is read after a forced settle, each phase can be profiled on its own, and the
  * round trips a phase costs can be counted. The counters wrap pg.Client#query and
  * ioredis' sendCommand (the same module instances the server loads).
@@ -18,7 +20,15 @@ import { writeHeapSnapshot } from 'node:v8';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-type Command = { benchRpc: number; cmd: 'gc' | 'profileStart' | 'profileStop' | 'stats' | 'heapSnapshot' | 'listening'; file?: string };
+type Command = {
+  benchRpc: number;
+  cmd: 'gc' | 'profileStart' | 'profileStop' | 'stats' | 'heapSnapshot' | 'listening' | 'recordStart' | 'recordStop';
+  file?: string;
+};
+
+/** A statement as the server sent it (recordStart .. recordStop). */
+export type RecordedStatement = { text: string; name?: string; values?: unknown[]; rowMode?: string };
+let recording: RecordedStatement[] | undefined;
 
 /** Workers listening, for a server with WORKERS > 1 (its primary forks them after this preload). */
 let listeningWorkers = 0;
@@ -37,6 +47,12 @@ if (cluster.isPrimary) {
     const q = args[0] as string | { text?: string } | undefined;
     const text = typeof q === 'string' ? q : q?.text;
     if (text) bump(pgCounts, text.slice(0, 200).replace(/\s+/g, ' ').slice(0, 90));
+    // The webhook queue's own polling (pg-boss) is not part of any request.
+    if (recording && text && !text.includes('pgboss')) {
+      const config = typeof q === 'object' ? (q as { name?: string; values?: unknown[]; rowMode?: string }) : undefined;
+      const values = config?.values ?? (Array.isArray(args[1]) ? (args[1] as unknown[]) : undefined);
+      recording.push({ text, name: config?.name, values, rowMode: config?.rowMode });
+    }
     return originalQuery.apply(this, args);
   };
   const redisProto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) => unknown };
@@ -85,6 +101,14 @@ async function handle(c: Command): Promise<unknown> {
       return takeStats();
     case 'listening':
       return listeningWorkers;
+    case 'recordStart':
+      recording = [];
+      return true;
+    case 'recordStop': {
+      const out = recording ?? [];
+      recording = undefined;
+      return out;
+    }
     case 'heapSnapshot':
       gc?.();
       return writeHeapSnapshot(c.file);

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RecordedStatement } from '../server-preload.js';
 import { sleep } from './stats.js';
 
 const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -215,6 +216,8 @@ export type ServerProcess = {
   heapSnapshot(file: string): Promise<void>;
   /** Starts the CPU profiler inside the server (bench preload). */
   profileStart(): Promise<void>;
+  /** The Postgres statements the server sends while `fn` runs, as sent (bench preload). */
+  record(fn: () => Promise<unknown>): Promise<RecordedStatement[]>;
   /** Stops it and writes the .cpuprofile. */
   profileStop(file: string): Promise<void>;
   stop(): Promise<void>;
@@ -352,6 +355,16 @@ export async function startServerProcess(options: {
     stats: () => call<ServerStats>('stats'),
     heapSnapshot: async (file) => void (await call('heapSnapshot', { file }, 300_000)),
     profileStart: async () => void (await call('profileStart')),
+    record: async (fn) => {
+      await call('recordStart');
+      try {
+        await fn();
+      } catch (err) {
+        await call('recordStop');
+        throw err;
+      }
+      return (await call<RecordedStatement[]>('recordStop')) ?? [];
+    },
     profileStop: async (file) => void (await call('profileStop', { file }, 120_000)),
     stop: async () => {
       if (exitInfo) return;
