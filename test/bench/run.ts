@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=Q1,M1,M1T,TH1,RX1,SR1,S1,X1,C1] [-- --profile] [-- --heap] [-- --keep-heap]
+ * `npm run bench [-- --quick] [-- --only=Q1,M1,M1T,TH1,RX1,SR1,S1,X1,P1,P2,C1] [-- --profile] [-- --heap] [-- --keep-heap]
  *   [-- --wait-quiet] [-- --keep-db]` (test/bench/README.md says what each does)
  *
  * Load test of the real service against Postgres and Redis. Everything runs as separate
@@ -35,7 +35,7 @@ import { ADD_PARTICIPANT, ADD_REACTION, CREATE_CONVERSATION, SEARCH_MESSAGES, SE
 import { callAll, Worker } from './lib/rpc.js';
 import { fmt, fmtInt, type Summary, sleep, slope, summarize } from './lib/stats.js';
 import type { RecordedStatement } from './server-preload.js';
-import type { Loop, RateResult } from './workers/http-load.js';
+import type { Loop, RateResult, StreamResult } from './workers/http-load.js';
 import type { ReplayStatement } from './workers/pg-load.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ const KEEP_HEAP = argv.includes('--keep-heap');
 const WAIT_QUIET = argv.includes('--wait-quiet');
 const KEEP_DB = argv.includes('--keep-db');
 /** Every phase, in the order they run. */
-const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'RX1', 'SR1', 'S1', 'X1', 'C1'];
+const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'RX1', 'SR1', 'S1', 'X1', 'P1', 'P2', 'C1'];
 const ONLY = new Set(
   (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim().toUpperCase()),
 );
@@ -141,6 +141,10 @@ const RX1_MESSAGES = 200;
 const RX1_CONVERSATIONS = 8;
 /** TH1: replies per thread (the history page and the thread page both hold the newest 50). */
 const TH1_REPLIES = 60;
+/** P1/P2: parts per second of each agent, and parts per streamed message before the next one starts. */
+const P1_RATE = 50;
+const P2_RATE = 20;
+const STREAM_ROTATE = 300;
 
 const TARGETS = {
   sr1P95Ms: 50,
@@ -425,6 +429,8 @@ async function main() {
   const srUsers = range('sr', SR1_CLIENTS);
   const whUsers = range('wh', CONCURRENCY);
   const whAdmin = 'wh-admin';
+  const p1Agent = 'agent-p1';
+  const p2Agents = range('agent-p2-', P.p2.agents);
   const p2Subs = range('p2s', P.p2.agents);
 
   if (ONLY.has('Q1')) {
@@ -483,6 +489,8 @@ async function main() {
     );
   }
   if (ONLY.has('SR1')) seed.sr = await seedSearch(DATABASE_URL, org, srUsers, P.sr1.conversations, P.sr1.perConversation);
+  if (ONLY.has('P1')) seed.p1 = await createGroup(p1Agent, sUsers.slice(0, P.p1.subs), 'agent');
+  if (ONLY.has('P2')) seed.p2 = await pool(p2Agents, 8, (a, i) => createGroup(a, [p2Subs[i]!], 'agent'));
 
   // Tokens for every socket up front (minting is not part of any measurement).
   await pool(
@@ -1001,6 +1009,131 @@ async function main() {
     await stopServer(B);
   }
   if (publisher) await stopWorkers([publisher]);
+
+  // -- P1, P2 ------------------------------------------------------------------------------------
+  if (ONLY.has('P1') || ONLY.has('P2')) {
+    const agents = worker('agents', 'http-load.ts');
+    const ceilingServer = await startServerProcess({ name: 'ws-ceiling-p', env: {}, logDir, script: compiled.wsCeiling });
+    servers.push(ceilingServer);
+    /** Agents streaming TEXT parts at `rate` each, subscribers counting every part (see http-load's stream). */
+    const streamPhase = async (
+      phase: 'P1' | 'P2',
+      list: { agent: string; conversationId: string; subscribers: string[] }[],
+      rate: number,
+      durationMs: number,
+      limit: number,
+    ) => {
+      const subsPerConversation = list[0]!.subscribers.length;
+      const targets = await Promise.all(list.flatMap((x) => x.subscribers.map(async (u) => ({ token: await token(u), conversationId: x.conversationId }))));
+      const streamers = await Promise.all(list.map(async (x) => ({ token: await token(x.agent, 'agent'), conversationId: x.conversationId })));
+      const nWorkers = Math.min(4, Math.ceil(targets.length / 250));
+      const fan = await openSubscribers(`${phase.toLowerCase()}`, 'stream', A.wsUrl, targets, nWorkers);
+      await waitLive(fan, agents, A.url, streamers, false, 60_000, 'streamProbe');
+      log(`${phase}: ${list.length} agent(s) streaming ${rate} parts/s each to ${subsPerConversation} subscriber(s) per conversation`);
+      // Parts per second each agent reached: it appends one part after the other, so it falls behind when appends take longer than 1/rate.
+      let achieved = { min: NaN, median: NaN };
+      const r = await profiled(phase, [A], () =>
+        fanRun(
+          fan,
+          agents,
+          {
+            url: A.url,
+            token: '',
+            conversationId: '',
+            rate,
+            durationMs,
+            label: phase,
+            publish: async (runTag) => {
+              const s = await agents.call<StreamResult>('stream', { url: A.url, agents: streamers, rate, durationMs, runTag, rotateEvery: STREAM_ROTATE });
+              const rates = s.perAgentRate.sort((a, b) => a - b);
+              achieved = { min: rates[0]!, median: rates[rates.length >> 1]! };
+              log(
+                `  agents: ${s.ok} parts appended, ${s.failed} failed, ${s.streams} answers; parts/s per agent min ${fmt(rates[0]!)} median ${fmt(rates[rates.length >> 1]!)}; append ${lat(summarize([s.latencies]))}`,
+              );
+              if (s.failed) log(`  e.g. ${s.errorSamples[0]}`);
+              return s;
+            },
+          },
+          subsPerConversation,
+          { server: A.pid },
+        ),
+      );
+      log(`  round trips per part: ${roundTrips(phase, r.published)}`);
+      await callAll(fan, 'closeAll');
+      await stopWorkers(fan);
+      // Ceiling: the bare ws server broadcasting as many frames to as many sockets, over as many rooms.
+      const rooms = list.map((_, k) => `${phase}-room-${k}`);
+      const rawTargets = list.flatMap((x, k) => x.subscribers.map(() => ({ token: '', conversationId: rooms[k]! })));
+      const cfan = await openSubscribers(`${phase.toLowerCase()}c`, 'raw', `ws://127.0.0.1:${ceilingServer.port}/`, rawTargets, nWorkers);
+      const ceilUrl = `http://127.0.0.1:${ceilingServer.port}/publish`;
+      await waitLive(
+        cfan,
+        agents,
+        ceilUrl,
+        rooms.map((conversationId) => ({ conversationId, token: '' })),
+        true,
+      );
+      log(`${phase} ceiling (bare ws): ${list.length} room(s) at ${rate} msg/s each, ${subsPerConversation} socket(s) per room`);
+      const c = await fanRun(
+        cfan,
+        agents,
+        {
+          url: ceilUrl,
+          token: '',
+          conversationId: rooms[0]!,
+          targets: rooms.map((conversationId) => ({ conversationId, token: '' })),
+          rate: rate * list.length,
+          durationMs: Math.min(durationMs, P.s1CeilingDurationMs),
+          raw: true,
+          label: `ws-${phase}`,
+        },
+        subsPerConversation,
+        { server: ceilingServer.pid },
+      );
+      await callAll(cfan, 'closeAll');
+      await stopWorkers(cfan);
+      const complete = r.ratio === 1 && r.dups === 0 && r.gaps === 0 && r.publishFailures === 0;
+      json[phase] = {
+        agents: list.length,
+        subscribersPerConversation: subsPerConversation,
+        partsPerSecondPerAgent: rate,
+        achievedPerAgent: achieved,
+        ...r.summary,
+        ceiling: c.summary,
+      };
+      rows.push({
+        id: phase,
+        metric: `${list.length} agent${list.length > 1 ? 's' : ''} x ${rate} parts/s -> ${subsPerConversation} sub${subsPerConversation > 1 ? 's' : ''}/conv`,
+        value: `${lat(r.lat)}, max ${ms(r.lat.max)}; agents at ${fmt(achieved.median)} parts/s; ${fmtInt(r.deliveriesPerSec)} deliv/s; ${fmt(r.ratio * 100, 2)}% delivered, gaps ${r.gaps} dups ${r.dups}${r.publishFailures ? `; ${r.publishFailures} APPENDS FAILED` : ''}; ${fmtInt(r.cpuUsPerDelivery)} us CPU/deliv`,
+        ceiling: `${lat(c.lat)}; ${fmtInt(c.deliveriesPerSec)} deliv/s; ${fmtInt(c.cpuUsPerDelivery)} us CPU/deliv (ws)`,
+        ratio: `p99 x${fmt(r.lat.p99 / c.lat.p99)}, CPU x${fmt(r.cpuUsPerDelivery / c.cpuUsPerDelivery)}`,
+        target: `p99 <= ${limit} ms, all once, in order`,
+        status: target(
+          `${phase} ${list.length} agent(s) x ${rate} parts/s p99 <= ${limit} ms, every part once, in order`,
+          r.lat.p99 <= limit && complete && achieved.min >= 0.95 * rate,
+          `p99 ${ms(r.lat.p99)}; ${r.delivered}/${r.expected} delivered, ${r.gaps} gaps, ${r.dups} dups, ${r.publishFailures} appends failed; agents reached ${fmt(achieved.median)} parts/s (median; min ${fmt(achieved.min)}) of ${rate}`,
+        ),
+      });
+    };
+    if (ONLY.has('P1'))
+      await streamPhase(
+        'P1',
+        [{ agent: p1Agent, conversationId: seed.p1, subscribers: sUsers.slice(0, P.p1.subs) }],
+        P1_RATE,
+        P.p1.durationMs,
+        TARGETS.p1P99Ms,
+      );
+    if (ONLY.has('P2'))
+      await streamPhase(
+        'P2',
+        p2Agents.map((agent, i) => ({ agent, conversationId: seed.p2[i]!, subscribers: [p2Subs[i]!] })),
+        P2_RATE,
+        P.p2.durationMs,
+        TARGETS.p2P99Ms,
+      );
+    await stopWorkers([agents]);
+    await stopServer(ceilingServer);
+  }
 
   // -- C1 ----------------------------------------------------------------------------------------
   if (ONLY.has('C1')) {

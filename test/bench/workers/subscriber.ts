@@ -1,12 +1,14 @@
 /**
  * Subscriber worker: holds many WebSockets in one process. Mode "graphql": a graphql-ws client
- * per socket with one messageAdded subscription. Mode "raw": a plain ws socket on the bare
+ * per socket with one messageAdded subscription. Mode "stream": the same with one messageStream
+ * subscription (P1, P2), whose TEXT parts carry "i/sendTime/run;" (http-load's stream): parts
+ * are counted by i, each expected once and in order. Mode "raw": a plain ws socket on the bare
  * broadcast server (the ceiling). Each socket counts what it receives for the current run, checks
  * seq order, and records send-to-receive latency from the send time in the message metadata.
  */
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { MESSAGE_ADDED, MESSAGE_ADDED_MINIMAL } from '../lib/queries.js';
+import { MESSAGE_ADDED, MESSAGE_ADDED_MINIMAL, MESSAGE_STREAM } from '../lib/queries.js';
 import { serveRpc } from '../lib/rpc.js';
 import { nowMs, Samples, sleep } from '../lib/stats.js';
 
@@ -19,6 +21,8 @@ type Sock = {
   lastSeq: number;
   dups: number;
   gaps: number;
+  /** Stream mode: the last part index received in the current run (-1: none yet). */
+  lastPart: number;
   closed: boolean;
   close: () => void;
 };
@@ -54,16 +58,40 @@ function onMessage(s: Sock, m: Msg | undefined) {
   }
 }
 
+type Chunk = { chunk?: string; state?: string };
+const PART = /^(\d+)\/([\d.]+)\/([\w-]+);$/;
+
+/** A messageStream event: any event proves the subscription live; parts of the current run count. */
+function onChunk(s: Sock, e: Chunk | undefined) {
+  if (!e) return;
+  s.live = true;
+  const m = e.state === 'STREAMING' && e.chunk ? PART.exec(e.chunk) : null;
+  if (!m || !runId || m[3] !== runId) return;
+  const at = nowMs();
+  const i = Number(m[1]);
+  if (i <= s.lastPart) {
+    s.dups++;
+    return;
+  }
+  if (i !== s.lastPart + 1) s.gaps++;
+  s.lastPart = i;
+  s.received++;
+  lat.push(at - Number(m[2]));
+  if (!firstRecvAt) firstRecvAt = at;
+  lastRecvAt = at;
+}
+
 const noteError = (e: unknown) => {
   if (errorSamples.length < 5) errorSamples.push(typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e)));
 };
 
 let selection = MESSAGE_ADDED;
+let streamMode = false;
 
 function openGraphql(url: string, t: Target): Promise<Sock> {
   return new Promise((resolve) => {
     let settled = false;
-    const s: Sock = { conversationId: t.conversationId, live: false, received: 0, lastSeq: 0, dups: 0, gaps: 0, closed: false, close: () => {} };
+    const s: Sock = { conversationId: t.conversationId, live: false, received: 0, lastSeq: 0, dups: 0, gaps: 0, lastPart: -1, closed: false, close: () => {} };
     const client: Client = createClient({
       url,
       webSocketImpl: WebSocket,
@@ -86,12 +114,13 @@ function openGraphql(url: string, t: Target): Promise<Sock> {
       },
     });
     s.close = () => void client.dispose();
-    client.subscribe<{ messageAdded: Msg }>(
+    client.subscribe<{ messageAdded?: Msg; messageStream?: Chunk }>(
       { query: selection, variables: { c: t.conversationId } },
       {
         next: (r) => {
           if (r.errors?.length) noteError(r.errors);
-          onMessage(s, r.data?.messageAdded);
+          if (streamMode) onChunk(s, r.data?.messageStream);
+          else onMessage(s, r.data?.messageAdded);
         },
         error: (e) => {
           s.closed = true;
@@ -108,7 +137,17 @@ function openGraphql(url: string, t: Target): Promise<Sock> {
 function openRaw(url: string, t: Target): Promise<Sock> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`${url}?room=${encodeURIComponent(t.conversationId)}`);
-    const s: Sock = { conversationId: t.conversationId, live: false, received: 0, lastSeq: 0, dups: 0, gaps: 0, closed: false, close: () => ws.close() };
+    const s: Sock = {
+      conversationId: t.conversationId,
+      live: false,
+      received: 0,
+      lastSeq: 0,
+      dups: 0,
+      gaps: 0,
+      lastPart: -1,
+      closed: false,
+      close: () => ws.close(),
+    };
     ws.on('open', () => resolve(s));
     ws.on('message', (data) => {
       const frame = JSON.parse(String(data)) as { payload?: { data?: { messageAdded?: Msg } } };
@@ -122,9 +161,10 @@ function openRaw(url: string, t: Target): Promise<Sock> {
   });
 }
 
-async function connect(p: { mode: 'graphql' | 'raw'; url: string; targets: Target[]; concurrency?: number; minimal?: boolean }) {
+async function connect(p: { mode: 'graphql' | 'raw' | 'stream'; url: string; targets: Target[]; concurrency?: number; minimal?: boolean }) {
   const t0 = performance.now();
-  selection = p.minimal ? MESSAGE_ADDED_MINIMAL : MESSAGE_ADDED;
+  streamMode = p.mode === 'stream';
+  selection = streamMode ? MESSAGE_STREAM : p.minimal ? MESSAGE_ADDED_MINIMAL : MESSAGE_ADDED;
   let next = 0;
   const opened: Sock[] = [];
   await Promise.all(
@@ -161,6 +201,7 @@ function reset(p: { runId: string }) {
     s.received = 0;
     s.dups = 0;
     s.gaps = 0;
+    s.lastPart = -1;
   }
   return true;
 }
