@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=Q1,M1,M1T,TH1,RX1,SR1,S1,X1,P1,P2,C1] [-- --profile] [-- --heap] [-- --keep-heap]
+ * `npm run bench [-- --quick] [-- --only=Q1,M1,M1T,TH1,RX1,SR1,S1,X1,P1,P2,WH1,C1] [-- --profile] [-- --heap] [-- --keep-heap]
  *   [-- --wait-quiet] [-- --keep-db]` (test/bench/README.md says what each does)
  *
  * Load test of the real service against Postgres and Redis. Everything runs as separate
@@ -31,7 +31,16 @@ import {
   type ServerStats,
   startServerProcess,
 } from './lib/proc.js';
-import { ADD_PARTICIPANT, ADD_REACTION, CREATE_CONVERSATION, SEARCH_MESSAGES, SEND_MESSAGE } from './lib/queries.js';
+import {
+  ADD_PARTICIPANT,
+  ADD_REACTION,
+  CREATE_CONVERSATION,
+  CREATE_WEBHOOK,
+  DELETE_WEBHOOK,
+  SEARCH_MESSAGES,
+  SEND_MESSAGE,
+  WEBHOOK_PROBE,
+} from './lib/queries.js';
 import { callAll, Worker } from './lib/rpc.js';
 import { fmt, fmtInt, type Summary, sleep, slope, summarize } from './lib/stats.js';
 import type { RecordedStatement } from './server-preload.js';
@@ -51,7 +60,7 @@ const KEEP_HEAP = argv.includes('--keep-heap');
 const WAIT_QUIET = argv.includes('--wait-quiet');
 const KEEP_DB = argv.includes('--keep-db');
 /** Every phase, in the order they run. */
-const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'RX1', 'SR1', 'S1', 'X1', 'P1', 'P2', 'C1'];
+const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'RX1', 'SR1', 'S1', 'X1', 'P1', 'P2', 'WH1', 'C1'];
 const ONLY = new Set(
   (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim().toUpperCase()),
 );
@@ -491,6 +500,7 @@ async function main() {
   if (ONLY.has('SR1')) seed.sr = await seedSearch(DATABASE_URL, org, srUsers, P.sr1.conversations, P.sr1.perConversation);
   if (ONLY.has('P1')) seed.p1 = await createGroup(p1Agent, sUsers.slice(0, P.p1.subs), 'agent');
   if (ONLY.has('P2')) seed.p2 = await pool(p2Agents, 8, (a, i) => createGroup(a, [p2Subs[i]!], 'agent'));
+  if (ONLY.has('WH1')) seed.wh = await pool(range('', M1_SPREAD_CONVERSATIONS), 8, () => createGroup(whUsers[0]!, whUsers.slice(1)));
 
   // Tokens for every socket up front (minting is not part of any measurement).
   await pool(
@@ -1133,6 +1143,192 @@ async function main() {
       );
     await stopWorkers([agents]);
     await stopServer(ceilingServer);
+  }
+
+  // -- WH1 ---------------------------------------------------------------------------------------
+  if (ONLY.has('WH1')) {
+    const receiver = worker('webhook-receiver', 'webhook-receiver.ts');
+    const port = await receiver.call<number>('listen', {});
+    const sender = worker('wh1-sender', 'http-load.ts');
+    const hookUrl = `http://127.0.0.1:${port}/hook`;
+    const sendLoops = (): Loop[] => whUsers.map((u) => ({ cls: 'send', token: tokens.get(u)!, kind: 'send', conversations: seed.wh }));
+    const openTargets = whUsers.flatMap((u) => seed.wh.map((conversationId) => ({ conversationId, token: tokens.get(u)! })));
+    const wh = P.wh1;
+    const openLoad = async (name: string, runId: string) => {
+      const before = referenceLoopMs();
+      const meter = cpuMeter({ server: A.pid, receiver: receiver.pid }, workerPids);
+      const sent = await sender.call<RateResult>('rate', {
+        url: A.url,
+        token: '',
+        conversationId: '',
+        targets: openTargets,
+        rate: wh.rate,
+        durationMs: wh.durationMs,
+        runId,
+      });
+      const cpu = meter();
+      otherLoad[name] = cpu.other ?? NaN;
+      stealLoad[name] = cpu.steal ?? NaN;
+      referenceLoop[name] = [before, referenceLoopMs()];
+      const sendLat = summarize([sent.latencies]);
+      const sendRate = sent.ok / ((sent.lastSendAt - sent.firstSendAt) / 1000 || 1);
+      log(
+        `  ${name}: ${sent.ok} sent (${sent.failed} failed) at ${fmtInt(sendRate)}/s, send ${lat(sendLat)}; cpu ${JSON.stringify(cpu)}, ${referenceText(name)}`,
+      );
+      if (sent.failed) log(`  e.g. ${sent.errorSamples[0]}`);
+      return { sent, sendLat, sendRate, cpu };
+    };
+    /** Waits until the receiver holds `expected` events, or nothing new came for 10 s. */
+    const drain = async (expected: number) => {
+      let last = -1;
+      let lastChange = Date.now();
+      for (;;) {
+        const got = await receiver.call<number>('progress');
+        if (got >= expected) return got;
+        if (got !== last) {
+          last = got;
+          lastChange = Date.now();
+        } else if (Date.now() - lastChange > 10_000) return got;
+        await sleep(250);
+      }
+    };
+    type Received = {
+      unique: number;
+      duplicates: number;
+      badSignatures: number;
+      otherEvents: number;
+      commitLatencies: Float64Array;
+      sendLatencies: Float64Array;
+      firstAt: number;
+      lastAt: number;
+      perSecond: number[];
+      errorSamples: string[];
+    };
+
+    log(
+      `WH1: sends without a webhook: closed loop (${CONCURRENCY} loops over ${seed.wh.length} conversations), then ${fmtInt(wh.rate)} msg/s for ${wh.durationMs / 1000} s`,
+    );
+    const plainClosed = await profiled('WH1-plain', [A], () => closedRun('wh1-plain', A.url, sendLoops(), P.warmupMs, P.durationMs, { server: A.pid }));
+    const plainOpen = await openLoad('wh1-plain-open', `wh-plain-${Date.now()}`);
+
+    const { createWebhook } = await http.gql(await token(whAdmin, 'user', ['admin']), CREATE_WEBHOOK, { input: { url: hookUrl, events: ['message.created'] } });
+    const webhookId = createWebhook.webhook.id as string;
+    await receiver.call('setSecret', { secret: createWebhook.secret });
+    // Live once a message sent now reaches the receiver (the server's webhook cache has it).
+    const liveBy = Date.now() + 30_000;
+    for (;;) {
+      await send(whUsers[0]!, seed.wh[0]!, WEBHOOK_PROBE);
+      await sleep(500);
+      if ((await receiver.call<number>('probes')) > 0) break;
+      if (Date.now() > liveBy) throw new Error('WH1: no delivery reached the receiver within 30 s');
+    }
+
+    log(`WH1: the same sends with a webhook for message.created (receiver on ${hookUrl})`);
+    await receiver.call('reset');
+    const hookClosed = await profiled('WH1-closed', [A], () => closedRun('wh1-hook', A.url, sendLoops(), P.warmupMs, P.durationMs, { server: A.pid }));
+    const closedGot = await drain(hookClosed.okTotal);
+    const closedRes = await receiver.call<Received>('result');
+    log(
+      `  closed loop: ${closedGot} of ${hookClosed.okTotal} events received (${closedRes.duplicates} duplicates), drained ${fmt((closedRes.lastAt - Date.now()) / -1000)} s ago`,
+    );
+
+    await receiver.call('reset');
+    const hookOpen = await profiled('WH1', [A], async () => {
+      const o = await openLoad('wh1-hook-open', `wh-hook-${Date.now()}`);
+      const got = await drain(o.sent.ok);
+      return { ...o, got };
+    });
+    log(`  round trips per message (send + delivery): ${roundTrips('WH1', hookOpen.sent.ok)}`);
+    const res = await receiver.call<Received>('result');
+    const commit = summarize([res.commitLatencies]);
+    const fromSend = summarize([res.sendLatencies]);
+    const windowS = (hookOpen.sent.lastSendAt - hookOpen.sent.firstSendAt) / 1000 || 1;
+    // Deliveries per second while the sends ran (the first and last seconds are partial).
+    const steady = res.perSecond.slice(1, Math.max(2, Math.floor(windowS)));
+    const steadyRate = steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : NaN;
+    const drainS = (res.lastAt - hookOpen.sent.lastSendAt) / 1000;
+    log(
+      `  open loop: ${res.unique} of ${hookOpen.sent.ok} events received, ${res.duplicates} duplicates, ${res.badSignatures} bad signatures; ` +
+        `commit-to-delivery ${lat(commit)} max ${ms(commit.max)}; send-to-delivery ${lat(fromSend)}; ${fmtInt(steadyRate)} deliveries/s while sending; last delivery ${fmt(drainS)} s after the last send`,
+    );
+    if (res.errorSamples.length) log(`  receiver: ${res.errorSamples.slice(0, 3).join('; ')}`);
+
+    await http.gql(await token(whAdmin, 'user', ['admin']), DELETE_WEBHOOK, { id: webhookId });
+    log('WH1 ceiling: signed events POSTed straight to the receiver, 16 connections (the server delivers up to WEBHOOK_CONCURRENCY = 16 at once)');
+    await receiver.call('reset');
+    const flooder = worker('wh1-flood', 'webhook-receiver.ts');
+    const fmeter = cpuMeter({ receiver: receiver.pid }, workerPids);
+    const flood = await flooder.call<ClosedResult>('flood', {
+      url: hookUrl,
+      secret: createWebhook.secret,
+      concurrency: 16,
+      warmupMs: P.ceilingWarmupMs,
+      durationMs: P.ceilingDurationMs,
+    });
+    const fcpu = fmeter();
+    const floodRate = (flood.ok.flood ?? 0) / (flood.windowMs / 1000);
+    log(`  ${fmtInt(floodRate)} deliveries/s, ${lat(summarize([flood.latencies.flood ?? new Float64Array()]))}; cpu ${JSON.stringify(fcpu)}`);
+    await stopWorkers([flooder, sender, receiver]);
+
+    const sendsRatio = hookClosed.totalRate / plainClosed.totalRate;
+    const exactlyOnce = res.unique === hookOpen.sent.ok && res.duplicates === 0 && res.badSignatures === 0 && hookOpen.sent.failed === 0;
+    const closedOnce = closedGot === hookClosed.okTotal && closedRes.duplicates === 0 && closedRes.badSignatures === 0;
+    const keptUp = hookOpen.sendRate >= 0.98 * wh.rate && commit.p99 <= TARGETS.wh1P99Ms;
+    json.WH1 = {
+      rate: wh.rate,
+      durationMs: wh.durationMs,
+      sendsWithoutWebhook: { closed: plainClosed.summary, open: { ...plainOpen.sendLat, sendRate: plainOpen.sendRate, cpu: plainOpen.cpu } },
+      sendsWithWebhook: { closed: hookClosed.summary, open: { ...hookOpen.sendLat, sendRate: hookOpen.sendRate, cpu: hookOpen.cpu } },
+      sendsRatio,
+      deliveries: {
+        sent: hookOpen.sent.ok,
+        received: res.unique,
+        duplicates: res.duplicates,
+        badSignatures: res.badSignatures,
+        commitToDeliveryMs: commit,
+        sendToDeliveryMs: fromSend,
+        perSecond: res.perSecond,
+        steadyRate,
+        drainSeconds: drainS,
+      },
+      closedLoopDeliveries: { acknowledged: hookClosed.okTotal, received: closedGot, duplicates: closedRes.duplicates },
+      ceiling: { deliveriesPerSecond: floodRate, latencyMs: summarize([flood.latencies.flood ?? new Float64Array()]), cpu: fcpu },
+    };
+    rows.push({
+      id: 'WH1',
+      metric: `webhooks at ${fmtInt(wh.rate)} msg/s for ${wh.durationMs / 1000} s, local receiver`,
+      value: `${res.unique}/${hookOpen.sent.ok} delivered, ${res.duplicates} dups; commit->delivery ${lat(commit)}; ${fmtInt(steadyRate)} deliv/s; sends at ${fmtInt(hookOpen.sendRate)}/s`,
+      ceiling: `receiver takes ${fmtInt(floodRate)} deliv/s (16 conns)`,
+      ratio: `${fmt((steadyRate / floodRate) * 100)}%`,
+      target: `all once, p99 <= ${fmtInt(TARGETS.wh1P99Ms)} ms`,
+      status: target(
+        `WH1 ${fmtInt(wh.rate)} msg/s: every event once, p99 commit-to-delivery <= 1 s`,
+        exactlyOnce && keptUp,
+        `${res.unique}/${hookOpen.sent.ok} received, ${res.duplicates} duplicates, ${res.badSignatures} bad signatures, ${hookOpen.sent.failed} sends failed; p99 ${ms(commit.p99)}; sends at ${fmtInt(hookOpen.sendRate)}/s`,
+      ),
+    });
+    rows.push({
+      id: '',
+      metric: `  sends with / without a webhook (closed loop)`,
+      value: `${fmtInt(hookClosed.totalRate)} msg/s, ${lat(hookClosed.latAll)}; ${closedGot}/${hookClosed.okTotal} delivered${closedOnce ? '' : ' (INCOMPLETE)'}`,
+      ceiling: `without: ${fmtInt(plainClosed.totalRate)} msg/s, ${lat(plainClosed.latAll)}`,
+      ratio: `${fmt(sendsRatio * 100)}%`,
+      target: `>= ${fmt(TARGETS.wh1SendsVsPlain * 100, 0)}%`,
+      status: target(
+        'WH1 sends with a webhook >= 90% of sends without',
+        sendsRatio >= TARGETS.wh1SendsVsPlain && hookClosed.errors === 0,
+        `${fmtInt(hookClosed.totalRate)} vs ${fmtInt(plainClosed.totalRate)} msg/s; open loop send p99 ${ms(hookOpen.sendLat.p99)} with, ${ms(plainOpen.sendLat.p99)} without`,
+      ),
+    });
+    rows.push({
+      id: '',
+      metric: `  sends at ${fmtInt(wh.rate)}/s with / without`,
+      value: `send ${lat(hookOpen.sendLat)}`,
+      ceiling: `without: ${lat(plainOpen.sendLat)}`,
+      ratio: `p99 x${fmt(hookOpen.sendLat.p99 / plainOpen.sendLat.p99)}`,
+      target: '',
+      status: '',
+    });
   }
 
   // -- C1 ----------------------------------------------------------------------------------------
