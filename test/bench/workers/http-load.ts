@@ -274,6 +274,7 @@ async function stream(p: { url: string; agents: Agent[]; rate: number; durationM
       // Agents start a little apart, as they would.
       const start = t0 + (ai / p.agents.length) * interval;
       let done = 0;
+      let lastSent = start;
       for (let i = 0; i < total; i++) {
         const due = start + i * interval;
         const wait = due - performance.now();
@@ -285,6 +286,7 @@ async function stream(p: { url: string; agents: Agent[]; rate: number; durationM
             inStream = 0;
           }
           const sentAt = nowMs();
+          lastSent = performance.now();
           if (!firstSendAt || sentAt < firstSendAt) firstSendAt = sentAt;
           lastSendAt = Math.max(lastSendAt, sentAt);
           const began = performance.now();
@@ -298,7 +300,8 @@ async function stream(p: { url: string; agents: Agent[]; rate: number; durationM
           if (errorSamples.length < 5) errorSamples.push(String(err).slice(0, 300));
         }
       }
-      perAgentRate.push(done / ((performance.now() - start) / 1000));
+      // On schedule, part i leaves at start + i × interval: the rate is parts over the span they left in.
+      perAgentRate.push(done / ((lastSent - start + interval) / 1000));
       if (id) await agentCall(p.url, a.token, COMPLETE_MESSAGE, { id }).catch(() => {});
     }),
   );
