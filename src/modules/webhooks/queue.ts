@@ -59,6 +59,8 @@ const DUPLICATE_CODES = new Set(['23505', '42P06', '42P07', '42710']);
 export class WebhookQueue {
   private boss: PgBoss | undefined;
   private readonly workers: string[] = [];
+  /** pg-boss' statements and our job handlers still running; see `stop`. */
+  private readonly inFlight = new InFlight();
   private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -78,7 +80,7 @@ export class WebhookQueue {
    * finding them made.
    */
   private async install(attempt = 1): Promise<PgBoss> {
-    const boss = new PgBoss({ db: bossDb(this.database), schedule: false, maintenanceIntervalSeconds: 10 });
+    const boss = new PgBoss({ db: this.inFlight.wrapDb(bossDb(this.database)), schedule: false, maintenanceIntervalSeconds: 10 });
     boss.on('error', (err: Error) => this.log.warn({ err: errorMessage(err) }, 'webhook queue error'));
     try {
       await boss.start();
@@ -114,18 +116,26 @@ export class WebhookQueue {
     const pollers = Math.min(MAX_POLLERS, this.options.concurrency);
     const batchSize = Math.max(1, Math.floor(this.options.concurrency / pollers));
     for (let i = 0; i < pollers; i++) {
-      const id: string = await boss.work<JobData>(DELIVERY_QUEUE, { batchSize, pollingIntervalSeconds: POLL_SECONDS, includeMetadata: true }, async (jobs) => {
-        await Promise.all(jobs.map((job) => this.attempt(boss, job)));
-        // A full batch: there may be more waiting, so fetch again without the pause.
-        if (jobs.length === batchSize) boss.notifyWorker(id);
-      });
+      const id: string = await boss.work<JobData>(
+        DELIVERY_QUEUE,
+        { batchSize, pollingIntervalSeconds: POLL_SECONDS, includeMetadata: true },
+        this.inFlight.wrap(async (jobs: PgBoss.JobWithMetadata<JobData>[]) => {
+          await Promise.all(jobs.map((job) => this.attempt(boss, job)));
+          // A full batch: there may be more waiting, so fetch again without the pause.
+          if (jobs.length === batchSize) boss.notifyWorker(id);
+        }),
+      );
       this.workers.push(id);
     }
     // Another instance's purge job is found at this poll; this instance's own one at once.
-    const purger = await boss.work(RETENTION_QUEUE, { pollingIntervalSeconds: PURGE_EVERY_SECONDS / 12 }, async () => {
-      const purged = await this.purge();
-      if (purged.deliveries || purged.events) this.log.info(purged, 'webhook log purged');
-    });
+    const purger = await boss.work(
+      RETENTION_QUEUE,
+      { pollingIntervalSeconds: PURGE_EVERY_SECONDS / 12 },
+      this.inFlight.wrap(async () => {
+        const purged = await this.purge();
+        if (purged.deliveries || purged.events) this.log.info(purged, 'webhook log purged');
+      }),
+    );
     const askForPurge = () =>
       boss
         .send(RETENTION_QUEUE, {}, { singletonKey: 'purge', singletonSeconds: PURGE_EVERY_SECONDS })
@@ -178,6 +188,10 @@ export class WebhookQueue {
     clearInterval(this.purgeTimer);
     // Deliveries in flight finish (or time out); those not started stay queued for any instance.
     await boss?.stop({ graceful: true, wait: true, timeout: this.options.timeoutMs + 1_000 });
+    // pg-boss returns with a poller's fetch still in flight (its jobs then run) and completes jobs
+    // without awaiting: what it started must end before the database closes, or the statement
+    // fails on a closed pool as a rejection nobody handles, which ends the process.
+    await this.inFlight.settled();
     this.sender.close();
   }
 
@@ -228,6 +242,36 @@ export class WebhookQueue {
  * own), PGlite in embedded mode. pg-boss sends several statements in one text only without
  * parameters (its schema, its locked maintenance), which PGlite runs with exec.
  */
+/** Promises still running, of pg-boss' statements and of our job handlers. */
+class InFlight {
+  private readonly running = new Set<Promise<unknown>>();
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.running.add(promise);
+    const done = () => this.running.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  wrapDb(db: PgBoss.Db): PgBoss.Db {
+    return { executeSql: (text, values) => this.track(db.executeSql(text, values)) };
+  }
+
+  wrap<A extends unknown[], T>(handler: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+    return (...args) => this.track(handler(...args));
+  }
+
+  /** Until nothing runs, including what a settling promise starts in its callbacks. */
+  async settled(): Promise<void> {
+    do {
+      await Promise.allSettled([...this.running]);
+      // A fetch's jobs start their handler, and a handler's end its completion, in callbacks
+      // that run before the next turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (this.running.size > 0);
+  }
+}
+
 function bossDb(database: Database): PgBoss.Db {
   if (database.pool) {
     const pool = database.pool;
