@@ -81,7 +81,8 @@ describe.each(backends)('webhook log retention on %s', (backend) => {
     await ageEvents(events.slice(1), 3);
 
     expect(await server.app.services.webhookDelivery.purge()).toEqual({ deliveries: 2, events: 3 });
-    expect((await log(webhook.id)).map((d) => d.id)).toEqual([fresh!.id, retried!.id, pending!.id]);
+    // As a set: rows aged within the same millisecond share a time, so their order is the ids'.
+    expect(new Set((await log(webhook.id)).map((d) => d.id))).toEqual(new Set([fresh!.id, retried!.id, pending!.id]));
     const left = await db().select({ id: webhookEvents.id }).from(webhookEvents).where(inArray(webhookEvents.id, events));
     expect(new Set(left.map((e) => e.id))).toEqual(new Set(events.slice(0, 3)));
     // Nothing more to do.
