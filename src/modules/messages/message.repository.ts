@@ -21,7 +21,7 @@ import {
 } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
-import { conversations, type MessageRow, messages, participants, users, webhookEvents } from '../../db/schema/index.js';
+import { conversations, type MessageRow, messages, type ParticipantRow, participants, users, webhookEvents } from '../../db/schema/index.js';
 import type { PageRequest } from '../../lib/paging.js';
 import { type PgError, pgError, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import { isStorableDate } from '../../lib/validate.js';
@@ -105,6 +105,25 @@ export class MessageRepository {
     const rows = await this.db
       .select()
       .from(messages)
+      .where(and(eq(messages.id, id), eq(messages.orgId, orgId)));
+    return rows[0] ?? null;
+  }
+
+  /**
+   * The message (of the org) with its sender and the role `userId` holds in its conversation (null
+   * when they take no part): what a change to a message checks and announces, in one statement.
+   */
+  async withAccess(
+    orgId: string,
+    id: string,
+    userId: string,
+  ): Promise<{ message: MessageRow; sender: UserSnapshot; role: ParticipantRow['role'] | null } | null> {
+    const rows = await this.db
+      .select({ message: messages, sender: USER_SNAPSHOT_COLUMNS, role: participants.role })
+      .from(messages)
+      // Every message has its sender (messages_sender_fk).
+      .innerJoin(users, and(eq(users.orgId, messages.orgId), eq(users.id, messages.senderId)))
+      .leftJoin(participants, and(eq(participants.conversationId, messages.conversationId), eq(participants.userId, userId)))
       .where(and(eq(messages.id, id), eq(messages.orgId, orgId)));
     return rows[0] ?? null;
   }

@@ -1,6 +1,6 @@
 import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
-import type { MessageRow } from '../../db/schema/index.js';
+import type { MessageRow, ParticipantRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { cursorDate, decodeCursor, decodeIntCursor, encodeCursor, INT4_MAX, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
@@ -192,21 +192,24 @@ export class MessageService {
 
   /** Pins a message of a conversation the viewer takes part in (pinning it again changes nothing). */
   async pin(viewer: Viewer, id: string): Promise<MessageRow> {
-    const message = await this.requireVisible(viewer, id);
+    const { message, sender } = await this.requireAccess(viewer, id);
     if (message.deletedAt) throw new BadInputError('A deleted message cannot be pinned', 'id');
     if (message.pinnedAt) return message;
     const pinned = await this.repo.setPin(id, viewer.userId);
-    await Promise.all([this.announceUpdated(pinned, viewer), this.events.emit('messagePinChanged', { actor: viewer, change: 'PINNED', message: pinned })]);
+    await Promise.all([
+      this.announceUpdated(pinned, viewer, sender),
+      this.events.emit('messagePinChanged', { actor: viewer, change: 'PINNED', message: pinned }),
+    ]);
     return pinned;
   }
 
   /** Unpins a message (any participant may); unpinning one not pinned changes nothing. */
   async unpin(viewer: Viewer, id: string): Promise<MessageRow> {
-    const message = await this.requireVisible(viewer, id);
+    const { message, sender } = await this.requireAccess(viewer, id);
     if (!message.pinnedAt) return message;
     const unpinned = await this.repo.setPin(id, null);
     await Promise.all([
-      this.announceUpdated(unpinned, viewer),
+      this.announceUpdated(unpinned, viewer, sender),
       this.events.emit('messagePinChanged', { actor: viewer, change: 'UNPINNED', message: unpinned }),
     ]);
     return unpinned;
@@ -321,19 +324,14 @@ export class MessageService {
 
   /** Soft-deletes a message: its sender, or an owner or admin of the conversation. */
   async delete(viewer: Viewer, id: string): Promise<MessageRow> {
-    const existing = await this.requireVisible(viewer, id);
-    if (existing.senderId !== viewer.userId) {
-      const { participant } = await this.conversations.requireParticipant(viewer, existing.conversationId);
-      if (participant.role !== 'OWNER' && participant.role !== 'ADMIN') {
-        throw new ForbiddenError('Only the sender, owners and admins can delete a message');
-      }
+    const { message: existing, sender, role } = await this.requireAccess(viewer, id);
+    if (existing.senderId !== viewer.userId && role !== 'OWNER' && role !== 'ADMIN') {
+      throw new ForbiddenError('Only the sender, owners and admins can delete a message');
     }
     if (existing.deletedAt) return existing;
     const deleted = await this.repo.softDelete(id);
-    // The event carries its sender, as those of sends and edits do: read here once, not by each
-    // subscription that selects it.
-    const sender =
-      deleted.senderId === viewer.userId ? viewerSnapshot(viewer) : (await this.users.snapshots(deleted.orgId, [deleted.senderId])).get(deleted.senderId);
+    // The event carries its sender, as those of sends and edits do, read with the message: not
+    // by each subscription that selects it.
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));
     await Promise.all([this.events.emit('messageDeleted', { actor: viewer, message: deleted }), this.threadChanged(deleted, viewer)]);
     return deleted;
@@ -343,11 +341,12 @@ export class MessageService {
    * Tells the subscribers of messageUpdated that something about a message changed (its
    * reactions, its thread, its pin): the row as stored now, with its sender.
    */
-  async announceUpdated(message: MessageRow, actor?: Viewer): Promise<void> {
+  async announceUpdated(message: MessageRow, actor?: Viewer, knownSender?: UserSnapshot): Promise<void> {
     const sender =
-      actor && message.senderId === actor.userId
+      knownSender ??
+      (actor && message.senderId === actor.userId
         ? viewerSnapshot(actor)
-        : (await this.users.snapshots(message.orgId, [message.senderId])).get(message.senderId);
+        : (await this.users.snapshots(message.orgId, [message.senderId])).get(message.senderId));
     await this.bus.publish(topics.messageUpdated(message.conversationId), messageSnapshot(message, sender));
   }
 
@@ -372,10 +371,18 @@ export class MessageService {
 
   /** A message of a conversation the viewer takes part in (NOT_FOUND or FORBIDDEN otherwise). */
   async requireVisible(viewer: Viewer, id: string): Promise<MessageRow> {
-    const message = isUuid(id) ? await this.repo.byId(viewer.orgId, id) : null;
-    if (!message) throw new NotFoundError('Message');
-    await this.conversations.requireParticipant(viewer, message.conversationId);
-    return message;
+    return (await this.requireAccess(viewer, id)).message;
+  }
+
+  /**
+   * requireVisible's message with its sender, as an event about it carries it, and the viewer's
+   * role in its conversation: one read for a change that checks, writes and announces.
+   */
+  async requireAccess(viewer: Viewer, id: string): Promise<{ message: MessageRow; sender: UserSnapshot; role: ParticipantRow['role'] }> {
+    const found = isUuid(id) ? await this.repo.withAccess(viewer.orgId, id, viewer.userId) : null;
+    if (!found) throw new NotFoundError('Message');
+    if (!found.role) throw new ForbiddenError('You are not a participant of this conversation');
+    return { message: found.message, sender: found.sender, role: found.role };
   }
 }
 

@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { messageReactions, messages, type ReactionRow } from '../../db/schema/index.js';
+import { messageReactions, type ReactionRow } from '../../db/schema/index.js';
 
 /** One emoji's reactions to a message: who, in the order they reacted. */
 export type ReactionGroupRow = { messageId: string; emoji: string; userIds: string[] };
@@ -13,29 +13,16 @@ export class ReactionRepository {
 
   /**
    * Adds the reaction unless it is there, or its emoji would be the message's `maxEmoji`+1st
-   * distinct one. The message's row is locked first, so that reactions to it are counted one
-   * statement after another and two new emoji at once cannot both pass the limit.
+   * distinct one, in one round trip (the migration's add_reaction, which counts under a lock on
+   * the message so that two new emoji at once cannot both pass the limit).
    */
   async add(reaction: Omit<ReactionRow, 'createdAt'>, maxEmoji: number): Promise<{ outcome: AddOutcome; row?: ReactionRow }> {
-    return this.db.transaction(async (tx) => {
-      await tx.select({ id: messages.id }).from(messages).where(eq(messages.id, reaction.messageId)).for('no key update');
-      const [row] = await tx
-        .insert(messageReactions)
-        .select(
-          sql`select ${reaction.messageId}::uuid, ${reaction.orgId}, ${reaction.userId}, ${reaction.emoji}, now()
-            where exists (select 1 from ${messageReactions} where message_id = ${reaction.messageId} and emoji = ${reaction.emoji})
-               or (select count(distinct emoji) from ${messageReactions} where message_id = ${reaction.messageId}) < ${maxEmoji}`,
-        )
-        .onConflictDoNothing()
-        .returning();
-      if (row) return { outcome: 'ADDED' as const, row };
-      const [present] = await tx
-        .select({ one: sql`1` })
-        .from(messageReactions)
-        .where(and(eq(messageReactions.messageId, reaction.messageId), eq(messageReactions.emoji, reaction.emoji)))
-        .limit(1);
-      return { outcome: present ? ('ALREADY_THERE' as const) : ('TOO_MANY_EMOJI' as const) };
-    });
+    const rows = await this.db.execute(
+      sql`select outcome, created_at from add_reaction(${reaction.messageId}::uuid, ${reaction.orgId}, ${reaction.userId}, ${reaction.emoji}, ${maxEmoji})`,
+    );
+    const [result] = (rows as unknown as { rows: { outcome: AddOutcome; created_at: string | Date | null }[] }).rows;
+    if (result?.outcome !== 'ADDED') return { outcome: result?.outcome ?? 'TOO_MANY_EMOJI' };
+    return { outcome: 'ADDED', row: { ...reaction, createdAt: new Date(result.created_at!) } };
   }
 
   /** Removes the user's reaction; answers the row removed, null when there was none. */

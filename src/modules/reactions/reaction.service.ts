@@ -44,7 +44,7 @@ export class ReactionService {
   /** Adds the viewer's reaction; adding it again changes nothing. */
   async add(viewer: Viewer, messageId: string, emoji: string): Promise<MessageRow> {
     checkEmoji(emoji);
-    const message = await this.messages.requireVisible(viewer, messageId);
+    const { message, sender } = await this.messages.requireAccess(viewer, messageId);
     if (message.deletedAt) throw new BadInputError('A deleted message takes no reactions', 'messageId');
     const { outcome, row } = await this.repo.add({ messageId, orgId: viewer.orgId, userId: viewer.userId, emoji }, MAX_EMOJI_PER_MESSAGE);
     if (outcome === 'TOO_MANY_EMOJI') {
@@ -52,7 +52,7 @@ export class ReactionService {
     }
     if (row) {
       await Promise.all([
-        this.messages.announceUpdated(message, viewer),
+        this.messages.announceUpdated(message, viewer, sender),
         this.events.emit('reactionChanged', { actor: viewer, change: 'ADDED', reaction: row, message }),
       ]);
     }
@@ -62,11 +62,11 @@ export class ReactionService {
   /** Removes the viewer's reaction; removing one that is not there changes nothing. */
   async remove(viewer: Viewer, messageId: string, emoji: string): Promise<MessageRow> {
     checkEmoji(emoji);
-    const message = await this.messages.requireVisible(viewer, messageId);
+    const { message, sender } = await this.messages.requireAccess(viewer, messageId);
     const row = await this.repo.remove(messageId, viewer.userId, emoji);
     if (row) {
       await Promise.all([
-        this.messages.announceUpdated(message, viewer),
+        this.messages.announceUpdated(message, viewer, sender),
         this.events.emit('reactionChanged', { actor: viewer, change: 'REMOVED', reaction: row, message }),
       ]);
     }

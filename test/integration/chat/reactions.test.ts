@@ -88,6 +88,39 @@ describe.each(backends)('reactions on %s', (backend) => {
     expect(addReaction.reactions.find((g) => g.emoji === ':e7:')!.count).toBe(2);
   });
 
+  // Reactions that wait for the message while another transaction adds emoji must count what it
+  // committed: with a count taken before the wait, all three would pass and the message hold 52.
+  it.skipIf(backend !== 'postgres')('counts emoji committed while a reaction waited: only as many pass as fit', async () => {
+    const conv = await createGroup(server, alice, ['bob']);
+    const m = await send(server, alice, conv, 'crowded');
+    for (let i = 0; i < 45; i++) dataOf(await react(alice, m.id, `:e${i}:`));
+    const pool = server.app.services.database.pool!;
+    const other = await pool.connect();
+    try {
+      await other.query('begin');
+      await other.query('select 1 from messages where id = $1 for no key update', [m.id]);
+      for (let i = 45; i < 49; i++) {
+        const insert = 'insert into message_reactions (message_id, org_id, user_id, emoji) select id, org_id, sender_id, $2 from messages where id = $1';
+        await other.query(insert, [m.id, `:e${i}:`]);
+      }
+      const answers = Promise.all(['a', 'b', 'c'].map((x) => react(bob, m.id, `:late-${x}:`)));
+      // All three wait for the message (a version that does not wait is caught by the count).
+      const waiting = eventually(async () => {
+        const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%add_reaction%'`);
+        return rows[0].n === 3;
+      });
+      await Promise.race([waiting, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      await other.query('commit');
+      const settled = await answers;
+      expect(settled.filter((a) => !a.errors)).toHaveLength(1);
+      for (const refused of settled.filter((a) => a.errors)) expectCode(refused, 'BAD_USER_INPUT');
+    } finally {
+      other.release();
+    }
+    const { messages } = dataOf(await server.gql(bob, ChatMessagesDocument, { conversationId: conv, last: 1 }));
+    expect(messages.edges[0]!.node.reactions).toHaveLength(50);
+  });
+
   it('lets only participants react: others FORBIDDEN, other orgs and unknown ids NOT_FOUND, deleted messages BAD_USER_INPUT', async () => {
     const conv = await createGroup(server, alice, ['bob']);
     const m = await send(server, alice, conv, 'private');
