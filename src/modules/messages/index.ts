@@ -28,9 +28,9 @@ export function createMessagesModule(deps: {
   outbox?: OutboxSubscribers;
 }) {
   const repo = new MessageRepository(deps.database.db, deps.outbox);
-  const messages = new MessageService(repo, deps.conversations, deps.users, deps.bus, deps.events, deps.audit);
+  const messages = new MessageService(repo, deps.conversations, deps.users, deps.bus, deps.events);
   // History pages run prepared statements of their own through the database (Database.queryRows).
-  const history = new MessageHistory(new MessageHistoryRepository(deps.database), deps.conversations, repo, deps.audit);
+  const history = new MessageHistory(new MessageHistoryRepository(deps.database), deps.conversations, repo, deps.audit, messages);
   return {
     messages,
     history,

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, exists, fillPlaceholders, gt, lt, type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Database, PreparedStatement } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { type MessageRow, messages, participants, users } from '../../db/schema/index.js';
@@ -21,6 +22,8 @@ export type Shape = {
   senderId: boolean;
   priority: boolean;
   kind: boolean;
+  /** A thread's replies (threadId), not a conversation's messages (conversationId). */
+  thread: boolean;
 };
 
 const placeholder = sql.placeholder;
@@ -41,7 +44,26 @@ export class MessageHistoryRepository {
   constructor(private readonly database: Pick<Database, 'queryRows'>) {}
 
   /** One page (plus one row, to tell if there is more) in fetch order; empty unless the viewer takes part. */
-  async page(orgId: string, userId: string, conversationId: string, request: PageRequest<number>, filter: MessageFilter): Promise<HistoryMessage[]> {
+  page(orgId: string, userId: string, conversationId: string, request: PageRequest<number>, filter: MessageFilter): Promise<HistoryMessage[]> {
+    return this.run(orgId, userId, request, filter, { conversationId });
+  }
+
+  /**
+   * One page of the replies in a thread, as `page` gives a conversation's: the root's conversation
+   * is found by the statement itself, so the page is still one round trip.
+   */
+  threadPage(orgId: string, userId: string, rootId: string, request: PageRequest<number>): Promise<HistoryMessage[]> {
+    return this.run(orgId, userId, request, {}, { threadId: rootId });
+  }
+
+  private async run(
+    orgId: string,
+    userId: string,
+    request: PageRequest<number>,
+    filter: MessageFilter,
+    of: { conversationId: string } | { threadId: string },
+  ): Promise<HistoryMessage[]> {
+    const thread = 'threadId' in of;
     const shape: Shape = {
       forward: request.direction === 'forward',
       after: request.after !== undefined,
@@ -52,6 +74,7 @@ export class MessageHistoryRepository {
       senderId: filter.senderId !== undefined,
       priority: filter.priority !== undefined,
       kind: filter.kind !== undefined,
+      thread,
     };
     const key = shapeKey(shape);
     let statement = this.statements.get(key);
@@ -61,7 +84,7 @@ export class MessageHistoryRepository {
       fillPlaceholders(statement.params, {
         orgId,
         userId,
-        conversationId,
+        ...of,
         limit: request.limit + 1,
         after: request.after,
         before: request.before,
@@ -89,6 +112,8 @@ export class MessageHistoryRepository {
         };
         senders.set(senderId, sender);
       }
+      // A thread page's rows end with their conversation (see pageStatement).
+      const conversationId = thread ? (row[SENDER_AT + 3] as string) : of.conversationId;
       return toHistoryMessage(row, orgId, conversationId, sender);
     });
   }
@@ -99,14 +124,24 @@ export class MessageHistoryRepository {
  * with a connectionless drizzle; the bench's Q1 ceiling sends the same text.
  */
 export function pageStatement(shape: Shape): Statement {
+  // A thread's conversation is its root's; replies are stored in their root's conversation.
+  const rootConversation = sqlBuilder
+    .select({ id: root.conversationId })
+    .from(root)
+    .where(and(eq(root.id, placeholder('threadId')), eq(root.orgId, placeholder('orgId'))));
+  const conversation = shape.thread ? sql`(${rootConversation})` : placeholder('conversationId');
   const viewerTakesPart = sqlBuilder
     .select({ one: sql`1` })
     .from(participants)
-    .where(and(eq(participants.conversationId, placeholder('conversationId')), eq(participants.userId, placeholder('userId'))));
+    .where(and(eq(participants.conversationId, conversation), eq(participants.userId, placeholder('userId'))));
   // A message's org is its conversation's (the insert checks it), so the org needs no read of
   // conversations: another org's conversation of the same id shows no rows, and an empty page is
   // told apart by requireParticipant.
-  const conditions: SQL[] = [eq(messages.conversationId, placeholder('conversationId')), eq(messages.orgId, placeholder('orgId')), exists(viewerTakesPart)];
+  const conditions: SQL[] = [
+    shape.thread ? eq(messages.threadId, placeholder('threadId')) : eq(messages.conversationId, placeholder('conversationId')),
+    eq(messages.orgId, placeholder('orgId')),
+    exists(viewerTakesPart),
+  ];
   if (shape.after) conditions.push(gt(messages.seq, placeholder('after')));
   if (shape.before) conditions.push(lt(messages.seq, placeholder('before')));
   conditions.push(
@@ -124,6 +159,7 @@ export function pageStatement(shape: Shape): Statement {
     .select({
       ...Object.fromEntries(SELECTED.map((key) => [key, messages[key]])),
       sender: { displayName: users.displayName, kind: users.kind, roles: users.roles },
+      ...(shape.thread ? { conversationId: messages.conversationId } : {}),
     })
     .from(messages)
     // Every message has its sender (messages_sender_fk, in the message's org: the viewer's).
@@ -142,6 +178,8 @@ const shapeKey = (shape: Shape) => Object.values(shape).map(Number).join('');
 export type Statement = PreparedStatement & { params: unknown[] };
 
 const sqlBuilder = drizzle.mock();
+/** A thread's root, beside the replies a thread page reads. */
+const root = alias(messages, 'root');
 
 /**
  * The message columns a page selects, in this order. The org and the conversation are the ones the

@@ -6,6 +6,7 @@ import { decodeIntCursor, encodeCursor, INT4_MAX, type Page, type PageArgs, pars
 import { checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
 import { type MessageRepository, untilBound } from './message.repository.js';
+import type { MessageService } from './message.service.js';
 import type { HistoryMessage, MessageHistoryRepository } from './message-history.repository.js';
 
 export type MessageListArgs = PageArgs & {
@@ -33,6 +34,8 @@ export class MessageHistory {
     private readonly messageRepo: MessageRepository,
     /** Experts' reads are audited. */
     private readonly audit: Pick<AuditLog, 'expertAccess'>,
+    /** A thread's root, when its page is empty. */
+    private readonly visible: Pick<MessageService, 'requireVisible'>,
   ) {}
 
   /** History in seq order; `last: 50` is the newest 50. */
@@ -58,6 +61,30 @@ export class MessageHistory {
     // The far side of the cursor is known to hold messages only if one matching the filter exists.
     const cursorSide = forward ? request.after : request.before;
     const beyondCursor = cursorSide !== undefined && (await this.messageRepo.existsBeyond(conversationId, forward ? 'lte' : 'gte', cursorSide, filter));
+    return {
+      nodes,
+      hasNextPage: forward ? hasMore : beyondCursor,
+      hasPreviousPage: forward ? beyondCursor : hasMore,
+      cursorOf: (m) => messageCursor(m.seq),
+    };
+  }
+
+  /**
+   * The replies in the thread of a message the viewer may read, in seq order: one statement for a
+   * page with replies, as `list`; an empty one also reads the root, to tell NOT_FOUND, FORBIDDEN
+   * and a thread without replies apart.
+   */
+  async thread(viewer: Viewer, rootId: string, args: PageArgs): Promise<Page<HistoryMessage>> {
+    const request = parsePageArgs(args, (raw) => decodeIntCursor('seq', raw, INT4_MAX));
+    if (!isUuid(rootId)) throw new NotFoundError('Message');
+    const rows = await this.pages.threadPage(viewer.orgId, viewer.userId, rootId, request);
+    const conversationId = rows[0]?.conversationId ?? (await this.visible.requireVisible(viewer, rootId)).conversationId;
+    await this.audit.expertAccess(viewer, conversationId, 'expert.read', { operation: 'threadReplies' });
+    const { nodes, hasMore } = trimPage(rows, request);
+    const forward = request.direction === 'forward';
+    const cursorSide = forward ? request.after : request.before;
+    const beyondCursor =
+      cursorSide !== undefined && (await this.messageRepo.existsBeyond(conversationId, forward ? 'lte' : 'gte', cursorSide, { threadId: rootId }));
     return {
       nodes,
       hasNextPage: forward ? hasMore : beyondCursor,

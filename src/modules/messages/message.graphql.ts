@@ -159,7 +159,7 @@ builder.queryFields((t) => ({
       last: t.arg.int(),
       before: t.arg.string(),
     },
-    resolve: (_root, { messageId, ...args }, ctx) => ctx.services.messages.threadPage(requireViewer(ctx), messageId, args),
+    resolve: (_root, { messageId, ...args }, ctx) => ctx.services.history.thread(requireViewer(ctx), messageId, args),
   }),
 }));
 

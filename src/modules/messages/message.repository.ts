@@ -22,7 +22,6 @@ import {
 import type { Db } from '../../db/client.js';
 import { parsePgTimestamptz } from '../../db/pg-timestamp.js';
 import { conversations, type MessageRow, messages, type ParticipantRow, participants, users, webhookEvents } from '../../db/schema/index.js';
-import type { PageRequest } from '../../lib/paging.js';
 import { type PgError, pgError, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
 import { isStorableDate } from '../../lib/validate.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
@@ -40,6 +39,8 @@ export type MessageFilter = {
   senderId?: string;
   priority?: MessageRow['priority'];
   kind?: MessageRow['kind'];
+  /** Only the replies in this message's thread. */
+  threadId?: string;
 };
 
 /** A send reused its clientMessageId: nothing was stored and the seq bump was rolled back with it. */
@@ -184,29 +185,6 @@ export class MessageRepository {
     return rows.map((r) => ({ ...r, lastReplyAt: asDate(r.lastReplyAt) }));
   }
 
-  /** One page of a thread's replies, in fetch order (see trimPage), plus one to tell if there is more. */
-  async threadPage(rootId: string, request: PageRequest<number>): Promise<MessageRow[]> {
-    const conditions = [eq(messages.threadId, rootId)];
-    if (request.after !== undefined) conditions.push(gt(messages.seq, request.after));
-    if (request.before !== undefined) conditions.push(lt(messages.seq, request.before));
-    return this.db
-      .select()
-      .from(messages)
-      .where(and(...conditions))
-      .orderBy(request.direction === 'forward' ? asc(messages.seq) : desc(messages.seq))
-      .limit(request.limit + 1);
-  }
-
-  /** Whether the thread has a reply at or before (`lte`) or at or after (`gte`) a seq. */
-  async threadHasBeyond(rootId: string, side: 'lte' | 'gte', seq: number): Promise<boolean> {
-    const rows = await this.db
-      .select({ seq: messages.seq })
-      .from(messages)
-      .where(and(eq(messages.threadId, rootId), side === 'lte' ? lte(messages.seq, seq) : gte(messages.seq, seq)))
-      .limit(1);
-    return rows.length > 0;
-  }
-
   /** Pins the message (a pinned one keeps who pinned it first, and when); `by` null unpins. */
   async setPin(id: string, by: string | null): Promise<MessageRow> {
     const [row] = await this.db
@@ -329,6 +307,7 @@ export function filterConditions(filter: { [K in keyof MessageFilter]?: MessageF
   if (filter.senderId) conditions.push(eq(messages.senderId, filter.senderId));
   if (filter.priority) conditions.push(eq(messages.priority, filter.priority));
   if (filter.kind) conditions.push(eq(messages.kind, filter.kind));
+  if (filter.threadId) conditions.push(eq(messages.threadId, filter.threadId));
   return conditions;
 }
 

@@ -1,9 +1,8 @@
-import type { AuditLog } from '../../auth/audit.js';
 import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow, ParticipantRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { cursorDate, decodeCursor, decodeIntCursor, encodeCursor, INT4_MAX, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
+import { cursorDate, decodeCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
 import { messageSnapshot, type UserSnapshot, viewerSnapshot } from '../../pubsub/snapshots.js';
@@ -60,8 +59,6 @@ export class MessageService {
     private readonly users: UserService,
     private readonly bus: EventBus,
     private readonly events: DomainEvents,
-    /** Experts' reads are audited. */
-    private readonly audit: Pick<AuditLog, 'expertAccess'>,
   ) {}
 
   /** Adds a rule every send must pass (see SendCheck); modules add theirs when they are made. */
@@ -237,24 +234,6 @@ export class MessageService {
     if (!reply.threadId) return;
     const root = await this.repo.byId(reply.orgId, reply.threadId);
     if (root) await this.announceUpdated(root, actor);
-  }
-
-  /** Replies in the thread of a message the viewer may read, in seq order. */
-  async threadPage(viewer: Viewer, rootId: string, args: PageArgs): Promise<Page<MessageRow>> {
-    const request = parsePageArgs(args, (raw) => decodeIntCursor('seq', raw, INT4_MAX));
-    const root = await this.requireVisible(viewer, rootId);
-    await this.audit.expertAccess(viewer, root.conversationId, 'expert.read', { operation: 'threadReplies' });
-    const rows = await this.repo.threadPage(root.id, request);
-    const { nodes, hasMore } = trimPage(rows, request);
-    const forward = request.direction === 'forward';
-    const cursorSide = forward ? request.after : request.before;
-    const beyondCursor = cursorSide !== undefined && (await this.repo.threadHasBeyond(root.id, forward ? 'lte' : 'gte', cursorSide));
-    return {
-      nodes,
-      hasNextPage: forward ? hasMore : beyondCursor,
-      hasPreviousPage: forward ? beyondCursor : hasMore,
-      cursorOf: (m) => encodeCursor('seq', m.seq),
-    };
   }
 
   /**

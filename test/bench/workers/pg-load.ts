@@ -58,6 +58,7 @@ const PAGE = pageStatement({
   senderId: false,
   priority: false,
   kind: false,
+  thread: false,
 });
 
 /** MessageRepository's send statement, as the server builds it. */

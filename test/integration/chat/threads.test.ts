@@ -87,6 +87,14 @@ describe.each(backends)('threads on %s', (backend) => {
     expectCode(await server.gql(bob, ThreadRepliesDocument, { messageId: root.id, after: 'bogus' }), 'BAD_USER_INPUT');
     const empty = dataOf(await server.gql(bob, ThreadRepliesDocument, { messageId: root.id }));
     expect(empty.threadReplies.edges).toEqual([]);
+    // With replies to show, outsiders still see none of them.
+    await send(server, bob, conv, 'a reply', { threadId: root.id });
+    expectCode(await server.gql(mallory, ThreadRepliesDocument, { messageId: root.id, first: 10 }), 'FORBIDDEN');
+    const { eve } = await users(server, ['eve'], { org: 'other' });
+    expectCode(await server.gql(eve, ThreadRepliesDocument, { messageId: root.id, first: 10 }), 'NOT_FOUND');
+    expectCode(await server.gql(bob, ThreadRepliesDocument, { messageId: 'not-a-uuid' }), 'NOT_FOUND');
+    const one = dataOf(await server.gql(bob, ThreadRepliesDocument, { messageId: root.id }));
+    expect(one.threadReplies.edges.map((e) => [e.node.content, e.node.conversationId])).toEqual([['a reply', conv]]);
   });
 
   it('keeps the summary right under concurrent replies, and tells messageUpdated subscribers', async () => {
