@@ -232,8 +232,9 @@ export class MessageService {
    */
   private async threadChanged(reply: MessageRow, actor: Viewer): Promise<void> {
     if (!reply.threadId) return;
-    const root = await this.repo.byId(reply.orgId, reply.threadId);
-    if (root) await this.announceUpdated(root, actor);
+    // The root with its sender, in one read (the actor's role in it does not matter here).
+    const found = await this.repo.withAccess(reply.orgId, reply.threadId, actor.userId);
+    if (found) await this.announceUpdated(found.message, actor, found.sender);
   }
 
   /**
