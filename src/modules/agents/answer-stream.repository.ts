@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { type MessagePart, type MessageStreamRow, messageStreams } from '../../db/schema/index.js';
+import { type AgentRunRow, agentRuns, type MessagePart, type MessageStreamRow, messageStreams, participants } from '../../db/schema/index.js';
 
 export class AnswerStreamRepository {
   constructor(private readonly db: Db) {}
@@ -13,6 +13,21 @@ export class AnswerStreamRepository {
   async get(id: string): Promise<MessageStreamRow | null> {
     const rows = await this.db.select().from(messageStreams).where(eq(messageStreams.id, id));
     return rows[0] ?? null;
+  }
+
+  /**
+   * The stream with what its writer's checks need, in one statement: whether `userId` takes part in
+   * its conversation, and its run (null without one, or before the run is registered).
+   */
+  async getForWriter(id: string, userId: string): Promise<{ stream: MessageStreamRow; takesPart: boolean; run: AgentRunRow | null } | null> {
+    const rows = await this.db
+      .select({ stream: messageStreams, participant: participants.userId, run: agentRuns })
+      .from(messageStreams)
+      .leftJoin(participants, and(eq(participants.conversationId, messageStreams.conversationId), eq(participants.userId, userId)))
+      .leftJoin(agentRuns, and(eq(agentRuns.conversationId, messageStreams.conversationId), eq(agentRuns.runId, messageStreams.runId)))
+      .where(eq(messageStreams.id, id));
+    const row = rows[0];
+    return row ? { stream: row.stream, takesPart: row.participant !== null, run: row.run } : null;
   }
 
   /**

@@ -104,7 +104,6 @@ export class AnswerStreamService {
   async appendPart(viewer: Viewer, id: string, input: MessagePartInput, field = 'part'): Promise<ChunkEvent> {
     const part = checkPart(input);
     let stream = await this.requireOwnStream(viewer, id);
-    await this.runs.requireStreamOpen(stream);
     for (let attempt = 1; ; attempt++) {
       const applied = applyPart(stream.parts, part);
       const text = applied.delta.type === 'TEXT' ? (applied.delta.text ?? '') : '';
@@ -132,7 +131,6 @@ export class AnswerStreamService {
   /** Turns the stream into an ordinary message with the conversation's next seq. */
   async complete(viewer: Viewer, id: string): Promise<MessageRow> {
     const stream = await this.requireOwnStream(viewer, id);
-    await this.runs.requireStreamOpen(stream);
     if (!holdsAnswer(stream)) throw new BadInputError('Nothing was streamed: a message needs content', 'id');
     return this.finalize(viewer, stream, null, viewerSnapshot(viewer));
   }
@@ -210,12 +208,15 @@ export class AnswerStreamService {
     return message;
   }
 
+  /** The viewer's own stream, still STREAMING, whose run takes output: one read. */
   private async requireOwnStream(viewer: Viewer, id: string): Promise<MessageStreamRow> {
-    const stream = await this.get(id);
-    if (!stream || stream.orgId !== viewer.orgId) throw new NotFoundError('Message stream');
-    await this.conversations.requireParticipant(viewer, stream.conversationId);
+    const found = isUuid(id) ? await this.repo.getForWriter(id, viewer.userId) : null;
+    if (!found || found.stream.orgId !== viewer.orgId) throw new NotFoundError('Message stream');
+    const { stream } = found;
+    if (!found.takesPart) throw new ForbiddenError('You are not a participant of this conversation');
     if (stream.senderId !== viewer.userId) throw new ForbiddenError('Only the sender streams into a message');
     if (stream.state !== 'STREAMING') throw new BadInputError(`The stream has ended (${stream.state})`, 'id');
+    this.runs.requireStreamOpen(stream, found.run);
     return stream;
   }
 

@@ -56,15 +56,12 @@ export class RunService {
   }
 
   /**
-   * An agent going on with a stream of a run (a chunk, the completion): the run must be ACTIVE, or
-   * PREEMPTED while the stream is non-interruptible (PREEMPT lets such a stream finish). Refused
-   * while the run is paused or has ended otherwise, as new output is.
+   * Whether a stream of `run` may take output (BAD_USER_INPUT when the run is not ACTIVE, except a
+   * non-interruptible stream of a PREEMPTED run, which its agent finishes).
    */
-  async requireStreamOpen(stream: Pick<MessageStreamRow, 'conversationId' | 'runId' | 'interruptible'>): Promise<void> {
-    if (!stream.runId) return;
-    const run = await this.repo.get(stream.conversationId, stream.runId);
+  requireStreamOpen(stream: Pick<MessageStreamRow, 'runId' | 'interruptible'>, run: Pick<AgentRunRow, 'runId' | 'state'> | null): void {
     // The stream's start registered its run; without one nothing steers it.
-    if (!run || run.state === 'ACTIVE' || (run.state === 'PREEMPTED' && !stream.interruptible)) return;
+    if (!stream.runId || !run || run.state === 'ACTIVE' || (run.state === 'PREEMPTED' && !stream.interruptible)) return;
     throw runNotActiveError(run);
   }
 
