@@ -1,4 +1,4 @@
-// HAProxy, as configured in docs/deploy/haproxy.cfg, in front of two instances of the service
+// HAProxy and nginx, as configured in docs/deploy/, each in front of two instances of the service
 // (processes of their own, as deployed): requests go round-robin with no stickiness, WebSockets
 // pass through, and a rolling restart (SIGTERM one instance, start it again, then the other)
 // while clients send and subscribe through the balancer loses no acknowledged message and no
@@ -9,14 +9,24 @@ import WebSocket from 'ws';
 import { mintToken } from '../../../src/auth/jwt.js';
 import { createSwitchboardClient, type SwitchboardClient } from '../../../src/client/index.js';
 import { freePort } from '../../kit/faults.js';
-import { haproxyAvailable, type LoadBalancer, startHaproxy } from '../../kit/load-balancer.js';
+import { haproxyAvailable, type LoadBalancer, nginxAvailable, startHaproxy, startNginx } from '../../kit/load-balancer.js';
 import { consecutive, freshOrg } from '../../kit/realtime.js';
 import { UNLIMITED_ENV } from '../../kit/server.js';
 import { type ServiceProcess, spawnService } from '../../kit/service-process.js';
 import { createTestDatabase, redisEnv, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL || !(await haproxyAvailable()))('HAProxy in front of two instances', () => {
+const balancers = [
+  { name: 'HAProxy', available: await haproxyAvailable(), start: startHaproxy },
+  { name: 'nginx', available: await nginxAvailable(), start: startNginx },
+];
+
+describe.each(balancers)('$name in front of two instances', ({ name, available, start }) => {
+  if (!TEST_DATABASE_URL || !TEST_REDIS_URL || !available) {
+    it.skip('needs TEST_DATABASE_URL, TEST_REDIS_URL and the balancer', () => {});
+    return;
+  }
+
   const secret = randomBytes(32).toString('hex');
   const org = freshOrg();
   const token = (sub: string) => mintToken(secret, { sub, name: sub, org });
@@ -47,7 +57,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL || !(await haproxyAvailabl
     // One after the other: both apply the migrations at start.
     await startInstance(0);
     await startInstance(1);
-    balancer = await startHaproxy(await freePort(), ports);
+    balancer = await start(await freePort(), ports);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
@@ -60,7 +70,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL || !(await haproxyAvailabl
   });
 
   it('sends requests to the instances in turn, with no stickiness, and passes WebSocket upgrades', async () => {
-    // Both in rotation (checks run every second, two in a row bring a server up).
+    // Both in rotation (HAProxy: two checks in a row bring a server up).
     await eventually(async () => {
       await fetch(balancer.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{__typename}"}' });
       return served(0) > 0 && served(1) > 0;
@@ -129,7 +139,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL || !(await haproxyAvailabl
       expect(s.seqs).toEqual(acknowledged);
     }
     console.info(
-      `rolling restart behind HAProxy: ${acknowledged.length} sends acknowledged, none failed, each delivered once in order to ${subscribers.length} subscribers; ${restarts
+      `rolling restart behind ${name}: ${acknowledged.length} sends acknowledged, none failed, each delivered once in order to ${subscribers.length} subscribers; ${restarts
         .map((r) => `instance ${r.instance + 1} drained in ${r.drainMs} ms, serving again ${r.backMs} ms after SIGTERM`)
         .join('; ')}`,
     );
