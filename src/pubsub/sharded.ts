@@ -60,7 +60,12 @@ export class ShardedPubSub implements Pick<PubSubEngine, 'publish' | 'subscribe'
   constructor(
     readonly cluster: Cluster,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // A slot can change master while the old one lives on (a manual failover, resharding): Redis
+    // then drops the old master's subscriptions of it without the connection closing. Each
+    // refresh of the slot map looks for topics whose master changed.
+    cluster.on('refresh', () => this.checkOwners());
+  }
 
   async publish(topic: string, payload: unknown): Promise<void> {
     await this.cluster.spublish(topic, JSON.stringify(payload));
@@ -200,6 +205,33 @@ export class ShardedPubSub implements Pick<PubSubEngine, 'publish' | 'subscribe'
     return connection;
   }
 
+  /** Topics subscribed on a node that no longer owns their slot are subscribed again. */
+  private checkOwners() {
+    if (this.closed) return;
+    let moved: string[];
+    try {
+      moved = [...this.subscribedOn].filter(([topic, node]) => this.masterOf(topic) !== node).map(([topic]) => topic);
+    } catch {
+      return;
+    }
+    if (moved.length === 0) return;
+    // Healing compares every topic with the slot map anyway; it only needs to look once more.
+    if (this.healing) {
+      this.dirty = true;
+      return;
+    }
+    this.log.warn({ topics: moved.length }, 'redis slots moved to another master: subscribing there');
+    for (const topic of moved) {
+      const connection = this.connections.get(this.subscribedOn.get(topic)!);
+      if (connection?.status === 'ready') connection.sunsubscribe(topic).catch(() => {});
+    }
+    if (!this.lost) {
+      this.lost = true;
+      this.onLost();
+    }
+    void this.heal();
+  }
+
   private deliver(topic: string, message: string) {
     const handlers = this.handlers.get(topic);
     if (!handlers) return;
@@ -256,6 +288,9 @@ export async function connectCluster(nodes: ClusterNode[], log: Logger): Promise
     lazyConnect: true,
     // A publish or a command fails rather than queue while a shard has no master.
     enableOfflineQueue: false,
+    // ioredis re-reads the slot map only on errors unless told to; ShardedPubSub needs to see a
+    // slot change master even when no command failed.
+    slotsRefreshInterval: 2_000,
     redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 5_000 },
   });
   cluster.on('error', (err: Error) => log.warn({ err: errorMessage(err), client: 'cluster' }, 'redis connection error'));

@@ -15,6 +15,10 @@ export type TestRedisCluster = {
   env: string;
   /** The node serving `slot` as master now. */
   masterOf(slot: number): Promise<ClusterNodeProcess>;
+  /** The replica of `master`. */
+  replicaOf(master: ClusterNodeProcess): Promise<ClusterNodeProcess>;
+  /** CLUSTER FAILOVER on a replica: it becomes master of its slots, its master lives on as replica. */
+  promote(replica: ClusterNodeProcess): Promise<void>;
   /** SIGKILL one node: a crashed master, for its replica to take over. */
   kill(node: ClusterNodeProcess): Promise<void>;
   /** Resolves once every slot is served again by a live master, as every live node sees it. */
@@ -109,6 +113,27 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
         const node = nodes.find((n) => n.port === port);
         if (!node) throw new Error(`no master serves slot ${slot}`);
         return node;
+      },
+      replicaOf: async (master) => {
+        // CLUSTER NODES lines: <id> <ip:port@busport> <flags> <master id or -> …
+        const lines = (await cli(master.port, 'cluster', 'nodes'))
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' '));
+        const id = lines.find((l) => l[2]!.includes('myself'))![0];
+        const replica = lines.find((l) => l[3] === id);
+        const node = nodes.find((n) => replica?.[1]?.startsWith(`127.0.0.1:${n.port}@`));
+        if (!node) throw new Error(`no replica of ${master.port}`);
+        return node;
+      },
+      promote: async (replica) => {
+        await cli(replica.port, 'cluster', 'failover');
+        for (let i = 0; ; i++) {
+          if (/role:master/.test(await cli(replica.port, 'info', 'replication'))) break;
+          if (i > 600) throw new Error(`${replica.port} did not become master within a minute`);
+          await sleep(100);
+        }
+        await cluster.waitUntilOk();
       },
       kill: async (node) => {
         if (node.process.exitCode !== null || node.process.signalCode !== null) return;

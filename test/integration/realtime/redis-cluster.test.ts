@@ -67,6 +67,40 @@ describe.skipIf(!TEST_DATABASE_URL || !(await redisClusterAvailable()))('two ins
     for (const sub of [onA, onB]) expect((await sub.waitFor(1))[0]!.messageAdded).toMatchObject({ id: sent.id, seq: sent.seq });
   });
 
+  it('follows a topic to its new master when a replica is promoted while the old master lives on', async () => {
+    const alice = await token('alice');
+    const bob = await token('bob');
+    const conversationId = await createGroup(a, alice, ['bob']);
+    const topic = topics.messageAdded(conversationId);
+    const subscribers = [
+      collect(a.ws(bob), MessageAddedDocument, { conversationId, afterSeq: 0 }),
+      collect(b.ws(bob), MessageAddedDocument, { conversationId, afterSeq: 0 }),
+    ];
+    const acknowledged = [(await sendText(a, alice, conversationId, 'probe')).seq];
+    await Promise.all(subscribers.map((s) => s.waitFor(1)));
+    const master = await cluster.masterOf(keySlot(topic));
+    const replica = await cluster.replicaOf(master);
+    await cluster.promote(replica);
+    expect((await cluster.masterOf(keySlot(topic))).port).toBe(replica.port);
+    // Sends go on until both instances have subscribed the topic on its new master.
+    const shardSubscribers = async () => {
+      const redis = node(replica.port);
+      try {
+        return Number(((await redis.call('PUBSUB', 'SHARDNUMSUB', topic)) as [string, number])[1]);
+      } finally {
+        redis.disconnect();
+      }
+    };
+    let i = 0;
+    await eventually(async () => {
+      acknowledged.push((await sendText(i % 2 ? b : a, alice, conversationId, `m${i++}`)).seq);
+      return (await shardSubscribers()) === 2;
+    });
+    for (let end = i + 10; i < end; i++) acknowledged.push((await sendText(i % 2 ? b : a, alice, conversationId, `m${i}`)).seq);
+    expect(acknowledged).toEqual(acknowledged.map((_, k) => k + 1));
+    for (const sub of subscribers) expect((await sub.waitFor(acknowledged.length)).map((e) => e.messageAdded.seq)).toEqual(acknowledged);
+  });
+
   it('loses no acknowledged message when the master owning the topic dies and its replica takes over', async () => {
     const alice = await token('alice');
     const bob = await token('bob');
