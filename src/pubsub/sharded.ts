@@ -130,7 +130,7 @@ export class ShardedPubSub implements Pick<PubSubEngine, 'publish' | 'subscribe'
       const node = this.masterOf(topic);
       try {
         await this.ssubscribe(node, topic);
-        this.subscribedOn.set(topic, node);
+        this.subscribed(topic, node);
         return;
       } catch (err) {
         this.log.warn({ err: errorMessage(err), topic }, 'ssubscribe failed: re-reading the cluster slots');
@@ -138,6 +138,16 @@ export class ShardedPubSub implements Pick<PubSubEngine, 'publish' | 'subscribe'
         await sleep(100);
       }
     }
+  }
+
+  /** Records a confirmed SSUBSCRIBE, or undoes it if the last listener left meanwhile. */
+  private subscribed(topic: string, node: string) {
+    if (this.handlers.has(topic)) {
+      this.subscribedOn.set(topic, node);
+      return;
+    }
+    const connection = this.connections.get(node);
+    if (connection?.status === 'ready') connection.sunsubscribe(topic).catch(() => {});
   }
 
   private masterOf(topic: string): string {
@@ -261,7 +271,7 @@ export class ShardedPubSub implements Pick<PubSubEngine, 'publish' | 'subscribe'
             missing.map(async (topic) => {
               const node = this.masterOf(topic);
               await this.ssubscribe(node, topic);
-              if (this.handlers.has(topic)) this.subscribedOn.set(topic, node);
+              this.subscribed(topic, node);
             }),
           );
           if (!this.dirty) return;
