@@ -127,8 +127,8 @@ export class ShardedPubSub implements Pick<PubSubEngine, 'publish' | 'subscribe'
         if (this.subscribedOn.has(topic) || !this.handlers.has(topic)) return;
         continue;
       }
-      const node = this.masterOf(topic);
       try {
+        const node = this.masterOf(topic);
         await this.ssubscribe(node, topic);
         this.subscribed(topic, node);
         return;
