@@ -79,7 +79,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
   });
   await migrate(database);
-  const bus = config.redisUrl ? await EventBus.redis(config.redisUrl, log) : EventBus.inProcess(log);
+  const bus = await EventBus.connect(config, log);
   const metrics = new Metrics();
   bus.onPublishFailure = () => metrics.publishFailures.inc();
   const services = createServices({

@@ -30,6 +30,20 @@ const urlWithScheme = (schemes: string[]) =>
     { message: `must be a URL starting with ${schemes.join(' or ')}//` },
   );
 
+/** `host:port` (an IPv6 host in brackets), as REDIS_CLUSTER_NODES lists them. */
+const clusterNode = (v: string): { host: string; port: number } | undefined => {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(v);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+};
+
+const clusterNodes = optionalString
+  .refine((v) => v === undefined || v.split(',').every((n) => clusterNode(n.trim()) !== undefined), {
+    message: 'must be a comma-separated list of host:port',
+  })
+  .transform((v) => v?.split(',').map((n) => clusterNode(n.trim())!));
+
 /**
  * Whether `v` is an origin as a browser sends it: scheme, host and port only, lowercase host. No
  * pattern (`https://*.example.com`): origins are matched exactly.
@@ -59,6 +73,7 @@ const envSchema = z
     DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
     DATA_DIR: z.string().min(1).default('./data'),
     REDIS_URL: urlWithScheme(['redis:', 'rediss:']),
+    REDIS_CLUSTER_NODES: clusterNodes,
     JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
       message: 'must be at least 32 characters (HS256 needs a 256-bit key)',
     }),
@@ -140,8 +155,10 @@ export type Config = {
   databasePoolMax: number;
   databaseConnectTimeoutMs: number;
   dataDir: string;
-  /** Unset: in-process pub/sub (one instance only). */
+  /** Unset (and no cluster): in-process pub/sub (one instance only). */
   redisUrl?: string;
+  /** Redis Cluster seed nodes: sharded pub/sub instead of `redisUrl`. */
+  redisClusterNodes?: { host: string; port: number }[];
   jwt: {
     /** Unset together with jwksUrl: a secret generated once and kept in `dataDir`. */
     secret?: string;
@@ -211,10 +228,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   // Checked for `auto` even on a one-core machine, so that a configuration valid on one machine
   // is valid on every machine.
+  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
+    throw new ConfigError(['REDIS_CLUSTER_NODES: set either it or REDIS_URL, not both']);
+  }
   if (e.WORKERS !== 1) {
     const missing = [
       ...(e.DATABASE_URL ? [] : ['DATABASE_URL: required when WORKERS is not 1 (the embedded PGlite database serves one process)']),
-      ...(e.REDIS_URL ? [] : ['REDIS_URL: required when WORKERS is not 1 (in-process pub/sub would not reach the other workers)']),
+      ...(e.REDIS_URL || e.REDIS_CLUSTER_NODES ? [] : ['REDIS_URL: required when WORKERS is not 1 (in-process pub/sub would not reach the other workers)']),
     ];
     if (missing.length) throw new ConfigError(missing);
   }
@@ -227,6 +247,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     jwt: {
       secret: e.JWT_SECRET,
       issuer: e.JWT_ISSUER,

@@ -38,7 +38,7 @@ const usage = (): never => {
 
 const { config, database, log } = await openForCommand('webhook', 'use GraphQL (createWebhook …) with an API key');
 // Running instances hear of the change over Redis (without it, within half a minute).
-const bus = config.redisUrl ? await EventBus.redis(config.redisUrl, log) : EventBus.inProcess(log);
+const bus = await EventBus.connect(config, log);
 const split = (list: string | undefined) =>
   list
     ?.split(',')

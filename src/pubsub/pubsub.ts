@@ -1,16 +1,21 @@
 import { EventEmitter } from 'node:events';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { PubSub as InProcessEngine, type PubSubEngine } from 'graphql-subscriptions';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { errorMessage } from '../observability/log-errors.js';
+import { type ClusterNode, connectCluster, ShardedPubSub } from './sharded.js';
 import type { Topic } from './topics.js';
 
 export type Unlisten = () => void;
 
+/** Where plain commands go: one Redis, or a Redis Cluster (multi-key commands in one slot). */
+export type RedisCommands = Redis | Cluster;
+
 /**
  * Publish/subscribe between the instances of the service: in-process without REDIS_URL,
- * Redis (two connections: one publishes, one subscribes) with it.
+ * Redis (two connections: one publishes, one subscribes) with it, and sharded pub/sub on a
+ * Redis Cluster with REDIS_CLUSTER_NODES.
  */
 export class EventBus {
   /** Publish failures since start; a failed publish never fails the write that caused it. */
@@ -24,11 +29,33 @@ export class EventBus {
   private readonly listeners = new Map<string, number>();
 
   private constructor(
-    private readonly engine: PubSubEngine,
+    private readonly engine: Pick<PubSubEngine, 'publish' | 'subscribe' | 'unsubscribe'>,
     private readonly log: Logger,
     readonly kind: 'in-process' | 'redis',
-    private readonly redis?: { publisher: Redis; subscriber: Redis },
+    private readonly redis?: { commands: RedisCommands; close: () => Promise<void> },
   ) {}
+
+  /** The bus the configuration asks for: Redis Cluster, one Redis, or in-process. */
+  static async connect(config: { redisUrl?: string; redisClusterNodes?: ClusterNode[] }, log: Logger): Promise<EventBus> {
+    if (config.redisClusterNodes) return EventBus.redisCluster(config.redisClusterNodes, log);
+    if (config.redisUrl) return EventBus.redis(config.redisUrl, log);
+    return EventBus.inProcess(log);
+  }
+
+  static async redisCluster(nodes: ClusterNode[], log: Logger): Promise<EventBus> {
+    const cluster = await connectCluster(nodes, log);
+    const engine = new ShardedPubSub(cluster, log);
+    const bus = new EventBus(engine, log, 'redis', { commands: cluster, close: () => engine.close() });
+    // As with one Redis: streams hold on while a shard's subscriber is away and re-read the
+    // database once every topic is subscribed again on the shard's (new) master.
+    engine.onLost = () => {
+      for (const listener of bus.disconnectListeners) listener();
+    };
+    engine.onBack = () => {
+      for (const listener of bus.reconnectListeners) listener();
+    };
+    return bus;
+  }
 
   static inProcess(log: Logger): EventBus {
     // Every subscriber of a topic is one listener; Node's default cap of 10 would warn of a leak.
@@ -51,7 +78,15 @@ export class EventBus {
     }
     await Promise.all([publisher.connect(), subscriber.connect()]);
     const engine = new RedisPubSub({ publisher, subscriber });
-    const bus = new EventBus(engine, log, 'redis', { publisher, subscriber });
+    const close = async () => {
+      // QUIT lets commands already sent finish (the UNSUBSCRIBE of a stream that just ended)
+      // rather than fail them; a Redis that does not answer is cut after a moment.
+      const quit = Promise.allSettled([publisher.quit(), subscriber.quit()]);
+      await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+      publisher.disconnect();
+      subscriber.disconnect();
+    };
+    const bus = new EventBus(engine, log, 'redis', { commands: publisher, close });
     // Events published while the subscriber was away are lost (pub/sub is at-most-once): when it is
     // back (ioredis resubscribes by itself), streams re-read what they may have missed, and lost
     // removals are looked for in the database (MembershipWatch) from the moment it goes.
@@ -156,20 +191,12 @@ export class EventBus {
   }
 
   /** A Redis connection for plain commands (presence, typing, rate limits); none in-process. */
-  get commands(): Redis | undefined {
-    return this.redis?.publisher;
+  get commands(): RedisCommands | undefined {
+    return this.redis?.commands;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.redis) {
-      const { publisher, subscriber } = this.redis;
-      // QUIT lets commands already sent finish (the UNSUBSCRIBE of a stream that just ended)
-      // rather than fail them; a Redis that does not answer is cut after a moment.
-      const quit = Promise.allSettled([publisher.quit(), subscriber.quit()]);
-      await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
-      publisher.disconnect();
-      subscriber.disconnect();
-    }
+    await this.redis?.close();
   }
 }

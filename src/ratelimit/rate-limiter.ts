@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/viewer.js';
 import { AppError } from '../graphql/errors.js';
 import { idKey } from '../lib/id-names.js';
 import { errorMessage } from '../observability/log-errors.js';
+import type { RedisCommands } from '../pubsub/pubsub.js';
 import { clientBucket } from '../transport/client-address.js';
 
 /** A token bucket: `perSecond` sustained, `burst` at once. */
@@ -89,7 +89,7 @@ export class RateLimiter {
   constructor(
     private readonly limits: RateLimits,
     private readonly log: Logger,
-    private readonly redis?: Redis,
+    private readonly redis?: RedisCommands,
   ) {
     // Sent as EVALSHA (the script's hash, not its text, with every mutation); ioredis loads the
     // script again if Redis has lost it.

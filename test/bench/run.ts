@@ -1884,7 +1884,7 @@ async function cleanRedis(org: string) {
   try {
     await redis.connect();
     const prefix = `${org}\u0000`;
-    for (const pattern of [`sb:presence:leases:${org}*`, `sb:typing:${org}*`, `sb:rl:*${org}*`]) {
+    for (const pattern of [`sb:{presence}:leases:${org}*`, `sb:typing:${org}*`, `sb:rl:*${org}*`]) {
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
@@ -1892,7 +1892,7 @@ async function cleanRedis(org: string) {
         if (keys.length) await redis.del(...keys);
       } while (cursor !== '0');
     }
-    for (const hash of ['sb:presence:seen', 'sb:presence:manual']) {
+    for (const hash of ['sb:{presence}:seen', 'sb:{presence}:manual']) {
       let cursor = '0';
       do {
         const [next, kv] = await redis.hscan(hash, cursor, 'MATCH', `${org}*`, 'COUNT', 1000);
@@ -1903,10 +1903,10 @@ async function cleanRedis(org: string) {
     }
     let cursor = '0';
     do {
-      const [next, kv] = await redis.zscan('sb:presence:online', cursor, 'MATCH', `${org}*`, 'COUNT', 1000);
+      const [next, kv] = await redis.zscan('sb:{presence}:online', cursor, 'MATCH', `${org}*`, 'COUNT', 1000);
       cursor = next;
       const members = kv.filter((_, i) => i % 2 === 0).filter((f) => f.startsWith(prefix));
-      if (members.length) await redis.zrem('sb:presence:online', ...members);
+      if (members.length) await redis.zrem('sb:{presence}:online', ...members);
     } while (cursor !== '0');
   } finally {
     redis.disconnect();

@@ -5,11 +5,14 @@ import pino from 'pino';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
+import { redisClusterAvailable, startRedisCluster } from './redis-cluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** A tarball of a migrated PGlite data dir: see memoryTemplate() in pglite-template.ts. */
     pgliteTemplate: string;
+    /** REDIS_CLUSTER_NODES of the Redis Cluster started for TEST_REDIS_CLUSTER=true, else ''. */
+    redisClusterNodes: string;
   }
 }
 
@@ -20,8 +23,14 @@ const root = new URL('../../', import.meta.url).pathname;
  * which each test database in memory starts instead of running initdb and the migrations. Kept
  * between runs under node_modules/.cache, named by the migrations and the PGlite version.
  */
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   project.provide('pgliteTemplate', await templateFile());
+  project.provide('redisClusterNodes', '');
+  if (process.env.TEST_REDIS_CLUSTER !== 'true') return undefined;
+  if (!(await redisClusterAvailable())) throw new Error('TEST_REDIS_CLUSTER=true needs redis-server and redis-cli');
+  const cluster = await startRedisCluster();
+  project.provide('redisClusterNodes', cluster.env);
+  return cluster.stop;
 }
 
 async function templateFile(): Promise<string> {

@@ -3,13 +3,14 @@ import { fileURLToPath } from 'node:url';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import type { Client } from 'graphql-ws';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import WebSocket from 'ws';
 import type { AppOptions } from '../../src/app.js';
 import { CreateConversationDocument, SendMessageDocument } from '../../src/client/generated/graphql.js';
+import { keySlot } from '../../src/pubsub/sharded.js';
 import { waitingFor } from './pending.js';
 import { dataOf, type TestServer } from './server.js';
-import { TEST_REDIS_URL } from './services.js';
+import { redisEnv, TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from './services.js';
 
 /**
  * Helpers for the real-time suites: raw protocol sockets (for what a well-behaved graphql-ws
@@ -102,14 +103,29 @@ export async function rawSocket(
   return raw;
 }
 
-/** A plain Redis connection to the test server, for looking at what the instances leave there. */
-export function testRedis(): Redis {
+/** A plain Redis connection to the test server (or cluster), for looking at what the instances leave there. */
+export function testRedis(): Redis | Cluster {
   if (!TEST_REDIS_URL) throw new Error('TEST_REDIS_URL is not set');
+  if (TEST_REDIS_CLUSTER_NODES) return new Cluster(TEST_REDIS_CLUSTER_NODES.split(','));
   return new Redis(TEST_REDIS_URL);
 }
 
-/** How many connections are subscribed to each channel (PUBSUB NUMSUB). */
-export async function numsub(redis: Redis, channels: string[]): Promise<Record<string, number>> {
+/**
+ * How many connections are subscribed to each channel: PUBSUB NUMSUB, or on a cluster, where
+ * the instances subscribe sharded, PUBSUB SHARDNUMSUB asked of the master owning the channel.
+ */
+export async function numsub(redis: Redis | Cluster, channels: string[]): Promise<Record<string, number>> {
+  if (redis instanceof Cluster) {
+    await redis.ping();
+    const counts: Record<string, number> = {};
+    for (const channel of channels) {
+      const owner = redis.slots[keySlot(channel)]![0];
+      const node = redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner)!;
+      const [, count] = (await node.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+      counts[channel] = Number(count);
+    }
+    return counts;
+  }
   const flat = (await redis.call('PUBSUB', 'NUMSUB', ...channels)) as (string | number)[];
   const counts: Record<string, number> = {};
   for (let i = 0; i < flat.length; i += 2) counts[String(flat[i])] = Number(flat[i + 1]);
@@ -177,7 +193,9 @@ export async function spawnInstance(options: {
       HOST: '127.0.0.1',
       PORT: '0',
       DATABASE_URL: options.databaseUrl,
-      REDIS_URL: options.redisUrl,
+      REDIS_URL: '',
+      REDIS_CLUSTER_NODES: '',
+      ...redisEnv(options.redisUrl),
       JWT_SECRET: options.secret,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       SB_TEST_TIMING: JSON.stringify(options.timing ?? {}),

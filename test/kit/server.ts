@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import { MessageRepository } from '../../src/modules/messages/message.repository.js';
 import { waitingFor } from './pending.js';
 import { memoryTemplate as pgliteTemplate } from './pglite-template.js';
-import { type Backend, createTestDatabase } from './services.js';
+import { type Backend, createTestDatabase, redisEnv } from './services.js';
 
 /** Rate limits and the socket cap out of the way (the default of every test server). */
 export const UNLIMITED_ENV: Record<string, string> = {
@@ -88,7 +88,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     // Suites send fast on purpose; the rate-limit suites set their own limits through `env`.
     ...UNLIMITED_ENV,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    ...(options.redisUrl ? redisEnv(options.redisUrl) : {}),
     ...options.env,
   });
   const memoryTemplate = databaseUrl ? undefined : await pgliteTemplate();

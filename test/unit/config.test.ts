@@ -31,6 +31,28 @@ describe('WORKERS', () => {
   });
 });
 
+describe('REDIS_CLUSTER_NODES', () => {
+  it('is a comma-separated list of host:port, IPv6 hosts in brackets; unset by default', () => {
+    expect(loadConfig({}).redisClusterNodes).toBeUndefined();
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:7000, 10.0.0.2:7001,[::1]:7002' }).redisClusterNodes).toEqual([
+      { host: 'redis-1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+  });
+
+  it('refuses what is not host:port, and REDIS_URL beside it', () => {
+    for (const REDIS_CLUSTER_NODES of ['redis-1', 'redis-1:0', 'redis-1:65536', 'redis://redis-1:7000', 'a:1,,b:2', '::1:7000']) {
+      expect(problems({ REDIS_CLUSTER_NODES })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES: /)]);
+    }
+    expect(problems({ ...shared, REDIS_CLUSTER_NODES: 'redis-1:7000' })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES: .*REDIS_URL/)]);
+  });
+
+  it('is enough Redis for more than one worker', () => {
+    expect(problems({ WORKERS: '2', DATABASE_URL: shared.DATABASE_URL, REDIS_CLUSTER_NODES: 'redis-1:7000' })).toEqual([]);
+  });
+});
+
 describe('CORS_ORIGINS', () => {
   it('is a comma-separated list of origins, * among them if wanted; none by default', () => {
     expect(loadConfig({}).corsOrigins).toEqual([]);

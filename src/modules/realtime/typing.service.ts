@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Viewer } from '../../auth/viewer.js';
 import { idKey } from '../../lib/id-names.js';
-import type { EventBus } from '../../pubsub/pubsub.js';
+import type { EventBus, RedisCommands } from '../../pubsub/pubsub.js';
 import { type UserSnapshot, viewerSnapshot } from '../../pubsub/snapshots.js';
 import { topics } from '../../pubsub/topics.js';
 import type { ConversationService } from '../conversations/conversation.service.js';
@@ -69,7 +68,7 @@ class RedisTypingStore implements TypingStore {
   private readonly scripts: ClearCommand;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisCommands,
     private readonly ttlMs: number,
   ) {
     // Sent as EVALSHA; ioredis loads the script again if Redis has lost it.
@@ -110,7 +109,7 @@ export class TypingService {
   constructor(
     private readonly bus: EventBus,
     private readonly conversations: Pick<ConversationService, 'requireParticipant'>,
-    redis?: Redis,
+    redis?: RedisCommands,
     /** How long an indicator lasts without a refresh. */
     readonly ttlMs = TYPING_TTL_MS,
   ) {

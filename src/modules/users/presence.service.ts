@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { idKey, idsOfKey } from '../../lib/id-names.js';
 import { errorMessage } from '../../observability/log-errors.js';
-import type { EventBus } from '../../pubsub/pubsub.js';
+import type { EventBus, RedisCommands } from '../../pubsub/pubsub.js';
 import type { UserSnapshot } from '../../pubsub/snapshots.js';
 import { type PresenceEvent, topics } from '../../pubsub/topics.js';
 import type { PresenceStatus } from './presence-status.js';
@@ -116,18 +115,27 @@ class MemoryPresenceStore implements PresenceStore {
   }
 }
 
+export const PRESENCE_KEYS = {
+  leases: 'sb:{presence}:leases:',
+  online: 'sb:{presence}:online',
+  manual: 'sb:{presence}:manual',
+  seen: 'sb:{presence}:seen',
+};
+
 /**
- * Redis layout: `sb:presence:leases:<key>` is a sorted set of socket leases scored by expiry;
- * `sb:presence:online` a sorted set of users scored by their latest lease expiry (the sweep index);
- * `sb:presence:manual` and `sb:presence:seen` are hashes. <key> is idKey(org, user).
+ * Redis layout: `sb:{presence}:leases:<key>` is a sorted set of socket leases scored by expiry;
+ * `sb:{presence}:online` a sorted set of users scored by their latest lease expiry (the sweep
+ * index); `sb:{presence}:manual` and `sb:{presence}:seen` are hashes. <key> is idKey(org, user).
+ * The hash tag keeps them in one Redis Cluster slot: a lease and the index change in one
+ * transaction or script.
  */
 class RedisPresenceStore implements PresenceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisCommands,
     private readonly leaseTtlMs: number,
   ) {}
 
-  private leaseKey = (key: string) => `sb:presence:leases:${key}`;
+  private leaseKey = (key: string) => `${PRESENCE_KEYS.leases}${key}`;
 
   async addLease(key: string, lease: string, expiresAt: number) {
     const now = Date.now();
@@ -136,7 +144,7 @@ class RedisPresenceStore implements PresenceStore {
       .zcount(this.leaseKey(key), now, '+inf')
       .zadd(this.leaseKey(key), expiresAt, lease)
       .pexpire(this.leaseKey(key), this.leaseTtlMs * 2)
-      .zadd('sb:presence:online', 'GT', expiresAt, key)
+      .zadd(PRESENCE_KEYS.online, 'GT', expiresAt, key)
       .exec()) as [[null, number]];
     return before === 0;
   }
@@ -151,7 +159,7 @@ class RedisPresenceStore implements PresenceStore {
        return redis.call('ZREM', KEYS[2], ARGV[3])`,
       2,
       this.leaseKey(key),
-      'sb:presence:online',
+      PRESENCE_KEYS.online,
       lease,
       now,
       key,
@@ -165,7 +173,7 @@ class RedisPresenceStore implements PresenceStore {
       multi.zadd(this.leaseKey(key), expiresAt, lease);
       multi.pexpire(this.leaseKey(key), this.leaseTtlMs * 2);
       // ZADD answers 1 only when the user was not in the index: swept while still connected.
-      multi.zadd('sb:presence:online', 'GT', expiresAt, key);
+      multi.zadd(PRESENCE_KEYS.online, 'GT', expiresAt, key);
     }
     const results = (await multi.exec()) as [Error | null, number][];
     const back = new Set<string>();
@@ -176,18 +184,18 @@ class RedisPresenceStore implements PresenceStore {
   }
   async connected(keys: string[], now: number) {
     if (keys.length === 0) return [];
-    const scores = await this.redis.zmscore('sb:presence:online', ...keys);
+    const scores = await this.redis.zmscore(PRESENCE_KEYS.online, ...keys);
     return scores.map((s) => s !== null && Number(s) > now);
   }
   async takeExpired(now: number) {
-    const candidates = await this.redis.zrangebyscore('sb:presence:online', '-inf', now, 'LIMIT', 0, 500);
+    const candidates = await this.redis.zrangebyscore(PRESENCE_KEYS.online, '-inf', now, 'LIMIT', 0, 500);
     const taken: string[] = [];
     for (const key of candidates) {
       // A lease renewed meanwhile pushes the score past now; ZREM only if still expired.
       const removed = await this.redis.eval(
         "if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0') <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0",
         1,
-        'sb:presence:online',
+        PRESENCE_KEYS.online,
         key,
         now,
       );
@@ -197,27 +205,27 @@ class RedisPresenceStore implements PresenceStore {
   }
   async connectedKeys(prefix: string, now: number) {
     // The index holds every connected user of every org; fine for the sizes we serve per org.
-    const keys = await this.redis.zrangebyscore('sb:presence:online', `(${now}`, '+inf');
+    const keys = await this.redis.zrangebyscore(PRESENCE_KEYS.online, `(${now}`, '+inf');
     return keys.filter((k) => k.startsWith(prefix));
   }
   async getManual(keys: string[]) {
     if (keys.length === 0) return [];
-    return (await this.redis.hmget('sb:presence:manual', ...keys)) as (PresenceStatus | null)[];
+    return (await this.redis.hmget(PRESENCE_KEYS.manual, ...keys)) as (PresenceStatus | null)[];
   }
   async manualEntries(prefix: string) {
-    const all = await this.redis.hgetall('sb:presence:manual');
+    const all = await this.redis.hgetall(PRESENCE_KEYS.manual);
     return Object.entries(all).filter(([k]) => k.startsWith(prefix)) as [string, PresenceStatus][];
   }
   async setManual(key: string, status: PresenceStatus | null) {
-    if (status) await this.redis.hset('sb:presence:manual', key, status);
-    else await this.redis.hdel('sb:presence:manual', key);
+    if (status) await this.redis.hset(PRESENCE_KEYS.manual, key, status);
+    else await this.redis.hdel(PRESENCE_KEYS.manual, key);
   }
   async getLastSeen(keys: string[]) {
     if (keys.length === 0) return [];
-    return (await this.redis.hmget('sb:presence:seen', ...keys)).map((v) => (v === null ? null : Number(v)));
+    return (await this.redis.hmget(PRESENCE_KEYS.seen, ...keys)).map((v) => (v === null ? null : Number(v)));
   }
   async setLastSeen(key: string, at: number) {
-    await this.redis.hset('sb:presence:seen', key, at);
+    await this.redis.hset(PRESENCE_KEYS.seen, key, at);
   }
 }
 
@@ -242,7 +250,7 @@ export class PresenceService {
   constructor(
     private readonly bus: EventBus,
     private readonly log: Logger,
-    private readonly redis?: Redis,
+    private readonly redis?: RedisCommands,
   ) {
     this.store = redis ? new RedisPresenceStore(redis, this.timing.leaseTtlMs) : new MemoryPresenceStore();
   }

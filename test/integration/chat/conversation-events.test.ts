@@ -14,6 +14,7 @@ import {
   UpdateConversationDocument,
   UpdateParticipantSettingsDocument,
 } from '../../../src/client/generated/graphql.js';
+import { freshOrg } from '../../kit/realtime.js';
 import { createGroup, expectCode, send, users } from '../../kit/requests.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
@@ -120,7 +121,8 @@ describeTwoInstances('conversationEvents across two instances', () => {
 
   it('delivers JOINED, READ and LEFT caused on A to a subscriber on B', async () => {
     const { a, b } = servers;
-    const { alice, bob } = await users(a, ['alice', 'bob']);
+    // An org of its own: suites running at the same time share the test Redis, and its topics.
+    const { alice, bob } = await users(a, ['alice', 'bob'], { org: freshOrg() });
     const { bob: bobSees } = await listening(b, alice, { bob });
     const conv = await createGroup(a, alice, ['bob'], 'across');
     const m = await send(a, alice, conv, 'hi');

@@ -15,7 +15,7 @@ import { freePort } from '../../kit/faults.js';
 import { freshOrg, numsub, type RawSocket, rawSocket, type ServerMessage, testRedis } from '../../kit/realtime.js';
 import { UNLIMITED_ENV } from '../../kit/server.js';
 import { type ServiceProcess, spawnService } from '../../kit/service-process.js';
-import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
+import { createTestDatabase, redisEnv, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
 
 const alive = (pid: number) => {
@@ -90,7 +90,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2: one deploymen
       PORT: String(port),
       DATA_DIR: dataDir,
       DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL!,
+      ...redisEnv(TEST_REDIS_URL!),
       JWT_SECRET: secret,
       WORKERS: '2',
     });
@@ -202,7 +202,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('WORKERS=2 on a port in u
     await new Promise<void>((resolve) => occupant.listen(0, '127.0.0.1', resolve));
     const { port } = occupant.address() as AddressInfo;
     try {
-      const refused = spawnService({ PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL!, WORKERS: '2' });
+      const refused = spawnService({ PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: database.url, ...redisEnv(TEST_REDIS_URL!), WORKERS: '2' });
       expect(await refused.exited).toBe(1);
       expect(refused.stderr()).toContain(`switchboard cannot start: port ${port} on 127.0.0.1 is already in use. Set PORT to a free port`);
       expect(refused.logs.filter((l) => l.msg === 'worker exited: starting another')).toEqual([]);

@@ -2,7 +2,7 @@
 // instances, resume is gapless across them, presence survives a crashed instance, and sockets
 // that die in every possible state leave no Redis channel subscribed.
 import { print } from 'graphql';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ControlEventSubDocument,
@@ -18,6 +18,7 @@ import {
   ViewerDocument,
 } from '../../../src/client/generated/graphql.js';
 import { idKey } from '../../../src/lib/id-names.js';
+import { PRESENCE_KEYS } from '../../../src/modules/users/presence.service.js';
 import { topics } from '../../../src/pubsub/topics.js';
 import {
   consecutive,
@@ -46,7 +47,7 @@ const timing = { presence: { leaseTtlMs: 6_000, renewEveryMs: 300 }, typingTtlMs
 describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('two instances on one Postgres and one Redis', () => {
   let a: TestServer;
   let b: TestServer;
-  let redis: Redis;
+  let redis: Redis | Cluster;
   const org = freshOrg();
   /** A token for `sub` in this suite's own org (presence in Redis is shared by every suite). */
   const token = (sub: string, extra: { expiresIn?: string } = {}) => a.token(sub, { org, name: sub, ...extra });
@@ -185,7 +186,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('two instances on one Pos
     await onB.closed;
     // B has given up the lease of its socket, and A has renewed its own twice since: dave is still
     // ONLINE through his socket on A.
-    const leases = async () => (await redis.zrange(`sb:presence:leases:${idKey(org, 'dave')}`, 0, -1, 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number);
+    const leases = async () =>
+      (await redis.zrange(`${PRESENCE_KEYS.leases}${idKey(org, 'dave')}`, 0, -1, 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number);
     await eventually(async () => (await leases()).length === 1);
     const [renewed] = await leases();
     await eventually(async () => (await leases())[0]! > renewed! + 2 * timing.presence.renewEveryMs);
