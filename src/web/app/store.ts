@@ -408,6 +408,12 @@ export class ChatStore {
       if (archived !== this.state.showArchived && this.opened?.id !== id) this.state.conversations.delete(id);
       else this.state.conversations.set(id, conversation);
       for (const p of conversation.participants) this.names.set(p.user.id, p.user.displayName);
+      // What the reader is looking at is read, whatever the server counted a moment ago.
+      if (this.opened?.id === id && visible()) {
+        conversation.unreadCount = 0;
+        conversation.unreadMentionCount = 0;
+        this.markReadSoon();
+      }
     }
     this.emit('conversations');
     this.syncPresence();

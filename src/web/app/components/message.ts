@@ -1,7 +1,7 @@
 import { append, excerpt, fullTime, h, shortTime } from '../dom.js';
 import type { ViewMessage } from '../view-message.js';
 import { partsElement } from './parts.js';
-import { reactionBar } from './reactions.js';
+import { reactionChips, reactionPicker } from './reactions.js';
 
 export type MessageActions = {
   isMe: (userId: string) => boolean;
@@ -68,6 +68,7 @@ export function messageElement(m: ViewMessage, actions: MessageActions): HTMLLIE
         live && actions.reply ? button('Reply', 'reply-button', `Reply to ${m.senderName}`, () => actions.reply!(m)) : null,
         live && actions.openThread ? button('Thread', 'thread-button', 'Reply in a thread', () => actions.openThread!(m)) : null,
         live ? button(m.pinnedAt ? 'Unpin' : 'Pin', 'pin-button', m.pinnedAt ? 'Unpin this message' : 'Pin this message', () => actions.togglePin(m)) : null,
+        live ? reactionPicker((emoji) => actions.react(m, emoji)) : null,
       ),
     ),
     m.deletedAt
@@ -75,7 +76,7 @@ export function messageElement(m: ViewMessage, actions: MessageActions): HTMLLIE
       : m.parts.length > 1 || (m.parts.length === 1 && m.parts[0]!.type !== 'TEXT')
         ? h('div', { 'data-testid': 'message-content' }, partsElement(m.parts))
         : h('p', { class: 'content', 'data-testid': 'message-content' }, ...withMentions(m.content, m.mentions, actions.isMe)),
-    live ? reactionBar(m.reactions, (emoji) => actions.react(m, emoji), actions.isMe) : null,
+    live ? reactionChips(m.reactions, (emoji) => actions.react(m, emoji), actions.isMe) : null,
     live && m.thread && actions.openThread ? threadSummary(m, actions.openThread) : null,
   );
   return li;

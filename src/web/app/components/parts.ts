@@ -37,7 +37,9 @@ export function partsElement(parts: readonly Part[]): HTMLDivElement {
               h('code', {}, p.toolName ?? 'tool'),
               result ? null : h('span', { class: 'muted' }, 'running…'),
             ),
+            p.input !== null && p.input !== undefined ? h('span', { class: 'part-tool-label' }, 'Input') : null,
             p.input !== null && p.input !== undefined ? h('pre', { class: 'part-tool-input', 'data-testid': 'part-tool-input' }, json(p.input)) : null,
+            result ? h('span', { class: 'part-tool-label' }, 'Result') : null,
             result ? h('pre', { class: 'part-tool-output', 'data-testid': 'part-tool-output' }, json(result.output)) : null,
           ),
         );

@@ -5,11 +5,11 @@ import type { Reaction } from '../view-message.js';
 export const PICKER_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 
 /**
- * A message's reactions: one chip per emoji with its count (pressed when the viewer is among
- * those who reacted; a click adds or takes back the viewer's own), and a button that opens a
- * small picker of emoji.
+ * A message's reactions: one chip per emoji with its count, pressed when the viewer is among
+ * those who reacted; a click adds or takes back the viewer's own. Null when there are none.
  */
-export function reactionBar(reactions: readonly Reaction[], toggle: (emoji: string) => void, isMe: (userId: string) => boolean): HTMLDivElement {
+export function reactionChips(reactions: readonly Reaction[], toggle: (emoji: string) => void, isMe: (userId: string) => boolean): HTMLDivElement | null {
+  if (!reactions.length) return null;
   const chips = reactions.map((r) => {
     const names = r.users.map((u) => (isMe(u.id) ? 'you' : u.displayName));
     const more = r.count - r.users.length;
@@ -31,6 +31,11 @@ export function reactionBar(reactions: readonly Reaction[], toggle: (emoji: stri
     chip.addEventListener('click', () => toggle(r.emoji));
     return chip;
   });
+  return h('div', { class: 'reactions', 'data-testid': 'reactions' }, ...chips);
+}
+
+/** The button that opens a small picker of emoji to react with. */
+export function reactionPicker(toggle: (emoji: string) => void): HTMLSpanElement {
   const picker = h(
     'div',
     { class: 'reaction-picker', role: 'menu', 'aria-label': 'Pick a reaction', 'data-testid': 'reaction-picker', hidden: true },
@@ -61,5 +66,5 @@ export function reactionBar(reactions: readonly Reaction[], toggle: (emoji: stri
   picker.addEventListener('focusout', (e) => {
     if (!picker.contains(e.relatedTarget as Node | null) && e.relatedTarget !== add) picker.hidden = true;
   });
-  return h('div', { class: 'reactions', 'data-testid': 'reactions' }, ...chips, h('span', { class: 'reaction-add-wrap' }, add, picker));
+  return h('span', { class: 'reaction-add-wrap' }, add, picker);
 }

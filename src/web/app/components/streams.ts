@@ -35,7 +35,7 @@ export class StreamList {
       h(
         'div',
         { class: 'meta' },
-        h('span', { class: 'author' }, s.agentName),
+        h('span', { class: 'author', 'data-testid': 'agent-name' }, s.agentName),
         h('span', { class: 'role-mark' }, 'AI'),
         s.paused
           ? h('span', { class: 'paused-mark', 'data-testid': 'paused-indicator' }, 'Paused')
