@@ -329,6 +329,12 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     expect(await highlight.locator('mark').allTextContents()).toEqual(['quarterly']);
     expect(await highlight.locator('b').count()).toBe(0);
     await screenshots(page, 'search');
+    // Picked from another conversation, the result opens its own and shows the message.
+    await group('Elsewhere', bob, ['alice']);
+    await open(page, 'Elsewhere');
+    await result.click();
+    await page.locator('#conv-title', { hasText: 'Pins and search' }).waitFor();
+    await poll(() => message(page, 'quarterly').evaluate((el) => el.classList.contains('highlight'))).toBe(true);
     await page.fill('#search-input', 'nothingmatchesthis');
     await page.press('#search-input', 'Enter');
     await page.locator('[data-testid=search-empty]').waitFor();

@@ -910,8 +910,9 @@ export class ChatStore {
     const open = this.opened;
     if (!open || open.id !== m.conversationId) return;
     const id = m.threadId ?? m.id;
-    if (open.messages.length || !open.hasOlder) this.emit('reveal', id);
-    else open.reveal = id;
+    // Still reading its history: shown once it is in.
+    if (open.loading) open.reveal = id;
+    else this.emit('reveal', id);
   }
 
   // ---- Agents' streamed answers ----
