@@ -295,6 +295,15 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await mine.waitFor();
     expect(await mine.getAttribute('class')).toContain('me');
     await screenshots(page, 'mentions');
+
+    // Mentioned elsewhere: that conversation's entry says so at once, and opening it clears it.
+    const standup = await group('Standup', bob, ['alice']);
+    await item(page, 'Standup').waitFor();
+    await say(bob, standup, '@Alice can you start?', { mentionIds: ['alice'] });
+    await item(page, 'Standup').locator('[data-testid=mention-count]').waitFor();
+    expect(await item(page, 'Standup').locator('[data-testid=unread-count]').textContent()).toBe('1');
+    await open(page, 'Standup');
+    await poll(() => item(page, 'Standup').locator('[data-testid=mention-count]').count()).toBe(0);
     await page.close();
     expect(pageErrors).toEqual([]);
   });

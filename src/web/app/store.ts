@@ -2,6 +2,7 @@ import {
   type ExpertRequestFieldsFragment,
   type PresenceStatus,
   WebAddReactionDocument,
+  WebAnyMessageAddedDocument,
   WebControlDocument,
   WebConversationDocument,
   WebConversationEventsDocument,
@@ -25,7 +26,7 @@ import {
   WebThreadRepliesDocument,
   WebUnpinDocument,
 } from '../../client/generated/graphql.js';
-import { applyChunk, createSwitchboardClient, type Message, type SwitchboardClient, SwitchboardError } from '../../client/index.js';
+import { applyChunk, createSwitchboardClient, type SwitchboardClient, SwitchboardError } from '../../client/index.js';
 import type { Session } from './session.js';
 import { type Part, toView, type ViewMessage } from './view-message.js';
 
@@ -260,7 +261,7 @@ export class ChatStore {
     // Every new message of every conversation: list order, previews and unread counts; and the
     // list's own changes (joined, left, renamed, read), so that nothing needs polling.
     this.offGlobal.push(
-      this.client.onMessage(null, (m) => this.onAnyMessage(m)),
+      this.client.subscribe(WebAnyMessageAddedDocument, {}, (d) => this.onAnyMessage(d.messageAdded)),
       this.client.subscribe(WebConversationEventsDocument, {}, (d) => this.onConversationEvent(d.conversationEvents)),
     );
     this.guard(this.startDesk());
@@ -462,7 +463,7 @@ export class ChatStore {
     };
   }
 
-  private onAnyMessage(m: Message): void {
+  private onAnyMessage(m: WebMessageFragment): void {
     const c = this.state.conversations.get(m.conversationId);
     if (!c) {
       // A conversation we have not seen yet: someone started it with us.
@@ -483,7 +484,10 @@ export class ChatStore {
       if (m.createdAt > c.lastActivityAt) c.lastActivityAt = m.createdAt;
     }
     const viewing = this.opened?.id === m.conversationId && visible();
-    if (!this.isMe(m.sender.id) && !viewing) c.unreadCount += 1;
+    if (!this.isMe(m.sender.id) && !viewing) {
+      c.unreadCount += 1;
+      if (m.mentions.some((u) => this.isMe(u.id))) c.unreadMentionCount += 1;
+    }
     // A new message brings an archived conversation back (the server unarchives it).
     const mine = this.mine(c);
     if (mine?.archived) mine.archived = false;
@@ -683,20 +687,23 @@ export class ChatStore {
     }
   }
 
-  /** Moves the read marker to the newest message shown, shortly, while the page is visible. */
+  /**
+   * What the reader looks at is read: the list's count goes at once, and the read marker moves
+   * to the newest message heard shortly after (one request for a burst of messages).
+   */
   private markReadSoon(): void {
     const open = this.opened;
     if (!open || !visible()) return;
+    const c = this.state.conversations.get(open.id);
+    if (c && (c.unreadCount !== 0 || c.unreadMentionCount !== 0)) {
+      c.unreadCount = 0;
+      c.unreadMentionCount = 0;
+      this.emit('conversations');
+    }
     clearTimeout(open.markTimer);
     open.markTimer = setTimeout(() => {
       if (this.opened !== open) return;
       const seq = Math.max(open.heardSeq, open.messages.at(-1)?.seq ?? 0);
-      const c = this.state.conversations.get(open.id);
-      if (c && (c.unreadCount !== 0 || c.unreadMentionCount !== 0)) {
-        c.unreadCount = 0;
-        c.unreadMentionCount = 0;
-        this.emit('conversations');
-      }
       if (seq > open.readSeq) {
         open.readSeq = seq;
         this.guard(this.client.markRead(open.id, seq));
