@@ -41,6 +41,8 @@ export function startChat(session: Session, endpoint: string, onEnd: (message?: 
     },
     { signal },
   );
+  // Events missed while the connection was down are read back when it returns.
+  window.addEventListener('online', () => store.pageVisible(), { signal });
   store.on('end', (message) => {
     if (location.hash) history.replaceState(null, '', location.pathname + location.search);
     onEnd(message);

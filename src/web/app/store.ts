@@ -27,6 +27,7 @@ import {
   WebUnpinDocument,
 } from '../../client/generated/graphql.js';
 import { applyChunk, createSwitchboardClient, type SwitchboardClient, SwitchboardError } from '../../client/index.js';
+import { conversationHash } from './routes.js';
 import type { Session } from './session.js';
 import { type Part, toView, type ViewMessage } from './view-message.js';
 
@@ -332,8 +333,9 @@ export class ChatStore {
   refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
-        const data = await this.client.request(WebConversationsDocument, { first: 100, archived: this.state.showArchived });
-        if (this.stopped) return;
+        const archived = this.state.showArchived;
+        const data = await this.client.request(WebConversationsDocument, { first: 100, archived });
+        if (this.stopped || archived !== this.state.showArchived) return;
         this.state.conversations = new Map(data.conversations.nodes.map((c) => [c.id, c]));
         for (const c of this.state.conversations.values()) {
           for (const p of c.participants) {
@@ -356,10 +358,12 @@ export class ChatStore {
   }
 
   /** Switches the list between the archived conversations and the others. */
-  showArchived(archived: boolean): Promise<void> {
+  async showArchived(archived: boolean): Promise<void> {
     this.state.showArchived = archived;
     this.emit('conversations');
-    return this.refresh();
+    // A read already under way is of the other list: this one is read after it.
+    await this.refreshing?.catch(() => {});
+    await this.refresh();
   }
 
   private onConversationEvent(e: WebConversationEventsSubscription['conversationEvents']): void {
@@ -911,7 +915,7 @@ export class ChatStore {
   /** Shows a message: its conversation opened, the message in view (or its thread, for a reply). */
   async reveal(m: ViewMessage): Promise<void> {
     if (this.opened?.id !== m.conversationId) {
-      location.hash = `#/c/${encodeURIComponent(m.conversationId)}`;
+      location.hash = conversationHash(m.conversationId);
       await this.open(m.conversationId);
     }
     const open = this.opened;
