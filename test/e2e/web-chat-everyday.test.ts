@@ -132,12 +132,20 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await message(page, text).waitFor();
   }
 
-  /** Saves the page at desktop and at phone width (SB_E2E_SCREENSHOTS), then goes back to desktop. */
-  async function screenshots(page: Page, name: string) {
+  /**
+   * Saves the page at desktop and at phone width (SB_E2E_SCREENSHOTS), and in the dark scheme
+   * with `dark`, then goes back to desktop.
+   */
+  async function screenshots(page: Page, name: string, options: { dark?: boolean } = {}) {
     const dir = process.env.SB_E2E_SCREENSHOTS;
     if (!dir) return;
     mkdirSync(dir, { recursive: true });
     await page.screenshot({ path: join(dir, `${name}-desktop.png`) });
+    if (options.dark) {
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.screenshot({ path: join(dir, `${name}-dark.png`) });
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
     await page.setViewportSize(PHONE);
     await page.screenshot({ path: join(dir, `${name}-phone.png`) });
     await page.setViewportSize(DESKTOP);
@@ -211,7 +219,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await message(page, 'We shipped it!').locator('[data-testid=add-reaction]').click();
     await message(page, 'We shipped it!').locator('[data-testid=reaction-picker] [data-emoji="🎉"]').click();
     await poll(() => chip('🎉').getAttribute('aria-pressed')).toBe('true');
-    await screenshots(page, 'reactions');
+    await screenshots(page, 'reactions', { dark: true });
     // The picker open, to look at.
     await message(page, 'We shipped it!').locator('[data-testid=add-reaction]').click();
     await screenshots(page, 'reaction-picker');
@@ -258,7 +266,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await say(bob, c, 'Fine, at noon', { threadId: root.id });
     await poll(() => replies.allTextContents()).toEqual(['At the station', 'Fine, at noon']);
     await poll(() => summary.textContent()).toMatch(/^2 replies/);
-    await screenshots(page, 'thread');
+    await screenshots(page, 'thread', { dark: true });
 
     // Closed and opened again from the summary, the thread is read back.
     await page.click('#side-panel-close');
@@ -337,7 +345,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     expect(await highlight.textContent()).toBe('Use <b>bold</b> & the quarterly numbers');
     expect(await highlight.locator('mark').allTextContents()).toEqual(['quarterly']);
     expect(await highlight.locator('b').count()).toBe(0);
-    await screenshots(page, 'search');
+    await screenshots(page, 'search', { dark: true });
     // Picked from another conversation, the result opens its own and shows the message.
     await group('Elsewhere', bob, ['alice']);
     await open(page, 'Elsewhere');
@@ -411,7 +419,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await done.locator('[data-testid=part-reasoning] summary').click();
     expect(await done.locator('[data-testid=part-reasoning]').getAttribute('open')).toBe('');
     expect(await done.locator('[data-testid=part-tool-output]').textContent()).toContain('21');
-    await screenshots(page, 'answer-complete');
+    await screenshots(page, 'answer-complete', { dark: true });
 
     // Stop: CANCEL for the run; the answer goes, nothing is kept, the run is cancelled.
     const s2 = dataOf(

@@ -161,7 +161,10 @@ export class MessagePane {
       this.seenBy.remove();
       return;
     }
-    this.seenBy.textContent = `Seen by ${names.join(', ')}`;
+    // A big group's list is cut short: the first few, then how many more.
+    const shown = names.length > 4 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} others` : names.join(', ');
+    this.seenBy.textContent = `Seen by ${shown}`;
+    this.seenBy.title = names.join(', ');
     if (el.nextSibling !== this.seenBy) el.after(this.seenBy);
   }
 
