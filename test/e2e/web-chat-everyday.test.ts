@@ -10,6 +10,7 @@ import {
   ChatMessagesDocument,
   CompleteMessageDocument,
   CreateConversationDocument,
+  DeleteConversationDocument,
   MarkReadDocument,
   type MessagePartInput,
   PinMessageDocument,
@@ -194,6 +195,13 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     });
     expect((await res.json()).errors).toBeUndefined();
     await poll(() => item(page, 'Side project').count()).toBe(0);
+
+    // Bob deletes the group she has open: it goes from the list and the page, and she is told why (DELETED).
+    dataOf(await server.gql(bob, DeleteConversationDocument, { id: c }));
+    await poll(() => item(page, 'Launch day').count()).toBe(0);
+    await page.locator('#chat-error', { hasText: 'That conversation was deleted.' }).waitFor();
+    expect(await page.locator('#conv-pane').isHidden()).toBe(true);
+    expect(new URL(page.url()).hash).toBe('');
     await page.close();
     expect(pageErrors).toEqual([]);
   });
