@@ -281,6 +281,14 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await poll(() => panel.isHidden()).toBe(true);
     await summary.click();
     await poll(() => replies.allTextContents()).toEqual(['At the station', 'Fine, at noon']);
+
+    // A reply found by search opens in its thread.
+    await page.click('#side-panel-close');
+    await page.fill('#search-input', 'station');
+    await page.press('#search-input', 'Enter');
+    await page.locator('[data-testid=search-result]', { hasText: 'At the station' }).click();
+    await panel.locator('[data-testid=thread-root]', { hasText: 'Where do we meet?' }).waitFor();
+    await poll(() => replies.allTextContents()).toEqual(['At the station', 'Fine, at noon']);
     await page.close();
     expect(pageErrors).toEqual([]);
   });

@@ -125,8 +125,9 @@ type Opened = {
   /** The agent of each run heard of, and the runs now paused. */
   runAgents: Map<string, string>;
   pausedRuns: Set<string>;
-  /** A message to show once the history is there (a search result). */
-  reveal?: string;
+  /** Resolved once the first page of history is in. */
+  ready: Promise<void>;
+  loaded: () => void;
   /** The newest seq heard of, thread replies included: how far the read marker may go. */
   heardSeq: number;
   olderCursor: string | null;
@@ -582,7 +583,10 @@ export class ChatStore {
       typing: new Map(),
       readSeq: 0,
       heardSeq: 0,
+      ready: Promise.resolve(),
+      loaded: () => {},
     };
+    open.ready = new Promise((resolve) => (open.loaded = resolve));
     this.opened = this.state.open = open;
     this.emit('open');
     this.emit('messages', 'opened');
@@ -596,7 +600,7 @@ export class ChatStore {
     open.loading = false;
     this.addMessages(open, page.nodes.map(toView), 'opened');
     open.heardSeq = page.nodes.at(-1)?.seq ?? 0;
-    if (open.reveal) this.emit('reveal', open.reveal);
+    open.loaded();
 
     // Live from the last message shown: the server replays anything sent since, with no gap. The
     // listener moves afterSeq on, so that a reconnect resumes after the last message heard.
@@ -912,7 +916,10 @@ export class ChatStore {
     }
   }
 
-  /** Shows a message: its conversation opened, the message in view (or its thread, for a reply). */
+  /**
+   * Shows a message: its conversation opened and the message in view; a reply in a thread shows
+   * its root, with the thread open beside it.
+   */
   async reveal(m: ViewMessage): Promise<void> {
     if (this.opened?.id !== m.conversationId) {
       location.hash = conversationHash(m.conversationId);
@@ -920,10 +927,11 @@ export class ChatStore {
     }
     const open = this.opened;
     if (!open || open.id !== m.conversationId) return;
-    const id = m.threadId ?? m.id;
-    // Still reading its history: shown once it is in.
-    if (open.loading) open.reveal = id;
-    else this.emit('reveal', id);
+    await open.ready;
+    if (this.opened !== open) return;
+    const root = m.threadId ? open.messages.find((shown) => shown.id === m.threadId) : undefined;
+    this.emit('reveal', m.threadId ?? m.id);
+    if (root) await this.openThread(root);
   }
 
   // ---- Agents' streamed answers ----
