@@ -260,6 +260,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     const panel = page.locator('[data-testid=side-panel]');
     await panel.locator('[data-testid=thread-root]', { hasText: 'Where do we meet?' }).waitFor();
     await panel.locator('text=No replies yet.').waitFor();
+    // The keyboard is in the thread's composer.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('thread-input');
 
     // Her reply goes to the thread, not to the conversation's list.
     await page.fill('#thread-input', 'At the station');

@@ -344,11 +344,8 @@ export class ChatStore {
             this.state.presence.set(p.user.id, p.user.presence.status);
           }
         }
-        const open = this.openConversation();
-        if (open && visible()) {
-          open.unreadCount = 0;
-          this.markReadSoon();
-        }
+        // What is open and in view is read (markReadSoon clears its counts).
+        this.markReadSoon();
         this.emit('conversations');
         this.syncPresence();
       } finally {

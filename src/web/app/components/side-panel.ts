@@ -50,7 +50,8 @@ export class SidePanel {
     this.body.replaceChildren(content);
     // A thread follows its newest reply, as the conversation does.
     if (panel.kind === 'thread' && (scrolledToEnd || this.shownKind !== 'thread')) this.body.scrollTop = this.body.scrollHeight;
-    if (this.shownKind !== panel.kind) this.close.focus({ preventScroll: true });
+    // The keyboard goes to the new panel: a thread's composer (see ThreadComposer.show), else its close button.
+    if (this.shownKind !== panel.kind && panel.kind !== 'thread') this.close.focus({ preventScroll: true });
     this.shownKind = panel.kind;
   }
 }
