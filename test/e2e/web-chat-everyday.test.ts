@@ -423,6 +423,12 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await answer.locator('[data-testid=paused-indicator]').waitFor();
     expect(await runState('run-1')).toBe('PAUSED');
     await screenshots(page, 'streaming-paused');
+    // After a reload the answer is back with its parts so far, still paused.
+    await page.reload();
+    await page.locator('#conv-title', { hasText: 'Assistant' }).waitFor();
+    await poll(() => answer.locator('[data-testid=part-text]').textContent()).toBe('It is 21 °C in Paris.');
+    await answer.locator('[data-testid=paused-indicator]').waitFor();
+    expect(await answer.locator('[data-testid=part-tool-output]').textContent()).toContain('21');
     await answer.locator('[data-testid=resume-button]').click();
     await poll(() => answer.locator('[data-testid=paused-indicator]').count()).toBe(0);
     expect(await runState('run-1')).toBe('ACTIVE');
