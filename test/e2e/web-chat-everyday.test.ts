@@ -276,6 +276,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await say(bob, c, 'Fine, at noon', { threadId: root.id });
     await poll(() => replies.allTextContents()).toEqual(['At the station', 'Fine, at noon']);
     await poll(() => summary.textContent()).toMatch(/^2 replies/);
+    // The list's preview says where the last message went.
+    await poll(() => item(page, 'Threads').locator('[data-testid=conv-preview]').textContent()).toBe('Bob in a thread: Fine, at noon');
     await screenshots(page, 'thread', { dark: true });
 
     // Closed and opened again from the summary, the thread is read back.

@@ -479,6 +479,7 @@ export class ChatStore {
         seq: m.seq,
         authorRole: m.authorRole,
         content: m.content,
+        threadId: m.threadId,
         deletedAt: m.deletedAt,
         createdAt: m.createdAt,
         sender: { id: m.sender.id, displayName: m.sender.displayName },

@@ -87,7 +87,9 @@ export class ConversationList {
     const text = last.deletedAt ? 'message deleted' : excerpt(last.content, 200);
     // A SYSTEM note (an expert joined) says who did it itself.
     if (last.authorRole === 'SYSTEM') return text;
-    if (this.store.isMe(last.sender.id)) return `You: ${text}`;
-    return c.type === 'PRIVATE' ? text : `${last.sender.displayName}: ${text}`;
+    const where = last.threadId ? ' in a thread' : '';
+    if (this.store.isMe(last.sender.id)) return `You${where}: ${text}`;
+    if (c.type === 'PRIVATE') return last.threadId ? `In a thread: ${text}` : text;
+    return `${last.sender.displayName}${where}: ${text}`;
   }
 }
