@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddParticipantDocument,
@@ -97,9 +97,9 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  /** A page signed in as Alice with her token. */
-  async function alicePage(): Promise<Page> {
-    const page = await browser.newPage();
+  /** A page signed in as Alice with her token (in the desktop browser unless another context is given). */
+  async function alicePage(context: BrowserContext = browser): Promise<Page> {
+    const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (m) => {
@@ -393,6 +393,36 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     await say(bob, c, 'Back to this one');
     await item(page, 'Pins and search').waitFor();
     await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('on a touch phone, shows message actions without hover and fits the screen', async () => {
+    const c = await group('On the go', bob, ['alice']);
+    const m = await say(bob, c, 'Can you check the figures before the call this afternoon?');
+    dataOf(await server.gql(bob, AddReactionDocument, { messageId: m.id, emoji: '👍' }));
+    let phone: Browser | undefined;
+    try {
+      phone = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+      const context = await phone.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+      const page = await alicePage(context);
+      await open(page, 'On the go');
+      const reply = message(page, 'Can you check').locator('[data-testid=reply-button]');
+      // No pointer to hover with: the actions are always there.
+      expect(Number(await reply.evaluate((el) => getComputedStyle(el).opacity))).toBeGreaterThan(0.5);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      await message(page, 'Can you check').locator('[data-testid=add-reaction]').tap();
+      const picker = message(page, 'Can you check').locator('[data-testid=reaction-picker]');
+      await picker.waitFor();
+      const box = await picker.boundingBox();
+      expect(box!.x).toBeGreaterThanOrEqual(0);
+      expect(box!.x + box!.width).toBeLessThanOrEqual(PHONE.width);
+      const dir = process.env.SB_E2E_SCREENSHOTS;
+      if (dir) await page.screenshot({ path: join(dir, 'touch-phone.png') });
+      await picker.locator('[data-emoji="❤️"]').tap();
+      await poll(() => message(page, 'Can you check').locator('[data-testid=reaction][data-emoji="❤️"]').getAttribute('aria-pressed')).toBe('true');
+    } finally {
+      await phone?.close();
+    }
     expect(pageErrors).toEqual([]);
   });
 
