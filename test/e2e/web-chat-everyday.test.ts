@@ -355,6 +355,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     dataOf(await server.gql(bob, UnpinMessageDocument, { id: first.id }));
     await poll(() => pinned.allTextContents()).toEqual(['Second pin']);
     await poll(() => message(page, 'The budget is approved').locator('[data-testid=pin-mark]').count()).toBe(0);
+    await page.locator('[data-testid=pinned-list] [data-testid=show-pinned]').click();
+    await poll(() => message(page, 'Second pin').evaluate((el) => el.classList.contains('highlight'))).toBe(true);
 
     // Search: the matched word marked, the rest as text (no markup from a message).
     await page.fill('#search-input', 'quarterly');

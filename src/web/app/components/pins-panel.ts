@@ -13,7 +13,7 @@ export function pinsBody(store: ChatStore, panel: Extract<Panel, { kind: 'pins' 
     { class: 'messages', 'data-testid': 'pinned-list' },
     ...panel.messages.map((m) => {
       const li = messageElement(m, actions);
-      const show = h('button', { type: 'button', class: 'msg-action', 'data-testid': 'show-pinned' }, 'Show in conversation');
+      const show = h('button', { type: 'button', class: 'msg-action show-pinned', 'data-testid': 'show-pinned' }, 'Show in conversation');
       show.addEventListener('click', () => store.guard(store.reveal(m)));
       li.append(show);
       return li;
