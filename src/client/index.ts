@@ -228,6 +228,8 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
   return {
     request,
     subscribeOverHttp,
+    /** Any subscription over the socket, with the listeners' reconnects; returns the function that stops it. */
+    subscribe: listen,
 
     viewer: async () => (await request(ops.ViewerDocument)).viewer,
     user: async (id: string) => (await request(ops.UserDocument, { id })).user,

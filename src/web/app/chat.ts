@@ -1,8 +1,11 @@
 import { Composer } from './components/composer.js';
 import { ConversationList } from './components/conversation-list.js';
+import { ConversationMenu } from './components/conversation-menu.js';
 import { ExpertDesk } from './components/expert-desk.js';
 import { MessagePane } from './components/message-pane.js';
 import { NewConversationDialog } from './components/new-conversation-dialog.js';
+import { SearchBox } from './components/search-panel.js';
+import { SidePanel } from './components/side-panel.js';
 import { TopBar } from './components/top-bar.js';
 import { conversationInHash } from './routes.js';
 import type { Session } from './session.js';
@@ -19,7 +22,10 @@ export function startChat(session: Session, endpoint: string, onEnd: (message?: 
   new ExpertDesk(store);
   new ConversationList(store);
   new MessagePane(store);
+  new ConversationMenu(store);
   new Composer(store);
+  new SidePanel(store);
+  new SearchBox(store);
   new NewConversationDialog(store);
 
   const openFromHash = async () => {
@@ -35,6 +41,8 @@ export function startChat(session: Session, endpoint: string, onEnd: (message?: 
     },
     { signal },
   );
+  // Events missed while the connection was down are read back when it returns.
+  window.addEventListener('online', () => store.pageVisible(), { signal });
   store.on('end', (message) => {
     if (location.hash) history.replaceState(null, '', location.pathname + location.search);
     onEnd(message);

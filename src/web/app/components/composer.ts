@@ -1,5 +1,6 @@
 import { byId, excerpt, setAlert } from '../dom.js';
 import type { ChatStore } from '../store.js';
+import { MentionPicker } from './mention-picker.js';
 
 /**
  * Where a message is written: Enter sends, Shift+Enter makes a new line, Escape drops the reply.
@@ -12,9 +13,11 @@ export class Composer {
   private readonly replyPreview = byId('reply-preview');
   private readonly replyText = byId('reply-preview-text');
   private readonly replyCancel = byId<HTMLButtonElement>('reply-cancel');
+  private readonly mentions: MentionPicker;
 
   constructor(private readonly store: ChatStore) {
     const { signal } = store;
+    this.mentions = new MentionPicker(this.input, () => store.mentionCandidates(), signal);
     this.form.addEventListener(
       'submit',
       (e) => {
@@ -47,6 +50,7 @@ export class Composer {
     );
     store.on('open', () => {
       setAlert(this.error, null);
+      this.mentions.reset();
       if (store.state.open) this.input.focus();
     });
     store.on('reply', () => this.renderReply());
@@ -66,11 +70,13 @@ export class Composer {
     const content = input.value.trim();
     if (!open || !content) return;
     const replyTo = store.state.replyTo;
+    const mentionIds = this.mentions.mentionIds(content);
     input.value = '';
     store.setReply(null);
     setAlert(this.error, null);
     try {
-      await store.send(content, replyTo);
+      await store.send(content, { replyTo, mentionIds });
+      if (input.value === '') this.mentions.reset();
     } catch (err) {
       // Give the text back, unless the person has moved on to another conversation or message.
       if (store.state.open === open && input.value === '') {

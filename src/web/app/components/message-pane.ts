@@ -2,10 +2,13 @@ import { byId, h, presenceDot } from '../dom.js';
 import type { ChatStore, MessagesChange } from '../store.js';
 import type { ViewMessage } from '../view-message.js';
 import { type MessageActions, messageElement } from './message.js';
+import { StreamList } from './streams.js';
 
 /**
  * The open conversation: its header (title, presence, members), its messages with their replies,
- * the button for older ones, and who is typing. With none open, a placeholder instead.
+ * the button for older ones, "seen by" under the viewer's last message, agents' answers as they
+ * stream, and who is typing. With none open, a placeholder instead; with no messages, an empty
+ * state.
  */
 export class MessagePane {
   private readonly placeholder = byId('conv-placeholder');
@@ -16,6 +19,9 @@ export class MessagePane {
   private readonly scroll = byId('messages-scroll');
   private readonly older = byId<HTMLButtonElement>('load-older');
   private readonly list = byId<HTMLOListElement>('messages');
+  private readonly empty = byId('conv-empty-state');
+  private readonly seenBy = h('li', { class: 'seen-by', 'data-testid': 'seen-by', 'aria-live': 'polite' });
+  private readonly streams: StreamList;
   private readonly typing = byId('typing-indicator');
   private readonly handBack = byId<HTMLButtonElement>('hand-back');
   /** The element drawn for each message, redrawn when the store has a new version of it. */
@@ -27,9 +33,17 @@ export class MessagePane {
       isMe: (userId) => store.isMe(userId),
       reply: (m) => store.setReply(m),
       showQuoted: (id) => this.showMessage(id),
+      react: (m, emoji) => store.guard(store.toggleReaction(m, emoji)),
+      openThread: (m) => store.guard(store.openThread(m)),
+      togglePin: (m) => store.guard(store.togglePin(m)),
     };
+    this.streams = new StreamList(store, byId<HTMLOListElement>('streams'));
     store.on('open', () => this.renderOpen());
-    store.on('conversations', () => this.renderHeader());
+    store.on('conversations', () => {
+      this.renderHeader();
+      this.renderSeenBy();
+    });
+    store.on('reveal', (id) => this.showMessage(id));
     store.on('presence', () => this.renderHeader());
     store.on('messages', (change) => this.renderMessages(change));
     store.on('typing', () => this.renderTyping());
@@ -99,9 +113,11 @@ export class MessagePane {
 
   /** Brings the list in line with the store's messages, drawing only new and changed ones. */
   private renderMessages(change: MessagesChange): void {
-    const messages = this.store.state.open?.messages ?? [];
+    const open = this.store.state.open;
+    const messages = open?.messages ?? [];
     const wasNearBottom = this.nearBottom();
     const heightBefore = this.scroll.scrollHeight;
+    this.seenBy.remove();
     const current = new Set<string>();
     let next: ChildNode | null = this.list.firstChild;
     for (const m of messages) {
@@ -124,11 +140,32 @@ export class MessagePane {
       entry.el.remove();
       this.shown.delete(id);
     }
-    this.older.hidden = !this.store.state.open?.hasOlder;
+    this.older.hidden = !open?.hasOlder;
+    this.empty.hidden = !open || open.loading || messages.length > 0 || open.hasOlder || open.streams.length > 0;
+    this.streams.render();
+    this.renderSeenBy();
 
-    if (change === 'opened' || change === 'mine' || (change === 'live' && wasNearBottom)) this.scrollToBottom();
+    if (change === 'opened' || change === 'mine' || ((change === 'live' || change === 'streams') && wasNearBottom)) this.scrollToBottom();
     // Keep what the reader was looking at in place.
     else if (change === 'older') this.scroll.scrollTop += this.scroll.scrollHeight - heightBefore;
+  }
+
+  /** "Seen by …" under the viewer's last message, from the others' read markers. */
+  private renderSeenBy(): void {
+    const { store } = this;
+    const messages = store.state.open?.messages ?? [];
+    const last = [...messages].reverse().find((m) => store.isMe(m.senderId) && m.authorRole !== 'SYSTEM');
+    const names = last ? store.seenBy(last.seq) : [];
+    const el = last && this.shown.get(last.id)?.el;
+    if (!el || names.length === 0) {
+      this.seenBy.remove();
+      return;
+    }
+    // A big group's list is cut short: the first few, then how many more.
+    const shown = names.length > 4 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} others` : names.join(', ');
+    this.seenBy.textContent = `Seen by ${shown}`;
+    this.seenBy.title = names.join(', ');
+    if (el.nextSibling !== this.seenBy) el.after(this.seenBy);
   }
 
   private renderTyping(): void {
