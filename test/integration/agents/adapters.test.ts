@@ -295,4 +295,33 @@ describe('model adapters', () => {
     await eventually(() => request.aborted);
     expect((await person.runs(conversationId)).nodes.map((r) => [r.runId, r.state])).toEqual([['responses-slow', 'CANCELLED']]);
   });
+
+  it('aborts the model request on PREEMPT by agent, and fails the run when the model fails', async () => {
+    const conversationId = await world.newConversation();
+    const openai = new OpenAI({ baseURL: standIn.baseURL, apiKey: 'test-key' });
+    let text = '';
+    stops.push(
+      person.onStream(conversationId, (e) => {
+        text += e.chunk;
+      }),
+    );
+    const preempted = runResponsesStream(agent, { conversationId, runId: 'to-preempt', agentId: 'assistant' }, (signal) =>
+      openai.responses.create({ model: 'stand-in', input: 'slow please', stream: true }, { signal }),
+    );
+    await eventually(() => text.includes('tick2 '));
+    const request = standIn.requests.at(-1)!;
+    expect((await world.control(world.user, conversationId, { event: 'PREEMPT', target: 'assistant' })).errors).toBeUndefined();
+    expect(await preempted).toMatchObject({ reason: 'preempted', runId: 'to-preempt' });
+    await eventually(() => request.aborted);
+
+    const failed = await runResponsesStream(agent, { conversationId, runId: 'to-fail', agentId: 'assistant' }, (signal) =>
+      openai.responses.create({ model: 'stand-in', input: 'fail please', stream: true }, { signal }),
+    );
+    expect(failed).toMatchObject({ reason: 'failed', runId: 'to-fail', error: 'The model fell over' });
+    const runs = (await person.runs(conversationId)).nodes.map((r) => [r.runId, r.state, r.reason]);
+    expect(runs).toEqual([
+      ['to-preempt', 'PREEMPTED', null],
+      ['to-fail', 'FAILED', 'The model fell over'],
+    ]);
+  });
 });

@@ -1,7 +1,7 @@
 // A local stand-in for an OpenAI-compatible model server: Chat Completions and Responses, both
 // streamed as server-sent events, with scripted answers. "weather" asks for a tool call (the
 // answer after the tool's result cites a source), "slow" streams ticks until the client goes away,
-// anything else gets a short greeting. Every request is recorded, with whether the client aborted.
+// "fail" fails half way (Responses), anything else gets a short greeting. Every request is recorded, with whether the client aborted.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,8 +57,9 @@ type Send = (data: unknown, event?: string) => void;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What the last user turn asks, and whether a tool's result came back already. */
-function intent(text: string, hasToolResult: boolean): 'tool' | 'after-tool' | 'slow' | 'hello' {
+function intent(text: string, hasToolResult: boolean): 'tool' | 'after-tool' | 'slow' | 'fail' | 'hello' {
   if (hasToolResult) return 'after-tool';
+  if (/fail/i.test(text)) return 'fail';
   if (/weather/i.test(text)) return 'tool';
   if (/slow/i.test(text)) return 'slow';
   return 'hello';
@@ -154,6 +155,10 @@ async function response(body: Record<string, unknown>, send: Send, record: Stand
         await sleep(SLOW_TICK_MS);
       }
       break;
+    case 'fail':
+      textDelta('Half an answer');
+      event('response.failed', { response: { ...shell, status: 'failed', error: { code: 'server_error', message: 'The model fell over' } } });
+      return;
     default:
       textDelta('Hello from the stand-in.');
   }
