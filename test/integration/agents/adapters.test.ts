@@ -179,10 +179,11 @@ describe('model adapters', () => {
     await eventually(() => text.includes('tick3 '));
 
     expect((await world.control(world.user, conversationId, { event: 'PAUSE', target: 'assistant' })).errors).toBeUndefined();
-    // Whatever was on its way lands; after that nothing more while paused.
+    // Whatever was on its way lands; after that nothing more while paused, also once the paused
+    // run has read its state (every second).
     await new Promise((r) => setTimeout(r, 300));
     const held = text;
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 1_300));
     expect(text).toBe(held);
     expect(outcomes).toHaveLength(0);
 
