@@ -224,7 +224,11 @@ export class SwitchboardChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
         done = true;
         off();
         abortSignal?.removeEventListener('abort', onAbort);
-        controller.close();
+        try {
+          controller.close();
+        } catch {
+          // The reader cancelled it already.
+        }
       },
     };
   }

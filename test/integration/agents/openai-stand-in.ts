@@ -16,6 +16,8 @@ export type StandIn = {
 };
 
 export const SLOW_TICK_MS = 20;
+/** Enough ticks that a slow answer outlasts any test that stops it (30 s). */
+const SLOW_TICKS = 1_500;
 
 export async function startOpenAiStandIn(): Promise<StandIn> {
   const requests: StandInRequest[] = [];
@@ -98,7 +100,7 @@ async function chatCompletion(body: Record<string, unknown>, send: Send, record:
       delta({}, 'stop');
       break;
     case 'slow':
-      for (let i = 0; i < 500 && !record.aborted; i++) {
+      for (let i = 0; i < SLOW_TICKS && !record.aborted; i++) {
         delta({ content: `tick${i} ` });
         await sleep(SLOW_TICK_MS);
       }
@@ -150,7 +152,7 @@ async function response(body: Record<string, unknown>, send: Send, record: Stand
       });
       break;
     case 'slow':
-      for (let i = 0; i < 500 && !record.aborted; i++) {
+      for (let i = 0; i < SLOW_TICKS && !record.aborted; i++) {
         textDelta(`tick${i} `);
         await sleep(SLOW_TICK_MS);
       }
