@@ -325,4 +325,37 @@ describe('model adapters', () => {
       ['to-fail', 'FAILED', 'The model fell over'],
     ]);
   });
+
+  it('obeys PAUSE, RESUME and CANCEL whose events it never got: a refused append holds it, its state check moves it on', async () => {
+    const conversationId = await world.newConversation();
+    const openai = new OpenAI({ baseURL: standIn.baseURL, apiKey: 'test-key' });
+    // An agent whose control events are all lost on the way.
+    const deaf: SwitchboardClient = { ...agent, onControl: () => () => {} };
+    let text = '';
+    stops.push(
+      person.onStream(conversationId, (e) => {
+        text = e.message?.content ?? text + e.chunk;
+      }),
+    );
+    const run = await startRun(deaf, { conversationId, runId: 'deaf', agentId: 'assistant' });
+    const piping = pipeResponsesStream(run, await openai.responses.create({ model: 'stand-in', input: 'slow please', stream: true }, { signal: run.signal }));
+    await eventually(() => text.includes('tick2 '));
+    expect((await world.control(world.user, conversationId, { event: 'PAUSE', runId: 'deaf' })).errors).toBeUndefined();
+    await eventually(() => run.isPaused);
+    const held = text;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(text).toBe(held);
+
+    expect((await world.control(world.user, conversationId, { event: 'RESUME', runId: 'deaf' })).errors).toBeUndefined();
+    await eventually(() => !run.isPaused && text.length > held.length);
+    // Paused again, then cancelled while paused: the state check finds the run ended.
+    expect((await world.control(world.user, conversationId, { event: 'PAUSE', runId: 'deaf' })).errors).toBeUndefined();
+    await eventually(() => run.isPaused);
+    const request = standIn.requests.at(-1)!;
+    expect((await world.control(world.user, conversationId, { event: 'CANCEL', runId: 'deaf' })).errors).toBeUndefined();
+    await eventually(() => run.stopped === 'cancelled');
+    expect(await piping).toBeUndefined();
+    expect(await run.complete()).toMatchObject({ reason: 'cancelled' });
+    await eventually(() => request.aborted);
+  });
 });
