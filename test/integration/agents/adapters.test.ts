@@ -27,7 +27,9 @@ import {
   startRun,
 } from '../../../src/client/adapters/index.js';
 import { createSwitchboardClient, type MessagePart, type SwitchboardClient } from '../../../src/client/index.js';
+import { freshOrg } from '../../kit/realtime.js';
 import { eventually } from '../../kit/subscriptions.js';
+import { describeTwoInstances, twoInstances } from '../../kit/two-instances.js';
 import { type AgentWorld, agentWorld } from './helpers.js';
 import { type StandIn, startOpenAiStandIn } from './openai-stand-in.js';
 
@@ -48,6 +50,46 @@ async function readAll(stream: ReadableStream<UIMessageChunk>): Promise<{ chunks
   for await (const m of readUIMessageStream({ stream: b })) message = m;
   await collecting;
   return { chunks, message };
+}
+
+/** An AI SDK agent answering each person's message in the conversation; its outcomes in order. */
+function startAiSdkAgent(
+  agent: SwitchboardClient,
+  standIn: StandIn,
+  conversationId: string,
+  stops: (() => void)[],
+): RunOutcome[] & { pending: Promise<RunOutcome>[] } {
+  const outcomes = Object.assign([] as RunOutcome[], { pending: [] as Promise<RunOutcome>[] });
+  const model = wrapLanguageModel({
+    model: createOpenAI({ baseURL: standIn.baseURL, apiKey: 'test-key' }).chat('stand-in'),
+    middleware: extractReasoningMiddleware({ tagName: 'think' }),
+  });
+  const tools = {
+    get_weather: tool({
+      description: 'The weather in a city',
+      inputSchema: z.object({ city: z.string() }),
+      execute: async ({ city }) => ({ city, celsius: 3 }),
+    }),
+  };
+  stops.push(
+    agent.onMessage(
+      conversationId,
+      (m) => {
+        if (m.sender.id !== 'uma') return;
+        const run = runUIMessageStream(agent, { conversationId, traceId: m.traceId, agentId: 'assistant' }, (abortSignal) =>
+          toUIMessageStream({
+            stream: streamText({ model, prompt: m.content, tools, stopWhen: isStepCount(3), abortSignal }).stream,
+            tools,
+            sendSources: true,
+          }),
+        );
+        outcomes.pending.push(run);
+        void run.then((o) => outcomes.push(o));
+      },
+      { afterSeq: 0 },
+    ),
+  );
+  return outcomes;
 }
 
 describe('model adapters', () => {
@@ -72,39 +114,7 @@ describe('model adapters', () => {
     await world?.server.stop();
   });
 
-  const provider = () => createOpenAI({ baseURL: standIn.baseURL, apiKey: 'test-key' });
-
-  /** An AI SDK agent answering each person's message in the conversation; its outcomes in order. */
-  function aiSdkAgent(conversationId: string): RunOutcome[] & { pending: Promise<RunOutcome>[] } {
-    const outcomes = Object.assign([] as RunOutcome[], { pending: [] as Promise<RunOutcome>[] });
-    const model = wrapLanguageModel({ model: provider().chat('stand-in'), middleware: extractReasoningMiddleware({ tagName: 'think' }) });
-    const tools = {
-      get_weather: tool({
-        description: 'The weather in a city',
-        inputSchema: z.object({ city: z.string() }),
-        execute: async ({ city }) => ({ city, celsius: 3 }),
-      }),
-    };
-    stops.push(
-      agent.onMessage(
-        conversationId,
-        (m) => {
-          if (m.sender.id !== 'uma') return;
-          const run = runUIMessageStream(agent, { conversationId, traceId: m.traceId, agentId: 'assistant' }, (abortSignal) =>
-            toUIMessageStream({
-              stream: streamText({ model, prompt: m.content, tools, stopWhen: isStepCount(3), abortSignal }).stream,
-              tools,
-              sendSources: true,
-            }),
-          );
-          outcomes.pending.push(run);
-          void run.then((o) => outcomes.push(o));
-        },
-        { afterSeq: 0 },
-      ),
-    );
-    return outcomes;
-  }
+  const aiSdkAgent = (conversationId: string) => startAiSdkAgent(agent, standIn, conversationId, stops);
 
   it('pipes an AI SDK answer with reasoning, a tool call and a source into a run, and useChat gets it through the transport', async () => {
     const conversationId = await world.newConversation();
@@ -357,5 +367,67 @@ describe('model adapters', () => {
     expect(await piping).toBeUndefined();
     expect(await run.complete()).toMatchObject({ reason: 'cancelled' });
     await eventually(() => request.aborted);
+  });
+});
+
+describeTwoInstances('model adapters across two instances', () => {
+  const servers = twoInstances();
+  const org = freshOrg();
+
+  it('an agent on one instance answers a useChat on the other, and the chat stops it there', async () => {
+    const { a, b } = servers;
+    const standIn = await startOpenAiStandIn();
+    const stops: (() => void)[] = [];
+    const userToken = await a.token('uma', { org, name: 'Uma' });
+    const agentToken = await a.token('assistant', { org, kind: 'agent', name: 'Assistant' });
+    const person = createSwitchboardClient({ url: a.url, token: userToken, webSocketImpl: WebSocket });
+    const agent = createSwitchboardClient({ url: b.url, token: agentToken, webSocketImpl: WebSocket });
+    await agent.viewer();
+    const { id: conversationId } = await person.createConversation({ type: 'GROUP', name: 'two', participantIds: ['assistant'] });
+    const outcomes = startAiSdkAgent(agent, standIn, conversationId, stops);
+    const transport = new SwitchboardChatTransport(person);
+
+    const { message } = await readAll(
+      await transport.sendMessages({
+        trigger: 'submit-message',
+        chatId: conversationId,
+        messageId: undefined,
+        messages: [userMessage('q1', 'What is the weather in Oslo?')],
+        abortSignal: undefined,
+      }),
+    );
+    await eventually(() => outcomes.length === 1);
+    expect(outcomes[0]).toMatchObject({ reason: 'completed' });
+    expect(message?.parts.find((p) => p.type === 'tool-get_weather')).toMatchObject({ state: 'output-available', output: { city: 'Oslo', celsius: 3 } });
+    expect(
+      message?.parts
+        .filter((p) => p.type === 'text')
+        .map((p) => (p as { text: string }).text)
+        .join(''),
+    ).toBe(outcomes[0]!.message!.content);
+
+    const stop = new AbortController();
+    const slow = await transport.sendMessages({
+      trigger: 'submit-message',
+      chatId: conversationId,
+      messageId: undefined,
+      messages: [userMessage('q2', 'slow, please')],
+      abortSignal: stop.signal,
+    });
+    const reader = slow.getReader();
+    let seen = '';
+    while (!seen.includes('tick2 ')) {
+      const { value } = await reader.read();
+      if (value?.type === 'text-delta') seen += value.delta;
+    }
+    const request = standIn.requests.at(-1)!;
+    stop.abort();
+    await eventually(() => outcomes.length === 2);
+    expect(outcomes[1]).toMatchObject({ reason: 'cancelled' });
+    await eventually(() => request.aborted);
+
+    for (const s of stops) s();
+    await Promise.all([person.close(), agent.close()]);
+    await standIn.close();
   });
 });
