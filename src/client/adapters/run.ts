@@ -264,22 +264,42 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
 const randomId = () =>
   `run-${typeof globalThis.crypto?.randomUUID === 'function' ? globalThis.crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`}`;
 
-/** Reads a ReadableStream or an async iterable, releasing the stream when the loop stops early. */
-export async function* chunksOf<T>(source: AsyncIterable<T> | ReadableStream<T>): AsyncGenerator<T> {
-  if (Symbol.asyncIterator in source) {
-    yield* source as AsyncIterable<T>;
-    return;
+/**
+ * Reads a ReadableStream or an async iterable, releasing it when the loop stops early; when
+ * `signal` aborts, a ReadableStream is cancelled at once (a pending read ends) and an iterable is
+ * asked to return.
+ */
+export async function* chunksOf<T>(source: AsyncIterable<T> | ReadableStream<T>, signal?: AbortSignal): AsyncGenerator<T> {
+  if (typeof (source as ReadableStream<T>).getReader === 'function') {
+    const reader = (source as ReadableStream<T>).getReader();
+    const cancel = () => void reader.cancel().catch(() => {});
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      for (;;) {
+        if (signal?.aborted) return;
+        const { value, done } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+      await reader.cancel().catch(() => {});
+      reader.releaseLock();
+    }
   }
-  const reader = (source as ReadableStream<T>).getReader();
+  const iterator = (source as AsyncIterable<T>)[Symbol.asyncIterator]();
+  const stop = () => void Promise.resolve(iterator.return?.()).catch(() => {});
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      if (signal?.aborted) return;
+      const { value, done } = await iterator.next();
       if (done) return;
       yield value;
     }
   } finally {
-    await reader.cancel().catch(() => {});
-    reader.releaseLock();
+    signal?.removeEventListener('abort', stop);
+    if (!signal?.aborted) await iterator.return?.();
   }
 }
 
@@ -293,15 +313,28 @@ export async function pipeEvents<E>(
   source: AsyncIterable<E> | ReadableStream<E>,
   toParts: (event: E) => Part[] | { error: string },
 ): Promise<string | undefined> {
+  const events = chunksOf(source, run.signal);
+  // A model call that was not given the signal goes on: stop waiting for it when the run stops.
+  const stopped = new Promise<'stopped'>((resolve) => {
+    if (run.signal.aborted) resolve('stopped');
+    run.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+  });
   try {
-    for await (const event of chunksOf(source)) {
+    for (;;) {
+      const next = events.next();
+      next.catch(() => {});
+      const result = await Promise.race([next, stopped]);
+      if (result === 'stopped') {
+        void events.return(undefined).catch(() => {});
+        return undefined;
+      }
+      if (result.done) return undefined;
       await run.whileUnpaused();
       if (run.stopped) return undefined;
-      const parts = toParts(event);
+      const parts = toParts(result.value);
       if (!Array.isArray(parts)) return parts.error;
       for (const part of parts) run.write(part);
     }
-    return undefined;
   } catch (err) {
     // The model call aborted because the run was stopped: that is the run's outcome, not an error.
     if (run.stopped) return undefined;

@@ -307,6 +307,58 @@ describe('model adapters', () => {
     expect((await person.runs(conversationId)).nodes.map((r) => [r.runId, r.state])).toEqual([['responses-slow', 'CANCELLED']]);
   });
 
+  it('ends a run whose model call was not given the signal when it is cancelled, releasing an OpenAI stream', async () => {
+    const conversationId = await world.newConversation();
+    const openai = new OpenAI({ baseURL: standIn.baseURL, apiKey: 'test-key' });
+    let text = '';
+    stops.push(
+      person.onStream(conversationId, (e) => {
+        text += e.chunk;
+      }),
+    );
+    // AI SDK style: a ReadableStream of UI message chunks, from a model call without abortSignal.
+    const model = createOpenAI({ baseURL: standIn.baseURL, apiKey: 'test-key' }).chat('stand-in');
+    const fromAiSdk = runUIMessageStream(agent, { conversationId, runId: 'unsignalled-ui', agentId: 'assistant' }, () =>
+      toUIMessageStream({ stream: streamText({ model, prompt: 'slow please' }).stream }),
+    );
+    await eventually(() => text.includes('tick2 '));
+    const first = standIn.requests.at(-1)!;
+    expect((await world.control(world.user, conversationId, { event: 'CANCEL', runId: 'unsignalled-ui' })).errors).toBeUndefined();
+    // The run ends while the model goes on: streamText's request ends only with its abortSignal.
+    expect(await fromAiSdk).toMatchObject({ reason: 'cancelled' });
+    expect(first.finished).toBe(false);
+    first.aborted = true; // the stand-in stops ticking
+
+    // A model that stalls: the run still ends at once, and the stream is cancelled.
+    text = '';
+    let released = false;
+    const stalled = new ReadableStream<UIMessageChunk>({
+      start: (c) => {
+        c.enqueue({ type: 'text-start', id: 't' });
+        c.enqueue({ type: 'text-delta', id: 't', delta: 'waiting ' });
+      },
+      cancel: () => {
+        released = true;
+      },
+    });
+    const fromStalled = runUIMessageStream(agent, { conversationId, runId: 'stalled', agentId: 'assistant' }, () => stalled);
+    await eventually(() => text.includes('waiting '));
+    expect((await world.control(world.user, conversationId, { event: 'CANCEL', runId: 'stalled' })).errors).toBeUndefined();
+    expect(await fromStalled).toMatchObject({ reason: 'cancelled' });
+    expect(released).toBe(true);
+
+    // OpenAI style: the SDK's own stream, iterated, from a request without signal.
+    text = '';
+    const fromOpenAi = runResponsesStream(agent, { conversationId, runId: 'unsignalled-responses', agentId: 'assistant' }, () =>
+      openai.responses.create({ model: 'stand-in', input: 'slow please', stream: true }),
+    );
+    await eventually(() => text.includes('tick2 '));
+    const second = standIn.requests.at(-1)!;
+    expect((await world.control(world.user, conversationId, { event: 'CANCEL', runId: 'unsignalled-responses' })).errors).toBeUndefined();
+    expect(await fromOpenAi).toMatchObject({ reason: 'cancelled' });
+    await eventually(() => second.aborted);
+  });
+
   it('aborts the model request on PREEMPT by agent, and fails the run when the model fails', async () => {
     const conversationId = await world.newConversation();
     const openai = new OpenAI({ baseURL: standIn.baseURL, apiKey: 'test-key' });
