@@ -9,7 +9,7 @@
  */
 import type { ChatRequestOptions, ChatTransport, UIMessage, UIMessageChunk } from 'ai';
 import { ConversationRunsDocument, type MessagePartInput } from '../generated/graphql.js';
-import { applyChunk, type MessageChunk, type MessagePart, type SwitchboardClient } from '../index.js';
+import { applyChunk, type Message, type MessageChunk, type MessagePart, type SwitchboardClient } from '../index.js';
 import { type AgentRun, pipeEvents, type RunOptions, type RunOutcome, startRun } from './run.js';
 
 type UIStream = AsyncIterable<UIMessageChunk> | ReadableStream<UIMessageChunk>;
@@ -121,12 +121,13 @@ export class SwitchboardChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
     const before = new Set(await this.activeRunIds(conversationId));
     const answer = this.follow(conversationId, (runId) => !before.has(runId ?? ''), request.abortSignal);
     try {
-      await this.client.sendMessage({
+      const sent = await this.client.sendMessage({
         conversationId,
         content,
         // A regenerated question is a new message; a submitted one is sent once even on retries.
         clientMessageId: request.trigger === 'submit-message' ? question.id : undefined,
       });
+      answer.afterSeq(sent.seq);
     } catch (err) {
       answer.cancel();
       throw err;
@@ -150,22 +151,30 @@ export class SwitchboardChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
     return data.conversation?.activeRuns.map((r) => r.runId) ?? [];
   }
 
-  /** The first stream of the conversation whose run `accept`s, as UI message chunks, until it ends. */
+  /**
+   * The first stream of the conversation whose run `accept`s, as UI message chunks, until it
+   * ends. `afterSeq` (once the question is stored) also follows the conversation's messages from
+   * that seq on, which messageAdded delivers with no gap: an answer that completed before the
+   * stream subscription was in place still arrives, whole, as its message.
+   */
   private follow(conversationId: string, accept: (runId: string | null | undefined) => boolean, abortSignal: AbortSignal | undefined) {
     let messageId: string | undefined;
     let runId: string | null | undefined;
     let parts: MessagePart[] = [];
     let open: string | undefined;
-    let off = () => {};
+    const offs: (() => void)[] = [];
     let done = false;
     const seenCalls = new Set<string>();
     let controller!: ReadableStreamDefaultController<UIMessageChunk>;
 
+    const release = () => {
+      done = true;
+      for (const off of offs.splice(0)) off();
+      abortSignal?.removeEventListener('abort', onAbort);
+    };
     const end = (last?: UIMessageChunk) => {
       if (done) return;
-      done = true;
-      off();
-      abortSignal?.removeEventListener('abort', onAbort);
+      release();
       if (open) controller.enqueue(endOf(open));
       if (last) controller.enqueue(last);
       controller.close();
@@ -176,33 +185,44 @@ export class SwitchboardChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
       }
       end({ type: 'abort', reason: 'stopped' });
     };
-    const onEvent = (event: MessageChunk) => {
-      if (done) return;
+    /** Whether a stream or message is the answer (the first accepted one is). */
+    const isAnswer = (id: string, run: string | null | undefined) => {
+      if (done) return false;
       if (!messageId) {
-        if (!accept(event.runId)) return;
-        messageId = event.messageId;
-        runId = event.runId;
+        if (!accept(run)) return false;
+        messageId = id;
+        runId = run;
         controller.enqueue({ type: 'start', messageId });
       }
-      if (event.messageId !== messageId) return;
-      if (event.part && event.partIndex != null) {
-        const next = applyChunk(parts, event);
-        const index = event.partIndex;
-        for (const chunk of chunksOfPart(parts[index], next[index]!, `${messageId}:${index}`, seenCalls)) {
-          const block = blockOf(chunk);
-          if (block && block !== open) {
-            if (open) controller.enqueue(endOf(open));
-            open = block;
-          } else if (!block && open && chunk.type !== 'text-delta' && chunk.type !== 'reasoning-delta') {
-            controller.enqueue(endOf(open));
-            open = undefined;
-          }
-          controller.enqueue(chunk);
+      return id === messageId;
+    };
+    /** Emits what takes part `index` from what was shown to `next`. */
+    const show = (index: number, next: MessagePart) => {
+      for (const chunk of chunksOfPart(parts[index], next, `${messageId}:${index}`, seenCalls)) {
+        const block = blockOf(chunk);
+        if (block && block !== open) {
+          if (open) controller.enqueue(endOf(open));
+          open = block;
+        } else if (!block && open && chunk.type !== 'text-delta' && chunk.type !== 'reasoning-delta') {
+          controller.enqueue(endOf(open));
+          open = undefined;
         }
-        parts = next;
+        controller.enqueue(chunk);
       }
+      parts = [...parts];
+      parts[index] = next;
+    };
+    const onEvent = (event: MessageChunk) => {
+      if (!isAnswer(event.messageId, event.runId)) return;
+      if (event.part && event.partIndex != null) show(event.partIndex, applyChunk(parts, event)[event.partIndex]!);
       if (event.state === 'COMPLETED') end({ type: 'finish' });
       else if (event.state !== 'STREAMING') end({ type: 'abort', reason: event.state.toLowerCase() });
+    };
+    const onMessage = (m: Message) => {
+      if (m.senderKind !== 'AGENT' || !isAnswer(m.id, m.runId)) return;
+      for (const [index, part] of m.parts.entries()) show(index, part);
+      // A preempted stream is kept as a message with what it had.
+      end(m.preemptedBy ? { type: 'abort', reason: 'preempted' } : { type: 'finish' });
     };
 
     const stream = new ReadableStream<UIMessageChunk>({
@@ -210,20 +230,17 @@ export class SwitchboardChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
         controller = c;
         if (abortSignal?.aborted) return end({ type: 'abort', reason: 'stopped' });
         abortSignal?.addEventListener('abort', onAbort, { once: true });
-        off = this.client.onStream(conversationId, onEvent);
+        offs.push(this.client.onStream(conversationId, onEvent));
       },
-      cancel: () => {
-        done = true;
-        off();
-        abortSignal?.removeEventListener('abort', onAbort);
-      },
+      cancel: release,
     });
     return {
       stream,
+      afterSeq: (seq: number) => {
+        if (!done) offs.push(this.client.onMessage(conversationId, onMessage, { afterSeq: seq }));
+      },
       cancel: () => {
-        done = true;
-        off();
-        abortSignal?.removeEventListener('abort', onAbort);
+        release();
         try {
           controller.close();
         } catch {

@@ -168,6 +168,32 @@ describe('model adapters', () => {
     ]);
   });
 
+  it('gives useChat an answer whose stream it never heard, whole, from the answer as a message', async () => {
+    const conversationId = await world.newConversation();
+    const outcomes = aiSdkAgent(conversationId);
+    // A subscription that missed the whole stream (it completed before the subscription was in place).
+    const deaf: SwitchboardClient = { ...person, onStream: () => () => {} };
+    const { chunks, message } = await readAll(
+      await new SwitchboardChatTransport(deaf).sendMessages({
+        trigger: 'submit-message',
+        chatId: conversationId,
+        messageId: undefined,
+        messages: [userMessage('q-missed', 'What is the weather in Oslo?')],
+        abortSignal: undefined,
+      }),
+    );
+    await eventually(() => outcomes.length === 1);
+    expect(chunks[0]).toEqual({ type: 'start', messageId: outcomes[0]!.messageId });
+    expect(chunks.at(-1)).toEqual({ type: 'finish' });
+    expect(message!.parts.map((p) => p.type)).toEqual(['reasoning', 'text', 'tool-get_weather', 'text', 'source-url', 'text']);
+    expect(
+      message!.parts
+        .filter((p) => p.type === 'text')
+        .map((p) => (p as { text: string }).text)
+        .join(''),
+    ).toBe('Let me check. It is 3 °C in Oslo.');
+  });
+
   it('holds an answer on PAUSE, goes on after RESUME, and aborts the model request on CANCEL by agent', async () => {
     const conversationId = await world.newConversation();
     const outcomes = aiSdkAgent(conversationId);
