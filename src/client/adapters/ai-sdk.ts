@@ -137,9 +137,13 @@ export class SwitchboardChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
 
   async reconnectToStream(request: { chatId: string; abortSignal?: AbortSignal } & ChatRequestOptions): Promise<ReadableStream<UIMessageChunk> | null> {
     const conversationId = this.conversationOf(request.chatId);
+    // The last seq first: a run that completes after it has its answer's message after it.
+    const conversation = await this.client.conversation(conversationId);
     const running = new Set(await this.activeRunIds(conversationId));
     if (!running.size) return null;
-    return this.follow(conversationId, (runId) => running.has(runId ?? ''), request.abortSignal).stream;
+    const answer = this.follow(conversationId, (runId) => running.has(runId ?? ''), request.abortSignal);
+    if (conversation) answer.afterSeq(conversation.lastSeq);
+    return answer.stream;
   }
 
   private conversationOf(chatId: string) {

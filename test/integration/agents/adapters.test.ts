@@ -194,6 +194,32 @@ describe('model adapters', () => {
     ).toBe('Let me check. It is 3 °C in Oslo.');
   });
 
+  it('resumes after a reload an answer whose stream it cannot hear: the preempted answer comes as its message', async () => {
+    const conversationId = await world.newConversation();
+    const outcomes = aiSdkAgent(conversationId);
+    let text = '';
+    stops.push(
+      person.onStream(conversationId, (e) => {
+        text += e.chunk;
+      }),
+    );
+    await person.sendMessage({ conversationId, content: 'slow, please' });
+    await eventually(() => text.includes('tick2 '));
+    const deaf: SwitchboardClient = { ...person, onStream: () => () => {} };
+    const resumed = await new SwitchboardChatTransport(deaf).reconnectToStream({ chatId: conversationId });
+    expect(resumed).not.toBeNull();
+    expect((await world.control(world.user, conversationId, { event: 'PREEMPT', target: 'assistant' })).errors).toBeUndefined();
+    const { chunks, message } = await readAll(resumed!);
+    await eventually(() => outcomes.length === 1);
+    expect(outcomes[0]).toMatchObject({ reason: 'preempted' });
+    expect(chunks.at(-1)).toEqual({ type: 'abort', reason: 'preempted' });
+    const kept = (await person.history(conversationId)).edges.at(-1)!.node;
+    expect(kept.preemptedBy).not.toBeNull();
+    expect(message!.parts).toHaveLength(1);
+    expect(message!.parts[0]).toMatchObject({ type: 'text', text: kept.content, state: 'done' });
+    expect(kept.content).toMatch(/^tick0 tick1 tick2 /);
+  });
+
   it('holds an answer on PAUSE, goes on after RESUME, and aborts the model request on CANCEL by agent', async () => {
     const conversationId = await world.newConversation();
     const outcomes = aiSdkAgent(conversationId);
