@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { mintToken } from '../auth/jwt.js';
 import { resolveJwtSecret } from '../auth/secret.js';
-import { createSwitchboardClient, type Message, SwitchboardError } from '../client/index.js';
+import { applyChunk, createSwitchboardClient, type Message, type MessageChunk, type MessagePart, SwitchboardError } from '../client/index.js';
 import { loadConfig } from '../config.js';
 
 const { values } = parseArgs({
@@ -56,11 +56,76 @@ try {
 const peers = new Map<string, string>();
 const label = (m: Message) => m.sender.displayName || m.sender.id;
 const show = async (m: Message) => {
+  watchStreams(m.conversationId);
   if (m.sender.id === me) return;
-  const where = peers.get(m.conversationId);
-  out(`${label(m)}${where && where !== m.sender.id ? ` (in ${where})` : ''}: ${m.content}`);
+  // A streamed answer was shown as it came.
+  if (!streamed.has(m.id)) {
+    const where = peers.get(m.conversationId);
+    out(`${label(m)}${where && where !== m.sender.id ? ` (in ${where})` : ''}: ${m.content}`);
+  }
   await client.markRead(m.conversationId, m.seq).catch(() => {});
 };
+
+/**
+ * Streamed answers, shown as they arrive: text as it is written, and each other part (reasoning,
+ * a tool call and its result, a source, data) on a line of its own. While an answer streams its
+ * line stays open below the prompt; the prompt comes back when it ends.
+ */
+const streams = new Map<string, MessagePart[]>();
+const streamed = new Set<string>();
+const watched = new Set<string>();
+let openLine: string | undefined;
+const write = (text: string) => process.stdout.write(text);
+function watchStreams(conversationId: string) {
+  if (watched.has(conversationId)) return;
+  watched.add(conversationId);
+  client.onStream(conversationId, showChunk);
+}
+function showChunk(e: MessageChunk) {
+  let parts = streams.get(e.messageId) ?? [];
+  streamed.add(e.messageId);
+  if (openLine !== e.messageId) {
+    write(`\r\x1b[K${openLine ? '\n' : ''}${peers.get(e.conversationId) ?? 'answer'}: `);
+    openLine = e.messageId;
+  }
+  if (e.part && e.partIndex != null) {
+    const before = parts[e.partIndex];
+    parts = applyChunk(parts, e);
+    streams.set(e.messageId, parts);
+    write(partText(before, parts[e.partIndex]!, e.partIndex));
+  }
+  if (e.state !== 'STREAMING') {
+    write(e.state === 'COMPLETED' ? '\n' : ` [${e.state.toLowerCase()}]\n`);
+    streams.delete(e.messageId);
+    openLine = undefined;
+    rl?.prompt(true);
+  }
+}
+/** What to print for a part going from `before` (none: new) to `after`. */
+function partText(before: MessagePart | undefined, after: MessagePart, index: number): string {
+  const prior = Array.from(before?.text ?? '');
+  const all = Array.from(after.text ?? '');
+  const more = all.slice(0, prior.length).join('') === (before?.text ?? '') ? all.slice(prior.length).join('') : '';
+  const json = (value: unknown) => JSON.stringify(value);
+  const line = index === 0 ? '' : '\n  ';
+  switch (after.type) {
+    case 'TEXT':
+      return before ? more : `${line}${more}`;
+    case 'REASONING':
+      return before ? more : `${line}(thinking) ${more}`;
+    case 'TOOL_CALL': {
+      // The input as streamed; when none was, the parsed input once it is there.
+      const ended = after.input != null && before?.input == null ? `${all.length ? '' : json(after.input)}]` : '';
+      return `${before ? '' : `${line}[${after.toolName} `}${more}${ended}`;
+    }
+    case 'TOOL_RESULT':
+      return before ? '' : `${line}[${after.toolName ?? after.toolCallId} → ${json(after.output)}]`;
+    case 'SOURCE':
+      return before ? '' : `${line}[source ${after.text ?? json(after.data)}]`;
+    default:
+      return before ? '' : `${line}[data ${json(after.data)}]`;
+  }
+}
 
 /** Everything unread, conversation by conversation; marks it read. */
 async function showUnread(announceNone: boolean) {
@@ -69,6 +134,7 @@ async function showUnread(announceNone: boolean) {
   for (const { node: c } of page.edges) {
     const others = c.participants.filter((p) => p.user.id !== me).map((p) => p.user.id);
     peers.set(c.id, c.type === 'PRIVATE' ? (others[0] ?? c.id) : (c.name ?? others.join(', ')));
+    watchStreams(c.id);
     if (c.unreadCount === 0) continue;
     any = true;
     const mine = c.participants.find((p) => p.user.id === me);
@@ -95,6 +161,7 @@ async function handle(line: string) {
   const [, to, content] = match;
   const conversation = await client.directConversation(to!);
   peers.set(conversation.id, to!);
+  watchStreams(conversation.id);
   await client.sendMessage({ conversationId: conversation.id, content: content! });
 }
 

@@ -8,7 +8,7 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 const INSTRUCTIONS =
   'Switchboard is a messaging service where people, AI agents and human experts talk in conversations. ' +
   'Find conversations with list_conversations, read them with read_history, answer with send_message, ' +
-  'and follow a conversation by calling wait_for_messages with the lastSeq you have seen. ' +
+  'and follow a conversation by calling wait_for_messages with the lastSeq you have seen; search finds messages by their words. ' +
   'When a person needs a human, call request_expert.';
 
 /**

@@ -13,6 +13,7 @@ import { type Conversation, type Message, operations as ops, type SwitchboardCli
 const MCP_LIMITS = {
   conversationsPerPage: 50,
   messagesPerPage: 100,
+  searchHitsPerPage: 50,
   participantsShown: 20,
   maxWaitSeconds: 60,
   defaultWaitSeconds: 30,
@@ -223,6 +224,32 @@ export function registerTools(server: McpServer, client: SwitchboardClient): voi
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     run((args, signal) => waitForMessages(client, args, signal)),
+  );
+
+  server.registerTool(
+    'search',
+    {
+      title: 'Search messages',
+      description:
+        'Full-text search over the messages of your conversations (words, "a phrase", or, -word), best match first; ' +
+        '`conversationId` keeps one conversation. Each hit has the message and `highlight` (escaped HTML with <mark> around the matches). ' +
+        'Pass `nextCursor` as `after` for more.',
+      inputSchema: {
+        query: z.string().min(1).max(256).describe('What to look for'),
+        conversationId: id('Only this conversation').optional(),
+        senderId: id('Only messages from this user').optional(),
+        limit: z.number().int().min(1).max(MCP_LIMITS.searchHitsPerPage).default(20).describe('Hits per page'),
+        after: cursor.optional().describe('`nextCursor` of the previous page'),
+      },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    run(async ({ query, conversationId, senderId, limit, after }) => {
+      const page = await client.searchMessages(query, { conversationId, senderId, first: limit, after });
+      return {
+        hits: page.edges.map((e) => ({ conversationId: e.node.conversationId, message: messageView(e.node), highlight: e.highlight })),
+        nextCursor: page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null,
+      };
+    }),
   );
 
   server.registerTool(

@@ -1,13 +1,14 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createOpenAI } from '@ai-sdk/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import type { RunOutcome } from '../../../src/client/adapters/index.js';
 import { MessageStreamDocument } from '../../../src/client/generated/graphql.js';
 import { createSwitchboardClient, type SwitchboardClient } from '../../../src/client/index.js';
-import { openAiAnswer, startAssistant } from '../../../src/examples/assistant.js';
+import { assistantSettings, startAssistant } from '../../../src/examples/assistant.js';
 import { startSensor } from '../../../src/examples/sensor.js';
 import { startServer, type TestServer } from '../../kit/server.js';
 import { collect, eventually } from '../../kit/subscriptions.js';
+import { startOpenAiStandIn } from './openai-stand-in.js';
 
 /** The example services, driven end to end through the typed client as their users would. */
 describe('example services', () => {
@@ -31,7 +32,7 @@ describe('example services', () => {
 
   it('the assistant streams an answer and obeys PAUSE, RESUME and PREEMPT', async () => {
     const assistantClient = await clientFor('assistant', 'agent');
-    const stop = startAssistant({ client: assistantClient, selfId: 'assistant', chunkDelayMs: 40 });
+    const stop = startAssistant({ client: assistantClient, selfId: 'assistant', tokenDelayMs: 40 });
     const alice = await clientFor('alice');
     const conversation = await alice.directConversation('assistant');
     const chunks: { messageId: string; state: string; runId?: string | null; offset: number; chunk: string }[] = [];
@@ -111,38 +112,73 @@ describe('example services', () => {
     sensor.stop();
   });
 
-  it('the assistant streams from an OpenAI-compatible endpoint when one is configured', async () => {
-    // A local stand-in for the endpoint: chat completions streamed as server-sent events.
-    let asked: { model?: string; messages?: { content: string }[]; stream?: boolean } = {};
-    const llm = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        asked = JSON.parse(body);
-        res.writeHead(req.url === '/v1/chat/completions' && req.headers.authorization === 'Bearer sk-test' ? 200 : 401, {
-          'content-type': 'text/event-stream',
-        });
-        for (const piece of ['Paris ', 'is the ', 'capital.']) {
-          res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: piece } }] })}\n\n`);
-        }
-        res.end('data: [DONE]\n\n');
-      });
-    });
-    await new Promise<void>((resolve) => llm.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(llm.address() as AddressInfo).port}/v1`;
+  it('the assistant answers deterministically with reasoning, one tool call and its result, then text', async () => {
+    const assistantClient = await clientFor('local-bot', 'agent');
+    const outcomes: RunOutcome[] = [];
+    const stop = startAssistant({ client: assistantClient, selfId: 'local-bot', tokenDelayMs: 0, onOutcome: (o) => outcomes.push(o) });
+    const erin = await clientFor('erin');
+    const conversation = await erin.directConversation('local-bot');
+    const live: string[] = [];
+    const offStream = await server.live(() => erin.onStream(conversation.id, (e) => e.part && live.push(e.part.type)));
+    await erin.sendMessage({ conversationId: conversation.id, content: 'How many words is this?' });
+    await eventually(() => outcomes.length === 1);
+    expect(outcomes[0]).toMatchObject({ reason: 'completed' });
+    const answer = outcomes[0]!.message!;
+    const text =
+      'You asked: "How many words is this?" (5 words). Here is what I can tell you: this is the example assistant, streaming its answer word by word.';
+    expect(answer.content).toBe(text);
+    expect(answer.parts.map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null)))).toEqual([
+      { type: 'REASONING', text: 'The person asked "How many words is this?". I will count its words, then answer.' },
+      {
+        type: 'TOOL_CALL',
+        toolCallId: 'word-count-1',
+        toolName: 'word_count',
+        text: '{"text":"How many words is this?"}',
+        input: { text: 'How many words is this?' },
+      },
+      { type: 'TOOL_RESULT', toolCallId: 'word-count-1', toolName: 'word_count', output: { words: 5 } },
+      { type: 'TEXT', text },
+    ]);
+    // Subscribers saw it stream part by part, in order, before it completed.
+    await eventually(() => live.includes('TEXT'));
+    expect([...new Set(live)]).toEqual(['REASONING', 'TOOL_CALL', 'TOOL_RESULT', 'TEXT']);
+    expect((await erin.runs(conversation.id)).nodes.map((r) => r.state)).toEqual(['COMPLETED']);
+    offStream();
+    stop();
+  });
 
+  it('the assistant takes --slow or --token-delay-ms, and an OpenAI-compatible endpoint from the environment', () => {
+    expect(assistantSettings([], {})).toEqual({ tokenDelayMs: 30, endpoint: undefined });
+    expect(assistantSettings(['--slow'], {}).tokenDelayMs).toBe(150);
+    expect(assistantSettings(['--token-delay-ms', '500'], {}).tokenDelayMs).toBe(500);
+    expect(assistantSettings([], { ASSISTANT_TOKEN_DELAY_MS: '0' }).tokenDelayMs).toBe(0);
+    expect(() => assistantSettings(['--token-delay-ms', 'soon'], {})).toThrow(/whole number/);
+    expect(() => assistantSettings(['--fast'], {})).toThrow();
+    expect(assistantSettings([], { OPENAI_BASE_URL: 'http://127.0.0.1:1/v1', ASSISTANT_MODEL: 'local-model' }).endpoint).toEqual({
+      baseURL: 'http://127.0.0.1:1/v1',
+      apiKey: '',
+      modelId: 'local-model',
+    });
+  });
+
+  it('the assistant streams from an OpenAI-compatible endpoint when one is configured', async () => {
+    const standIn = await startOpenAiStandIn();
+    const model = createOpenAI({ baseURL: standIn.baseURL, apiKey: 'sk-test' }).chat('test-model');
     const botClient = await clientFor('llm-bot', 'agent');
-    const stop = startAssistant({ client: botClient, selfId: 'llm-bot', answer: openAiAnswer(base, 'sk-test', 'test-model') });
+    const stop = startAssistant({ client: botClient, selfId: 'llm-bot', model, tokenDelayMs: 0 });
     const dana = await clientFor('dana');
     const conversation = await dana.directConversation('llm-bot');
     const answers: string[] = [];
     const off = dana.onMessage(conversation.id, (m) => m.sender.id === 'llm-bot' && answers.push(m.content), { afterSeq: 0 });
-    await dana.sendMessage({ conversationId: conversation.id, content: 'Capital of France?' });
+    await dana.sendMessage({ conversationId: conversation.id, content: 'Hi there' });
     await eventually(() => answers.length === 1);
-    expect(answers[0]).toBe('Paris is the capital.');
-    expect(asked).toMatchObject({ model: 'test-model', stream: true, messages: [{ content: 'Capital of France?' }] });
+    expect(answers[0]).toBe('Hello from the stand-in.');
+    const asked = standIn.requests[0]!.body as { model: string; stream: boolean; messages: { role: string; content: unknown }[]; tools: unknown[] };
+    expect(asked).toMatchObject({ model: 'test-model', stream: true });
+    expect(asked.messages.at(-1)).toEqual({ role: 'user', content: 'Hi there' });
+    expect(JSON.stringify(asked.tools)).toContain('word_count');
     off();
     stop();
-    llm.close();
+    await standIn.close();
   });
 });

@@ -109,7 +109,7 @@ describe.each(backends)('MCP over Streamable HTTP on %s', (backend) => {
     expect(client.getServerVersion()?.name).toBe('switchboard');
     expect(client.getInstructions()).toContain('"Helper" (user id "helper-bot")');
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['list_conversations', 'read_history', 'request_expert', 'send_message', 'wait_for_messages']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['list_conversations', 'read_history', 'request_expert', 'search', 'send_message', 'wait_for_messages']);
     const wait = tools.find((t) => t.name === 'wait_for_messages')!;
     expect(wait.inputSchema.required).toEqual(['conversationId', 'afterSeq']);
     expect(wait.inputSchema.properties?.timeoutSeconds).toMatchObject({ maximum: 60 });
@@ -154,6 +154,37 @@ describe.each(backends)('MCP over Streamable HTTP on %s', (backend) => {
     const again = await call<{ message: ToolMessage }>(client, 'send_message', once);
     expect(again.message).toEqual(first.message);
     expect(first.message.seq).toBe(6);
+  });
+
+  it("searches the messages of the viewer's conversations only, page by page, and refuses an empty query", async () => {
+    const shared = await createGroup(server, alice, ['helper-bot'], 'Search shared');
+    const other = await createGroup(server, alice, ['helper-bot'], 'Search other');
+    const hidden = await createGroup(server, alice, ['carol'], 'Search hidden');
+    await send(server, alice, shared, 'the zebrafish tank needs cleaning');
+    await send(server, alice, shared, 'nothing to see here');
+    await send(server, alice, other, 'a zebrafish photo');
+    await send(server, alice, hidden, 'secret zebrafish plans');
+    const client = await connectHttp(server, bearer(bot));
+
+    type Hits = { hits: { conversationId: string; message: ToolMessage; highlight: string }[]; nextCursor: string | null };
+    const all = await call<Hits>(client, 'search', { query: 'zebrafish' });
+    expect(all.hits.map((h) => h.message.content).sort()).toEqual(['a zebrafish photo', 'the zebrafish tank needs cleaning']);
+    expect(all.hits.every((h) => h.highlight.includes('<mark>zebrafish</mark>'))).toBe(true);
+    expect(all.nextCursor).toBeNull();
+
+    const one = await call<Hits>(client, 'search', { query: 'zebrafish', conversationId: shared });
+    expect(one.hits.map((h) => [h.conversationId, h.message.seq])).toEqual([[shared, 1]]);
+
+    const first = await call<Hits>(client, 'search', { query: 'zebrafish', limit: 1 });
+    expect(first.hits).toHaveLength(1);
+    expect(first.nextCursor).not.toBeNull();
+    const second = await call<Hits>(client, 'search', { query: 'zebrafish', limit: 1, after: first.nextCursor });
+    expect(second.hits.map((h) => h.message.id)).not.toEqual(first.hits.map((h) => h.message.id));
+    expect(second.hits).toHaveLength(1);
+
+    // Not a participant of the hidden conversation: nothing from it, even when asked for it.
+    expect(await failure(client, 'search', { query: 'zebrafish', conversationId: hidden })).toMatch(/^(NOT_FOUND|FORBIDDEN): /);
+    expect((await client.callTool({ name: 'search', arguments: { query: '' } })).isError).toBe(true);
   });
 
   it('waits for messages after a seq: what is stored at once, then what arrives, bounded, never twice', async () => {
@@ -338,7 +369,7 @@ describe('MCP on stdio (npm run mcp)', () => {
     await client.connect(new StdioClientTransport({ command: 'npm', args: ['run', '-s', 'mcp'], env, cwd: process.cwd(), stderr: 'pipe' }));
     open.push(client);
 
-    expect((await client.listTools()).tools).toHaveLength(5);
+    expect((await client.listTools()).tools).toHaveLength(6);
     const got = await call<{ messages: ToolMessage[]; lastSeq: number }>(client, 'wait_for_messages', { conversationId: c, afterSeq: 0 });
     expect(got.messages.map((m) => m.content)).toEqual(['are you there?']);
     await call(client, 'send_message', { conversationId: c, content: 'yes, over stdio', replyToId: got.messages[0]!.id });

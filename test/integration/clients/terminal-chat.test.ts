@@ -1,6 +1,15 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateConversationDocument, MessagesDocument, SendMessageDocument, UserDocument, ViewerDocument } from '../../../src/client/generated/graphql.js';
+import {
+  AppendMessagePartDocument,
+  CompleteMessageDocument,
+  CreateConversationDocument,
+  MessagesDocument,
+  SendMessageDocument,
+  StartMessageDocument,
+  UserDocument,
+  ViewerDocument,
+} from '../../../src/client/generated/graphql.js';
 import { dataOf, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 import { eventually } from '../../kit/subscriptions.js';
@@ -45,6 +54,56 @@ describe('terminal chat', () => {
 
     dataOf(await server.gql(bob, SendMessageDocument, { input: { conversationId: conv, content: 'great, see you' } }));
     await eventually(() => output.includes('Bob: great, see you'));
+
+    const exited = new Promise<number | null>((resolve) => chat!.on('exit', (code) => resolve(code)));
+    chat.stdin.write('exit\n');
+    expect(await exited).toBe(0);
+  });
+});
+
+describe('terminal chat with an agent', () => {
+  let server: TestServer;
+  let chat: ChildProcessWithoutNullStreams | undefined;
+  let output = '';
+
+  beforeAll(async () => {
+    server = await startServer({ backend: 'pglite' });
+  });
+  afterAll(async () => {
+    chat?.kill();
+    await server?.stop();
+  });
+
+  it("shows an agent's streamed answer as it arrives, its tool call and result on lines of their own, once", async () => {
+    const alice = await server.token('alice', { name: 'Alice' });
+    const helper = await server.token('helper', { name: 'Helper', kind: 'agent' });
+    dataOf(await server.gql(helper, ViewerDocument));
+    const conv = dataOf(await server.gql(alice, CreateConversationDocument, { input: { type: 'PRIVATE', participantIds: ['helper'] } })).createConversation.id;
+    chat = spawn(process.execPath, ['--import', 'tsx', 'src/cli/chat.ts', '--url', server.url, '--token', alice], {
+      cwd: process.cwd(),
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    chat.stdout.on('data', (d) => (output += d.toString()));
+    chat.stderr.on('data', (d) => (output += d.toString()));
+    await eventually(() => output.includes('signed in as'));
+
+    const id = dataOf(await server.gql(helper, StartMessageDocument, { input: { conversationId: conv, runId: 'r1' } })).startMessage.id;
+    const append = async (part: Record<string, unknown>) => dataOf(await server.gql(helper, AppendMessagePartDocument, { id, part: part as never }));
+    await append({ type: 'REASONING', text: 'Counting.' });
+    await append({ type: 'TEXT', text: 'Let me ' });
+    await append({ type: 'TEXT', text: 'count. ' });
+    // Shown before the answer is complete. The chat subscribes when it starts: retry until it
+    // has (a late subscription gets the parts so far).
+    await eventually(() => output.includes('helper: (thinking) Counting.\n  Let me count. '));
+    await append({ type: 'TOOL_CALL', toolCallId: 'c1', toolName: 'word_count', text: '{"text":"hi"}', input: { text: 'hi' } });
+    await append({ type: 'TOOL_RESULT', toolCallId: 'c1', toolName: 'word_count', output: { words: 1 } });
+    await append({ type: 'TEXT', text: 'One word.' });
+    dataOf(await server.gql(helper, CompleteMessageDocument, { id }));
+    await eventually(() => output.includes('One word.\n'));
+    expect(output).toContain('helper: (thinking) Counting.\n  Let me count. \n  [word_count {"text":"hi"}]\n  [word_count → {"words":1}]\n  One word.\n');
+    // The completed message is not shown a second time.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(output).not.toContain('Helper: Let me count.');
 
     const exited = new Promise<number | null>((resolve) => chat!.on('exit', (code) => resolve(code)));
     chat.stdin.write('exit\n');
