@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { mintToken } from '../../src/auth/jwt.js';
+import { startRedisCluster } from '../kit/redis-cluster.js';
 import { autoWorkers } from '../../src/config.js';
 import type { ClosedResult } from './lib/closed-loop.js';
 import { heapByConstructor, heapGrowth } from './lib/heap.js';
@@ -60,7 +61,7 @@ const KEEP_HEAP = argv.includes('--keep-heap');
 const WAIT_QUIET = argv.includes('--wait-quiet');
 const KEEP_DB = argv.includes('--keep-db');
 /** Every phase, in the order they run. */
-const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'RX1', 'S1', 'X1', 'P1', 'P2', 'WH1', 'SR1', 'C1'];
+const ALL_PHASES = ['Q1', 'M1', 'M1T', 'TH1', 'RX1', 'S1', 'X1', 'X1C', 'P1', 'P2', 'WH1', 'SR1', 'C1'];
 const ONLY = new Set(
   (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim().toUpperCase()),
 );
@@ -459,7 +460,7 @@ async function main() {
     seed.mSpread = await pool(range('', M1_SPREAD_CONVERSATIONS), 8, () => createGroup(mUsers[0]!, mUsers.slice(1)));
     seed.mHot = await createGroup(mUsers[0]!, mUsers.slice(1));
   }
-  if (ONLY.has('S1') || ONLY.has('X1')) {
+  if (ONLY.has('S1') || ONLY.has('X1') || ONLY.has('X1C')) {
     for (const { subs } of S1_MATRIX) seed.fan.set(subs, await createGroup('pub', sUsers.slice(0, subs)));
     if (!seed.fan.has(X1.subs)) seed.fan.set(X1.subs, await createGroup('pub', sUsers.slice(0, X1.subs)));
   }
@@ -832,7 +833,7 @@ async function main() {
   }
 
   // -- S1 ----------------------------------------------------------------------------------------
-  const publisher = ONLY.has('S1') || ONLY.has('X1') ? worker('publisher', 'http-load.ts') : undefined;
+  const publisher = ONLY.has('S1') || ONLY.has('X1') || ONLY.has('X1C') ? worker('publisher', 'http-load.ts') : undefined;
   const s1Results: Record<string, unknown>[] = [];
   let sameInstance100: FanResult | undefined;
   let minimalCell: FanResult | undefined;
@@ -970,6 +971,55 @@ async function main() {
       ),
     });
     await stopServer(B);
+  }
+  // -- X1C ---------------------------------------------------------------------------------------
+  // X1 again with both instances on a Redis Cluster (three masters, each with a replica, started
+  // here as the test kit starts it): sharded pub/sub beside the single Redis of X1.
+  if (ONLY.has('X1C')) {
+    const cluster = await startRedisCluster();
+    cleanups.push(() => cluster.stop());
+    const clusterEnv = { ...serverEnv, REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.env };
+    const onCluster = async (name: string) => {
+      const s = await startServerProcess({ name, env: clusterEnv, logDir });
+      servers.push(s);
+      log(`${name} pid ${s.pid} on ${s.url} (Redis Cluster ${cluster.env})`);
+      return s;
+    };
+    const [CA, CB] = [await onCluster('server-ca'), await onCluster('server-cb')];
+    const conv = seed.fan.get(X1.subs)!;
+    const targets = await Promise.all(sUsers.slice(0, X1.subs).map(async (u) => ({ token: await token(u), conversationId: conv })));
+    const fan = await openSubscribers('x1c', 'graphql', CB.wsUrl, targets, 1);
+    const pubToken = await token('pub');
+    await waitLive(fan, publisher!, CA.url, [{ conversationId: conv, token: pubToken }]);
+    log(`X1C: send on A, ${X1.subs} subscribers on B, ${X1.rate} msg/s, on a Redis Cluster`);
+    const r = await profiled('X1C', [CA, CB], () =>
+      fanRun(fan, publisher!, { url: CA.url, token: pubToken, conversationId: conv, rate: X1.rate, durationMs: P.x1DurationMs }, X1.subs, {
+        a: CA.pid,
+        b: CB.pid,
+      }),
+    );
+    log(`  round trips per published message: ${roundTrips('X1C', r.published)}`);
+    await callAll(fan, 'closeAll');
+    await stopWorkers(fan);
+    const singleLat = (json.X1 as { latencyMs?: Summary } | undefined)?.latencyMs;
+    json.X1C = { subs: X1.subs, rate: X1.rate, ...r.summary };
+    const complete = r.ratio === 1 && r.dups === 0 && r.publishFailures === 0;
+    rows.push({
+      id: 'X1C',
+      metric: `A -> B on Redis Cluster, ${X1.subs} subs x ${X1.rate} msg/s`,
+      value: `${lat(r.lat)}, max ${ms(r.lat.max)}; ${fmt(r.ratio * 100, 2)}% delivered`,
+      ceiling: singleLat ? `X1 (one Redis): ${lat(singleLat)}` : '-',
+      ratio: singleLat ? `p99 x${fmt(r.lat.p99 / singleLat.p99)}` : '',
+      target: '100% delivered',
+      status: target(
+        'X1C cross-instance on a Redis Cluster: 100% delivered',
+        complete,
+        `${r.delivered}/${r.expected}, ${r.gaps} gaps, ${r.dups} dups, ${r.publishFailures} sends failed`,
+      ),
+    });
+    await stopServer(CA);
+    await stopServer(CB);
+    await cluster.stop();
   }
   if (publisher) await stopWorkers([publisher]);
 
