@@ -883,8 +883,11 @@ async function main() {
   const socketIoRow = (name: string, r: FanResult, s: FanResult, withCpu: boolean, isTarget: boolean) => {
     const p99x = r.lat.p99 / s.lat.p99;
     const cpux = r.cpuUsPerDelivery / s.cpuUsPerDelivery;
-    const sComplete = s.ratio === 1 && s.dups === 0 && s.gaps === 0 && s.publishFailures === 0;
-    const checks = `${fmt(s.ratio * 100, 2)}% delivered${s.gaps || s.dups ? `, ${s.gaps} gaps, ${s.dups} dups` : ''}${s.publishFailures ? `, ${s.publishFailures} SENDS FAILED` : ''}`;
+    // The comparison holds when the reference delivered everything; out of order (its sends complete
+    // in any order on its pool) is reported, not held against Switchboard.
+    const sComplete = s.ratio === 1 && s.publishFailures === 0;
+    const inOrder = s.dups === 0 && s.gaps === 0;
+    const checks = `${fmt(s.ratio * 100, 2)}% delivered${inOrder ? '' : `, OUT OF ORDER: ${s.gaps} gaps, ${s.dups} dups`}${s.publishFailures ? `, ${s.publishFailures} SENDS FAILED` : ''}`;
     rows.push({
       id: '',
       metric: '  vs Socket.IO 4 + redis-adapter',
@@ -905,9 +908,11 @@ async function main() {
               `${ms(r.lat.p99)} vs ${ms(s.lat.p99)} (x${fmt(p99x, 2)})`,
             ),
           ].join('/')
-        : sComplete
-          ? 'info'
-          : 'SIO incomplete',
+        : !sComplete
+          ? 'SIO incomplete'
+          : inOrder
+            ? 'info'
+            : 'SIO reorders',
     });
   };
 
