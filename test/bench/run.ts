@@ -22,6 +22,7 @@ import {
   compiled,
   compileServers,
   cpuMeter,
+  groupCpuMs,
   machineInfo,
   RESULTS_DIR,
   raiseFdLimit,
@@ -894,16 +895,16 @@ async function main() {
       value: `SIO ${lat(s.lat)}; ${checks}${withCpu ? `; ${fmtInt(s.cpuUsPerDelivery)} us CPU/deliv` : ''}; pg ${fmt(s.pgCpuMsPerSend, 2)} ms CPU/send (SB ${fmt(r.pgCpuMsPerSend, 2)})`,
       ceiling: '(reference, not a ceiling)',
       ratio: `SB/SIO: p99 x${fmt(p99x)}${withCpu ? `, CPU x${fmt(cpux)}` : ''}, pg x${fmt(r.pgCpuMsPerSend / s.pgCpuMsPerSend)}`,
-      target: isTarget ? `CPU <= ${fmt(TARGETS.s1CpuVsSocketIo)}x, p99 <= ${fmt(TARGETS.s1P99VsSocketIo)}x` : '',
+      target: isTarget ? `CPU <= ${fmt(TARGETS.s1CpuVsSocketIo, 2)}x, p99 <= ${fmt(TARGETS.s1P99VsSocketIo, 2)}x` : '',
       status: isTarget
         ? [
             target(
-              `${name}: CPU/delivery <= ${fmt(TARGETS.s1CpuVsSocketIo)}x Socket.IO's`,
+              `${name}: CPU/delivery <= ${fmt(TARGETS.s1CpuVsSocketIo, 2)}x Socket.IO's`,
               cpux <= TARGETS.s1CpuVsSocketIo && sComplete,
               `${fmtInt(r.cpuUsPerDelivery)} vs ${fmtInt(s.cpuUsPerDelivery)} us (x${fmt(cpux, 2)}); Socket.IO ${checks}`,
             ),
             target(
-              `${name}: p99 <= ${fmt(TARGETS.s1P99VsSocketIo)}x Socket.IO's`,
+              `${name}: p99 <= ${fmt(TARGETS.s1P99VsSocketIo, 2)}x Socket.IO's`,
               p99x <= TARGETS.s1P99VsSocketIo && sComplete,
               `${ms(r.lat.p99)} vs ${ms(s.lat.p99)} (x${fmt(p99x, 2)})`,
             ),
@@ -1807,6 +1808,7 @@ async function fanRun(
   await callAll(fan, 'reset', () => ({ runId }));
   const referenceBefore = referenceLoopMs();
   const meter = cpuMeter(pids, workerPids);
+  const pgCpuAtStart = groupCpuMs('postgres');
   const { publish, label, ...rateParams } = pub;
   const sent = publish ? await publish(runId) : await publisher.call<RateResult>('rate', { ...rateParams, runId });
   const cpuPublish = meter();
@@ -1829,6 +1831,7 @@ async function fanRun(
   // Server CPU over publish + delivery, per delivered message (less sensitive to contention than latency).
   const cpu = cpuPublish;
   const cpuAll = meter();
+  const pgCpuMs = groupCpuMs('postgres') - pgCpuAtStart;
   referenceLoop[cell] = [referenceBefore, referenceLoopMs()];
   const serverKeys = Object.keys(pids);
   const serverCpuMs = serverKeys.reduce((n, k) => n + ((cpuAll[k] ?? 0) / 100) * cpuAll.wallMs!, 0);
@@ -1858,7 +1861,7 @@ async function fanRun(
   const errs = parts.flatMap((p) => p.errorSamples);
   if (errs.length) console.log(`  subscriber errors: ${errs.slice(0, 3).join('; ')}`);
   const cpuUsPerDelivery = delivered ? (serverCpuMs * 1000) / delivered : NaN;
-  const pgCpuMsPerSend = sent.ok ? (((cpuAll.postgres ?? NaN) / 100) * cpuAll.wallMs!) / sent.ok : NaN;
+  const pgCpuMsPerSend = sent.ok ? pgCpuMs / sent.ok : NaN;
   log(
     `  e2e ${lat(latency)} max ${ms(latency.max)}; ${delivered}/${expected} delivered (min ${minPerSocket}/socket), ${fmtInt(deliveriesPerSec)} deliv/s; ` +
       `send ${lat(mutation)}; gaps ${gaps} dups ${dups}; server CPU ${fmt(cpuUsPerDelivery, 0)} us/delivery; cpu ${JSON.stringify(cpu)}, ${referenceText(cell)}`,

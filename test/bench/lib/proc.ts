@@ -139,7 +139,7 @@ function spin(n: number) {
 }
 
 /** Summed CPU of every process named `name`, counting the children they reaped (ended backends). */
-function groupCpuMs(name: string): number {
+export function groupCpuMs(name: string): number {
   let sum = 0;
   try {
     for (const pid of execFileSync('pgrep', ['-x', name], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
