@@ -4,7 +4,7 @@
  *
  * Load test of the real service against Postgres and Redis. Everything runs as separate
  * processes: the server(s) (compiled, `node dist/main.js` as `npm start` runs it), the load workers (fork) and the
- * ceilings (pg-only workers, a bare ws broadcast server). This process only orchestrates,
+ * ceilings (pg-only workers, a bare ws broadcast server) and the Socket.IO reference (S1, X1). This process only orchestrates,
  * seeds, reads /proc, and prints. Results: test/bench/results/latest.json.
  */
 import { randomBytes } from 'node:crypto';
@@ -23,6 +23,7 @@ import {
   compiled,
   compileServers,
   cpuMeter,
+  groupCpuMs,
   machineInfo,
   RESULTS_DIR,
   raiseFdLimit,
@@ -171,6 +172,9 @@ const TARGETS = {
   s1p99At100x100: 50,
   s1p99At1000x20: 100,
   c1KBPerSocket: 20,
+  /** S1 at 100 x 100 and 1,000 x 20: Switchboard's server CPU per delivery and p99 against Socket.IO's, same run. */
+  s1CpuVsSocketIo: 1.0,
+  s1P99VsSocketIo: 1.25,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -832,6 +836,88 @@ async function main() {
     });
   }
 
+  // -- Socket.IO reference (S1, X1) ----------------------------------------------------------------
+  /** The Socket.IO reference server on the bench database (its own tables) and Redis, its adapter keys the run's own. */
+  const startSocketIo = async (name: string) => {
+    const s = await startServerProcess({
+      name,
+      env: { DATABASE_URL, REDIS_URL, DATABASE_POOL_MAX: String(POOL_MAX), SIO_KEY: `sio-bench-${runId}` },
+      logDir,
+      script: compiled.socketIo,
+    });
+    servers.push(s);
+    return s;
+  };
+  /** X1 on Socket.IO: two processes on the same Redis, the publisher's POSTs on A, the sockets on B. */
+  const socketIoX1 = async (subs: number) => {
+    const sa = await startSocketIo('sio-a');
+    const sb = await startSocketIo('sio-b');
+    const room = `sio-x1-${runId}`;
+    const fan = await openSubscribers(
+      'x1s',
+      'sio',
+      `http://127.0.0.1:${sb.port}`,
+      range('', subs).map(() => ({ token: '', conversationId: room })),
+      1,
+    );
+    const url = `http://127.0.0.1:${sa.port}/publish`;
+    await waitLive(fan, publisher!, url, [{ conversationId: room, token: '' }], true);
+    log(`X1 Socket.IO: publish on A, ${subs} sockets on B, ${X1.rate} msg/s`);
+    try {
+      return await fanRun(
+        fan,
+        publisher!,
+        { url, token: '', conversationId: room, rate: X1.rate, durationMs: P.x1DurationMs, raw: true, label: `sio-${subs}x${X1.rate}-x1` },
+        subs,
+        { a: sa.pid, b: sb.pid },
+      );
+    } finally {
+      await callAll(fan, 'closeAll');
+      await stopWorkers(fan);
+      await stopServer(sa);
+      await stopServer(sb);
+    }
+  };
+  /**
+   * The row under a Switchboard fan-out row: Socket.IO's figures and Switchboard's ratio to them
+   * (CPU per delivery only with many deliveries per send); on the target cells, two targets.
+   */
+  const socketIoRow = (name: string, r: FanResult, s: FanResult, withCpu: boolean, isTarget: boolean) => {
+    const p99x = r.lat.p99 / s.lat.p99;
+    const cpux = r.cpuUsPerDelivery / s.cpuUsPerDelivery;
+    // The comparison holds when the reference delivered everything; out of order (its sends complete
+    // in any order on its pool) is reported, not held against Switchboard.
+    const sComplete = s.ratio === 1 && s.publishFailures === 0;
+    const inOrder = s.dups === 0 && s.gaps === 0;
+    const checks = `${fmt(s.ratio * 100, 2)}% delivered${inOrder ? '' : `, OUT OF ORDER: ${s.gaps} gaps, ${s.dups} dups`}${s.publishFailures ? `, ${s.publishFailures} SENDS FAILED` : ''}`;
+    rows.push({
+      id: '',
+      metric: '  vs Socket.IO 4 + redis-adapter',
+      value: `SIO ${lat(s.lat)}; ${checks}${withCpu ? `; ${fmtInt(s.cpuUsPerDelivery)} us CPU/deliv` : ''}; pg ${fmt(s.pgCpuMsPerSend, 2)} ms CPU/send (SB ${fmt(r.pgCpuMsPerSend, 2)})`,
+      ceiling: '(reference, not a ceiling)',
+      ratio: `SB/SIO: p99 x${fmt(p99x)}${withCpu ? `, CPU x${fmt(cpux)}` : ''}, pg x${fmt(r.pgCpuMsPerSend / s.pgCpuMsPerSend)}`,
+      target: isTarget ? `CPU <= ${fmt(TARGETS.s1CpuVsSocketIo, 2)}x, p99 <= ${fmt(TARGETS.s1P99VsSocketIo, 2)}x` : '',
+      status: isTarget
+        ? [
+            target(
+              `${name}: CPU/delivery <= ${fmt(TARGETS.s1CpuVsSocketIo, 2)}x Socket.IO's`,
+              cpux <= TARGETS.s1CpuVsSocketIo && sComplete,
+              `${fmtInt(r.cpuUsPerDelivery)} vs ${fmtInt(s.cpuUsPerDelivery)} us (x${fmt(cpux, 2)}); Socket.IO ${checks}`,
+            ),
+            target(
+              `${name}: p99 <= ${fmt(TARGETS.s1P99VsSocketIo, 2)}x Socket.IO's`,
+              p99x <= TARGETS.s1P99VsSocketIo && sComplete,
+              `${ms(r.lat.p99)} vs ${ms(s.lat.p99)} (x${fmt(p99x, 2)})`,
+            ),
+          ].join('/')
+        : !sComplete
+          ? 'SIO incomplete'
+          : inOrder
+            ? 'info'
+            : 'SIO reorders',
+    });
+  };
+
   // -- S1 ----------------------------------------------------------------------------------------
   const publisher = ONLY.has('S1') || ONLY.has('X1') || ONLY.has('X1C') ? worker('publisher', 'http-load.ts') : undefined;
   const s1Results: Record<string, unknown>[] = [];
@@ -840,6 +926,7 @@ async function main() {
   if (ONLY.has('S1')) {
     const ceilingServer = await startServerProcess({ name: 'ws-ceiling', env: {}, logDir, script: compiled.wsCeiling });
     servers.push(ceilingServer);
+    const sioServer = await startSocketIo('sio');
     for (const { subs, rates } of S1_MATRIX) {
       const conv = seed.fan.get(subs)!;
       const targets = await Promise.all(sUsers.slice(0, subs).map(async (u) => ({ token: await token(u), conversationId: conv })));
@@ -856,6 +943,28 @@ async function main() {
           log(`  round trips per published message: ${roundTrips(`S1-${subs}x${rate}`, r.published)}`);
           real.push(r);
           if (subs === 100 && rate === 100) sameInstance100 = r;
+        }
+        await callAll(fan, 'closeAll');
+        await stopWorkers(fan);
+      }
+      const sio: FanResult[] = [];
+      {
+        const room = `sio-room-${subs}`;
+        const sioTargets = targets.map(() => ({ token: '', conversationId: room }));
+        const fan = await openSubscribers(`s1s-${subs}`, 'sio', `http://127.0.0.1:${sioServer.port}`, sioTargets, Math.min(4, Math.ceil(subs / 250)));
+        const sioUrl = `http://127.0.0.1:${sioServer.port}/publish`;
+        await waitLive(fan, publisher!, sioUrl, [{ conversationId: room, token: '' }], true);
+        for (const rate of rates) {
+          log(`S1 Socket.IO (redis-adapter, INSERT then broadcast): ${subs} socket(s) at ${rate} msg/s`);
+          sio.push(
+            await fanRun(
+              fan,
+              publisher!,
+              { url: sioUrl, token: '', conversationId: room, rate, durationMs: P.s1DurationMs, raw: true, label: `sio-${subs}x${rate}` },
+              subs,
+              { server: sioServer.pid },
+            ),
+          );
         }
         await callAll(fan, 'closeAll');
         await stopWorkers(fan);
@@ -886,7 +995,8 @@ async function main() {
             server: ceilingServer.pid,
           });
           const r = real[i]!;
-          s1Results.push({ subs, rate, ...r.summary, ceiling: c.summary });
+          const s = sio[i]!;
+          s1Results.push({ subs, rate, ...r.summary, ceiling: c.summary, socketIo: s.summary });
           const isTarget100 = subs === 100 && rate === 100;
           const isTarget1000 = subs === 1000 && rate === 20;
           const limit = isTarget100 ? TARGETS.s1p99At100x100 : isTarget1000 ? TARGETS.s1p99At1000x20 : undefined;
@@ -910,6 +1020,7 @@ async function main() {
                 ? 'ok'
                 : 'FAIL',
           });
+          socketIoRow(`S1 ${subs} subs @ ${rate} msg/s`, r, s, subs >= 100, isTarget100 || isTarget1000);
           target(
             `S1 ${subs} subs @ ${rate} msg/s: 100% delivered`,
             complete,
@@ -935,6 +1046,7 @@ async function main() {
     }
     json.S1 = s1Results;
     await stopServer(ceilingServer);
+    await stopServer(sioServer);
   }
 
   // -- X1 ----------------------------------------------------------------------------------------
@@ -955,7 +1067,9 @@ async function main() {
     log(`  round trips per published message: ${roundTrips('X1', r.published)}`);
     await callAll(fan, 'closeAll');
     await stopWorkers(fan);
-    json.X1 = { subs: X1.subs, rate: X1.rate, ...r.summary, sameInstance: sameInstance100?.summary };
+    await stopServer(B);
+    const s = await socketIoX1(targets.length);
+    json.X1 = { subs: X1.subs, rate: X1.rate, ...r.summary, sameInstance: sameInstance100?.summary, socketIo: s.summary };
     const complete = r.ratio === 1 && r.dups === 0 && r.publishFailures === 0;
     rows.push({
       id: 'X1',
@@ -970,7 +1084,7 @@ async function main() {
         `${r.delivered}/${r.expected}, ${r.gaps} gaps, ${r.dups} dups, ${r.publishFailures} sends failed`,
       ),
     });
-    await stopServer(B);
+    socketIoRow('X1 A -> B', r, s, true, false);
   }
   // -- X1C ---------------------------------------------------------------------------------------
   // X1 again with both instances on a Redis Cluster (three masters, each with a replica, started
@@ -1670,7 +1784,7 @@ async function seqIntegrity(db: pg.Pool, convs: string[]) {
 
 type Target = { token: string; conversationId: string };
 
-async function openSubscribers(name: string, mode: 'graphql' | 'raw' | 'stream', url: string, targets: Target[], nWorkers: number, minimal = false) {
+async function openSubscribers(name: string, mode: 'graphql' | 'raw' | 'stream' | 'sio', url: string, targets: Target[], nWorkers: number, minimal = false) {
   const ws = Array.from({ length: Math.max(1, nWorkers) }, (_, i) => worker(`${name}-${i}`, 'subscriber.ts'));
   const parts = ws.map((_, i) => targets.filter((_, j) => j % ws.length === i));
   const opened = await callAll<{ opened: number; closed: number; ms: number; errorSamples: string[] }>(ws, 'connect', (_w, i) => ({
@@ -1707,6 +1821,8 @@ type FanResult = {
   /** Sends that failed (the publisher got an error): their messages cannot be counted as delivered. */
   publishFailures: number;
   cpuUsPerDelivery: number;
+  /** Postgres CPU (every backend on the machine) per successful send, publish and drain. */
+  pgCpuMsPerSend: number;
   lat: Summary;
   mutation: Summary;
   delivered: number;
@@ -1742,6 +1858,7 @@ async function fanRun(
   await callAll(fan, 'reset', () => ({ runId }));
   const referenceBefore = referenceLoopMs();
   const meter = cpuMeter(pids, workerPids);
+  const pgCpuAtStart = groupCpuMs('postgres');
   const { publish, label, ...rateParams } = pub;
   const sent = publish ? await publish(runId) : await publisher.call<RateResult>('rate', { ...rateParams, runId });
   const cpuPublish = meter();
@@ -1764,6 +1881,7 @@ async function fanRun(
   // Server CPU over publish + delivery, per delivered message (less sensitive to contention than latency).
   const cpu = cpuPublish;
   const cpuAll = meter();
+  const pgCpuMs = groupCpuMs('postgres') - pgCpuAtStart;
   referenceLoop[cell] = [referenceBefore, referenceLoopMs()];
   const serverKeys = Object.keys(pids);
   const serverCpuMs = serverKeys.reduce((n, k) => n + ((cpuAll[k] ?? 0) / 100) * cpuAll.wallMs!, 0);
@@ -1793,6 +1911,7 @@ async function fanRun(
   const errs = parts.flatMap((p) => p.errorSamples);
   if (errs.length) console.log(`  subscriber errors: ${errs.slice(0, 3).join('; ')}`);
   const cpuUsPerDelivery = delivered ? (serverCpuMs * 1000) / delivered : NaN;
+  const pgCpuMsPerSend = sent.ok ? pgCpuMs / sent.ok : NaN;
   log(
     `  e2e ${lat(latency)} max ${ms(latency.max)}; ${delivered}/${expected} delivered (min ${minPerSocket}/socket), ${fmtInt(deliveriesPerSec)} deliv/s; ` +
       `send ${lat(mutation)}; gaps ${gaps} dups ${dups}; server CPU ${fmt(cpuUsPerDelivery, 0)} us/delivery; cpu ${JSON.stringify(cpu)}, ${referenceText(cell)}`,
@@ -1821,10 +1940,12 @@ async function fanRun(
       gaps,
       dups,
       serverCpuUsPerDelivery: cpuUsPerDelivery,
+      postgresCpuMsPerSend: pgCpuMsPerSend,
       cpuPercentOfCore: cpu,
       cpuPercentOfCoreWithDrain: cpuAll,
     },
     cpuUsPerDelivery,
+    pgCpuMsPerSend,
   };
 }
 

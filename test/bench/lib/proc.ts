@@ -139,7 +139,7 @@ function spin(n: number) {
 }
 
 /** Summed CPU of every process named `name`, counting the children they reaped (ended backends). */
-function groupCpuMs(name: string): number {
+export function groupCpuMs(name: string): number {
   let sum = 0;
   try {
     for (const pid of execFileSync('pgrep', ['-x', name], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
@@ -235,14 +235,14 @@ const SERVICE_NODE_FLAGS = (() => {
 
 /**
  * Compiles what the bench runs as servers, once per run. The service runs as `npm start` runs it,
- * from dist/ (src/build.ts: plain JavaScript, no TypeScript loader); the bench preload and the bare
- * ws ceiling server are compiled the same way, so every measured server is plain JavaScript.
+ * from dist/ (src/build.ts: plain JavaScript, no TypeScript loader); the bench preload, the bare
+ * ws ceiling server and the Socket.IO reference server are compiled the same way, so every measured server is plain JavaScript.
  */
 export async function compileServers(): Promise<void> {
   execFileSync(process.execPath, ['--import', 'tsx', 'src/build.ts'], { cwd: REPO_DIR, stdio: 'inherit' });
   const { build } = await import('esbuild');
   await build({
-    entryPoints: [join(BENCH_DIR, 'server-preload.ts'), join(BENCH_DIR, 'workers', 'ws-ceiling-server.ts')],
+    entryPoints: [join(BENCH_DIR, 'server-preload.ts'), join(BENCH_DIR, 'workers', 'ws-ceiling-server.ts'), join(BENCH_DIR, 'workers', 'sio-server.ts')],
     outbase: BENCH_DIR,
     outdir: BUILD_DIR,
     outExtension: { '.js': '.mjs' },
@@ -259,6 +259,8 @@ export async function compileServers(): Promise<void> {
 export const compiled = {
   service: join(REPO_DIR, 'dist', 'main.js'),
   wsCeiling: join(BUILD_DIR, 'workers', 'ws-ceiling-server.mjs'),
+  /** The Socket.IO reference (S1, X1). */
+  socketIo: join(BUILD_DIR, 'workers', 'sio-server.mjs'),
 };
 
 /**

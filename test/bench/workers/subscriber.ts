@@ -3,10 +3,12 @@
  * per socket with one messageAdded subscription. Mode "stream": the same with one messageStream
  * subscription (P1, P2), whose TEXT parts carry "i/sendTime/run;" (http-load's stream): parts
  * are counted by i, each expected once and in order. Mode "raw": a plain ws socket on the bare
- * broadcast server (the ceiling). Each socket counts what it receives for the current run, checks
+ * broadcast server (the ceiling). Mode "sio": a socket.io-client socket of its own (no multiplexing)
+ * on the Socket.IO reference server, joined to the conversation's room. Each socket counts what it receives for the current run, checks
  * seq order, and records send-to-receive latency from the send time in the message metadata.
  */
 import { type Client, createClient } from 'graphql-ws';
+import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { MESSAGE_ADDED, MESSAGE_ADDED_MINIMAL, MESSAGE_STREAM } from '../lib/queries.js';
 import { serveRpc } from '../lib/rpc.js';
@@ -161,7 +163,36 @@ function openRaw(url: string, t: Target): Promise<Sock> {
   });
 }
 
-async function connect(p: { mode: 'graphql' | 'raw' | 'stream'; url: string; targets: Target[]; concurrency?: number; minimal?: boolean }) {
+function openSio(url: string, t: Target): Promise<Sock> {
+  return new Promise((resolve) => {
+    // forceNew: one connection per socket, as many clients would hold (the default shares one per URL).
+    const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { room: t.conversationId } });
+    const s: Sock = {
+      conversationId: t.conversationId,
+      live: false,
+      received: 0,
+      lastSeq: 0,
+      dups: 0,
+      gaps: 0,
+      lastPart: -1,
+      closed: false,
+      close: () => socket.close(),
+    };
+    socket.on('connect', () => resolve(s));
+    socket.on('message', (m: Msg) => onMessage(s, m));
+    socket.on('connect_error', (e) => {
+      noteError(e.message);
+      s.closed = true;
+      resolve(s);
+    });
+    socket.on('disconnect', (reason) => {
+      if (reason !== 'io client disconnect') noteError(`disconnected: ${reason}`);
+      s.closed = true;
+    });
+  });
+}
+
+async function connect(p: { mode: 'graphql' | 'raw' | 'stream' | 'sio'; url: string; targets: Target[]; concurrency?: number; minimal?: boolean }) {
   const t0 = performance.now();
   streamMode = p.mode === 'stream';
   selection = streamMode ? MESSAGE_STREAM : p.minimal ? MESSAGE_ADDED_MINIMAL : MESSAGE_ADDED;
@@ -172,7 +203,8 @@ async function connect(p: { mode: 'graphql' | 'raw' | 'stream'; url: string; tar
       for (;;) {
         const i = next++;
         if (i >= p.targets.length) return;
-        const s = await (p.mode === 'raw' ? openRaw(p.url, p.targets[i]!) : openGraphql(p.url, p.targets[i]!));
+        const open = p.mode === 'raw' ? openRaw : p.mode === 'sio' ? openSio : openGraphql;
+        const s = await open(p.url, p.targets[i]!);
         opened.push(s);
         sockets.push(s);
       }
