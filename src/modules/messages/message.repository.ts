@@ -129,6 +129,19 @@ export class MessageRepository {
     return rows[0] ?? null;
   }
 
+  /** Messages by id, each with its sender, as messageUpdated events carry them. */
+  async withSenders(ids: readonly string[]): Promise<{ message: MessageRow; sender: UserSnapshot }[]> {
+    if (ids.length === 0) return [];
+    return (
+      this.db
+        .select({ message: messages, sender: USER_SNAPSHOT_COLUMNS })
+        .from(messages)
+        // Every message has its sender (messages_sender_fk).
+        .innerJoin(users, and(eq(users.orgId, messages.orgId), eq(users.id, messages.senderId)))
+        .where(inArray(messages.id, [...ids]))
+    );
+  }
+
   async byIds(ids: readonly string[]): Promise<MessageRow[]> {
     if (ids.length === 0) return [];
     return this.db

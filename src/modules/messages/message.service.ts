@@ -2,6 +2,7 @@ import type { Viewer } from '../../auth/viewer.js';
 import type { MessageRow, ParticipantRow } from '../../db/schema/index.js';
 import type { DomainEvents } from '../../events/emitter.js';
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { GroupedReads } from '../../lib/grouped-reads.js';
 import { cursorDate, decodeCursor, encodeCursor, type Page, type PageArgs, parsePageArgs, trimPage } from '../../lib/paging.js';
 import { checkJson, checkText, isUuid, LIMITS } from '../../lib/validate.js';
 import type { EventBus } from '../../pubsub/pubsub.js';
@@ -52,6 +53,10 @@ const SEND_ATTEMPTS = 3;
 
 export class MessageService {
   private sendChecks: readonly SendCheck[] = [];
+  /** Thread roots with their senders, for the messageUpdated of each reply: read in groups under load. */
+  private readonly roots = new GroupedReads<string, { message: MessageRow; sender: UserSnapshot }>(
+    async (ids) => new Map((await this.repo.withSenders(ids)).map((found) => [found.message.id, found])),
+  );
 
   constructor(
     private readonly repo: MessageRepository,
@@ -232,9 +237,8 @@ export class MessageService {
    */
   private async threadChanged(reply: MessageRow, actor: Viewer): Promise<void> {
     if (!reply.threadId) return;
-    // The root with its sender, in one read (the actor's role in it does not matter here).
-    const found = await this.repo.withAccess(reply.orgId, reply.threadId, actor.userId);
-    if (found) await this.announceUpdated(found.message, actor, found.sender);
+    const found = await this.roots.get(reply.threadId);
+    if (found && found.message.orgId === reply.orgId) await this.announceUpdated(found.message, actor, found.sender);
   }
 
   /**
