@@ -153,8 +153,13 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
   }
 
   it('keeps the list live without polling: a new group, a rename, members, "seen by", leaving; an empty conversation says so', async () => {
+    const running = async () => (await server.app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
+    const before = await running();
     const page = await alicePage();
     await page.locator('#conv-empty').waitFor();
+    // The page's listeners (every new message, the list's events) are live before Bob acts: an
+    // event sent while the socket still connects would be seen only at the next re-read.
+    await poll(running).toBeGreaterThanOrEqual(before + 2);
 
     // Bob starts a group with Alice: it is in her list at once (JOINED), not after a refresh.
     const c = await group('Launch', bob, ['alice']);
