@@ -35,8 +35,12 @@ export type RunOptions = {
 
 type Part = MessagePartInput;
 
-/** While paused, how often the run's state is read in case a RESUME went by unseen. */
-const PAUSED_POLL_MS = 1_000;
+/**
+ * How often a running run's state is read, in case a control event went by unseen (its
+ * subscription not yet live, or the socket reconnecting): a paused run then resumes, and an ended
+ * one stops even when its model has stalled and no append would be refused.
+ */
+const STATE_POLL_MS = 1_000;
 
 /** Starts a run: its answer's stream is opened at once, so the run can be steered before any output. */
 export async function startRun(client: SwitchboardClient, options: RunOptions): Promise<AgentRun> {
@@ -52,6 +56,7 @@ export async function startRun(client: SwitchboardClient, options: RunOptions): 
       interruptible: true,
     });
     run.messageId = stream.id;
+    run.watchState();
   } catch (err) {
     run.dispose();
     throw err;
@@ -73,6 +78,8 @@ export class AgentRun {
   private failure?: string;
   private readonly stopListening: () => void;
   private pollTimer?: ReturnType<typeof setInterval>;
+  /** Completing: the run leaves activeRuns by our own hand, which checkState must not take for a CANCEL. */
+  private completing = false;
 
   constructor(
     private readonly client: SwitchboardClient,
@@ -135,6 +142,7 @@ export class AgentRun {
   async complete(): Promise<RunOutcome> {
     await this.flush();
     if (this.stopReason) return this.outcome();
+    this.completing = true;
     try {
       const message = this.appended ? await this.client.completeMessage(this.messageId) : undefined;
       // Completing the run's last stream completed the run; this also ends a run with nothing said.
@@ -178,13 +186,11 @@ export class AgentRun {
       resolve = r;
     });
     this.resumed = { promise, resolve };
-    this.pollTimer = setInterval(() => void this.checkState(), PAUSED_POLL_MS);
   }
 
   private resume() {
     if (!this.paused) return;
     this.paused = false;
-    clearInterval(this.pollTimer);
     this.resumed?.resolve();
   }
 
@@ -198,13 +204,20 @@ export class AgentRun {
     this.resumed?.resolve();
   }
 
+  /** Reads the run's state from now on (once its stream has registered it: see STATE_POLL_MS). */
+  watchState(): void {
+    if (!this.stopReason) this.pollTimer ??= setInterval(() => void this.checkState(), STATE_POLL_MS);
+  }
+
   /** Reads the run's state: a paused run resumed or ended while its events went by unseen. */
   private async checkState() {
+    if (this.stopReason || this.completing) return;
     const data = await this.client.request(ConversationRunsDocument, { id: this.conversationId }).catch(() => undefined);
-    if (!data) return;
+    if (!data || this.completing) return;
     const run = data.conversation?.activeRuns.find((r) => r.runId === this.runId);
     if (!run) this.stop('cancelled');
     else if (run.state === 'ACTIVE') this.resume();
+    else if (run.state === 'PAUSED') this.pause();
   }
 
   private async drain() {

@@ -26,6 +26,7 @@ import {
   SwitchboardChatTransport,
   startRun,
 } from '../../../src/client/adapters/index.js';
+import { ConversationRunsDocument } from '../../../src/client/generated/graphql.js';
 import { createSwitchboardClient, type MessagePart, type SwitchboardClient } from '../../../src/client/index.js';
 import { freshOrg } from '../../kit/realtime.js';
 import { eventually } from '../../kit/subscriptions.js';
@@ -471,6 +472,28 @@ describe('model adapters', () => {
     expect(await piping).toBeUndefined();
     expect(await run.complete()).toMatchObject({ reason: 'cancelled' });
     await eventually(() => request.aborted);
+  });
+
+  it('stops a run whose CANCEL it never got while its model is stalled: nothing is left to append', async () => {
+    const conversationId = await world.newConversation();
+    const deaf: SwitchboardClient = { ...agent, onControl: () => () => {} };
+    let released = false;
+    const stalled = new ReadableStream<UIMessageChunk>({
+      start: (c) => {
+        c.enqueue({ type: 'text-start', id: 't' });
+        c.enqueue({ type: 'text-delta', id: 't', delta: 'waiting ' });
+      },
+      cancel: () => {
+        released = true;
+      },
+    });
+    const outcome = runUIMessageStream(deaf, { conversationId, runId: 'deaf-stalled', agentId: 'assistant' }, () => stalled);
+    await eventually(
+      async () => (await world.server.gql(world.user, ConversationRunsDocument, { id: conversationId })).data?.conversation?.activeRuns.length === 1,
+    );
+    expect((await world.control(world.user, conversationId, { event: 'CANCEL', runId: 'deaf-stalled' })).errors).toBeUndefined();
+    expect(await outcome).toMatchObject({ reason: 'cancelled' });
+    expect(released).toBe(true);
   });
 });
 
