@@ -175,6 +175,8 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
   }
 
   let socket: Client | undefined;
+  let connections = 0;
+  const reconnectListeners = new Set<() => void>();
   const ws = () =>
     (socket ??= createClient({
       url: wsUrl,
@@ -184,6 +186,12 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
       retryAttempts: Number.POSITIVE_INFINITY,
       shouldRetry: () => true,
       connectionParams: async () => (options.apiKey ? { apiKey: options.apiKey, actAs: options.actAs } : { authorization: `Bearer ${await token()}` }),
+      on: {
+        connected: () => {
+          if (connections++ === 0) return;
+          for (const listener of reconnectListeners) listener();
+        },
+      },
     }));
 
   /**
@@ -408,6 +416,16 @@ export function createSwitchboardClient(options: SwitchboardClientOptions) {
     /** The org's expert requests as they are opened, claimed, resolved and cancelled (experts and admins). */
     onExpertRequest: (handler: (r: ops.ExpertRequestFieldsFragment) => void): Unsubscribe =>
       listen(ops.ExpertRequestUpdatedDocument, {}, (d) => handler(d.expertRequestUpdated)),
+
+    /**
+     * Calls `listener` each time the socket is up again after it went down. Subscriptions resume
+     * by themselves, but what happened while the socket was down reached nobody: a list that
+     * events keep current should be read again then. Returns the function that stops it.
+     */
+    onReconnect: (listener: () => void): Unsubscribe => {
+      reconnectListeners.add(listener);
+      return () => reconnectListeners.delete(listener);
+    },
 
     /** Closes the socket (listeners stop). */
     close: async () => {

@@ -25,10 +25,10 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const CI = process.env.CI === 'true';
 /**
- * As long as vitest's own timeout (vitest.config.ts) lets a test run: page waits have no deadline
- * of their own, since a loaded machine is slow, not wrong.
+ * A page wait's deadline: far beyond what a step takes on a loaded machine (about a second), so
+ * that a step that never happens fails naming what it waited for, not at vitest's timeout.
  */
-const WAIT_MS = 900_000;
+const WAIT_MS = Number(process.env.SB_E2E_WAIT_MS ?? 120_000);
 
 if (!HAVE_CHROMIUM) {
   const why = `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`;

@@ -165,6 +165,8 @@ export class ChatStore {
   private offDesk: (() => void) | null = null;
   private presenceSub: { key: string; off: () => void } | null = null;
   private refreshing: Promise<void> | null = null;
+  /** How often the viewer left (or lost) each conversation: a read that began before is stale. */
+  private readonly departures = new Map<string, number>();
   private noticeTimer?: ReturnType<typeof setTimeout>;
   private typingAnnounced = false;
   private typingIdle?: ReturnType<typeof setTimeout>;
@@ -265,6 +267,9 @@ export class ChatStore {
     this.offGlobal.push(
       this.client.subscribe(WebAnyMessageAddedDocument, {}, (d) => this.onAnyMessage(d.messageAdded)),
       this.client.subscribe(WebConversationEventsDocument, {}, (d) => this.onConversationEvent(d.conversationEvents)),
+      // Events sent while the socket was down are lost: read again what they would have changed.
+      // (The open conversation's messages resume from the last seq heard by themselves.)
+      this.client.onReconnect(() => this.caughtUp()),
     );
     this.guard(this.startDesk());
     // The socket closes at the token's expiry; the page signs out then.
@@ -301,6 +306,16 @@ export class ChatStore {
   }
 
   /**
+   * Like guard, for work about a conversation while it is open: once it is closed (left, deleted,
+   * or another one opened), its failure is no news, and would hide the notice that said why.
+   */
+  private guardOpen(open: Opened, work: Promise<unknown>): void {
+    work.catch((err) => {
+      if (this.opened === open) this.report(err);
+    });
+  }
+
+  /**
    * What a failure means to the person: a dead session signs out; anything else is shown, in the
    * banner or by `show` (a form's own alert).
    */
@@ -324,8 +339,14 @@ export class ChatStore {
   /** The page became visible again: what arrived meanwhile is read now. */
   pageVisible(): void {
     this.markReadSoon();
+    this.caughtUp();
+  }
+
+  /** Reads again what events keep current, after a time they may not have arrived. */
+  private caughtUp(): void {
     this.guard(this.refresh());
     this.guard(this.refreshDesk());
+    if (this.opened) this.guardOpen(this.opened, this.readRuns(this.opened));
   }
 
   // ---- Conversation list ----
@@ -335,9 +356,12 @@ export class ChatStore {
     this.refreshing ??= (async () => {
       try {
         const archived = this.state.showArchived;
+        const departures = new Map(this.departures);
         const data = await this.client.request(WebConversationsDocument, { first: 100, archived });
         if (this.stopped || archived !== this.state.showArchived) return;
-        this.state.conversations = new Map(data.conversations.nodes.map((c) => [c.id, c]));
+        // A conversation left while the list was read is not put back.
+        const stale = (id: string) => this.departures.get(id) !== departures.get(id);
+        this.state.conversations = new Map(data.conversations.nodes.filter((c) => !stale(c.id)).map((c) => [c.id, c]));
         for (const c of this.state.conversations.values()) {
           for (const p of c.participants) {
             this.names.set(p.user.id, p.user.displayName);
@@ -370,6 +394,7 @@ export class ChatStore {
     switch (e.type) {
       case 'LEFT':
       case 'DELETED':
+        this.departures.set(id, (this.departures.get(id) ?? 0) + 1);
         this.state.conversations.delete(id);
         if (this.opened?.id === id) {
           this.notify(e.type === 'LEFT' ? 'You are no longer in that conversation.' : 'That conversation was deleted.');
@@ -402,8 +427,14 @@ export class ChatStore {
   }
 
   private async reloadConversation(id: string): Promise<void> {
-    const { conversation } = await this.client.request(WebConversationDocument, { id });
-    if (this.stopped) return;
+    const departures = this.departures.get(id) ?? 0;
+    // NOT_FOUND: the viewer left it (or it went) while the event that asked for this read travelled.
+    const conversation = await this.client.request(WebConversationDocument, { id }).then(
+      (d) => d.conversation,
+      (err) => (err instanceof SwitchboardError && err.code === 'NOT_FOUND' ? null : Promise.reject(err)),
+    );
+    // Read before a LEFT or DELETED that has arrived since: it must not put the conversation back.
+    if (this.stopped || (this.departures.get(id) ?? 0) !== departures) return;
     if (!conversation) {
       this.state.conversations.delete(id);
     } else {
@@ -623,7 +654,7 @@ export class ChatStore {
       }),
       onStreams,
       // Steering changes what the streams show: paused, or gone.
-      this.client.onControl(id, () => this.guard(this.readRuns(open))),
+      this.client.onControl(id, () => this.guardOpen(open, this.readRuns(open))),
     );
     this.markReadSoon();
   }
@@ -712,7 +743,7 @@ export class ChatStore {
       const seq = Math.max(open.heardSeq, open.messages.at(-1)?.seq ?? 0);
       if (seq > open.readSeq) {
         open.readSeq = seq;
-        this.guard(this.client.markRead(open.id, seq));
+        this.guardOpen(open, this.client.markRead(open.id, seq));
       }
     }, 200);
   }
@@ -947,7 +978,7 @@ export class ChatStore {
     }
     if (open.messages.some((m) => m.id === e.messageId)) return;
     const known = open.streams[index];
-    if (!known && e.runId && !open.runAgents.has(e.runId)) this.guard(this.readRuns(open));
+    if (!known && e.runId && !open.runAgents.has(e.runId)) this.guardOpen(open, this.readRuns(open));
     const stream: StreamView = {
       id: e.messageId,
       runId: e.runId ?? null,

@@ -11,7 +11,7 @@ describe('typed client', () => {
   });
   afterAll(() => server?.stop());
 
-  it('refreshes an expiring token through its callback and resumes listeners after the reconnect without a gap', async () => {
+  it('refreshes an expiring token through its callback, resumes listeners after the reconnect without a gap, and says it reconnected', async () => {
     let minted = 0;
     // Each token lives 3 s: the server closes the socket (4403) when it expires.
     const alice = createSwitchboardClient({
@@ -27,6 +27,8 @@ describe('typed client', () => {
     const conversation = await bob.createConversation({ type: 'GROUP', name: 'c', participantIds: ['alice'] });
 
     const seen: Message[] = [];
+    let reconnects = 0;
+    const offReconnect = alice.onReconnect(() => reconnects++);
     const off = alice.onMessage(conversation.id, (m) => seen.push(m), { afterSeq: 0 });
     // Messages keep coming, a few a second, until the listener has had to connect again twice with
     // a fresh token (one token for the first request, one per connection).
@@ -38,6 +40,10 @@ describe('typed client', () => {
     await Promise.all(sends);
     await eventually(() => seen.length >= sends.length);
     expect(seen.map((m) => m.seq)).toEqual(Array.from({ length: sends.length }, (_, i) => i + 1));
+    // The first connection is no reconnect; each later one is (3 tokens for connections: 2 reconnects).
+    await eventually(() => reconnects >= 2);
+    expect(reconnects).toBeLessThanOrEqual(minted - 2);
+    offReconnect();
     off();
     await Promise.all([alice.close(), bob.close()]);
   });
