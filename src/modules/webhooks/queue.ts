@@ -199,7 +199,7 @@ export class WebhookQueue {
     try {
       const found = await this.repo.job(job.data.deliveryId);
       // Gone with its webhook, or already made (a job given back after a crash, a redelivery).
-      if (!found || found.delivery.status !== 'PENDING') return;
+      if (found?.delivery.status !== 'PENDING') return;
       if (!found.webhook.enabled) {
         await this.repo.abandon(found.delivery.id, 'not sent: the webhook is disabled');
         return;

@@ -202,7 +202,7 @@ describe.each(backends)('structured answers on %s', (backend) => {
       [{ type: 'TOOL_CALL', toolCallId: 'c' }, 'part.toolName'],
       [{ type: 'TOOL_RESULT', toolCallId: 'c' }, 'part.output'],
       [{ type: 'DATA', data: { blob: 'x'.repeat(LIMITS.partJsonBytes) } }, 'part.data'],
-      [{ type: 'DATA', data: JSON.parse('{"a":'.repeat(200) + '1' + '}'.repeat(200)) }, 'part.data'],
+      [{ type: 'DATA', data: JSON.parse(`${'{"a":'.repeat(200)}1${'}'.repeat(200)}`) }, 'part.data'],
     ];
     for (const [part, field] of bad) {
       const refused = await append(stream.id, part as MessagePartInput);

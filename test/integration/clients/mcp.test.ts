@@ -327,7 +327,7 @@ describeTwoInstances('MCP over Streamable HTTP on two instances', () => {
     // Every other request of this client goes to B: initialize on one, calls on either.
     let n = 0;
     const hits = { a: 0, b: 0 };
-    const alternate: typeof fetch = (input, init) => {
+    const alternate: typeof fetch = (_input, init) => {
       const target = n++ % 2 === 0 ? a : b;
       hits[target === a ? 'a' : 'b']++;
       return fetch(mcpUrl(target), init);

@@ -13,11 +13,6 @@ import { createGroup, expectCode, lastSeqOf, users } from '../../kit/requests.js
 import { dataOf, type GqlResult, startServer, type TestServer } from '../../kit/server.js';
 import { backends } from '../../kit/services.js';
 
-const EMOJI = '\u{1F600}'; // one character, two UTF-16 units, four UTF-8 bytes
-const METADATA_BYTES = 16 * 1024;
-/** A JSON object whose serialization is exactly `bytes` long. */
-const jsonOfBytes = (bytes: number) => ({ a: 'x'.repeat(bytes - '{"a":""}'.length) });
-
 describe.each(backends)('core limits on %s', (backend) => {
   let server: TestServer;
   let alice: string;

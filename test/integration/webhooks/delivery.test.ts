@@ -96,7 +96,11 @@ describe.each(backends)('webhooks on %s', (backend) => {
     const { dave } = await users(server, ['dave']);
     const conversationId = await createGroup(server, dave, [], 'flaky');
     let failed = false;
-    receiver.answer = (r) => (r.payload.data.content === 'retry me' && !failed ? ((failed = true), 500) : 200);
+    receiver.answer = (r) => {
+      if (r.payload.data.content !== 'retry me' || failed) return 200;
+      failed = true;
+      return 500;
+    };
     const message = await send(server, dave, conversationId, 'retry me');
     const attempts = await receiver.until((all) => all.filter((r) => r.payload.data.id === message.id).length >= 2);
     receiver.answer = () => 200;
