@@ -199,6 +199,25 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('two instances on one Pos
     expect([await statusOn(a, 'dave'), await statusOn(b, 'dave')]).toEqual(['OFFLINE', 'OFFLINE']);
   });
 
+  it('puts a user swept while connected back at the next renewal, and says ONLINE again', async () => {
+    const [fay, gus] = await Promise.all([token('fay'), token('gus')]);
+    const watch = collect(a.ws(await token('bob')), PresenceDocument, { userIds: ['fay', 'gus', 'probe-d'] });
+    await untilListening(watch, b.wsUrl, 'probe-d');
+    const heard = (id: string) => watch.events.filter((e) => e.presence.user.id === id).map((e) => e.presence.status);
+    // Both on B, so that one renewal renews both; only fay is swept.
+    const sockets = await Promise.all([rawSocket(b.wsUrl, gus), rawSocket(b.wsUrl, fay)]);
+    await eventually(() => heard('fay').length === 1 && heard('gus').length === 1);
+
+    // What another instance's sweep does when B stalled past the TTL: out of the index.
+    await redis.zrem(PRESENCE_KEYS.online, idKey(org, 'fay'));
+    expect(await statusOn(a, 'fay')).toBe('OFFLINE');
+    await eventually(async () => (await statusOn(a, 'fay')) === 'ONLINE+listed');
+    await eventually(() => heard('fay').length === 2);
+    expect(heard('fay')).toEqual(['ONLINE', 'ONLINE']);
+    expect(heard('gus')).toEqual(['ONLINE']);
+    for (const s of sockets) s.terminate();
+  });
+
   it('turns the users of a crashed instance OFFLINE when their leases lapse', async () => {
     const child = await spawnInstance({ databaseUrl: a.databaseUrl!, redisUrl: TEST_REDIS_URL!, secret: a.secret, timing, env: UNLIMITED_ENV });
     try {
