@@ -73,6 +73,7 @@ export type OutboxSubscribers = { subscribers(event: 'message.created'): Readonl
 export class MessageRepository {
   private readonly inserts: InsertQueue;
   private readonly withAccessStatement: ReturnType<typeof prepareWithAccess>;
+  private readonly withSendersStatement: ReturnType<typeof prepareWithSenders>;
 
   constructor(
     private readonly db: Db,
@@ -80,6 +81,7 @@ export class MessageRepository {
   ) {
     this.inserts = new InsertQueue(prepareInsertBatch(db), prepareInsertBatchWithOutbox(db), outbox);
     this.withAccessStatement = prepareWithAccess(db);
+    this.withSendersStatement = prepareWithSenders(db);
   }
 
   /**
@@ -128,14 +130,7 @@ export class MessageRepository {
   /** Messages by id, each with its sender, as messageUpdated events carry them. */
   async withSenders(ids: readonly string[]): Promise<{ message: MessageRow; sender: UserSnapshot }[]> {
     if (ids.length === 0) return [];
-    return (
-      this.db
-        .select({ message: messages, sender: USER_SNAPSHOT_COLUMNS })
-        .from(messages)
-        // Every message has its sender (messages_sender_fk).
-        .innerJoin(users, and(eq(users.orgId, messages.orgId), eq(users.id, messages.senderId)))
-        .where(inArray(messages.id, [...ids]))
-    );
+    return this.withSendersStatement.execute({ ids: [...ids] });
   }
 
   async byIds(ids: readonly string[]): Promise<MessageRow[]> {
@@ -407,9 +402,9 @@ class InsertQueue {
 }
 
 /**
- * withAccess's statement, prepared: every reaction, pin, edit and delete starts with it; drizzle building
- * a select of this many columns anew, request after request, cost more than the rest of the
- * request's JavaScript.
+ * withAccess's statement, prepared: every reaction, pin, edit and delete starts with it, and
+ * drizzle building a select of this many columns anew on each request cost more than the rest
+ * of the request's JavaScript.
  */
 const prepareWithAccess = (db: Db) =>
   db
@@ -420,6 +415,16 @@ const prepareWithAccess = (db: Db) =>
     .leftJoin(participants, and(eq(participants.conversationId, messages.conversationId), eq(participants.userId, sql.placeholder('userId'))))
     .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.orgId, sql.placeholder('orgId'))))
     .prepare('message_with_access');
+
+/** withSenders' statement, prepared for the same reason: each thread reply's root is read by it. */
+const prepareWithSenders = (db: Db) =>
+  db
+    .select({ message: messages, sender: USER_SNAPSHOT_COLUMNS })
+    .from(messages)
+    // Every message has its sender (messages_sender_fk).
+    .innerJoin(users, and(eq(users.orgId, messages.orgId), eq(users.id, messages.senderId)))
+    .where(sql`${messages.id} = any(${sql.placeholder('ids')}::text[]::uuid[])`)
+    .prepare('messages_with_senders');
 
 /** Every column the caller gives a value for: all but seq, which the statement hands out. */
 const givenColumns = Object.entries(getTableColumns(messages)).filter(([key]) => key !== 'seq');

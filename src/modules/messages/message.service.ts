@@ -57,6 +57,8 @@ export class MessageService {
   private readonly roots = new GroupedReads<string, { message: MessageRow; sender: UserSnapshot }>(
     async (ids) => new Map((await this.repo.withSenders(ids)).map((found) => [found.message.id, found])),
   );
+  /** Thread roots whose messageUpdated is due and not yet published, by root id (see threadChanged). */
+  private readonly rootsDue = new Map<string, Promise<void>>();
 
   constructor(
     private readonly repo: MessageRepository,
@@ -131,7 +133,7 @@ export class MessageService {
     await Promise.all([
       this.announce(stored.message, viewerSnapshot(viewer)),
       this.events.emit('messageCommitted', { actor: viewer, message: stored.message, via: 'send' }),
-      this.threadChanged(stored.message, viewer),
+      this.threadChanged(stored.message),
     ]);
     return stored.message;
   }
@@ -233,12 +235,29 @@ export class MessageService {
   /**
    * A reply came or went: the root's summary changed, and messageUpdated subscribers hear of the
    * root. They read the summary when it is delivered, after this commit, so the last one any
-   * subscriber gets counts every reply, whichever instance stored which.
+   * subscriber gets counts every reply, whichever instance stored which. For the same reason a
+   * reply whose root's announcement is due but not yet published joins it: under a burst of
+   * replies to one thread, one event tells of several.
    */
-  private async threadChanged(reply: MessageRow, actor: Viewer): Promise<void> {
-    if (!reply.threadId) return;
-    const found = await this.roots.get(reply.threadId);
-    if (found && found.message.orgId === reply.orgId) await this.announceUpdated(found.message, actor, found.sender);
+  private threadChanged(reply: MessageRow): Promise<void> {
+    const rootId = reply.threadId;
+    if (!rootId) return Promise.resolve();
+    let due = this.rootsDue.get(rootId);
+    if (!due) {
+      due = this.roots.get(rootId).then(
+        (found) => {
+          // From here on a reply needs an announcement of its own: this one may be delivered before it commits.
+          this.rootsDue.delete(rootId);
+          if (found && found.message.orgId === reply.orgId) return this.announceUpdated(found.message, undefined, found.sender);
+        },
+        (err: unknown) => {
+          this.rootsDue.delete(rootId);
+          throw err;
+        },
+      );
+      this.rootsDue.set(rootId, due);
+    }
+    return due;
   }
 
   /**
@@ -317,7 +336,7 @@ export class MessageService {
     // The event carries its sender, as those of sends and edits do, read with the message: not
     // by each subscription that selects it.
     await this.bus.publish(topics.messageDeleted(deleted.conversationId), messageSnapshot(deleted, sender));
-    await Promise.all([this.events.emit('messageDeleted', { actor: viewer, message: deleted }), this.threadChanged(deleted, viewer)]);
+    await Promise.all([this.events.emit('messageDeleted', { actor: viewer, message: deleted }), this.threadChanged(deleted)]);
     return deleted;
   }
 
