@@ -220,6 +220,8 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   messageStream: t.field({
     type: MessageChunkRef,
+    // A live part is one event object for every subscriber of the conversation: executed once.
+    ...viewerIndependent,
     description: 'Streamed answers of a conversation: the text so far of running streams, then each chunk as it comes.',
     args: { conversationId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) => ctx.services.answerFeed.follow(requireViewer(ctx), args.conversationId),
