@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import {
   type ConversationRow,
@@ -24,7 +24,12 @@ export type ConversationAccess = { conversation: ConversationRow; participant: P
 export type ActivityKey = { at: Date; id: string };
 
 export class ConversationRepository {
-  constructor(private readonly db: Db) {}
+  /** access's statement, prepared: nearly every operation on a conversation starts with it. */
+  private readonly accessStatement: ReturnType<typeof prepareAccess>;
+
+  constructor(private readonly db: Db) {
+    this.accessStatement = prepareAccess(db);
+  }
 
   /** Runs `work` in one transaction: the methods taking a `tx` join it. */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
@@ -33,11 +38,8 @@ export class ConversationRepository {
 
   /** The conversation in the org and the user's participant row, in one statement. */
   async access(orgId: string, conversationId: string, userId: string, db: Db | Tx = this.db): Promise<ConversationAccess | null> {
-    const rows = await db
-      .select({ conversation: conversations, participant: participants })
-      .from(conversations)
-      .leftJoin(participants, and(eq(participants.conversationId, conversations.id), eq(participants.userId, userId)))
-      .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId)));
+    // A prepared statement runs outside any transaction: one in a transaction is built there.
+    const rows = db === this.db ? await this.accessStatement.execute({ orgId, conversationId, userId }) : await accessQuery(db, orgId, conversationId, userId);
     return rows[0] ?? null;
   }
 
@@ -363,3 +365,14 @@ function olderThan(key: ActivityKey) {
 function newerThan(key: ActivityKey) {
   return or(gt(conversations.lastActivityAt, key.at), and(eq(conversations.lastActivityAt, key.at), gt(conversations.id, key.id)))!;
 }
+
+/** The conversation in the org with the user's participant row, on values or on placeholders. */
+const accessQuery = (db: Db | Tx, orgId: string | Placeholder, conversationId: string | Placeholder, userId: string | Placeholder) =>
+  db
+    .select({ conversation: conversations, participant: participants })
+    .from(conversations)
+    .leftJoin(participants, and(eq(participants.conversationId, conversations.id), eq(participants.userId, userId)))
+    .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId)));
+
+const prepareAccess = (db: Db) =>
+  accessQuery(db, sql.placeholder('orgId'), sql.placeholder('conversationId'), sql.placeholder('userId')).prepare('conversation_access');
