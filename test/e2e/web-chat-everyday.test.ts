@@ -21,6 +21,7 @@ import {
   UpdateConversationDocument,
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
+import { topics } from '../../src/pubsub/topics.js';
 import { dataOf, startServer, type TestServer } from '../kit/server.js';
 
 /**
@@ -219,6 +220,9 @@ describe.skipIf(!HAVE_CHROMIUM)('web chat, everyday features', () => {
     const m = await say(bob, c, 'We shipped it!');
     const page = await alicePage();
     await open(page, 'Reactions');
+    // Her page listens to the conversation's updates before Bob reacts: an update sent while its
+    // subscription still starts is not replayed (updates have no resume, unlike new messages).
+    await poll(async () => server.app.services.bus.listenerCount(topics.messageUpdated(c))).toBeGreaterThan(0);
     const chip = (emoji: string) => message(page, 'We shipped it!').locator(`[data-testid=reaction][data-emoji="${emoji}"]`);
 
     // Bob's reaction reaches her page live (messageUpdated).
