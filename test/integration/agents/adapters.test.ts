@@ -384,21 +384,12 @@ describe('model adapters', () => {
 
     // A model that stalls: the run still ends at once, and the stream is cancelled.
     text = '';
-    let released = false;
-    const stalled = new ReadableStream<UIMessageChunk>({
-      start: (c) => {
-        c.enqueue({ type: 'text-start', id: 't' });
-        c.enqueue({ type: 'text-delta', id: 't', delta: 'waiting ' });
-      },
-      cancel: () => {
-        released = true;
-      },
-    });
-    const fromStalled = runUIMessageStream(agent, { conversationId, runId: 'stalled', agentId: 'assistant' }, () => stalled);
+    const stalled = stalledModel();
+    const fromStalled = runUIMessageStream(agent, { conversationId, runId: 'stalled', agentId: 'assistant' }, () => stalled.stream);
     await eventually(() => text.includes('waiting '));
     expect((await world.control(world.user, conversationId, { event: 'CANCEL', runId: 'stalled' })).errors).toBeUndefined();
     expect(await fromStalled).toMatchObject({ reason: 'cancelled' });
-    expect(released).toBe(true);
+    expect(stalled.released).toBe(true);
 
     // OpenAI style: the SDK's own stream, iterated, from a request without signal.
     text = '';
@@ -477,23 +468,14 @@ describe('model adapters', () => {
   it('stops a run whose CANCEL it never got while its model is stalled: nothing is left to append', async () => {
     const conversationId = await world.newConversation();
     const deaf: SwitchboardClient = { ...agent, onControl: () => () => {} };
-    let released = false;
-    const stalled = new ReadableStream<UIMessageChunk>({
-      start: (c) => {
-        c.enqueue({ type: 'text-start', id: 't' });
-        c.enqueue({ type: 'text-delta', id: 't', delta: 'waiting ' });
-      },
-      cancel: () => {
-        released = true;
-      },
-    });
-    const outcome = runUIMessageStream(deaf, { conversationId, runId: 'deaf-stalled', agentId: 'assistant' }, () => stalled);
+    const stalled = stalledModel();
+    const outcome = runUIMessageStream(deaf, { conversationId, runId: 'deaf-stalled', agentId: 'assistant' }, () => stalled.stream);
     await eventually(
       async () => (await world.server.gql(world.user, ConversationRunsDocument, { id: conversationId })).data?.conversation?.activeRuns.length === 1,
     );
     expect((await world.control(world.user, conversationId, { event: 'CANCEL', runId: 'deaf-stalled' })).errors).toBeUndefined();
     expect(await outcome).toMatchObject({ reason: 'cancelled' });
-    expect(released).toBe(true);
+    expect(stalled.released).toBe(true);
   });
 });
 
@@ -558,3 +540,20 @@ describeTwoInstances('model adapters across two instances', () => {
     await standIn.close();
   });
 });
+
+/** A model that says "waiting " and then nothing more; `released` once the stream is cancelled. */
+function stalledModel() {
+  const model = {
+    released: false,
+    stream: new ReadableStream<UIMessageChunk>({
+      start: (c) => {
+        c.enqueue({ type: 'text-start', id: 't' });
+        c.enqueue({ type: 'text-delta', id: 't', delta: 'waiting ' });
+      },
+      cancel: () => {
+        model.released = true;
+      },
+    }),
+  };
+  return model;
+}
