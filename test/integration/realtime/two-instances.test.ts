@@ -209,8 +209,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('two instances on one Pos
     await eventually(() => heard('fay').length === 1 && heard('gus').length === 1);
 
     // What another instance's sweep does when B stalled past the TTL: out of the index.
+    // (A status read here could already see the next renewal: the second ONLINE says it ran.)
     await redis.zrem(PRESENCE_KEYS.online, idKey(org, 'fay'));
-    expect(await statusOn(a, 'fay')).toBe('OFFLINE');
     await eventually(async () => (await statusOn(a, 'fay')) === 'ONLINE+listed');
     await eventually(() => heard('fay').length === 2);
     expect(heard('fay')).toEqual(['ONLINE', 'ONLINE']);
